@@ -1,0 +1,141 @@
+"""Shared argument checks for the public layer.
+
+Every message names the argument and echoes the offending value. These checks
+run before any kernel: Numba does not bounds-check, so this is what keeps a bad
+call from reading out of bounds.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+
+import numpy as np
+
+from ._weights import SCHEMES, _check_accuracy, _check_order, _check_scheme
+
+__all__ = [
+    "SCHEMES", "check_order", "check_accuracy", "check_scheme", "check_choice",
+    "result_dtype", "as_float_array", "normalize_axis", "check_out",
+    "check_positive_scalar", "check_int", "short_repr",
+]
+
+check_order = _check_order
+check_accuracy = _check_accuracy
+check_scheme = _check_scheme
+
+
+def short_repr(value, limit=80):
+    """``repr`` cut to ``limit`` characters, for error messages."""
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 3] + "..."
+
+
+def check_choice(name, value, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(
+            f"{name} must be one of {', '.join(map(repr, choices))}, got {short_repr(value)}")
+    return value
+
+
+def check_int(name, value, minimum=None):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {short_repr(value)}")
+    value = operator.index(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return value
+
+
+def result_dtype(dtype, name="u"):
+    """The dtype a derivative of data of ``dtype`` is computed and returned in.
+
+    float32/float64/complex64/complex128 are kept; integers and bools become
+    float64; float16 becomes float32 (Numba has no float16 arithmetic, and
+    float32 is the smallest type that holds every float16 exactly). Anything
+    else is a TypeError.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        if dtype.itemsize == 2:
+            return np.dtype(np.float32)
+        if dtype.itemsize in (4, 8):
+            return np.dtype(dtype.type)  # native byte order
+    elif dtype.kind == "c" and dtype.itemsize in (8, 16):
+        return np.dtype(dtype.type)
+    elif dtype.kind in "iub":
+        return np.dtype(np.float64)
+    raise TypeError(
+        f"{name} must have a numeric dtype (bool, integer, float16/32/64 or "
+        f"complex64/128), got dtype {dtype}")
+
+
+def as_float_array(u, name="u", min_ndim=1):
+    """Return ``(array, dtype)`` with ``array`` of the result dtype.
+
+    Never modifies or aliases-for-writing the caller's array: a cast makes a
+    copy, and an array already of the right dtype is returned as is (read
+    only use).
+    """
+    if isinstance(u, np.ndarray):
+        arr = u
+    else:
+        try:
+            arr = np.asarray(u)
+        except Exception as exc:  # ragged lists and the like
+            raise TypeError(f"{name} must be array_like, got {short_repr(u)}") from exc
+    if arr.dtype == object or arr.dtype.kind not in "biufc":
+        raise TypeError(
+            f"{name} must have a numeric dtype (bool, integer, float16/32/64 or "
+            f"complex64/128), got dtype {arr.dtype}")
+    dtype = result_dtype(arr.dtype, name)
+    if arr.ndim < min_ndim:
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimension(s), got a "
+            f"{arr.ndim}-d array {short_repr(arr)}")
+    if arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    return arr, dtype
+
+
+def normalize_axis(axis, ndim, name="axis"):
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {short_repr(axis)}")
+    axis = operator.index(axis)
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"{name}={axis} is out of range for an array with {ndim} dimension(s)")
+    return axis % ndim
+
+
+def check_positive_scalar(name, value, dtype=np.float64):
+    """A finite, strictly positive real scalar, returned as a Python float."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a positive real number, got {value!r}")
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive real number, got {short_repr(value)}")
+    v = float(value)
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be positive and finite, got {value!r}")
+    return v
+
+
+def check_out(out, shape, dtype, inputs=(), name="out"):
+    """``out`` must be an ndarray of exactly ``shape``/``dtype``, writeable,
+    and share no memory with any of ``inputs``."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {out.shape}, expected {tuple(shape)}")
+    if out.dtype != dtype:
+        raise ValueError(f"{name} has dtype {out.dtype}, expected {np.dtype(dtype)}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only; pass a writeable array")
+    for arr in inputs:
+        if isinstance(arr, np.ndarray) and np.may_share_memory(out, arr):
+            raise ValueError(
+                f"{name} overlaps the input array; pass a separate buffer")
+    return out

@@ -1,0 +1,234 @@
+"""Exact finite-difference stencil weights.
+
+Every weight fastfd uses comes from here. Weights are computed with
+Fornberg's recurrence (B. Fornberg, "Generation of finite difference formulas
+on arbitrarily spaced grids", Math. Comp. 51, 1988) in exact rational
+arithmetic (:class:`fractions.Fraction`), so they are rounded exactly once,
+when they are turned into float64. Symmetric stencils therefore come out
+exactly symmetric (even derivatives) or antisymmetric (odd derivatives).
+
+A stencil of ``N`` points for the ``d``-th derivative is exact on polynomials
+of degree ``N - 1`` and has truncation error ``O(h**(N - d))``; a centered
+stencil gains one more order from symmetry, which is why a centered stencil of
+accuracy ``p`` needs only ``2*floor((d + 1)/2) - 1 + p`` points.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from fractions import Fraction
+
+import numpy as np
+
+__all__ = ["stencil", "stencil_weights", "stencil_offsets", "exact_weights", "integer_form"]
+
+SCHEMES = ("centered", "forward", "backward")
+
+
+def _check_order(order):
+    if isinstance(order, bool) or not isinstance(order, numbers.Integral):
+        raise TypeError(f"order must be an integer >= 1, got {order!r}")
+    if order < 1:
+        raise ValueError(f"order must be >= 1, got {order!r}")
+    return int(order)
+
+
+def _check_accuracy(accuracy, scheme):
+    if isinstance(accuracy, bool) or not isinstance(accuracy, numbers.Integral):
+        raise TypeError(f"accuracy must be an integer >= 1, got {accuracy!r}")
+    if accuracy < 1:
+        raise ValueError(f"accuracy must be >= 1, got {accuracy!r}")
+    if scheme == "centered" and accuracy % 2:
+        raise ValueError(
+            f"accuracy must be even for scheme='centered' (a centered stencil's "
+            f"error has only even powers of h), got {accuracy!r}")
+    return int(accuracy)
+
+
+def _check_scheme(scheme):
+    if scheme not in SCHEMES:
+        raise ValueError(
+            f"scheme must be one of {', '.join(map(repr, SCHEMES))}, got {scheme!r}")
+    return scheme
+
+
+def stencil_offsets(order: int, accuracy: int = 2, scheme: str = "centered") -> tuple:
+    """Integer offsets of the standard stencil (validated arguments).
+
+    centered: ``-m..m`` with ``m = (order - 1)//2 + accuracy//2``;
+    forward: ``0..order + accuracy - 1``; backward: the negation of forward.
+    """
+    scheme = _check_scheme(scheme)
+    order = _check_order(order)
+    accuracy = _check_accuracy(accuracy, scheme)
+    if scheme == "centered":
+        m = (order - 1) // 2 + accuracy // 2
+        return tuple(range(-m, m + 1))
+    n = order + accuracy
+    if scheme == "forward":
+        return tuple(range(n))
+    return tuple(range(-(n - 1), 1))
+
+
+def _fornberg(order: int, x0, nodes) -> list:
+    """Fornberg's recurrence; exact when the inputs are Fractions.
+
+    Returns the weights of the ``order``-th derivative at ``x0`` on ``nodes``.
+    """
+    n = len(nodes) - 1
+    zero = x0 - x0
+    c = [[zero] * (order + 1) for _ in range(n + 1)]
+    c[0][0] = zero + 1
+    c1 = zero + 1
+    c4 = nodes[0] - x0
+    for i in range(1, n + 1):
+        mn = min(i, order)
+        c2 = zero + 1
+        c5 = c4
+        c4 = nodes[i] - x0
+        for j in range(i):
+            c3 = nodes[i] - nodes[j]
+            c2 = c2 * c3
+            if j == i - 1:
+                for k in range(mn, 0, -1):
+                    c[i][k] = c1 * (k * c[i - 1][k - 1] - c5 * c[i - 1][k]) / c2
+                c[i][0] = -c1 * c5 * c[i - 1][0] / c2
+            for k in range(mn, 0, -1):
+                c[j][k] = (c4 * c[j][k] - k * c[j][k - 1]) / c3
+            c[j][0] = c4 * c[j][0] / c3
+        c1 = c2
+    return [row[order] for row in c]
+
+
+@functools.lru_cache(maxsize=512)
+def exact_weights(order: int, offsets: tuple) -> tuple:
+    """Exact weights (tuple of Fractions) of the ``order``-th derivative at 0.
+
+    ``offsets`` is a tuple of distinct Fractions (or ints). Cached.
+    """
+    nodes = [Fraction(o) for o in offsets]
+    return tuple(_fornberg(order, Fraction(0), nodes))
+
+
+def integer_form(weights: tuple) -> tuple:
+    """Split exact weights into integer numerators and one common denominator.
+
+    Returns ``(numerators, denominator)`` with ``weights[k] == numerators[k] /
+    denominator`` exactly. The kernels sum ``numerator * u`` and divide once by
+    ``denominator * h**order``: the numerators are small integers (exact in
+    float32 and float64), so the only rounding in the weights is gone and the
+    centered first difference is bit-for-bit ``(u[i+1] - u[i-1]) / (2*h)``,
+    the same expression ``np.gradient`` evaluates.
+    """
+    den = 1
+    for w in weights:
+        den = den * w.denominator // math.gcd(den, w.denominator)
+    nums = tuple(int(w * den) for w in weights)
+    return nums, den
+
+
+def _readonly(a):
+    a = np.asarray(a)
+    a.flags.writeable = False
+    return a
+
+
+@functools.lru_cache(maxsize=256)
+def _stencil_cached(order, accuracy, scheme):
+    offs = stencil_offsets(order, accuracy, scheme)
+    w = exact_weights(order, offs)
+    return (_readonly(np.array(offs, dtype=np.int64)),
+            _readonly(np.array([float(x) for x in w], dtype=np.float64)))
+
+
+def stencil(order: int, accuracy: int = 2, scheme: str = "centered"):
+    """Offsets and weights of a finite-difference stencil on a unit grid.
+
+    The ``order``-th derivative of ``u`` at grid point ``i`` is approximated by
+    ``sum(weights[k] * u[i + offsets[k]]) / h**order`` with truncation error
+    ``O(h**accuracy)``.
+
+    Parameters
+    ----------
+    order : int
+        Derivative order, >= 1.
+    accuracy : int, optional
+        Formal order of accuracy, >= 1; must be even for ``"centered"``.
+    scheme : {"centered", "forward", "backward"}, optional
+        Which side the stencil reaches.
+
+    Returns
+    -------
+    offsets : ndarray of int64, read-only
+    weights : ndarray of float64, read-only
+        Computed exactly in rational arithmetic and rounded once. Centered
+        weights are exactly symmetric (even order) or antisymmetric (odd).
+
+    Examples
+    --------
+    >>> import fastfd
+    >>> offsets, weights = fastfd.stencil(3, accuracy=4)
+    >>> offsets.tolist()
+    [-3, -2, -1, 0, 1, 2, 3]
+    >>> weights.tolist()
+    [0.125, -1.0, 1.625, 0.0, -1.625, 1.0, -0.125]
+    """
+    return _stencil_cached(order, accuracy, scheme)
+
+
+def _as_offset(o, name="offsets"):
+    if isinstance(o, (bool, np.bool_)):
+        raise TypeError(f"{name} must be real numbers, got {o!r}")
+    if isinstance(o, numbers.Integral):
+        return Fraction(int(o))
+    if isinstance(o, numbers.Real):
+        f = float(o)
+        if not math.isfinite(f):
+            raise ValueError(f"{name} must be finite, got {o!r}")
+        return Fraction(f)  # exact binary value of the float
+    raise TypeError(f"{name} must be real numbers, got {o!r}")
+
+
+def stencil_weights(order: int, offsets):
+    """Weights of the ``order``-th derivative at 0 on arbitrary ``offsets``.
+
+    Parameters
+    ----------
+    order : int
+        Derivative order, >= 1.
+    offsets : sequence of real numbers
+        Distinct sample positions relative to the evaluation point, in units of
+        the grid step. Integers give the classical stencils; real values
+        (non-uniform grids) are converted to fractions exactly, so the weights
+        are still the exact weights of those float positions, rounded once.
+        At least ``order + 1`` of them are needed.
+
+    Returns
+    -------
+    ndarray of float64, read-only
+
+    Examples
+    --------
+    >>> import fastfd
+    >>> fastfd.stencil_weights(1, [0, 1, 2]).tolist()
+    [-1.5, 2.0, -0.5]
+    >>> fastfd.stencil_weights(2, [-1, 0, 1]).tolist()
+    [1.0, -2.0, 1.0]
+    """
+    order = _check_order(order)
+    arr = np.asarray(offsets)
+    if arr.ndim != 1:
+        raise ValueError(f"offsets must be a 1-D sequence, got shape {arr.shape}")
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"offsets must be real numbers, got dtype {arr.dtype}")
+    offs = tuple(_as_offset(o) for o in arr.tolist())
+    if len(set(offs)) != len(offs):
+        raise ValueError(f"offsets must be distinct, got {arr.tolist()!r}")
+    if len(offs) < order + 1:
+        raise ValueError(
+            f"offsets must have at least order + 1 = {order + 1} points for "
+            f"order={order}, got {len(offs)}")
+    w = exact_weights(order, offs)
+    return _readonly(np.array([float(x) for x in w], dtype=np.float64))
