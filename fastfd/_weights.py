@@ -175,7 +175,9 @@ def stencil(order: int, accuracy: int = 2, scheme: str = "centered"):
     >>> weights.tolist()
     [0.125, -1.0, 1.625, 0.0, -1.625, 1.0, -0.125]
     """
-    return _stencil_cached(order, accuracy, scheme)
+    # Validate before the cache: lru_cache would treat True as the key 1.
+    stencil_offsets(order, accuracy, scheme)
+    return _stencil_cached(int(order), int(accuracy), scheme)
 
 
 def _as_offset(o, name="offsets"):
