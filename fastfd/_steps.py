@@ -1,0 +1,203 @@
+"""Step sizes for finite differences of functions, in one place.
+
+Error analysis
+--------------
+A stencil for the ``d``-th derivative with formal accuracy ``p`` evaluated
+with step ``h`` has two errors:
+
+* truncation ``C * h**p`` (``C`` involves the ``(p + d)``-th derivative of
+  ``f``), which shrinks with ``h``;
+* roundoff: each ``f`` value carries a relative error of about ``eps``, and the
+  weighted sum is divided by ``h**d``, so the result carries about
+  ``eps * |f| / h**d``, which grows as ``h`` shrinks.
+
+The sum ``C h**p + eps |f| / h**d`` is smallest at ``h ~ eps**(1/(p + d))``
+(up to a factor that depends on ``f``, which is unknown and taken as 1). The
+achievable error is then ``~ eps**(p/(p + d))``:
+
+==========================  ===  ===  ===============  ================
+stencil                      d    p    step             best error
+==========================  ===  ===  ===============  ================
+forward / backward first     1    1    eps**(1/2)       eps**(1/2)
+centered first               1    2    eps**(1/3)       eps**(2/3)
+centered second              2    2    eps**(1/4)       eps**(1/2)
+==========================  ===  ===  ===============  ================
+
+The seed chapter's summary says the optimal second-derivative step is about
+``eps**(1/3) ~ 1e-5``. That is the centered *first*-derivative rule: for the
+second difference the roundoff term is ``eps |f| / h**2`` (one more power of
+``h`` in the denominator), which moves the balance to ``eps**(1/4) ~ 1e-4``.
+At ``h = 1e-5`` the roundoff part alone is already ``~ 2e-6 |f|``, about a
+hundred times worse than at ``1e-4`` (``tests/test_steps.py`` sweeps ``h``
+and finds the minimum near ``eps**(1/4)``).
+
+The step is scaled by ``max(1, |x|)``: relative to ``x``, so that ``x + h``
+differs from ``x`` by many ulps for large ``|x|``, and absolute near zero.
+
+Power-of-two steps
+------------------
+The rule rounds the step *down* to a power of two (at most a factor 2, which
+changes the error by at most a constant factor). A power-of-two ``h`` that is
+not below ``ulp(x)`` makes ``x + k*h`` exact for small integers ``k`` unless it
+crosses a binade boundary, and ``h**d`` and ``den * h**d`` exact; so the
+points really sit at the nominal offsets. The derivative code still divides
+by the realized step ``(x + hi*h) - (x + lo*h)`` (see :func:`realized_step`),
+which is exact whichever way the additions rounded.
+
+Precision
+---------
+``eps`` is that of the lower precision of ``x`` and ``f(x)``: a float32 ``x``
+(or a float32 ``f``) gets float32-sized steps (``eps**(1/3) ~ 5e-3``), since
+float64 steps would be lost entirely in float32 roundoff.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from . import _config as config
+from ._validation import check_accuracy, check_order, check_scheme, result_dtype
+
+__all__ = ["optimal_step", "step_base", "step_rule", "realized_step"]
+
+
+def _eps(*dtypes):
+    """Machine epsilon of the lowest-precision real floating dtype given."""
+    eps = 0.0
+    for dt in dtypes:
+        if dt is None:
+            continue
+        dt = np.dtype(dt)
+        if dt.kind == "c":
+            dt = np.dtype(f"f{dt.itemsize // 2}")
+        dt = result_dtype(dt, "dtype")
+        eps = max(eps, float(np.finfo(dt).eps))
+    return eps
+
+
+def step_base(eps, order=1, accuracy=2):
+    """``eps**(1/(accuracy + order))``: the step at ``|x| <= 1`` before rounding."""
+    return eps ** (1.0 / (accuracy + order))
+
+
+@njit(cache=config.CACHE)
+def step_rule(x, base):
+    """The step for point ``x``: ``base * max(1, |x|)`` rounded down to a power of two.
+
+    Scalar, float64 arithmetic (exact for float32 ``x``); returns float64.
+    ``base`` comes from :func:`step_base`. Non-finite ``x`` gives a
+    non-finite step (the derivative there is then non-finite too).
+    """
+    ax = abs(float(x))
+    s = base * ax if ax > 1.0 else base
+    if not math.isfinite(s):
+        return s
+    m, e = math.frexp(s)
+    return math.ldexp(1.0, e - 1)
+
+
+@njit(cache=config.CACHE)
+def _step_rule_array(x, base, out):
+    for i in range(x.size):
+        out[i] = step_rule(x[i], base)
+    return out
+
+
+def realized_step(x, h, lo, hi):
+    """``((x + hi*h) - (x + lo*h)) / (hi - lo)``: the step the points really have.
+
+    ``lo < hi`` are the outermost stencil offsets. Works on scalars and arrays,
+    in NumPy and (as ``realized_step_jit``) inside kernels. With a power-of-two
+    ``h`` this is ``h`` exactly in almost every case; when an addition rounded
+    it is the spacing of the points actually evaluated.
+    """
+    return ((x + hi * h) - (x + lo * h)) / (hi - lo)
+
+
+realized_step_jit = njit(realized_step)
+
+
+def optimal_step(scheme, x, *, order=1, accuracy=2, dtype=None):
+    """Step used by fastfd's derivatives of functions when ``h=None``.
+
+    ``h = eps**(1/(accuracy + order)) * max(1, |x|)``, rounded down to a power
+    of two. The exponent balances truncation error ``C h**accuracy`` against
+    roundoff ``eps |f| / h**order``:
+
+    * forward / backward first derivative (accuracy 1): ``eps**(1/2)``
+    * centered first derivative (accuracy 2): ``eps**(1/3)``
+    * centered second derivative (accuracy 2): ``eps**(1/4)``; not
+      ``eps**(1/3)`` as the seed chapter's summary says: the second
+      difference divides roundoff by ``h**2``, not ``h``.
+
+    Parameters
+    ----------
+    scheme : {"centered", "forward", "backward"}
+        Stencil shape (only used to validate ``accuracy``: centered stencils
+        need an even accuracy).
+    x : float or array_like
+        Point(s) of evaluation. Real numbers.
+    order : int, optional
+        Derivative order ``d`` >= 1.
+    accuracy : int, optional
+        Formal accuracy ``p`` of the stencil >= 1 (even for centered).
+    dtype : dtype, optional
+        dtype of ``f(x)``. ``eps`` is that of the lower precision of ``x`` and
+        ``dtype`` (float32 gives float32-sized steps).
+
+    Returns
+    -------
+    h : float or ndarray
+        Same shape as ``x``, in the lower of the two precisions. Python float
+        (or NumPy scalar for float32) for scalar ``x``.
+
+    Notes
+    -----
+    The achievable error at this step is about ``eps**(p/(p + d))`` relative:
+    ``1.5e-8`` for forward, ``3.7e-11`` for centered first, ``1.5e-8`` for
+    centered second derivatives in float64. See the module docstring of
+    ``fastfd._steps`` for the full analysis. Power-of-two steps make
+    ``x + h`` exact in almost every case.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd._steps import optimal_step
+    >>> optimal_step("centered", 1.0)          # eps**(1/3) = 6.06e-06
+    3.814697265625e-06
+    >>> optimal_step("centered", 1.0, order=2)  # eps**(1/4) = 2**-13 exactly
+    0.0001220703125
+    >>> optimal_step("forward", 1.0, accuracy=1)   # eps**(1/2) = 2**-26 exactly
+    1.4901161193847656e-08
+    >>> optimal_step("centered", np.float32(3.0))  # float32: 3 * 4.9e-03, rounded down
+    np.float32(0.0078125)
+    >>> optimal_step("centered", [0.0, 1e3])
+    array([3.81469727e-06, 3.90625000e-03])
+    """
+    scheme = check_scheme(scheme)
+    order = check_order(order)
+    accuracy = check_accuracy(accuracy, scheme)
+    scalar = np.ndim(x) == 0
+    if isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"x must be real numbers, got {x!r}")
+    xa = np.asarray(x)
+    if xa.dtype == object or xa.dtype.kind not in "iuf":
+        raise TypeError(f"x must be real numbers, got dtype {xa.dtype}")
+    xdt = result_dtype(xa.dtype, "x")
+    if dtype is not None:
+        dt = np.dtype(dtype)
+        if dt.kind not in "iufc" or (dt.kind == "f" and dt.itemsize not in (2, 4, 8)):
+            raise TypeError(f"dtype must be a numeric dtype, got {dtype!r}")
+        out_dt = np.dtype(np.float32) if _eps(xdt, dt) > _eps(np.float64) else np.dtype(np.float64)
+    else:
+        out_dt = xdt
+    base = step_base(_eps(xdt, dtype), order, accuracy)
+    if scalar:
+        h = step_rule(float(xa), base)
+        return h if out_dt == np.float64 else out_dt.type(h)
+    flat = np.ascontiguousarray(xa, dtype=np.float64).reshape(-1)
+    out = _step_rule_array(flat, base, np.empty(flat.size, dtype=out_dt))
+    return out.reshape(xa.shape)
