@@ -1,0 +1,633 @@
+"""Which coordinates and directions a large gradient check spends its time on.
+
+Stratified sampling
+-------------------
+``coords=m`` draws ``m`` coordinates stratified over tensors: every tensor
+gets ``min(size, 16)``, the rest is shared in proportion to size (largest
+remainders first), and within each tensor a quarter of its share (at least
+one) goes to its largest-``|g|`` coordinates, the rest drawn uniformly from
+the others. So a 10-element bias is never skipped, the large matrices get
+most of the sample, and the coordinates that matter most to training are
+always checked. Reproducible: everything comes from the generator passed in.
+
+Budgets
+-------
+:func:`plan_check` turns a time budget into a plan from the measured cost of
+one loss evaluation (:func:`time_loss` re-times a few calls when the first
+looks inflated by warm-up). ``coords="auto"``: a full check (``2n``
+evaluations) when it fits the budget; otherwise 45% of the budget for
+directions (up to 64, each costing ``4 (1 + tensors)`` evaluations), the
+rest, less a 25% reserve for confirming and localizing failures, for a
+stratified sample (two evaluations per coordinate). The budget is a target,
+not a hard stop: confirming and localizing a failure found late may go over
+it, because a failure is never dropped to save time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import short_repr
+
+__all__ = [
+    "DEFAULT_BUDGET", "MIN_PER_TENSOR", "MAX_DIRECTIONS", "Plan",
+    "stratified_sample", "time_loss", "plan_check", "coverage_line",
+]
+
+DEFAULT_BUDGET = 10.0
+MIN_PER_TENSOR = 16
+MAX_DIRECTIONS = 64
+TOP_FRACTION = 0.25
+DIRECTION_SHARE = 0.45
+RESERVE_SHARE = 0.25
+
+
+def _allocate(sizes, count, minimum):
+    """Per-tensor counts: ``min(size, minimum)`` each, the rest by size."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    base = np.minimum(sizes, minimum)
+    if base.sum() > count:
+        # fewer than the minimums: spread evenly (at least one per tensor)
+        base = np.minimum(sizes, max(1, count // sizes.size))
+        return base
+    rest = count - int(base.sum())
+    room = sizes - base
+    if rest <= 0 or room.sum() == 0:
+        return base
+    share = room / room.sum() * rest
+    extra = np.minimum(np.floor(share).astype(np.int64), room)
+    left = rest - int(extra.sum())
+    order = np.argsort(-(share - np.floor(share)), kind="stable")
+    for k in order:
+        if left <= 0:
+            break
+        if extra[k] < room[k]:
+            extra[k] += 1
+            left -= 1
+    return base + extra
+
+
+def stratified_sample(blocks, g, count, rng, *, minimum=MIN_PER_TENSOR):
+    """Sorted flat indices of a stratified sample of ``count`` coordinates.
+
+    Parameters
+    ----------
+    blocks : sequence of (name, start, stop, shape)
+        The tensors, as contiguous ranges of the flat vector.
+    g : ndarray
+        Flat analytic gradient (its largest ``|g|`` per tensor are included).
+    count : int
+        Coordinates wanted (all of them when ``count`` >= the total).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of intp
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd._sampling import stratified_sample
+    >>> blocks = [("W", 0, 1000, (1000,)), ("b", 1000, 1010, (10,))]
+    >>> g = np.linspace(-1, 1, 1010)
+    >>> idx = stratified_sample(blocks, g, 100, np.random.default_rng(0))
+    >>> idx.size, int((idx >= 1000).sum())   # the bias gets all of its 10
+    (100, 10)
+    """
+    sizes = [b - a for _, a, b, _ in blocks]
+    total = sum(sizes)
+    if count >= total:
+        return np.arange(total, dtype=np.intp)
+    counts = _allocate(sizes, count, minimum)
+    parts = []
+    for (_, a, b, _), c in zip(blocks, counts):
+        c = int(c)
+        size = b - a
+        if c <= 0:
+            continue
+        if c >= size:
+            parts.append(np.arange(a, b, dtype=np.intp))
+            continue
+        n_top = max(1, int(c * TOP_FRACTION))
+        mag = np.abs(g[a:b])
+        top = np.argpartition(-mag, n_top - 1)[:n_top]
+        mask = np.ones(size, dtype=bool)
+        mask[top] = False
+        others = np.flatnonzero(mask)
+        drawn = rng.choice(others, size=c - n_top, replace=False)
+        parts.append(a + np.concatenate([top, drawn]).astype(np.intp))
+    idx = np.concatenate(parts) if parts else np.empty(0, dtype=np.intp)
+    idx.sort()
+    return idx
+
+
+def time_loss(f, x, *, repeats=3):
+    """``(seconds per call, f(x))``; re-times when the first call looks inflated.
+
+    The first call often pays for imports, caches or JIT compilation; when it
+    took more than 1.5x the second, the minimum of ``repeats`` more calls is
+    used.
+    """
+    t0 = time.perf_counter()
+    f0 = f(x)
+    t1 = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    f(x)
+    t2 = time.perf_counter() - t0
+    t = min(t1, t2)
+    if t1 > 1.5 * t2:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            f(x)
+            t = min(t, time.perf_counter() - t0)
+    return max(t, 1e-9), f0
+
+
+@dataclass
+class Plan:
+    """What a check will do: full or sampled, and how much."""
+
+    mode: str               # "all" or "sampled"
+    n_coords: int
+    n_directions: int
+    t_call: float           # seconds per loss evaluation (directions, serial)
+    t_coord: float          # seconds per evaluation on the coordinate path
+    budget: float | None
+
+    def expected_evals(self, n_blocks):
+        per_dir = 4 * (1 + n_blocks) if n_blocks > 1 else 4
+        return 2 * self.n_coords + per_dir * self.n_directions
+
+    def expected_seconds(self, n_blocks):
+        per_dir = 4 * (1 + n_blocks) if n_blocks > 1 else 4
+        return 2 * self.n_coords * self.t_coord + per_dir * self.n_directions * self.t_call
+
+
+def plan_check(n, n_blocks, t_call, *, coords="auto", directions=None, budget=None,
+               t_coord=None):
+    """Choose coordinates and directions for a check.
+
+    Parameters
+    ----------
+    n, n_blocks : int
+        Coordinates and tensors.
+    t_call : float
+        Seconds per loss evaluation on the serial path (directions).
+    coords : "auto", "all", int, or ndarray of indices
+    directions : int or None
+        None: planned from the budget in "auto" mode, 0 otherwise.
+    budget : float or None
+        Seconds; None means ``DEFAULT_BUDGET`` for "auto", no limit otherwise.
+    t_coord : float, optional
+        Seconds per evaluation on the coordinate path (batched or spread over
+        workers); defaults to ``t_call``.
+
+    Returns
+    -------
+    Plan
+
+    Examples
+    --------
+    >>> from fastfd._sampling import plan_check
+    >>> plan_check(1_000_000, 6, 2e-3).mode          # 2e6 calls = 4000 s
+    'sampled'
+    >>> plan_check(1000, 2, 1e-4).mode               # 0.2 s fits
+    'all'
+    """
+    t_coord = t_call if t_coord is None else t_coord
+    per_dir = 4 * (1 + n_blocks) if n_blocks > 1 else 4
+    if budget is not None and budget < t_call:
+        raise ValueError(
+            f"budget={budget!r} s is too small for even one loss evaluation, "
+            f"which takes {_fmt_seconds(t_call)}")
+    if isinstance(coords, str) and coords == "all":
+        return Plan("all", n, directions or 0, t_call, t_coord, budget)
+    if not isinstance(coords, str):
+        m = int(coords) if np.ndim(coords) == 0 else int(np.size(coords))
+        k = directions or 0
+        if directions is None and budget is not None:
+            spare = budget - 2 * min(m, n) * t_coord
+            k = int(min(MAX_DIRECTIONS, max(0, spare * DIRECTION_SHARE / (per_dir * t_call))))
+        return Plan("all" if m >= n else "sampled", min(m, n), k, t_call, t_coord, budget)
+    budget = DEFAULT_BUDGET if budget is None else budget
+    k_given = directions is not None
+    if 2 * n * t_coord + (per_dir * directions * t_call if k_given else 0) <= budget:
+        return Plan("all", n, directions or 0, t_call, t_coord, budget)
+    if k_given:
+        k = directions
+    else:
+        k = int(min(MAX_DIRECTIONS, max(1, budget * DIRECTION_SHARE / (per_dir * t_call))))
+    spare = budget * (1.0 - RESERVE_SHARE) - k * per_dir * t_call
+    m = int(max(0, spare / (2 * t_coord)))
+    if m < n_blocks:
+        m = 0
+    return Plan("sampled", min(m, n), k, t_call, t_coord, budget)
+
+
+def _fmt_seconds(t):
+    if t >= 1:
+        return f"{t:.3g} s"
+    if t >= 1e-3:
+        return f"{t * 1e3:.3g} ms"
+    return f"{t * 1e6:.3g} µs"
+
+
+def coverage_line(n_checked, n, n_blocks, n_directions):
+    """``"checked 3,072 of 1,002,570 coordinates in 6 tensors and 64 directions"``."""
+    tensors = f"{n_blocks} tensor{'s' if n_blocks != 1 else ''}"
+    line = f"checked {n_checked:,} of {n:,} coordinates in {tensors}"
+    if n_directions:
+        line += f" and {n_directions} direction{'s' if n_directions != 1 else ''}"
+    return line
+
+
+def check_budget(budget):
+    """``budget`` must be None or a positive finite number of seconds."""
+    if budget is None:
+        return None
+    if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, (int, float, np.integer, np.floating)):
+        raise TypeError(f"budget must be a positive number of seconds, got {short_repr(budget)}")
+    b = float(budget)
+    if not math.isfinite(b) or b <= 0:
+        raise ValueError(f"budget must be a positive, finite number of seconds, got {budget!r}")
+    return b
+
+
+# --------------------------------------------------------------------------
+# Plan and run: the large-model check on a flat problem
+# --------------------------------------------------------------------------
+
+@dataclass
+class CoordinateFinding:
+    """A coordinate whose check failed (or was non-smooth / noisy)."""
+
+    index: int
+    name: str
+    numerical: float
+    analytical: float
+    verdict: str
+    found_by: str           # "sample", "full check" or "bisection of <tensor>"
+
+    @property
+    def abs_error(self):
+        return abs(self.numerical - self.analytical)
+
+
+@dataclass
+class ScaleResult:
+    """Report of a check planned by :func:`check_flat`."""
+
+    passed: bool
+    mode: str
+    n: int
+    n_checked: int
+    n_blocks: int
+    n_directions: int
+    n_evals: int
+    elapsed: float
+    t_call: float
+    wrong: list
+    unresolved: list        # (tensor, start, stop, direction, discrepancy, tolerance)
+    nonsmooth: list         # (where, detail)
+    noise: list
+    tensors: list           # (name, size, checked, directions failed, wrong, verdict)
+    numerical: np.ndarray   # at the checked coordinates
+    index: np.ndarray
+    truncated: list
+
+    @property
+    def coverage(self):
+        return coverage_line(self.n_checked, self.n, self.n_blocks, self.n_directions)
+
+    @property
+    def full_check_seconds(self):
+        """What a full per-coordinate check would cost: per-call time x 2n."""
+        return 2 * self.n * self.t_call
+
+    def __str__(self):
+        status = "PASS" if self.passed else "FAIL"
+        lines = [
+            f"Gradient check ({self.mode}): {status}",
+            f"  {self.coverage}",
+            f"  {self.n_evals:,} loss evaluations in {self.elapsed:.2f} s "
+            f"(a full check: {2 * self.n:,} evaluations, about "
+            f"{_fmt_seconds(self.full_check_seconds)})",
+            "  tensor        size  checked  directions failed  wrong  verdict",
+        ]
+        for name, size, checked, dfail, nwrong, verdict in self.tensors:
+            lines.append(f"  {name:<10} {size:>8,} {checked:>8,} {dfail:>18} {nwrong:>6}  {verdict}")
+        if self.wrong:
+            lines.append("  wrong coordinates (numerical vs analytical):")
+            for w in self.wrong[:20]:
+                lines.append(f"    {w.name:<16} {w.numerical: .6e} vs {w.analytical: .6e}"
+                             f"  ({w.verdict}; {w.found_by})")
+            if len(self.wrong) > 20:
+                lines.append(f"    ... and {len(self.wrong) - 20} more")
+        for name in self.truncated:
+            lines.append(f"  {name}: stopped after localizing the first "
+                         f"coordinates; the tensor is wrong in more places")
+        for tname, a, b, j, disc, tol in self.unresolved:
+            lines.append(f"  {tname}: direction {j} fails on coordinates {a}..{b - 1} "
+                         f"(discrepancy {disc:.3e} > tolerance {tol:.3e}) but no single "
+                         f"coordinate could be isolated")
+        if self.nonsmooth:
+            lines.append(f"  non-smooth points (kinks crossed by a step, not gradient "
+                         f"errors): {len(self.nonsmooth)}, e.g. "
+                         + "; ".join(w for w, _ in self.nonsmooth[:3]))
+        if self.noise:
+            lines.append(f"  finite-difference noise (unstable as h changes, not counted "
+                         f"as errors): {len(self.noise)}, e.g. "
+                         + "; ".join(w for w, _ in self.noise[:3]))
+        return "\n".join(lines)
+
+
+def _batched_flat(loss):
+    from ._distributed import batched_losses
+
+    def f(x):
+        return float(batched_losses(loss, x[None, :])[0])
+    return f
+
+
+def check_flat(loss, x0, g, blocks, name, *, coords="auto", directions=None, budget=None,
+               seed=None, vectorized=False, executor=None, progress=None,
+               batch_size=None, max_localize=32):
+    """Check a flat gradient with sampling, directions and localization.
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(x) -> float`` on a flat vector (``vectorized=True``: a
+        ``(k, n)`` array -> ``k`` losses).
+    x0, g : ndarray
+        Flat point (not modified) and flat analytic gradient.
+    blocks : sequence of (name, start, stop, shape)
+    name : callable
+        ``name(i)`` -> readable name of flat coordinate ``i``.
+    coords : "auto", "all", int or array of flat indices
+    directions : int, optional
+    budget : float, optional
+        Seconds (see :func:`plan_check`).
+    seed : int or numpy.random.Generator, optional
+    vectorized, executor, batch_size
+        How coordinates are evaluated (see ``fastfd._distributed``).
+    progress : bool or None
+    max_localize : int
+        Coordinates localized (or re-checked) per tensor at most.
+
+    Returns
+    -------
+    ScaleResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd._sampling import check_flat
+    >>> x = np.linspace(0.1, 1.0, 50)
+    >>> g = 2 * x
+    >>> g[17] += 1e-3                      # a planted bug
+    >>> r = check_flat(lambda p: float(np.sum(p**2)), x, g,
+    ...                [("w", 0, 50, (50,))], lambda i: f"w[{i}]",
+    ...                coords=0, directions=4, seed=0)
+    >>> r.passed, [w.name for w in r.wrong]
+    (False, ['w[17]'])
+    """
+    from . import _directions as D
+    from ._distributed import coordinate_differences
+    from ._progress import Progress, progress_enabled
+    from ._steps import optimal_step
+
+    t_start = time.perf_counter()
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    x = np.array(x0, copy=True)
+    n = x.size
+    eps = float(np.finfo(x.dtype).eps)
+    flat = _batched_flat(loss) if vectorized else loss
+    f = D.Counter(flat)
+    t_call, f0 = time_loss(f, x)
+    t_coord = t_call
+    if vectorized:
+        from ._distributed import batch_rows
+        rows = batch_rows(n, x.dtype.itemsize, batch_size)
+        probe = np.repeat(x[None, :], rows, axis=0)
+        t0 = time.perf_counter()
+        from ._distributed import batched_losses
+        batched_losses(loss, probe)
+        t_coord = max((time.perf_counter() - t0) / rows, 1e-9)
+        del probe
+    plan = plan_check(n, len(blocks), t_call, coords=coords, directions=directions,
+                      budget=budget, t_coord=t_coord)
+    if not isinstance(coords, str) and np.ndim(coords) > 0:
+        index = np.unique(np.asarray(coords, dtype=np.intp))
+    elif plan.mode == "all":
+        index = np.arange(n, dtype=np.intp)
+    else:
+        index = stratified_sample(blocks, g, plan.n_coords, rng)
+    show = progress_enabled(progress, plan.expected_seconds(len(blocks)))
+    wrong, nonsmooth, noise, unresolved, truncated = [], [], [], [], []
+    starts = np.array([b[1] for b in blocks], dtype=np.intp)
+    tensor_wrong = {b[0]: 0 for b in blocks}
+    tensor_dirfail = {b[0]: 0 for b in blocks}
+    with Progress(plan.expected_evals(len(blocks)), enabled=show) as bar:
+        f.tick = bar.update
+        # ---- per-coordinate stage
+        steps = np.asarray(optimal_step("centered", x[index]), dtype=x.dtype).reshape(-1)
+        num = coordinate_differences(loss, x, index, steps, vectorized=vectorized,
+                                     batch_size=batch_size, executor=executor,
+                                     tick=bar.update)
+        coord_evals = 2 * index.size
+        gi = g[index]
+        quick_tol = D.SAFETY * (eps * abs(f0) / steps.astype(np.float64)
+                                + eps * np.abs(gi)) + 1e-6 * np.abs(gi)
+        bad = ~(np.abs(num - gi) <= quick_tol)
+        ones = np.ones(n, dtype=x.dtype)
+        rechecked = {}
+        for j in np.flatnonzero(bad):
+            i = int(index[j])
+            k = int(np.searchsorted(starts, i, side="right")) - 1
+            tname = blocks[k][0]
+            if rechecked.get(tname, 0) >= max_localize:
+                wrong.append(CoordinateFinding(i, name(i), float(num[j]), float(gi[j]),
+                                               "gradient wrong (not re-checked: tensor "
+                                               "already has many)", "sample"))
+                tensor_wrong[tname] += 1
+                continue
+            rechecked[tname] = rechecked.get(tname, 0) + 1
+            first = D.check_segment(f, x, g, ones, i, i + 1, f0)
+            final = D._confirm(f, x, g, ones, first, f0)
+            finding = CoordinateFinding(i, name(i), final.numerical, float(g[i]),
+                                        final.verdict, "full check" if plan.mode == "all"
+                                        else "sample")
+            if final.failed:
+                wrong.append(finding)
+                tensor_wrong[tname] += 1
+            elif final.verdict == D.NONSMOOTH:
+                nonsmooth.append((name(i), finding))
+            elif final.verdict == D.NOISE:
+                noise.append((name(i), finding))
+        # ---- directional stage
+        rep = D.check_directions(f, x, g, blocks, f0, plan.n_directions, rng,
+                                 max_coords=max_localize)
+        for where, c in rep.nonsmooth:
+            nonsmooth.append((f"direction {c.direction} in {where}", c))
+        for where, c in rep.noise:
+            noise.append((f"direction {c.direction} in {where}", c))
+        for where, c in rep.failing:
+            if where in tensor_dirfail:
+                tensor_dirfail[where] += 1
+        seen = {w.index for w in wrong}
+        for tname, loc in rep.localized.items():
+            for c in loc.coordinates:
+                i = c.start
+                if i in seen:
+                    continue
+                seen.add(i)
+                wrong.append(CoordinateFinding(i, name(i), c.numerical * c.sign, float(g[i]),
+                                               c.verdict, f"bisection of {tname}"))
+                tensor_wrong[tname] += 1
+            for c in loc.nonsmooth:
+                nonsmooth.append((f"direction {c.direction} in {name(c.start)}.."
+                                  f"{name(c.stop - 1)}", c))
+            for c in loc.unresolved:
+                unresolved.append((tname, c.start, c.stop, c.direction, c.discrepancy,
+                                   c.tolerance))
+            if loc.truncated:
+                truncated.append(tname)
+        global_fail = [c for w, c in rep.failing if w == "all"]
+        if global_fail and not any(w != "all" for w, _ in rep.failing):
+            c = global_fail[0]
+            unresolved.append(("all tensors", c.start, c.stop, c.direction,
+                               c.discrepancy, c.tolerance))
+    checked_per = np.bincount(np.searchsorted(starts, index, side="right") - 1,
+                              minlength=len(blocks)) if index.size else np.zeros(len(blocks), int)
+    tensors = []
+    for k, (tname, a, b, _) in enumerate(blocks):
+        bad_t = tensor_wrong[tname] > 0 or tensor_dirfail[tname] > 0
+        tensors.append((tname, b - a, int(checked_per[k]),
+                        f"{tensor_dirfail[tname]}/{plan.n_directions}",
+                        tensor_wrong[tname], "FAIL" if bad_t else "ok"))
+    passed = not wrong and not unresolved and not rep.failing
+    wrong.sort(key=lambda w: w.index)
+    return ScaleResult(
+        passed=passed, mode=plan.mode, n=n, n_checked=int(index.size), n_blocks=len(blocks),
+        n_directions=plan.n_directions, n_evals=f.n + coord_evals,
+        elapsed=time.perf_counter() - t_start, t_call=t_call, wrong=wrong,
+        unresolved=unresolved, nonsmooth=nonsmooth, noise=noise, tensors=tensors,
+        numerical=num, index=index, truncated=truncated)
+
+
+def check_scale_options(coords, directions, budget, vectorized, executor, progress,
+                        batch_size, n, n_blocks):
+    """Validate the large-model options before anything is evaluated.
+
+    Returns ``(coords, directions, budget)`` normalized.
+    """
+    from ._distributed import check_executor
+    from ._progress import check_progress
+    from ._validation import check_int
+
+    if isinstance(coords, str):
+        if coords not in ("auto", "all"):
+            raise ValueError(
+                f"coords must be 'auto', 'all', an integer or an array of flat indices, "
+                f"got {coords!r}")
+    elif isinstance(coords, (bool, np.bool_)) or coords is None:
+        raise TypeError(
+            f"coords must be 'auto', 'all', an integer or an array of flat indices, "
+            f"got {coords!r}")
+    elif np.ndim(coords) == 0:
+        coords = check_int("coords", coords, minimum=1)
+        if coords < n_blocks and coords < n:
+            raise ValueError(
+                f"coords={coords} is fewer than the {n_blocks} tensors; a stratified "
+                f"sample needs at least one coordinate per tensor")
+    else:
+        arr = np.asarray(coords)
+        if arr.dtype.kind not in "iu" or arr.ndim != 1:
+            raise TypeError(
+                f"coords as an array must be a 1-D array of integer flat indices, got "
+                f"{short_repr(coords)}")
+        if arr.size == 0:
+            raise ValueError("coords is an empty array; pass at least one flat index")
+        if arr.min() < 0 or arr.max() >= n:
+            raise ValueError(
+                f"coords has flat indices out of range [0, {n}): min {int(arr.min())}, "
+                f"max {int(arr.max())}")
+        coords = arr.astype(np.intp)
+    if directions is not None:
+        directions = check_int("directions", directions, minimum=0)
+        if directions > 10_000:
+            raise ValueError(f"directions must be at most 10000, got {directions}")
+    budget = check_budget(budget)
+    if not isinstance(vectorized, (bool, np.bool_)):
+        raise TypeError(f"vectorized must be True or False, got {short_repr(vectorized)}")
+    check_executor(executor)
+    check_progress(progress)
+    if batch_size is not None:
+        check_int("batch_size", batch_size, minimum=2)
+    return coords, directions, budget
+
+
+class StructuredLoss:
+    """The user's loss on a flat vector (or a ``(k, n)`` batch of them).
+
+    Holds only the loss and the layout, so it pickles as cheaply as the loss
+    itself when sent to worker processes.
+    """
+
+    def __init__(self, loss, blocks, kind, keys, batched=False):
+        self.loss = loss
+        self.blocks = tuple(blocks)
+        self.kind = kind
+        self.keys = keys
+        self.batched = batched
+
+    def __call__(self, x):
+        lead = x.shape[:1] if self.batched else ()
+        parts = [x[..., a:b].reshape(lead + tuple(shape)) for _, a, b, shape in self.blocks]
+        if self.kind == "array":
+            return self.loss(parts[0])
+        if self.kind == "dict":
+            return self.loss(dict(zip(self.keys, parts)))
+        return self.loss(tuple(parts) if self.kind == "tuple" else parts)
+
+
+def check_at_scale(loss, params, grad, *, coords="auto", directions=None, budget=None,
+                   seed=None, vectorized=False, executor=None, progress=None,
+                   batch_size=None, max_localize=32):
+    """Check a gradient of a large model within a time budget.
+
+    ``params`` / ``grad`` are an ndarray, a dict of ndarrays or a list/tuple
+    of ndarrays (``grad`` may be a callable ``grad(params)``); ``loss``
+    receives the same structure (with ``vectorized=True``, every tensor with
+    a leading batch axis, and returns one loss per row). See
+    :func:`check_flat` for the options.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd._sampling import check_at_scale
+    >>> rng = np.random.default_rng(0)
+    >>> p = {"W": rng.standard_normal((30, 20)), "b": rng.standard_normal(20)}
+    >>> loss = lambda q: float(np.sum(np.tanh(q["W"]) ** 2) + np.sum(q["b"] ** 3))
+    >>> grad = {"W": 2 * np.tanh(p["W"]) / np.cosh(p["W"]) ** 2, "b": 3 * p["b"] ** 2}
+    >>> grad["W"][4, 7] *= 1.5
+    >>> r = check_at_scale(loss, p, grad, coords=64, directions=8, seed=1)
+    >>> [w.name for w in r.wrong]
+    ['W[4, 7]']
+    """
+    from ._flat import FlatProblem
+
+    prob = FlatProblem(params, grad, loss)
+    coords, directions, budget = check_scale_options(
+        coords, directions, budget, vectorized, executor, progress, batch_size,
+        prob.n, len(prob.blocks))
+    flat = StructuredLoss(loss, prob.blocks, prob.kind, prob.keys, batched=vectorized)
+    return check_flat(flat, prob.x0, prob.g, prob.blocks, prob.name, coords=coords,
+                      directions=directions, budget=budget, seed=seed,
+                      vectorized=vectorized, executor=executor, progress=progress,
+                      batch_size=batch_size, max_localize=max_localize)

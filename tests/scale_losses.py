@@ -1,0 +1,51 @@
+"""Module-level losses for the distributed tests.
+
+Worker processes (ProcessPoolExecutor, Dask) receive losses pickled by
+reference, so they must live in an importable module, not inside a test.
+"""
+
+import numpy as np
+
+TRAP = 10.0
+
+
+def sin_sum(x):
+    """sum(sin(x) * x); gradient sin(x) + x cos(x)."""
+    return float(np.sum(np.sin(x) * x))
+
+
+def sin_sum_grad(x):
+    return np.sin(x) + x * np.cos(x)
+
+
+def sin_sum_rows(P):
+    """Vectorized sin_sum: one loss per row of a (k, n) array."""
+    return np.sum(np.sin(P) * P, axis=1)
+
+
+def trapped(x):
+    """sin_sum, but raises when a coordinate is pushed above TRAP."""
+    if np.any(x > TRAP):
+        raise FloatingPointError(f"trapped: a coordinate exceeds {TRAP}")
+    return sin_sum(x)
+
+
+def scalar_for_rows(P):
+    """A wrong vectorized loss: one number for the whole batch."""
+    return float(np.sum(np.sin(P) * P))
+
+
+class Quadratic:
+    """0.5 x.A.x + b.x with a fixed random SPD A (picklable instance)."""
+
+    def __init__(self, n, seed=0):
+        rng = np.random.default_rng(seed)
+        M = rng.standard_normal((n, n)) / np.sqrt(n)
+        self.A = M @ M.T + np.eye(n)
+        self.b = rng.standard_normal(n)
+
+    def __call__(self, x):
+        return float(0.5 * x @ self.A @ x + self.b @ x)
+
+    def grad(self, x):
+        return self.A @ x + self.b

@@ -1,0 +1,187 @@
+"""Coordinate differences: serial, batched, threads, processes and Dask.
+
+Every executor must give the local result bit for bit; failures must name
+the chunk; losses that cannot be pickled must say so.
+"""
+
+import concurrent.futures as cf
+import threading
+
+import numpy as np
+import pytest
+
+import scale_losses as L
+from fastfd._distributed import (
+    BATCH_BYTES, ChunkError, batch_rows, check_executor, coordinate_differences)
+from fastfd._steps import optimal_step
+
+N = 200
+
+
+@pytest.fixture(scope="module")
+def point():
+    x = np.linspace(-3.0, 3.0, N)
+    idx = np.arange(N, dtype=np.intp)
+    steps = optimal_step("centered", x)
+    return x, idx, steps
+
+
+def local(x, idx, steps, **kw):
+    return coordinate_differences(L.sin_sum, x.copy(), idx, steps, **kw)
+
+
+def test_serial_matches_analytic_and_restores(point):
+    x, idx, steps = point
+    scratch = x.copy()
+    d = coordinate_differences(L.sin_sum, scratch, idx, steps)
+    np.testing.assert_allclose(d, L.sin_sum_grad(x), rtol=0, atol=1e-8)
+    np.testing.assert_array_equal(scratch, x)   # restored by assignment, bit for bit
+
+
+def test_serial_restores_after_loss_raises():
+    x = np.array([1.0, 2.0, L.TRAP - 1e-12, 3.0])
+    scratch = x.copy()
+    with pytest.raises(FloatingPointError, match="trapped"):
+        coordinate_differences(L.trapped, scratch, np.arange(4), np.full(4, 1e-5))
+    np.testing.assert_array_equal(scratch, x)
+
+
+def test_subset_and_order(point):
+    x, _, steps = point
+    idx = np.array([150, 3, 77, 3], dtype=np.intp)
+    d = coordinate_differences(L.sin_sum, x.copy(), idx, steps[idx])
+    np.testing.assert_allclose(d, L.sin_sum_grad(x)[idx], atol=1e-8)
+
+
+@pytest.mark.parametrize("batch_size", [None, 2, 14])
+def test_vectorized_matches_analytic(point, batch_size):
+    x, idx, steps = point
+    scratch = x.copy()
+    d = coordinate_differences(L.sin_sum_rows, scratch, idx, steps, vectorized=True,
+                               batch_size=batch_size)
+    np.testing.assert_allclose(d, L.sin_sum_grad(x), atol=1e-8)
+    np.testing.assert_array_equal(scratch, x)
+
+
+def test_vectorized_every_row_restored():
+    # a loss that sees a stale perturbation from an earlier batch would be off
+    # by a whole step in one coordinate: compare with the serial result.
+    x = np.linspace(0.5, 1.5, 9)
+    steps = np.full(9, 2.0**-10)
+    seen = []
+
+    def rows(P):
+        seen.append(np.count_nonzero(P != x, axis=1))
+        return L.sin_sum_rows(P)
+
+    coordinate_differences(rows, x.copy(), np.arange(9), steps, vectorized=True, batch_size=4)
+    counts = np.concatenate(seen)
+    assert counts.size == 18 and np.all(counts == 1)
+
+
+def test_vectorized_wrong_shape_says_what_was_expected(point):
+    x, idx, steps = point
+    with pytest.raises(ValueError, match=r"must return 6 values .*shape \(6,\).*got shape \(\)"):
+        coordinate_differences(L.scalar_for_rows, x.copy(), idx[:3], steps[:3],
+                               vectorized=True, batch_size=6)
+
+
+def test_batch_rows_memory_cap():
+    assert batch_rows(10_000, 8) == 128
+    assert batch_rows(10_000, 8, 7) == 6
+    rows = batch_rows(10**7, 8)
+    assert rows >= 2 and rows * 10**7 * 8 <= max(BATCH_BYTES, 2 * 10**7 * 8)
+
+
+def test_bad_batch_and_chunk_sizes(point):
+    x, idx, steps = point
+    with pytest.raises(ValueError, match="batch_size must be >= 2, got 1"):
+        local(x, idx, steps, vectorized=True, batch_size=1)
+    with pytest.raises(TypeError, match="chunk_size must be an integer, got 2.5"):
+        local(x, idx, steps, chunk_size=2.5)
+
+
+def test_bad_executor():
+    with pytest.raises(TypeError, match="executor must be a concurrent.futures.Executor "
+                                        "or a dask.distributed.Client, got str"):
+        check_executor("threads")
+
+
+@pytest.mark.parametrize("vectorized", [False, True])
+def test_threads_bitwise_equal(point, vectorized):
+    x, idx, steps = point
+    loss = L.sin_sum_rows if vectorized else L.sin_sum
+    ref = coordinate_differences(loss, x.copy(), idx, steps, vectorized=vectorized)
+    with cf.ThreadPoolExecutor(2) as ex:
+        got = coordinate_differences(loss, x.copy(), idx, steps, vectorized=vectorized,
+                                     executor=ex, chunk_size=23)
+    np.testing.assert_array_equal(got, ref)
+
+
+@pytest.fixture(scope="module")
+def processes():
+    with cf.ProcessPoolExecutor(2) as ex:
+        yield ex
+
+
+def test_processes_bitwise_equal(point, processes):
+    x, idx, steps = point
+    ticks = []
+    got = coordinate_differences(L.sin_sum, x.copy(), idx, steps, executor=processes,
+                                 tick=ticks.append)
+    np.testing.assert_array_equal(got, local(x, idx, steps))
+    assert sum(ticks) == 2 * N
+
+
+def test_processes_unpicklable_loss(point, processes):
+    x, idx, steps = point
+    with pytest.raises(TypeError, match=r"loss cannot be pickled .*ProcessPoolExecutor.*"
+                                        r"module-level function"):
+        coordinate_differences(lambda p: float(np.sum(p)), x.copy(), idx, steps,
+                               executor=processes)
+
+
+def test_processes_failure_names_chunk(processes):
+    x = np.zeros(100)
+    x[60] = L.TRAP - 1e-12     # the +h perturbation of coordinate 60 trips the loss
+    with pytest.raises(ChunkError, match=r"chunk 2 of 4 \(coordinates 50\.\.74, 25 of "
+                                         r"them\) failed.*FloatingPointError: trapped"):
+        coordinate_differences(L.trapped, x, np.arange(100), np.full(100, 1e-5),
+                               executor=processes, chunk_size=25)
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                       dashboard_address=None, silence_logs=50)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_dask_bitwise_equal_and_failures(point, dask_client):
+    x, idx, steps = point
+    got = coordinate_differences(L.sin_sum, x.copy(), idx, steps, executor=dask_client)
+    np.testing.assert_array_equal(got, local(x, idx, steps))
+    got = coordinate_differences(L.sin_sum_rows, x.copy(), idx, steps, executor=dask_client,
+                                 vectorized=True, batch_size=16)
+    np.testing.assert_array_equal(
+        got, coordinate_differences(L.sin_sum_rows, x.copy(), idx, steps, vectorized=True,
+                                    batch_size=16))
+
+    lock = threading.Lock()
+
+    def holds_lock(p):
+        with lock:
+            return float(np.sum(p))
+
+    with pytest.raises(TypeError, match=r"loss cannot be pickled .*Client.*module-level"):
+        coordinate_differences(holds_lock, x.copy(), idx, steps, executor=dask_client)
+
+    y = np.zeros(40)
+    y[5] = L.TRAP - 1e-12
+    with pytest.raises(ChunkError, match=r"chunk 0 of 2 \(coordinates 0\.\.19"):
+        coordinate_differences(L.trapped, y, np.arange(40), np.full(40, 1e-5),
+                               executor=dask_client, chunk_size=20)
