@@ -140,7 +140,8 @@ class FlatProblem:
         self.kind, items = _split(params, name)
         if not items:
             raise ValueError(f"{name} is empty: {_structure_desc(params)}; nothing to check")
-        arrays = [(label, _as_real_array(v, label, name)) for label, v in items]
+        arrays = [(label, _as_real_array(v, f"{name}[{label!r}]" if self.kind == "dict"
+                                         else label, name)) for label, v in items]
         self._params = params
         self.keys = [k for k, _ in items] if self.kind == "dict" else None
         sizes = [a.size for _, a in arrays]
@@ -170,12 +171,22 @@ class FlatProblem:
         self.g = self._flat_grad(grad, grad_name)
 
     # ----------------------------------------------------------------- layout
-    def views(self, x):
-        """The user's structure, as views into the flat vector `x`."""
+    def views(self, x, readonly=False):
+        """The user's structure, as views into the flat vector `x`.
+
+        With `readonly`, the views are marked read-only (`x` itself stays
+        writeable), so a loss that writes to its input fails at the write.
+        """
         if self.kind == "array":
             shape = self.blocks[0][3]
-            return x if len(shape) == 1 else x.reshape(shape)
+            v = x if len(shape) == 1 and not readonly else x.reshape(shape)
+            if readonly:
+                v.flags.writeable = False
+            return v
         vs = [x[start:stop].reshape(shape) for _, start, stop, shape in self.blocks]
+        if readonly:
+            for v in vs:
+                v.flags.writeable = False
         if self.kind == "dict":
             return dict(zip(self.keys, vs))
         return tuple(vs) if self.kind == "tuple" else vs
@@ -204,13 +215,13 @@ class FlatProblem:
         """Evaluate the loss at flat vector `x` (through views); a Python float."""
         return loss_value(self._loss(self.views(x)))
 
-    def bind(self, x):
+    def bind(self, x, readonly=False):
         """A zero-argument callable evaluating the loss at the current contents of `x`.
 
         The views are built once, so perturbing ``x`` in place and calling the
         result costs one loss call plus the scalar check.
         """
-        views = self.views(x)
+        views = self.views(x, readonly)
         fn = self._loss
 
         def evaluate():

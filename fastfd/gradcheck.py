@@ -1,0 +1,843 @@
+"""Gradient checks: compare an analytic gradient with centered differences.
+
+:func:`gradient_check` is the seed chapter's function (same call, same
+printout, same numbers). :func:`check_gradient` is the engine: per-coordinate
+steps, a tolerance model that separates wrong gradients from
+finite-difference noise, a diagnosis for every failing coordinate, a
+parallel compiled path for Numba-jitted losses, and a report
+(:class:`GradCheckResult`) that names where a gradient is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+import warnings
+from collections import namedtuple
+
+import numpy as np
+
+from ._flat import FlatProblem, loss_value
+from ._progress import Progress, check_progress, progress_enabled
+from ._steps import optimal_step
+from ._validation import check_positive_scalar, short_repr
+
+__all__ = [
+    "gradient_check", "check_gradient", "GradCheckResult", "GradientCheckError",
+    "LossEvaluationError", "CoordinateCheck", "TensorCheck",
+]
+
+# Default tol (relative discrepancy per coordinate) by the precision of the
+# check. Centered differences at the default step resolve about eps**(2/3)
+# relative (3.7e-11 in float64, 2.4e-5 in float32), so these leave a margin of
+# ~1e4 and ~40 for losses whose roundoff is a few ulps; the noise bound below
+# covers losses that are noisier than that.
+DEFAULT_TOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-3}
+
+# Roundoff bound of f(x+h) - f(x-h): ROUNDOFF_ULPS * eps * (|f+| + |f-|).
+# A loss that is a sum of many terms carries a few ulps of |f|, not half of
+# one; 8 covers pairwise and BLAS summation of typical models (measured: the
+# float32 MLP in tests/test_gradcheck.py needs 2).
+ROUNDOFF_ULPS = 8.0
+
+# Diagnosis: the discrepancy at h and at 2h agree within STABLE of it ->
+# "gradient wrong". At a kink one side of the stencil is smooth, so one of
+# the one-sided differences at h and 2h agree to within curvature * h,
+# orders of magnitude below the jump; noise makes both sides move by about
+# the jump. KINK_STABLE = 0.01 misreads about 2% of pure-noise coordinates as
+# kinks (measured on sin(1e9 x) * 1e-10 noise; 0.25 misread 40%).
+STABLE = 0.25
+KINK_STABLE = 0.01
+
+VERDICTS = ("ok", "gradient wrong", "finite-difference noise", "non-smooth point",
+            "non-finite loss", "non-finite gradient")
+
+CoordinateCheck = namedtuple(
+    "CoordinateCheck",
+    "name index numerical analytical abs_error rel_error step verdict")
+CoordinateCheck.__doc__ = "One checked coordinate of a :class:`GradCheckResult`."
+
+TensorCheck = namedtuple("TensorCheck", "name size checked worst_rel_error passed")
+TensorCheck.__doc__ = ("One tensor of a :class:`GradCheckResult`: how many of its "
+                       "coordinates were checked, the worst relative error among "
+                       "them and whether all passed (None when none was checked).")
+
+
+class GradientCheckError(AssertionError):
+    """A gradient check failed (``raise_on_fail=True``).
+
+    ``.result`` is the :class:`GradCheckResult`; the message is its report.
+    """
+
+    def __init__(self, result):
+        self.result = result
+        super().__init__(str(result))
+
+
+class LossEvaluationError(RuntimeError):
+    """The loss raised while it was evaluated at a perturbed coordinate.
+
+    The message names the coordinate; ``__cause__`` is the original exception.
+    """
+
+
+class _Context:
+    """What one check needs while it evaluates: problem, buffer, counters."""
+
+    def __init__(self, prob, loss):
+        self.prob = prob
+        self.loss = loss
+        self.x = prob.x0.copy()          # the only vector ever perturbed
+        # Python losses see read-only views: a write to the input fails at the
+        # write, naming the coordinate. A jitted loss gets writeable arrays (a
+        # read-only argument would compile a second specialization of it);
+        # its writes are caught by comparing with x0.
+        self.readonly = not prob.jitted
+        self.evaluate = prob.bind(self.x, self.readonly)
+        self.n_evals = 0
+
+    def call(self, where):
+        try:
+            value = self.evaluate()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except TypeError as exc:
+            if "loss must return" in str(exc):
+                raise
+            raise _wrap(exc, where) from exc
+        except Exception as exc:
+            raise _wrap(exc, where) from exc
+        finally:
+            self.n_evals += 1
+        return value
+
+
+def _wrap(exc, where):
+    if isinstance(exc, ValueError) and "read-only" in str(exc):
+        return ValueError(
+            f"loss modified its input {where} ({exc}). A loss must not write to the "
+            "parameters it is given; copy them first")
+    return LossEvaluationError(f"loss raised {type(exc).__name__} {where}: {exc}")
+
+
+# --------------------------------------------------------------- validation
+def _iv(loss, params, grad, h, tol, coords, seed, parallel, raise_on_fail, progress):
+    if not callable(loss):
+        raise TypeError(f"loss must be callable, got {short_repr(loss)}")
+    prob = FlatProblem(params, grad, loss)
+    bad = np.flatnonzero(~np.isfinite(prob.x0))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"params must be finite; {prob.name(i)} is {prob.x0[i]!r}")
+    idx = _check_coords(coords, seed, prob)
+    if h is not None:
+        h = _check_h(h, prob)
+    if tol is not None:
+        tol = check_positive_scalar("tol", tol)
+    if parallel is not None and not isinstance(parallel, (bool, np.bool_)):
+        raise TypeError(f"parallel must be None, True or False, got {short_repr(parallel)}")
+    if parallel and not prob.jitted:
+        raise ValueError(
+            "parallel=True needs a Numba-jitted loss of one 1-D float array "
+            f"(got loss={short_repr(loss, 60)} with {prob.kind} params); leave "
+            "parallel=None to choose automatically")
+    if not isinstance(raise_on_fail, (bool, np.bool_)):
+        raise TypeError(f"raise_on_fail must be True or False, got {short_repr(raise_on_fail)}")
+    check_progress(progress)
+    return prob, idx, h, tol
+
+
+def _check_coords(coords, seed, prob):
+    n = prob.n
+    if seed is not None and not isinstance(seed, np.random.Generator) and (
+            isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(
+            f"seed must be None, an integer or a numpy.random.Generator, got {short_repr(seed)}")
+    if isinstance(coords, str):
+        if coords != "all":
+            raise ValueError(
+                f"coords must be 'all', a number of coordinates or flat indices, got {coords!r}")
+        return np.arange(n, dtype=np.intp)
+    if isinstance(coords, (bool, np.bool_)):
+        raise TypeError(
+            f"coords must be 'all', a number of coordinates or flat indices, got {coords!r}")
+    if isinstance(coords, numbers.Integral):
+        k = int(coords)
+        if not 1 <= k <= n:
+            raise ValueError(
+                f"coords={k} must be between 1 and the number of parameters ({n})")
+        if k == n:
+            return np.arange(n, dtype=np.intp)
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        return np.sort(rng.choice(n, size=k, replace=False)).astype(np.intp)
+    try:
+        arr = np.asarray(coords)
+    except Exception as exc:
+        raise TypeError(
+            f"coords must be 'all', a number of coordinates or flat indices, "
+            f"got {short_repr(coords)}") from exc
+    if arr.dtype.kind not in "iu" or arr.ndim != 1:
+        raise TypeError(
+            f"coords must be 'all', an integer count or a 1-D sequence of integer flat "
+            f"indices, got {short_repr(coords)}")
+    if arr.size == 0:
+        raise ValueError("coords is empty; pass 'all', a count or at least one index")
+    out = (arr < 0) | (arr >= n)
+    if out.any():
+        raise ValueError(
+            f"coords has indices out of range for {n} parameters: "
+            f"{short_repr(arr[out].tolist())}")
+    arr = arr.astype(np.intp)
+    if np.unique(arr).size != arr.size:
+        raise ValueError(f"coords has repeated indices: {short_repr(coords)}")
+    return arr
+
+
+def _check_h(h, prob):
+    if isinstance(h, (numbers.Real, np.generic)) or (isinstance(h, np.ndarray) and h.ndim == 0):
+        return check_positive_scalar("h", h)
+    try:
+        arr = np.asarray(h, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"h must be a positive number or an array of {prob.n} positive steps, "
+            f"got {short_repr(h)}") from exc
+    if arr.shape != (prob.n,):
+        raise ValueError(
+            f"h must be a positive number or an array of {prob.n} positive steps (one "
+            f"per flat parameter), got an array of shape {arr.shape}")
+    if not (np.isfinite(arr).all() and (arr > 0).all()):
+        raise ValueError(f"h must be positive and finite, got {short_repr(h)}")
+    return arr
+
+
+# --------------------------------------------------------------- evaluation
+def _perturbed(x0, idx, steps):
+    """Perturbed values rounded to the dtype of x, and the realized one-sided steps."""
+    xi = x0[idx].astype(np.float64)
+    xp = (xi + steps).astype(x0.dtype)
+    xm = (xi - steps).astype(x0.dtype)
+    hp = xp.astype(np.float64) - xi
+    hm = xi - xm.astype(np.float64)
+    return xp, xm, hp, hm
+
+
+def _python_values(ctx, idx, xp, xm, bar, label):
+    """fp, fm by perturbing ctx.x in place; one coordinate at a time."""
+    x = ctx.x
+    evaluate = ctx.evaluate
+    m = idx.size
+    fp = [0.0] * m
+    fm = [0.0] * m
+    ii = idx.tolist()
+    ps = xp.tolist()
+    ms = xm.tolist()
+    xs = ctx.prob.x0[idx].tolist()
+    step = max(1, m // 100) if bar.enabled else m
+    k = 0
+    side = "+"
+    try:
+        for lo in range(0, m, step):
+            hi = min(m, lo + step)
+            for k in range(lo, hi):
+                i = ii[k]
+                side = "+"
+                x[i] = ps[k]
+                fp[k] = evaluate()
+                side = "-"
+                x[i] = ms[k]
+                fm[k] = evaluate()
+                x[i] = xs[k]
+            bar.update(2 * (hi - lo))
+    except (KeyboardInterrupt, SystemExit):
+        x[ii[k]] = xs[k]
+        raise
+    except TypeError as exc:
+        x[ii[k]] = xs[k]
+        ctx.n_evals += 2 * k + (side == "-") + 1
+        if "loss must return" in str(exc):
+            raise TypeError(f"{exc} (at {ctx.prob.name(ii[k])} {side} {label})") from None
+        raise _wrap(exc, f"at {ctx.prob.name(ii[k])} {side} {label}") from exc
+    except Exception as exc:
+        x[ii[k]] = xs[k]
+        ctx.n_evals += 2 * k + (side == "-") + 1
+        raise _wrap(exc, f"at {ctx.prob.name(ii[k])} {side} {label}") from exc
+    ctx.n_evals += 2 * m
+    return np.array(fp), np.array(fm)
+
+
+def _blas_one_thread():
+    """Limit BLAS to one thread while Numba's threads run (no oversubscription)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        import contextlib
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _jit_values(ctx, idx, xp, xm, parallel, bar):
+    """fp, fm from the compiled drivers (private copy of x per chunk)."""
+    import numba
+
+    from ._kernels.gradcheck import central_values_parallel, central_values_serial
+
+    m = idx.size
+    fp = np.empty(m)
+    fm = np.empty(m)
+    x0 = ctx.prob.x0
+    if parallel:
+        nchunks = max(1, min(numba.get_num_threads(), m))
+        driver = central_values_parallel
+    else:
+        nchunks = 1
+        driver = central_values_serial
+    # With progress on, run in ~50 pieces and report between them.
+    piece = max(nchunks, -(-m // 50)) if bar.enabled else m
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=numba.NumbaWarning)
+        with (_blas_one_thread() if parallel else _nullcontext()):
+            for lo in range(0, m, piece):
+                hi = min(m, lo + piece)
+                changed = np.full(min(nchunks, hi - lo), -1, dtype=np.intp)
+                driver(ctx.loss, x0, idx[lo:hi], xp[lo:hi], xm[lo:hi],
+                       fp[lo:hi], fm[lo:hi], changed)
+                ctx.n_evals += 2 * (hi - lo)
+                bar.update(2 * (hi - lo))
+                hit = changed[changed >= 0]
+                if hit.size:
+                    _raise_modified(ctx.prob, int(hit[0]), None)
+    return fp, fm
+
+
+def _nullcontext():
+    import contextlib
+    return contextlib.nullcontext()
+
+
+def _values(ctx, idx, xp, xm, use_jit, parallel, bar, label):
+    if use_jit:
+        try:
+            return _jit_values(ctx, idx, xp, xm, parallel, bar)
+        except (KeyboardInterrupt, SystemExit, ValueError):
+            raise
+        except Exception:
+            # A jitted loss that raises inside the kernel: rerun in Python to
+            # name the coordinate (the Python path re-raises with its name).
+            _python_values(ctx, idx, xp, xm, _off(), label)
+            raise
+    return _python_values(ctx, idx, xp, xm, bar, label)
+
+
+def _off():
+    return Progress(0, enabled=False)
+
+
+def _raise_modified(prob, i, value):
+    where = prob.name(i)
+    now = "" if value is None else f" to {value!r}"
+    raise ValueError(
+        f"loss modified its input: {where} changed from {prob.x0[i]!r}{now}. "
+        "A loss must not write to the parameters it is given; copy them first")
+
+
+def _check_unmodified(ctx):
+    x, x0 = ctx.x, ctx.prob.x0
+    same = (x == x0) | (np.isnan(x) & np.isnan(x0))
+    if not same.all():
+        i = int(np.flatnonzero(~same)[0])
+        _raise_modified(ctx.prob, i, x[i].item())
+
+
+# ----------------------------------------------------------------- the check
+def check_gradient(loss, params, grad, *, h=None, tol=None, coords="all", seed=None,
+                   parallel=None, raise_on_fail=False, progress=None):
+    """Check an analytic gradient coordinate by coordinate with centered differences.
+
+    For each checked flat coordinate ``i`` with step ``h_i`` the numerical
+    derivative is ``(f(x + h_i e_i) - f(x - h_i e_i)) / ((x_i + h_i) - (x_i -
+    h_i))``: the denominator is the realized step, exact whatever the
+    additions rounded to. The coordinate is perturbed in place in one private
+    flat copy of the parameters and restored by assignment; the loss sees the
+    user's structure through views of that copy. The user's arrays are never
+    modified, also when the loss raises or the check is interrupted.
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(params) -> float``, receiving parameters in the structure of
+        `params`. A Numba-jitted loss of one 1-D float array runs in a
+        compiled (and by default parallel) per-coordinate kernel.
+    params : ndarray, dict of str -> ndarray, or list/tuple of ndarrays
+        Point to check at. Integer arrays are checked as float64; the check
+        runs in float32 only when every array is float32.
+    grad : same structure as `params`, or callable
+        The analytic gradient at `params`, or ``grad(params)`` returning it.
+    h : float or ndarray, optional
+        Absolute step for every coordinate, or one per flat parameter. By
+        default ``optimal_step("centered", x_i)``: ``eps**(1/3) * max(1,
+        |x_i|)`` rounded down to a power of two, with ``eps`` of the lower of
+        the parameter and loss precisions.
+    tol : float, optional
+        Relative discrepancy allowed per coordinate (see Notes). Default
+        1e-6 for float64 checks, 1e-3 for float32.
+    coords : "all", int or sequence of int, optional
+        Every coordinate, a number of distinct coordinates drawn at random
+        (reproducible with `seed`), or explicit flat indices (C order within
+        each tensor, tensors in the order of `params`).
+    seed : int or numpy.random.Generator, optional
+        Seed for ``coords=int``.
+    parallel : bool, optional
+        Run a jitted loss on all Numba threads (default: when the loss is
+        jitted). True with a Python loss is an error.
+    raise_on_fail : bool, optional
+        Raise :class:`GradientCheckError` (carrying the result) on failure.
+    progress : bool, optional
+        Show progress (tqdm when installed). Default: only on a terminal and
+        for checks expected to take over ~2 s.
+
+    Returns
+    -------
+    GradCheckResult
+        ``passed``, errors, the per-coordinate and per-tensor tables and the
+        diagnosis of every failing coordinate; ``str()`` is a compact report.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad arguments, structure or shape mismatch between `params` and
+        `grad`, empty or non-numeric params, a loss returning a non-scalar,
+        a loss that modifies its input.
+    LossEvaluationError
+        The loss raised; the message names the coordinate being perturbed.
+    GradientCheckError
+        With ``raise_on_fail=True``, when a coordinate fails.
+
+    Notes
+    -----
+    **Tolerance model.** With analytic ``a_i``, numerical ``n_i`` and
+    discrepancy ``d_i = |n_i - a_i|``, coordinate ``i`` fails only when both
+
+    * ``d_i > tol * max(|a_i|, |n_i|)`` (relative to the gradient's scale), and
+    * ``d_i > noise_i``, the finite-difference error bound of that coordinate:
+      roundoff ``8 * eps * (|f(x+h)| + |f(x-h)|) / (2h)`` plus, for
+      coordinates past the first two tests only, the truncation estimate
+      ``|n_i(h) - n_i(2h)|`` from a second step (two more evaluations, so a
+      full check costs about ``2n`` loss calls).
+
+    A coordinate whose loss or analytic value is not finite fails.
+
+    **Diagnosis** of a failing coordinate, from ``f(x)``, ``f(x +- h)`` and
+    ``f(x +- 2h)``: "non-smooth point" when the right and left one-sided
+    differences disagree by an amount that does not scale like ``h`` (a kink
+    such as ``abs`` or ReLU inside the stencil) while one side is stable;
+    otherwise "gradient wrong" when the discrepancy is the same at ``h`` and
+    ``2h`` (within 25%); otherwise "finite-difference noise" (it changes
+    erratically with the step: a smaller `tol` or a larger `h` will not help;
+    check the loss in higher precision).
+
+    The loss is evaluated twice at `params` before and once after the
+    coordinates: different values give a ``RuntimeWarning`` (the loss is not
+    deterministic), are reported, and widen every noise bound. The
+    unperturbed parameters are compared before and after: a loss that writes
+    to its input is an error.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd.gradcheck import check_gradient
+    >>> params = {"w": np.array([1.0, -2.0, 0.5]), "b": np.array([0.3])}
+    >>> def loss(p):
+    ...     return float(np.sum(p["w"] ** 2) + 3.0 * p["b"][0])
+    >>> grad = {"w": 2 * params["w"], "b": np.array([3.0])}
+    >>> result = check_gradient(loss, params, grad)
+    >>> result.passed
+    True
+    >>> bad = {"w": 2 * params["w"], "b": np.array([1.0])}
+    >>> result = check_gradient(loss, params, bad)
+    >>> result.passed, [(t.name, t.passed) for t in result.tensors]
+    (False, [('w', True), ('b', False)])
+    >>> result.failures()[0].name, result.failures()[0].verdict
+    ('b[0]', 'gradient wrong')
+    """
+    prob, idx, h, tol = _iv(loss, params, grad, h, tol, coords, seed, parallel,
+                            raise_on_fail, progress)
+    result = _run(prob, loss, idx, h, tol, parallel, progress)
+    if raise_on_fail and not result.passed:
+        raise GradientCheckError(result)
+    return result
+
+
+def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False):
+    t0 = time.perf_counter()
+    ctx = _Context(prob, loss)
+    # Baseline: two evaluations at the unperturbed point.
+    raw = None
+    try:
+        raw = loss(prob.views(ctx.x, ctx.readonly))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        raise _wrap(exc, "at the unperturbed params") from exc
+    finally:
+        ctx.n_evals += 1
+    f0 = loss_value(raw)
+    _check_unmodified(ctx)
+    t_call = time.perf_counter()
+    f0b = ctx.call("at the unperturbed params")
+    t_call = time.perf_counter() - t_call
+    if not math.isfinite(f0):
+        raise ValueError(f"loss is not finite at the unperturbed params: {f0!r}")
+    loss_dtype = np.result_type(raw) if isinstance(raw, (np.generic, np.ndarray)) else None
+    eps = max(float(np.finfo(prob.dtype).eps),
+              float(np.finfo(loss_dtype).eps) if loss_dtype is not None
+              and loss_dtype.kind == "f" else 0.0)
+    check_dtype = np.dtype(np.float32) if eps > np.finfo(np.float64).eps else np.dtype(np.float64)
+    if tol is None:
+        tol = DEFAULT_TOL[check_dtype]
+
+    m = idx.size
+    xi = prob.x0[idx]
+    if h is None:
+        steps = np.asarray(optimal_step("centered", xi, dtype=check_dtype), dtype=np.float64)
+    elif isinstance(h, np.ndarray):
+        steps = h[idx]
+    else:
+        steps = np.full(m, h)
+    xp, xm, hp, hm = _perturbed(prob.x0, idx, steps)
+    zero = (hp <= 0) | (hm <= 0)
+    if zero.any():
+        k = int(np.flatnonzero(zero)[0])
+        raise ValueError(
+            f"h={float(steps[k])!r} is too small for {prob.name(idx[k])} = {xi[k]!r}: "
+            f"x + h or x - h rounds to x in {prob.dtype}")
+
+    use_jit = prob.jitted
+    if parallel is None:
+        parallel = use_jit and m >= 16
+    # a jitted loss timed from Python includes dispatch; good enough for a bar
+    expected = t_call * 2 * m / (2 if parallel else 1)
+    enabled = progress_enabled(progress, expected)
+    with Progress(2 * m, enabled=enabled) as bar:
+        fp, fm = _values(ctx, idx, xp, xm, use_jit, parallel, bar, "h")
+    if not use_jit:
+        _check_unmodified(ctx)
+    f0c = ctx.call("at the unperturbed params (after the check)")
+    spread = max(abs(f0 - f0b), abs(f0 - f0c))
+    if spread > 0 or not (math.isfinite(f0b) and math.isfinite(f0c)):
+        warnings.warn(
+            f"loss is not deterministic: three evaluations at the same params gave "
+            f"{f0!r}, {f0b!r}, {f0c!r}; noise bounds widened by {spread:.3g}",
+            RuntimeWarning, stacklevel=3)
+
+    den = 2.0 * steps if nominal else hp + hm
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        numerical = (fp - fm) / den
+    analytical = prob.g[idx]
+    with np.errstate(invalid="ignore", over="ignore"):
+        abs_err = np.abs(numerical - analytical)
+        scale = np.maximum(np.abs(analytical), np.abs(numerical))
+        rel_err = np.where(scale > 0, abs_err / np.where(scale > 0, scale, 1.0), 0.0)
+        roundoff = (ROUNDOFF_ULPS * eps * (np.abs(fp) + np.abs(fm)) + 2.0 * spread) / den
+    finite_f = np.isfinite(fp) & np.isfinite(fm)
+    finite_a = np.isfinite(analytical)
+    ok = finite_f & finite_a
+    suspicious = ok & (abs_err > tol * scale) & (abs_err > roundoff)
+    noise = roundoff.copy()
+    verdict = np.zeros(m, dtype=np.int8)   # index into VERDICTS
+    verdict[~finite_a] = 5
+    verdict[~finite_f] = 4
+    sus = np.flatnonzero(suspicious)
+    if sus.size:
+        s_idx = idx[sus]
+        xp2, xm2, hp2, hm2 = _perturbed(prob.x0, s_idx, 2.0 * steps[sus])
+        fp2, fm2 = _values(ctx, s_idx, xp2, xm2, use_jit, False, _off(), "2h")
+        if not use_jit:
+            _check_unmodified(ctx)
+        den2 = 4.0 * steps[sus] if nominal else hp2 + hm2
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            num2 = (fp2 - fm2) / den2
+            trunc = np.abs(numerical[sus] - num2)
+            noise[sus] = roundoff[sus] + trunc
+            d = abs_err[sus]
+            fails = ~(d <= noise[sus])           # NaN (non-finite 2h values) fails
+            # one-sided differences at h and 2h
+            r1 = (fp[sus] - f0) / hp[sus]
+            l1 = (f0 - fm[sus]) / hm[sus]
+            r2 = (fp2 - f0) / hp2
+            l2 = (f0 - fm2) / hm2
+            j1 = r1 - l1
+            j2 = r2 - l2
+            ro1 = (ROUNDOFF_ULPS * eps * (2 * abs(f0) + np.abs(fp[sus]) + np.abs(fm[sus]))
+                   + 4.0 * spread) / np.minimum(hp[sus], hm[sus])
+            thr = np.maximum(tol * scale[sus], 4.0 * ro1)
+            side_stable = (np.minimum(np.abs(r1 - r2), np.abs(l1 - l2))
+                           <= KINK_STABLE * np.abs(j1))
+            kink = (np.abs(j1) > thr) & (np.abs(j2 - 2.0 * j1) > thr) & side_stable
+            stable = trunc <= STABLE * d
+        code = np.where(kink, 3, np.where(stable, 1, 2))
+        nonfinite2 = ~(np.isfinite(fp2) & np.isfinite(fm2))
+        code = np.where(nonfinite2, 4, code)
+        verdict[sus[fails]] = code[fails]
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.linalg.norm(analytical - numerical)
+        denom = np.linalg.norm(analytical) + np.linalg.norm(numerical)
+        seed_rel = diff / (denom + 1e-15)
+    elapsed = time.perf_counter() - t0
+    return GradCheckResult(
+        prob, idx=idx, numerical=numerical, analytical=analytical, abs_errors=abs_err,
+        rel_errors=rel_err, noise=noise, steps=steps, verdict_codes=verdict,
+        rel_error=seed_rel, tol=tol, dtype=check_dtype, n_evals=ctx.n_evals,
+        elapsed=elapsed, f0=f0, nondeterminism=spread,
+        method=("parallel kernel" if parallel else "compiled kernel") if use_jit
+        else "python")
+
+
+# -------------------------------------------------------------- the report
+class GradCheckResult:
+    """The outcome of a gradient check.
+
+    Attributes
+    ----------
+    passed : bool
+        No checked coordinate failed (for :func:`gradient_check`: the seed's
+        rule ``rel_error < tol``).
+    rel_error : float
+        The seed's relative error over the checked coordinates,
+        ``||a - n|| / (||a|| + ||n|| + 1e-15)``.
+    max_abs_error, max_rel_error : float
+        Largest per-coordinate absolute and relative discrepancy.
+    n_checked, n_evals : int
+        Coordinates checked; loss evaluations made.
+    elapsed : float
+        Seconds.
+    index : ndarray of intp
+        Flat indices of the checked coordinates, in check order.
+    numerical, analytical, abs_errors, rel_errors, steps, noise : ndarray
+        Per checked coordinate: the centered difference, the analytic
+        gradient, ``|n - a|``, ``|n - a| / max(|a|, |n|)``, the step and the
+        finite-difference noise bound.
+    verdicts : ndarray of str
+        Per checked coordinate: "ok", "gradient wrong", "finite-difference
+        noise", "non-smooth point", "non-finite loss" or "non-finite gradient".
+    tensors : list of TensorCheck
+        One row per tensor: name, size, checked, worst relative error, passed.
+    tol : float
+    nondeterminism : float
+        Largest difference between repeated evaluations at the unperturbed
+        point (0.0 for a deterministic loss).
+
+    A result unpacks as the seed's pair: ``rel_error, numerical = result``.
+    """
+
+    def __init__(self, prob, *, idx, numerical, analytical, abs_errors, rel_errors,
+                 noise, steps, verdict_codes, rel_error, tol, dtype, n_evals, elapsed,
+                 f0, nondeterminism, method):
+        self.problem = prob
+        self.index = idx
+        self.numerical = numerical
+        self.analytical = analytical
+        self.abs_errors = abs_errors
+        self.rel_errors = rel_errors
+        self.noise = noise
+        self.steps = steps
+        self._codes = verdict_codes
+        self.rel_error = float(rel_error)
+        self.tol = float(tol)
+        self.dtype = dtype
+        self.n_checked = int(idx.size)
+        self.n_evals = int(n_evals)
+        self.elapsed = float(elapsed)
+        self.loss_value = f0
+        self.nondeterminism = float(nondeterminism)
+        self.method = method
+        self.passed = bool((verdict_codes == 0).all())
+        with np.errstate(invalid="ignore"):
+            self.max_abs_error = float(np.max(np.where(np.isnan(abs_errors), np.inf, abs_errors)))
+            self.max_rel_error = float(np.max(np.where(np.isnan(rel_errors), np.inf, rel_errors)))
+        self.criterion = "per-coordinate"
+
+    @property
+    def verdicts(self):
+        return np.array(VERDICTS, dtype=object)[self._codes].astype(str)
+
+    @property
+    def failed(self):
+        """Boolean mask of failing checked coordinates."""
+        return self._codes != 0
+
+    # ------------------------------------------------------------ access
+    def __iter__(self):
+        """Unpack as the seed's ``(rel_error, numerical)``."""
+        return iter((self.rel_error, self.numerical))
+
+    def __bool__(self):
+        return self.passed
+
+    def _record(self, k):
+        i = int(self.index[k])
+        return CoordinateCheck(
+            self.problem.name(i), i, float(self.numerical[k]), float(self.analytical[k]),
+            float(self.abs_errors[k]), float(self.rel_errors[k]), float(self.steps[k]),
+            VERDICTS[self._codes[k]])
+
+    def _order(self):
+        # failing first, then by relative error (NaN as worst)
+        rel = np.where(np.isnan(self.rel_errors), np.inf, self.rel_errors)
+        return np.lexsort((-rel, ~self.failed))
+
+    def worst(self, k=10):
+        """The `k` worst checked coordinates (failing first, then by relative error).
+
+        Returns a list of :class:`CoordinateCheck` with readable names.
+        """
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral) or k < 0:
+            raise ValueError(f"k must be a non-negative integer, got {short_repr(k)}")
+        return [self._record(j) for j in self._order()[:int(k)]]
+
+    def failures(self):
+        """Every failing coordinate, worst first, as :class:`CoordinateCheck`."""
+        return [self._record(j) for j in self._order() if self._codes[j] != 0]
+
+    @property
+    def tensors(self):
+        prob = self.problem
+        blk = prob.block_of(self.index)
+        rows = []
+        for b, (name, start, stop, shape) in enumerate(prob.blocks):
+            mine = blk == b
+            checked = int(mine.sum())
+            if checked:
+                rel = self.rel_errors[mine]
+                worst = float(np.max(np.where(np.isnan(rel), np.inf, rel)))
+                ok = bool((self._codes[mine] == 0).all())
+            else:
+                worst, ok = None, None
+            rows.append(TensorCheck(name, stop - start, checked, worst, ok))
+        return rows
+
+    # ------------------------------------------------------------ report
+    def __repr__(self):
+        return (f"<GradCheckResult {'passed' if self.passed else 'FAILED'}: "
+                f"{int(self.failed.sum())} of {self.n_checked} coordinates fail, "
+                f"rel_error={self.rel_error:.2e}>")
+
+    def __str__(self):
+        return self.report()
+
+    def report(self, k=5):
+        """The compact report: header, per-tensor table, `k` worst coordinates."""
+        nfail = int(self.failed.sum())
+        tensors = self.tensors
+        bad_t = [t.name for t in tensors if t.passed is False]
+        lines = []
+        if self.passed:
+            lines.append(f"Gradient check passed: {self.n_checked:,} coordinates "
+                         f"(tol={self.tol:g}, {self.dtype})")
+        else:
+            lines.append(f"Gradient check FAILED: {nfail:,} of {self.n_checked:,} coordinates "
+                         f"in {len(bad_t)} of {len(tensors)} tensors "
+                         f"({', '.join(bad_t)}) (tol={self.tol:g}, {self.dtype})")
+        lines.append(
+            f"  relative error {self.rel_error:.2e} (seed definition), max abs error "
+            f"{self.max_abs_error:.2e}, max rel error {self.max_rel_error:.2e}; "
+            f"{self.n_evals:,} loss evaluations in {_fmt_time(self.elapsed)} ({self.method})")
+        if self.nondeterminism:
+            lines.append(f"  warning: loss is not deterministic (repeated evaluations "
+                         f"differ by {self.nondeterminism:.3g}); noise bounds widened")
+        namew = max(6, max(len(t.name) for t in tensors))
+        lines.append(f"  {'tensor':<{namew}}  {'size':>9}  {'checked':>9}  "
+                     f"{'worst rel err':>13}  status")
+        for t in tensors:
+            worst = "-" if t.worst_rel_error is None else f"{t.worst_rel_error:.2e}"
+            status = "not checked" if t.passed is None else ("pass" if t.passed else "FAIL")
+            lines.append(f"  {t.name:<{namew}}  {t.size:>9,}  {t.checked:>9,}  "
+                         f"{worst:>13}  {status}")
+        rows = self.worst(k)
+        if rows:
+            lines.append("  worst coordinates:" if self.passed else
+                         "  worst coordinates (failing first):")
+            cw = max(10, max(len(r.name) for r in rows))
+            lines.append(f"  {'coordinate':<{cw}}  {'numerical':>13}  {'analytical':>13}  "
+                         f"{'abs err':>9}  {'rel err':>9}  verdict")
+            for r in rows:
+                lines.append(f"  {r.name:<{cw}}  {r.numerical:>13.6g}  {r.analytical:>13.6g}  "
+                             f"{r.abs_error:>9.2e}  {r.rel_error:>9.2e}  {r.verdict}")
+        return "\n".join(lines)
+
+
+def _fmt_time(s):
+    if s < 1e-3:
+        return f"{s * 1e6:.0f} us"
+    if s < 1.0:
+        return f"{s * 1e3:.1f} ms"
+    return f"{s:.2f} s"
+
+
+# -------------------------------------------------------- seed-compatible
+def gradient_check(loss_fn, params, analytical_grad, h=1e-5, tol=1e-4, verbose=True):
+    """Check an analytical gradient against a centered difference (the seed's call).
+
+    Accepts the seed chapter's call unchanged and prints its block when
+    `verbose`. The numerical gradient is the seed's ``(f(x + h e_i) - f(x -
+    h e_i)) / (2h)`` with the absolute step `h`, evaluated by fastfd's engine
+    (in place, no copies, compiled and parallel for a jitted loss); dividing
+    by the nominal ``2h`` rather than the realized step keeps the seed's
+    printed numbers bit for bit. For per-coordinate steps, the tolerance
+    model and the diagnosis use :func:`check_gradient`.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        ``loss_fn(params) -> float``.
+    params : ndarray (or a dict / list of ndarrays)
+        Point to check at.
+    analytical_grad : same structure as `params`, or callable
+        The analytic gradient at `params`.
+    h : float, optional
+        Absolute step (seed: 1e-5).
+    tol : float, optional
+        Pass when the relative error is below `tol` (seed: 1e-4).
+    verbose : bool, optional
+        Print the seed's block.
+
+    Returns
+    -------
+    GradCheckResult
+        Unpacks as the seed's ``rel_error, numerical_grad``; ``passed`` is
+        ``rel_error < tol``; the per-coordinate report is ``str(result)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd.gradcheck import gradient_check
+    >>> w = np.array([1.0, 2.0])
+    >>> rel, num = gradient_check(lambda v: float(v @ v), w, 2 * w)
+    Gradient check:
+     Analytical grad: [2. 4.]
+     Numerical grad: [2. 4.]
+     Relative error: 8.64e-12
+     Status: PASS (tol=0.0001)
+    >>> bool(rel < 1e-4)
+    True
+    """
+    if not isinstance(verbose, (bool, np.bool_)):
+        raise TypeError(f"verbose must be True or False, got {short_repr(verbose)}")
+    h = check_positive_scalar("h", h)
+    tol = check_positive_scalar("tol", tol)
+    prob, idx, h, tol = _iv(loss_fn, params, analytical_grad, h, tol, "all", None, None,
+                            False, False)
+    result = _run(prob, loss_fn, idx, h, tol, None, False, nominal=True)
+    result.passed = bool(result.rel_error < tol)
+    result.criterion = "seed"
+    if verbose:
+        shown = analytical_grad if isinstance(analytical_grad, np.ndarray) else prob.g
+        print('Gradient check:')
+        print(f' Analytical grad: {shown}')
+        print(f' Numerical grad: {result.numerical}')
+        print(f' Relative error: {result.rel_error:.2e}')
+        print(f' Status: {"PASS" if result.passed else "FAIL"} (tol={tol})')
+    return result
