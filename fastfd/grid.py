@@ -207,6 +207,12 @@ def _permutation(arr):
     return None
 
 
+_KERNELS = {
+    (True, False): _k.uniform_serial, (True, True): _k.uniform_parallel,
+    (False, False): _k.nonuniform_serial, (False, True): _k.nonuniform_parallel,
+}
+
+
 class _Job:
     __slots__ = ("u", "perm", "axis", "plan", "uniform", "shape", "dtype", "out", "user")
 
@@ -263,23 +269,9 @@ def _run(job):
     target = out.transpose(perm) if direct else np.empty(tshape, job.dtype)
     if ut.size:
         n_out = tshape[pax]
-        parallel = ut.size >= _config.PARALLEL_MIN
-        a, b = job.plan[0], job.plan[1]
-        if inner == 1:
-            u2, o2 = ut.reshape(outer, n), target.reshape(outer, n_out)
-            if job.uniform:
-                (_k.rows_parallel if parallel else _k.rows_serial)(u2, o2, a, b)
-            else:
-                (_k.nonuniform_rows_parallel if parallel
-                 else _k.nonuniform_rows_serial)(u2, o2, a, b)
-        else:
-            u3 = ut.reshape(outer, n, inner)
-            o3 = target.reshape(outer, n_out, inner)
-            if job.uniform:
-                (_k.planes_parallel if parallel else _k.planes_serial)(u3, o3, a, b)
-            else:
-                (_k.nonuniform_planes_parallel if parallel
-                 else _k.nonuniform_planes_serial)(u3, o3, a, b)
+        kernel = _KERNELS[job.uniform, ut.size >= _config.PARALLEL_MIN]
+        kernel(ut.reshape(outer, n * inner), target.reshape(outer, n_out * inner),
+               inner, job.plan[0], job.plan[1])
     if out is None:
         return target.transpose(inv)
     if not direct:
@@ -324,21 +316,14 @@ def _diff(u, order, dx, axis, accuracy, scheme, boundary, out):
                     res = None
                 if res is not None:
                     if u.size:
-                        parallel = u.size >= _config.PARALLEL_MIN
+                        kernel = (_k.uniform_parallel if u.size >= _config.PARALLEL_MIN
+                                  else _k.uniform_serial)
                         if ndim == 1:
-                            (_k.rows_parallel if parallel else _k.rows_serial)(
-                                u[None], res[None], ip, fp)
+                            kernel(u[None], res[None], 1, ip, fp)
                         else:
                             outer = math.prod(shape[:ax])
-                            inner = math.prod(shape[ax + 1:])
-                            if inner == 1:
-                                (_k.rows_parallel if parallel else _k.rows_serial)(
-                                    u.reshape(outer, shape[ax]),
-                                    res.reshape(outer, n_out), ip, fp)
-                            else:
-                                (_k.planes_parallel if parallel else _k.planes_serial)(
-                                    u.reshape(outer, shape[ax], inner),
-                                    res.reshape(outer, n_out, inner), ip, fp)
+                            kernel(u.reshape(outer, -1), res.reshape(outer, -1),
+                                   math.prod(shape[ax + 1:]), ip, fp)
                     return res
     return _run(_prepare(u, order, dx, axis, accuracy, scheme, boundary, out))
 

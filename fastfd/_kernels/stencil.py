@@ -5,6 +5,13 @@ plan, allocates and picks serial or parallel. Every kernel fills a
 caller-supplied ``out``; nothing here bounds-checks (Numba does not), so the
 plan must only hold indices that the caller has checked.
 
+Kernels take ``u`` as a C-contiguous (outer, n*inner) array, ``out`` as
+(outer, n_out*inner) and ``inner``: the differentiated axis is the middle one
+of a row-major (outer, n, inner) block. A stencil offset ``a`` along it is a
+flat offset ``a*inner``, so the interior of every block is one contiguous run
+that vectorizes whether the axis is the contiguous one (inner == 1) or not.
+Only the dtype varies between compiled specializations.
+
 Uniform plan (``ip`` int64 of shape (rows, 4), ``fp`` real of shape (rows,)):
 
 * row 0: ``[j0, j1, T, R]``; ``fp[0]`` is the interior scale
@@ -74,148 +81,96 @@ def _divide(d, sc):
 
 
 @njit(**_opts)
-def _row_interior(u, out, jb, je, ip, fp):
-    """Interior outputs ``jb <= j < je`` of one contiguous row."""
+def _interior(u, out, jb, je, inner, ip, fp):
+    """Interior outputs ``jb <= j < je`` of one flattened ``(n, inner)`` row.
+
+    Element ``j*inner + k`` of ``out`` reads ``u[(j + a)*inner + k]``, so the
+    whole interior is one contiguous run whatever ``inner`` is: the blocks
+    below vectorize for the contiguous axis (inner == 1) and across rows of a
+    strided axis alike.
+    """
     T = ip[0, 2]
     sc = fp[0]
-    for b0 in range(jb, je, BLOCK):
-        b1 = min(b0 + BLOCK, je)
+    e0 = jb * inner
+    e1 = je * inner
+    for b0 in range(e0, e1, BLOCK):
+        b1 = min(b0 + BLOCK, e1)
         d = out[b0:b1]
         for t in range(T):
-            a = ip[1 + t, 0]
-            b = ip[1 + t, 1]
+            a = ip[1 + t, 0] * inner
+            b = ip[1 + t, 1] * inner
             _combine(d, u[b0 + a:b1 + a], u[b0 + b:b1 + b], fp[1 + t],
                      ip[1 + t, 2], t == 0)
         _divide(d, sc)
 
 
 @njit(**_opts)
-def _row_edges(u, out, ip, fp):
-    """Edge outputs of one contiguous row, scalar code, same operation order
-    as the block path."""
+def _edges(u, out, inner, ip, fp):
+    """Edge rows of one flattened ``(n, inner)`` row. For inner == 1 scalar
+    code in the same operation order as the block path."""
     pos = 1 + ip[0, 2]
     for r in range(ip[0, 3]):
         row = ip[pos, 0]
         nt = ip[pos, 1]
         sc = fp[pos]
-        acc = u[0] * 0
-        for t in range(nt):
-            a = ip[pos + 1 + t, 0]
-            b = ip[pos + 1 + t, 1]
-            s = ip[pos + 1 + t, 2]
-            w = fp[pos + 1 + t]
-            if s > 0:
-                v = w * (u[a] + u[b])
-            elif s < 0:
-                v = w * (u[a] - u[b])
-            else:
-                v = w * u[a]
-            if t == 0:
-                acc = v
-            else:
-                acc = acc + v
-        out[row] = acc / sc
+        if inner == 1:
+            acc = u[0] * 0
+            for t in range(nt):
+                a = ip[pos + 1 + t, 0]
+                b = ip[pos + 1 + t, 1]
+                s = ip[pos + 1 + t, 2]
+                w = fp[pos + 1 + t]
+                if s > 0:
+                    v = w * (u[a] + u[b])
+                elif s < 0:
+                    v = w * (u[a] - u[b])
+                else:
+                    v = w * u[a]
+                if t == 0:
+                    acc = v
+                else:
+                    acc = acc + v
+            out[row] = acc / sc
+        else:
+            for k0 in range(0, inner, BLOCK):
+                k1 = min(k0 + BLOCK, inner)
+                d = out[row * inner + k0:row * inner + k1]
+                for t in range(nt):
+                    a = ip[pos + 1 + t, 0] * inner
+                    b = ip[pos + 1 + t, 1] * inner
+                    _combine(d, u[a + k0:a + k1], u[b + k0:b + k1], fp[pos + 1 + t],
+                             ip[pos + 1 + t, 2], t == 0)
+                _divide(d, sc)
         pos += 1 + nt
 
 
 @njit(**_opts)
-def rows_serial(u, out, ip, fp):
-    """``u``: (outer, n) C-contiguous, stencil along axis 1."""
+def uniform_serial(u, out, inner, ip, fp):
+    """``u``: (outer, n*inner) and ``out``: (outer, n_out*inner), both
+    C-contiguous; the stencil runs along the ``n`` axis of each
+    ``(n, inner)`` row-major block."""
     j0 = ip[0, 0]
     j1 = ip[0, 1]
     for o in range(u.shape[0]):
-        _row_interior(u[o], out[o], j0, j1, ip, fp)
-        _row_edges(u[o], out[o], ip, fp)
+        _interior(u[o], out[o], j0, j1, inner, ip, fp)
+        _edges(u[o], out[o], inner, ip, fp)
 
 
 @njit(parallel=True, **_opts)
-def rows_parallel(u, out, ip, fp):
+def uniform_parallel(u, out, inner, ip, fp):
     j0 = ip[0, 0]
     j1 = ip[0, 1]
-    per_row = (j1 - j0 + CHUNK - 1) // CHUNK
+    rows = max(1, CHUNK // inner)  # rows of the n axis per work unit
+    per = (j1 - j0 + rows - 1) // rows
     outer = u.shape[0]
     # One helper call per contiguous chunk: a bare prange body did not
     # vectorize and ran 2.6x slower than serial on this machine.
-    for c in prange(outer * per_row):
-        o = c // per_row
-        jb = j0 + (c % per_row) * CHUNK
-        je = min(jb + CHUNK, j1)
-        _row_interior(u[o], out[o], jb, je, ip, fp)
+    for c in prange(outer * per):
+        o = c // per
+        jb = j0 + (c % per) * rows
+        _interior(u[o], out[o], jb, min(jb + rows, j1), inner, ip, fp)
     for o in prange(outer):
-        _row_edges(u[o], out[o], ip, fp)
-
-
-@njit(**_opts)
-def _plane_row(u, out, o, j, ip, fp, k0, k1, interior, pos):
-    """One output row ``out[o, j, k0:k1]`` (a contiguous run of the inner
-    axis). Interior rows use relative offsets, edge rows the absolute terms
-    starting at ``pos``."""
-    if interior:
-        nt = ip[0, 2]
-        first = 1
-        sc = fp[0]
-        base = j
-    else:
-        nt = ip[pos, 1]
-        first = pos + 1
-        sc = fp[pos]
-        base = 0
-    for b0 in range(k0, k1, BLOCK):
-        b1 = min(b0 + BLOCK, k1)
-        d = out[o, j, b0:b1]
-        for t in range(nt):
-            a = base + ip[first + t, 0]
-            b = base + ip[first + t, 1]
-            _combine(d, u[o, a, b0:b1], u[o, b, b0:b1], fp[first + t],
-                     ip[first + t, 2], t == 0)
-        _divide(d, sc)
-
-
-@njit(**_opts)
-def planes_serial(u, out, ip, fp):
-    """``u``: (outer, n, inner) C-contiguous, stencil along axis 1."""
-    j0 = ip[0, 0]
-    j1 = ip[0, 1]
-    inner = u.shape[2]
-    for o in range(u.shape[0]):
-        for j in range(j0, j1):
-            _plane_row(u, out, o, j, ip, fp, 0, inner, True, 0)
-        pos = 1 + ip[0, 2]
-        for r in range(ip[0, 3]):
-            _plane_row(u, out, o, ip[pos, 0], ip, fp, 0, inner, False, pos)
-            pos += 1 + ip[pos, 1]
-
-
-@njit(parallel=True, **_opts)
-def planes_parallel(u, out, ip, fp):
-    j0 = ip[0, 0]
-    j1 = ip[0, 1]
-    outer = u.shape[0]
-    inner = u.shape[2]
-    # Work unit: a run of whole rows of about CHUNK elements, or a piece of
-    # one row when a row alone is longer than that.
-    if inner >= CHUNK:
-        kper = (inner + CHUNK - 1) // CHUNK
-        rows = 1
-    else:
-        kper = 1
-        rows = max(1, CHUNK // inner)
-    nrow_units = (j1 - j0 + rows - 1) // rows
-    units = outer * nrow_units * kper
-    for c in prange(units):
-        o = c // (nrow_units * kper)
-        rem = c % (nrow_units * kper)
-        jb = j0 + (rem // kper) * rows
-        je = min(jb + rows, j1)
-        k0 = (rem % kper) * CHUNK
-        k1 = min(k0 + CHUNK, inner)
-        for j in range(jb, je):
-            _plane_row(u, out, o, j, ip, fp, k0, k1, True, 0)
-    for o in prange(outer):
-        pos = 1 + ip[0, 2]
-        for r in range(ip[0, 3]):
-            _plane_row(u, out, o, ip[pos, 0], ip, fp, 0, inner, False, pos)
-            pos += 1 + ip[pos, 1]
+        _edges(u[o], out[o], inner, ip, fp)
 
 
 # ---------------------------------------------------------------- non-uniform
@@ -259,66 +214,41 @@ def fornberg_rows(x, order, starts, w):
 
 
 @njit(**_opts)
-def _nu_row(u, out, starts, w, jb, je):
-    for j in range(jb, je):
-        s = starts[j, 0]
-        acc = w[j, 0] * u[s]
-        for k in range(1, starts[j, 1]):
-            acc = acc + w[j, k] * u[s + k]
-        out[j] = acc
-
-
-@njit(**_opts)
-def nonuniform_rows_serial(u, out, starts, w):
-    """``u``: (outer, n) C-contiguous; per-row weights along axis 1."""
-    for o in range(u.shape[0]):
-        _nu_row(u[o], out[o], starts, w, 0, out.shape[1])
-
-
-@njit(parallel=True, **_opts)
-def nonuniform_rows_parallel(u, out, starts, w):
-    n_out = out.shape[1]
-    per_row = (n_out + CHUNK - 1) // CHUNK
-    for c in prange(u.shape[0] * per_row):
-        o = c // per_row
-        jb = (c % per_row) * CHUNK
-        _nu_row(u[o], out[o], starts, w, jb, min(jb + CHUNK, n_out))
-
-
-@njit(**_opts)
-def _nu_plane_row(u, out, o, j, starts, w, k0, k1):
-    s = starts[j, 0]
-    for b0 in range(k0, k1, BLOCK):
-        b1 = min(b0 + BLOCK, k1)
-        d = out[o, j, b0:b1]
-        for t in range(starts[j, 1]):
-            x = u[o, s + t, b0:b1]
-            _combine(d, x, x, w[j, t], 0, t == 0)
-
-
-@njit(**_opts)
-def nonuniform_planes_serial(u, out, starts, w):
-    """``u``: (outer, n, inner) C-contiguous; per-row weights along axis 1."""
-    for o in range(u.shape[0]):
-        for j in range(out.shape[1]):
-            _nu_plane_row(u, out, o, j, starts, w, 0, u.shape[2])
-
-
-@njit(parallel=True, **_opts)
-def nonuniform_planes_parallel(u, out, starts, w):
-    n_out = out.shape[1]
-    inner = u.shape[2]
-    if inner >= CHUNK:
-        kper = (inner + CHUNK - 1) // CHUNK
-        rows = 1
+def _nu_rows(u, out, inner, starts, w, jb, je):
+    """Non-uniform rows ``jb <= j < je`` of one flattened ``(n, inner)`` row;
+    the sum runs in index order in both branches."""
+    if inner == 1:
+        for j in range(jb, je):
+            s = starts[j, 0]
+            acc = w[j, 0] * u[s]
+            for k in range(1, starts[j, 1]):
+                acc = acc + w[j, k] * u[s + k]
+            out[j] = acc
     else:
-        kper = 1
-        rows = max(1, CHUNK // inner)
-    nrow_units = (n_out + rows - 1) // rows
-    for c in prange(u.shape[0] * nrow_units * kper):
-        o = c // (nrow_units * kper)
-        rem = c % (nrow_units * kper)
-        jb = (rem // kper) * rows
-        k0 = (rem % kper) * CHUNK
-        for j in range(jb, min(jb + rows, n_out)):
-            _nu_plane_row(u, out, o, j, starts, w, k0, min(k0 + CHUNK, inner))
+        for j in range(jb, je):
+            s = starts[j, 0] * inner
+            for k0 in range(0, inner, BLOCK):
+                k1 = min(k0 + BLOCK, inner)
+                d = out[j * inner + k0:j * inner + k1]
+                for t in range(starts[j, 1]):
+                    x = u[s + t * inner + k0:s + t * inner + k1]
+                    _combine(d, x, x, w[j, t], 0, t == 0)
+
+
+@njit(**_opts)
+def nonuniform_serial(u, out, inner, starts, w):
+    """Layout as :func:`uniform_serial`; per-row weights ``w`` over the
+    windows ``starts[j] = [start, count, ...]`` of the ``n`` axis."""
+    for o in range(u.shape[0]):
+        _nu_rows(u[o], out[o], inner, starts, w, 0, starts.shape[0])
+
+
+@njit(parallel=True, **_opts)
+def nonuniform_parallel(u, out, inner, starts, w):
+    n_out = starts.shape[0]
+    rows = max(1, CHUNK // inner)
+    per = (n_out + rows - 1) // rows
+    for c in prange(u.shape[0] * per):
+        o = c // per
+        jb = (c % per) * rows
+        _nu_rows(u[o], out[o], inner, starts, w, jb, min(jb + rows, n_out))
