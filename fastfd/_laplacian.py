@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 from fractions import Fraction
 
 import numpy as np
 
+from ._config import PARALLEL_MIN
+from ._kernels import laplacian as lk
 from ._validation import (
     as_float_array, check_accuracy, check_choice, check_out,
     check_positive_scalar, short_repr,
@@ -19,44 +22,49 @@ BOUNDARIES = ("one-sided", "periodic", "valid")
 
 
 def _is_scalar(value):
-    return np.ndim(value) == 0 and not isinstance(value, (str, bytes))
+    return isinstance(value, (numbers.Number, np.generic)) or (
+        isinstance(value, np.ndarray) and value.ndim == 0)
 
 
-def _split_dx(dx, u):
-    """One spacing per axis: a float, or a 1-D coordinate array."""
+def _split_dx(dx, u, boundary):
+    """One spacing per axis: a float, or a checked float64 coordinate array."""
+    from .grid import _check_dx  # grid imports this module
+
     ndim = u.ndim
+    if isinstance(dx, (str, bytes)):
+        raise TypeError(
+            f"dx must be a positive number or a sequence with one spacing per "
+            f"axis, got {short_repr(dx)}")
     if _is_scalar(dx):
         h = check_positive_scalar("dx", dx)
         return [h] * ndim
     if ndim == 1 and isinstance(dx, np.ndarray) and dx.ndim == 1 and dx.shape[0] != 1:
-        entries = [dx]
-    else:
-        try:
-            entries = list(dx)
-        except TypeError:
-            raise TypeError(
-                f"dx must be a positive number or a sequence with one spacing per "
-                f"axis, got {short_repr(dx)}") from None
-        if ndim == 1 and len(entries) == u.shape[0] and len(entries) != 1 and all(
-                _is_scalar(e) for e in entries):
-            entries = [np.asarray(dx)]
+        return [_check_dx(dx, u.shape[0], 0, boundary, name="dx")]
+    try:
+        entries = list(dx)
+    except TypeError:
+        raise TypeError(
+            f"dx must be a positive number or a sequence with one spacing per "
+            f"axis, got {short_repr(dx)}") from None
+    if ndim == 1 and len(entries) == u.shape[0] and len(entries) != 1 and all(
+            _is_scalar(e) for e in entries):
+        return [_check_dx(np.asarray(dx), u.shape[0], 0, boundary, name="dx")]
     if len(entries) != ndim:
         raise ValueError(
             f"dx must be a scalar or have one entry per axis of u ({ndim}), got "
             f"{len(entries)} entries: {short_repr(dx)}")
-    out = []
-    for a, e in enumerate(entries):
-        if _is_scalar(e):
-            out.append(check_positive_scalar(f"dx[{a}]", e))
-        else:
-            out.append(np.asarray(e))  # coordinate array, checked by grid.derivative
-    return out
+    return [_check_dx(e, n, a, boundary, name=f"dx[{a}]")
+            for a, (e, n) in enumerate(zip(entries, u.shape))]
 
 
-def _min_length(accuracy, boundary):
-    # Interior stencil: 2m + 1 = accuracy + 1 points; one-sided edge stencils
-    # of the second derivative need order + accuracy = accuracy + 2 points.
-    return accuracy + 2 if boundary == "one-sided" else accuracy + 1
+def _widths(accuracy, spacing):
+    """Points of the centred stencil along each axis.
+
+    Uniform: ``accuracy + 1``. Coordinate arrays: ``grid.derivative`` keeps
+    the formal accuracy of an even derivative on a non-uniform grid with
+    ``order + accuracy`` points rounded up to odd, ``accuracy + 3``.
+    """
+    return [accuracy + 3 if isinstance(h, np.ndarray) else accuracy + 1 for h in spacing]
 
 
 def _laplacian_iv(u, dx, accuracy, boundary, out):
@@ -64,15 +72,18 @@ def _laplacian_iv(u, dx, accuracy, boundary, out):
     u, dtype = as_float_array(u, "u")
     boundary = check_choice("boundary", boundary, BOUNDARIES)
     accuracy = check_accuracy(accuracy, "centered")
-    spacing = _split_dx(dx, u)
-    need = _min_length(accuracy, boundary)
-    for a, n in enumerate(u.shape):
+    spacing = _split_dx(dx, u, boundary)
+    widths = _widths(accuracy, spacing)
+    for a, (n, w) in enumerate(zip(u.shape, widths)):
+        # one-sided edge stencils of the second derivative: accuracy + 2 points
+        need = max(w, accuracy + 2) if boundary == "one-sided" else w
         if n < need:
+            grid_kind = " on a non-uniform grid" if w > accuracy + 1 else ""
             raise ValueError(
                 f"u has length {n} along axis {a}, but accuracy={accuracy} with "
-                f"boundary={boundary!r} needs at least {need} points")
+                f"boundary={boundary!r}{grid_kind} needs at least {need} points")
     if boundary == "valid":
-        shape = tuple(n - accuracy for n in u.shape)
+        shape = tuple(n - w + 1 for n, w in zip(u.shape, widths))
     else:
         shape = u.shape
     if out is not None:
@@ -80,84 +91,212 @@ def _laplacian_iv(u, dx, accuracy, boundary, out):
     return u, dtype, spacing, accuracy, boundary, shape
 
 
+@functools.lru_cache(maxsize=64)
 def _weights_1d(accuracy, h):
-    """Interior and left-edge second-derivative weights for spacing ``h``.
+    """Centre and left-edge second-derivative weights for spacing ``h``.
 
-    Returns ``(center, edges)``: ``center`` the ``accuracy + 1`` centered
-    weights, ``edges[r]`` the ``accuracy + 2`` weights for point ``r`` on the
-    window ``u[0:accuracy + 2]``. Right edges are the mirror image (an even
-    derivative keeps its sign under reflection). Each weight is the exact
-    rational weight divided by ``h**2`` and rounded once.
+    Returns ``(centre, edges)``: ``centre`` the ``accuracy + 1`` centred
+    weights on offsets ``-m..m``; ``edges[r]`` the ``accuracy + 2`` weights
+    for point ``r`` on the window ``u[0:accuracy + 2]``. Right edges are the
+    mirror image (an even derivative keeps its sign under reflection). Each
+    weight is the exact rational weight divided by ``h**2``, rounded once.
     """
     m = accuracy // 2
     h2 = Fraction(h) ** 2
-    center = [float(w / h2) for w in exact_weights(2, tuple(range(-m, m + 1)))]
+    centre = [float(w / h2) for w in exact_weights(2, tuple(range(-m, m + 1)))]
     n = accuracy + 2
     edges = [[float(w / h2) for w in exact_weights(2, tuple(j - r for j in range(n)))]
              for r in range(m)]
-    return np.array(center), np.array(edges).reshape(m, n)
+    return np.array(centre), np.array(edges).reshape(m, n)
 
 
-def _axis_second_numpy(u, a, h, accuracy, boundary, res):
-    """Add the second derivative along axis ``a`` into ``res`` (slicing)."""
+def _axis_table(n, h, accuracy, boundary, real):
+    """``(idx, w, cnt)`` for one axis of the table-driven kernel."""
     m = accuracy // 2
-    center, edges = _weights_1d(accuracy, h)
-    ua = np.moveaxis(u, a, 0)
-    n = ua.shape[0]
+    centre, edges = _weights_1d(accuracy, h)
+    width = accuracy + 2
+    q = np.arange(n)[:, None]
+    idx = np.zeros((n, width), dtype=np.int64)
+    w = np.zeros((n, width), dtype=real)
+    cnt = np.full(n, 2 * m + 1, dtype=np.int64)
+    idx[:, :2 * m + 1] = q + np.arange(-m, m + 1)
+    w[:, :2 * m + 1] = centre
     if boundary == "periodic":
-        acc = sum(w * np.roll(ua, -s, axis=0) for s, w in zip(range(-m, m + 1), center))
-        res += np.moveaxis(acc, 0, a)
-        return
-    inner = sum(w * ua[m + s:n - m + s] for s, w in zip(range(-m, m + 1), center))
+        idx %= n
+        return idx, w, cnt
+    idx[:m] = np.arange(width)
+    idx[n - m:] = n - 1 - np.arange(width)
+    w[:m] = edges
+    w[n - m:] = edges[::-1]
+    cnt[:m] = width
+    cnt[n - m:] = width
     if boundary == "valid":
-        sl = [slice(m, -m)] * u.ndim
-        sl[a] = slice(None)
-        res += np.moveaxis(inner, 0, a)[tuple(sl)]
+        cnt[:m] = 0
+        cnt[n - m:] = 0
+    return idx, w, cnt
+
+
+def _empty_table(real):
+    return (np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1), dtype=real),
+            np.zeros(1, dtype=np.int64))
+
+
+def _via_derivative(u, spacing, accuracy, boundary, shape, dtype):
+    """Coordinate arrays or more than 3 axes: sum ``grid.derivative(order=2)``."""
+    from .grid import derivative
+
+    half = [w // 2 for w in _widths(accuracy, spacing)]
+    res = np.zeros(shape, dtype=dtype)
+    for a, h in enumerate(spacing):
+        d = derivative(u, 2, dx=h, axis=a, accuracy=accuracy, boundary=boundary)
+        if boundary == "valid":
+            crop = [slice(m, n - m) for n, m in zip(u.shape, half)]
+            crop[a] = slice(None)
+            d = d[tuple(crop)]
+        res += d
+    return res
+
+
+def _compute(u, spacing, accuracy, boundary, res):
+    """Fill C-contiguous ``res`` from C-contiguous ``u`` (1-3 axes)."""
+    real = res.real.dtype.type
+    nd = u.ndim
+    parallel = u.size >= PARALLEL_MIN
+    if accuracy == 2:
+        # 1/h**2 rounded as fastfd.kernels rounds it, so both agree bitwise.
+        a = [real(1.0 / (h * h)) for h in spacing]
+        mode = {"one-sided": lk.ONE_SIDED, "periodic": lk.PERIODIC, "valid": lk.INTERIOR}[boundary]
+        sh = 1 if boundary == "valid" else 0
+        if nd == 1:
+            lk.row1(u, res, a[0], mode, sh)
+        elif nd == 2:
+            (lk.lap2_parallel if parallel else lk.lap2_serial)(u, res, a[0], a[1], mode, sh)
+        else:
+            (lk.lap3_parallel if parallel else lk.lap3_serial)(
+                u, res, a[0], a[1], a[2], mode, sh)
         return
-    full = np.empty_like(ua)
-    full[m:n - m] = inner
-    for r in range(m):
-        full[r] = sum(w * ua[j] for j, w in enumerate(edges[r]))
-        full[n - 1 - r] = sum(w * ua[n - 1 - j] for j, w in enumerate(edges[r]))
-    res += np.moveaxis(full, 0, a)
+    m = accuracy // 2
+    pad = 3 - nd
+    u3 = u.reshape((1,) * pad + u.shape)
+    r3 = res.reshape((1,) * pad + res.shape)
+    tabs = [_empty_table(real)] * pad + [
+        _axis_table(n, h, accuracy, boundary, real) for n, h in zip(u.shape, spacing)]
+    wc = _weights_1d(accuracy, spacing[-1])[0].astype(real)
+    if boundary == "valid":
+        lo = [0] * pad + [m] * nd
+        hi = [1] * pad + [n - m for n in u.shape]
+        sh = lo
+    else:
+        lo = [0, 0, 0]
+        hi = list(u3.shape)
+        sh = [0, 0, 0]
+    lims = (lo[0], lo[1], lo[2], hi[2], sh[0], sh[1], sh[2])
+    flat = tuple(x for t in tabs for x in t)
+    driver = lk.general_parallel if parallel else lk.general_serial
+    driver(u3, r3, flat, wc, m, lims, hi[0], hi[1])
 
 
 def laplacian(u, dx=1.0, *, accuracy=2, boundary="one-sided", out=None):
-    """Laplacian of a sampled field: the sum of second derivatives over all axes.
+    r"""Laplacian of a sampled field: the sum of second derivatives over all axes.
+
+    .. math:: \nabla^2 u = \sum_a \partial^2 u / \partial x_a^2
+
+    Each term is the centred second-derivative stencil of the given accuracy
+    along that axis, for accuracy 2 the 3-point ``(u[i+1] - 2 u[i] + u[i-1])
+    / h**2`` (the 5-point Laplacian in 2-D, 7-point in 3-D). For 1-, 2- and
+    3-D input with scalar spacings the sum is formed in one fused pass over
+    ``u`` with no temporaries (parallel over planes or rows for arrays of at
+    least ``FASTFD_PARALLEL_MIN`` elements; parallel and serial results are
+    bit-identical).
 
     Parameters
     ----------
     u : array_like
-        Samples, at least 1-D.
+        Samples, at least 1-D. float32/float64/complex64/complex128 keep their
+        dtype, integers and bools become float64, float16 becomes float32.
     dx : float or sequence, optional
-        Grid spacing: one positive number for every axis, or one entry per axis.
+        Grid spacing: one positive number for every axis, or one entry per
+        axis, each a positive number or a 1-D strictly monotonic coordinate
+        array of that axis's length (non-uniform grid, summed from
+        ``grid.derivative(u, 2, dx=..., axis=a)``). For 1-D ``u`` a 1-D array
+        of ``u``'s length is taken as its coordinate array.
     accuracy : int, optional
-        Even order of accuracy of the centered stencil (2 gives the classic
-        3-point second difference along each axis).
+        Even order of accuracy of the centred stencil, >= 2. The truncation
+        error is ``O(h**accuracy)``; the result is exact for polynomials of
+        degree ``accuracy + 1``.
     boundary : {"one-sided", "periodic", "valid"}, optional
-        Edge handling.
+        ``"one-sided"``: same shape as ``u``; points within ``accuracy/2`` of
+        an edge use, along the axis they are near, the one-sided
+        second-derivative stencil on the ``accuracy + 2`` points at that edge
+        (same accuracy; equal to summing ``grid.derivative(u, 2, axis=a,
+        accuracy=accuracy)`` over the axes). ``"periodic"``: ``u`` wraps
+        around on every axis. ``"valid"``: only points whose stencils fit;
+        every axis shrinks by ``accuracy``.
     out : ndarray, optional
-        Result buffer of exactly the result shape and dtype.
+        Buffer of exactly the result shape and dtype, writeable and not
+        overlapping ``u``; it is filled and returned.
 
     Returns
     -------
     ndarray
+        The Laplacian, ``u``'s shape (``"valid"``: each axis ``accuracy``
+        shorter).
+
+    Raises
+    ------
+    ValueError
+        ``dx`` not positive and finite, or with the wrong number of entries;
+        an axis shorter than the stencil (``accuracy + 2`` points one-sided,
+        ``accuracy + 1`` otherwise); odd or non-positive ``accuracy``; unknown
+        ``boundary``; ``out`` of the wrong shape or dtype, read-only or
+        overlapping ``u``; 0-d ``u``.
+    TypeError
+        Non-numeric ``u``, ``dx`` or ``accuracy``.
+
+    See Also
+    --------
+    fastfd.kernels.laplacian_2d, fastfd.kernels.laplacian_3d :
+        the same stencils callable from your own ``@numba.njit`` code.
 
     Examples
     --------
     >>> import numpy as np
     >>> from fastfd import grid
-    >>> x = np.arange(5.0)
-    >>> grid.laplacian(x[:, None] ** 2 + x[None, :] ** 2)[2, 2]
-    4.0
+    >>> x = np.linspace(0.0, 1.0, 11)
+    >>> X, Y = np.meshgrid(x, x, indexing="ij")
+    >>> lap = grid.laplacian(X**2 + Y**2, dx=0.1)
+    >>> bool(np.allclose(lap, 4.0))
+    True
+    >>> grid.laplacian(np.sin(2 * np.pi * x[:-1]), dx=0.1, boundary="periodic",
+    ...                accuracy=4).shape
+    (10,)
+    >>> grid.laplacian(np.ones((5, 6)), boundary="valid").shape
+    (3, 4)
     """
     u, dtype, spacing, accuracy, boundary, shape = _laplacian_iv(
         u, dx, accuracy, boundary, out)
-    m = accuracy // 2
-    res = np.zeros(shape, dtype=dtype)
-    for a, h in enumerate(spacing):
-        _axis_second_numpy(u, a, h, accuracy, boundary, res)
+    if u.ndim > 3 or any(isinstance(h, np.ndarray) for h in spacing):
+        res = _via_derivative(u, spacing, accuracy, boundary,
+                              shape, dtype)
+        if out is None:
+            return res
+        out[...] = res
+        return out
+    # The Laplacian is symmetric in its axes: visit them in decreasing-stride
+    # order, so C, Fortran and any transposed contiguous layout all run the
+    # contiguous-row kernel without a copy.
+    perm = tuple(np.argsort([-abs(s) for s in u.strides], kind="stable"))
+    up = np.ascontiguousarray(u.transpose(perm))
+    sp = [spacing[a] for a in perm]
+    if out is not None:
+        op = out.transpose(perm)
+        if op.flags.c_contiguous:
+            _compute(up, sp, accuracy, boundary, op)
+            return out
+    res = np.empty(tuple(shape[a] for a in perm), dtype=dtype)
+    _compute(up, sp, accuracy, boundary, res)
+    res = res.transpose(np.argsort(perm))
     if out is None:
-        return res
+        return res  # laid out like u (NumPy's order="K")
     out[...] = res
     return out

@@ -1,0 +1,303 @@
+"""Finite-difference stencils to call from your own ``@numba.njit`` code.
+
+Every function here is a Numba ``@njit`` function with a stable signature.
+Call it from Python or, more usefully, from inside your own jitted function
+(a time-stepping loop, say), where it runs in nopython mode with no Python
+overhead:
+
+>>> import numba
+>>> import numpy as np
+>>> from fastfd import kernels
+>>> @numba.njit
+... def heat_steps(u, dx, dt, nsteps):
+...     lap = np.empty_like(u)
+...     for _ in range(nsteps):
+...         kernels.second_diff(u, dx, lap)
+...         u += dt * lap
+...     return u
+>>> x = np.linspace(0.0, 1.0, 11)
+>>> u = heat_steps(x**2, 0.1, 1e-3, 10)
+>>> bool(np.allclose(u, x**2 + 10 * 1e-3 * 2.0))
+True
+
+The contract:
+
+* **Nothing is allocated** (except the small scratch documented in
+  :func:`apply_stencil`'s one-sided mode): results go into ``out``, which you
+  supply and may reuse across calls. Functions return ``None``.
+* **Nothing is checked.** Numba does not bounds-check, so a call that breaks
+  a function's preconditions (listed in each docstring: lengths, shapes,
+  ``out`` distinct from ``u``) reads or writes out of bounds silently. The
+  validated, allocating, NumPy-style API is :mod:`fastfd.grid`.
+* ``u`` and ``out`` are float32, float64, complex64 or complex128 arrays of
+  the same dtype and any layout; ``dx`` (and ``dy``, ``dz``) are cast to
+  ``u``'s real dtype first, so float32 data is computed in float32, exactly as
+  NumPy evaluates the same expression.
+* These kernels are serial, so they can be called from inside your own
+  ``prange`` loop. (:func:`fastfd.grid.laplacian` is the parallel version.)
+* Boundary handling is chosen with the module constants :data:`ONE_SIDED`
+  (same accuracy, one-sided stencils at the edges), :data:`PERIODIC` (``u``
+  wraps around) and :data:`INTERIOR` (only points whose stencil fits are
+  written, the rest of ``out`` is left untouched: for callers that manage
+  their own ghost cells).
+
+Formulas (``h`` the spacing): forward ``(u[i+1] - u[i])/h``, backward
+``(u[i] - u[i-1])/h``, centered ``(u[i+1] - u[i-1])/(2h)``, second
+``(u[i+1] - 2u[i] + u[i-1])/h**2``, the same expressions as the NumPy slicing
+versions and ``np.gradient``.
+"""
+
+from numba import njit
+
+from ._config import CACHE, FASTMATH
+from ._kernels import laplacian as _lap
+from ._kernels import simple as _simple
+from ._kernels.simple import INTERIOR, ONE_SIDED, PERIODIC, real_like as _real_like
+
+__all__ = [
+    "ONE_SIDED", "PERIODIC", "INTERIOR", "forward_diff", "backward_diff",
+    "centered_diff", "second_diff", "apply_stencil", "laplacian_2d", "laplacian_3d",
+]
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def forward_diff(u, dx, out):
+    """First derivative by forward differences: ``O(dx)``.
+
+    ``out[i] = (u[i+1] - u[i]) / dx`` for ``i < n - 1``; the last point uses
+    the backward difference ``(u[n-1] - u[n-2]) / dx``.
+
+    Parameters
+    ----------
+    u : 1-D array, length ``n >= 2``
+    dx : float, > 0
+    out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd import kernels
+    >>> u = np.array([0.0, 1.0, 4.0, 9.0])
+    >>> out = np.empty_like(u)
+    >>> kernels.forward_diff(u, 1.0, out)
+    >>> out
+    array([1., 3., 5., 5.])
+    """
+    _simple.forward_diff(u, dx, out)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def backward_diff(u, dx, out):
+    """First derivative by backward differences: ``O(dx)``.
+
+    ``out[i] = (u[i] - u[i-1]) / dx`` for ``i >= 1``; the first point uses
+    the forward difference ``(u[1] - u[0]) / dx``.
+
+    Parameters
+    ----------
+    u : 1-D array, length ``n >= 2``
+    dx : float, > 0
+    out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd import kernels
+    >>> u = np.array([0.0, 1.0, 4.0, 9.0])
+    >>> out = np.empty_like(u)
+    >>> kernels.backward_diff(u, 1.0, out)
+    >>> out
+    array([1., 1., 3., 5.])
+    """
+    _simple.backward_diff(u, dx, out)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def centered_diff(u, dx, out):
+    """First derivative by centered differences: ``O(dx**2)`` everywhere.
+
+    ``out[i] = (u[i+1] - u[i-1]) / (2 dx)`` inside; the end points use the
+    3-point one-sided ``(-3 u[0] + 4 u[1] - u[2]) / (2 dx)`` (and its mirror
+    image), as ``np.gradient(u, dx, edge_order=2)`` does. Exact for
+    quadratics.
+
+    Parameters
+    ----------
+    u : 1-D array, length ``n >= 3``
+    dx : float, > 0
+    out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd import kernels
+    >>> u = np.arange(5.0) ** 2
+    >>> out = np.empty_like(u)
+    >>> kernels.centered_diff(u, 1.0, out)
+    >>> out
+    array([0., 2., 4., 6., 8.])
+    """
+    _simple.centered_diff(u, dx, out)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def second_diff(u, dx, out):
+    """Second derivative by the 3-point centered difference: ``O(dx**2)``.
+
+    ``out[i] = (u[i+1] - 2 u[i] + u[i-1]) / dx**2`` inside; the end points
+    use the 4-point one-sided ``(2 u[0] - 5 u[1] + 4 u[2] - u[3]) / dx**2``
+    (and its mirror image), also ``O(dx**2)``. Exact for cubics.
+
+    Parameters
+    ----------
+    u : 1-D array, length ``n >= 4``
+    dx : float, > 0
+    out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd import kernels
+    >>> u = np.arange(5.0) ** 3
+    >>> out = np.empty_like(u)
+    >>> kernels.second_diff(u, 1.0, out)
+    >>> out
+    array([ 0.,  6., 12., 18., 24.])
+    """
+    _simple.second_diff(u, dx, out)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def apply_stencil(u, offsets, weights, out, mode):
+    """Apply a general stencil: ``out[i] = sum_k weights[k] * u[i + offsets[k]]``.
+
+    ``weights`` are the stencil's weights already divided by ``h**d`` (for
+    instance ``fastfd.stencil(d, accuracy)[1] / h**d``); the products are
+    formed in the promoted dtype of ``weights`` and ``u`` and stored in
+    ``out``.
+
+    Points ``i`` whose stencil fits inside ``u`` are always computed; the
+    others depend on ``mode``:
+
+    * ``ONE_SIDED``: the stencil's derivative order ``d``, accuracy ``p`` and
+      scale ``1/h**d`` are read off its moments ``M_q = sum_k weights[k] *
+      offsets[k]**q`` (zero below ``q = d``, ``d! / h**d`` at ``q = d``,
+      zero again up to ``q = d + p - 1``), and the point gets the ``d``-th
+      derivative weights on the ``d + p`` points at the nearer end of ``u``,
+      computed by Fornberg's recurrence in float64 on integer positions
+      relative to the point (small integers, well conditioned). For the
+      standard stencils these are the usual one-sided formulas of the same
+      accuracy, e.g. ``(-3, 4, -1)/2`` for the centered first difference.
+      This mode allocates a scratch of ``(d + p) * (d + 2)`` float64 per call.
+    * ``PERIODIC``: indices wrap around, ``u[(i + offsets[k]) % n]``.
+    * ``INTERIOR``: those points of ``out`` are left untouched.
+
+    Parameters
+    ----------
+    u : 1-D array, length ``n``
+        ``ONE_SIDED`` needs ``n >= d + p`` and ``n`` larger than the stencil's
+        span ``max(offsets) - min(offsets)``.
+    offsets : 1-D integer array
+        Distinct offsets, any order.
+    weights : 1-D float array
+        Same length as ``offsets``. float64 weights are recommended for
+        ``ONE_SIDED`` (the moment test treats anything below ``1e-9`` of
+        the moment's scale as zero; narrower weights use ``1e-5``).
+    out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
+    mode : int
+        ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastfd
+    >>> from fastfd import kernels
+    >>> offsets, weights = fastfd.stencil(1, accuracy=4)
+    >>> x = np.linspace(0.0, 1.0, 11)
+    >>> out = np.empty_like(x)
+    >>> kernels.apply_stencil(x**4, offsets, weights / 0.1, out, kernels.ONE_SIDED)
+    >>> bool(np.allclose(out, 4 * x**3))
+    True
+    """
+    _simple.apply_stencil(u, offsets, weights, out, mode)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def laplacian_2d(u, dx, dy, out, mode):
+    """5-point Laplacian of a 2-D array: ``O(h**2)``.
+
+    ``u[i, j]`` samples a field at ``(x0 + i*dx, y0 + j*dy)``: ``dx`` is the
+    spacing along axis 0, ``dy`` along axis 1, and ::
+
+        out[i, j] = (u[i, j+1] - 2 u[i, j] + u[i, j-1]) / dy**2
+                  + (u[i+1, j] - 2 u[i, j] + u[i-1, j]) / dx**2
+
+    (each ``1/h**2`` is computed once and multiplied). ``mode``:
+    ``ONE_SIDED`` uses ``(2, -5, 4, -1)/h**2`` along an axis at its edges
+    (exact for cubics), ``PERIODIC`` wraps both axes, ``INTERIOR`` writes only
+    ``out[1:-1, 1:-1]``.
+
+    Parameters
+    ----------
+    u : 2-D array
+        Each axis at least 4 long for ``ONE_SIDED``, 3 otherwise.
+    dx, dy : float, > 0
+    out : 2-D array, ``u``'s shape and dtype, not overlapping ``u``
+    mode : int
+        ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd import kernels
+    >>> x = np.linspace(0.0, 1.0, 6)
+    >>> y = np.linspace(0.0, 1.0, 11)
+    >>> u = x[:, None] ** 2 + 3 * y[None, :] ** 2
+    >>> out = np.empty_like(u)
+    >>> kernels.laplacian_2d(u, 0.2, 0.1, out, kernels.ONE_SIDED)
+    >>> bool(np.allclose(out, 8.0))
+    True
+    """
+    a1 = _real_like(1.0 / (dx * dx), u)
+    a2 = _real_like(1.0 / (dy * dy), u)
+    _lap.lap2_serial(u, out, a1, a2, mode, 0)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def laplacian_3d(u, dx, dy, dz, out, mode):
+    """7-point Laplacian of a 3-D array: ``O(h**2)``.
+
+    ``u[i, j, k]`` samples a field at ``(x0 + i*dx, y0 + j*dy, z0 + k*dz)``
+    and ``out`` receives the sum of the three 3-point second differences
+    ``(u[+1] - 2 u + u[-1]) / h**2`` along the axes. ``mode``: ``ONE_SIDED``
+    uses ``(2, -5, 4, -1)/h**2`` along an axis at its edges (exact for
+    cubics), ``PERIODIC`` wraps all axes, ``INTERIOR`` writes only
+    ``out[1:-1, 1:-1, 1:-1]``. With C-contiguous ``u`` and ``out`` each plane
+    is one flat vectorized loop (about copy speed); other layouts go row by
+    row.
+
+    Parameters
+    ----------
+    u : 3-D array
+        Each axis at least 4 long for ``ONE_SIDED``, 3 otherwise.
+    dx, dy, dz : float, > 0
+        Spacings along axes 0, 1, 2.
+    out : 3-D array, ``u``'s shape and dtype, not overlapping ``u``
+    mode : int
+        ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd import kernels
+    >>> x = np.arange(5.0)
+    >>> u = x[:, None, None] ** 2 + x[None, :, None] ** 2 + x[None, None, :] ** 2
+    >>> out = np.zeros_like(u)
+    >>> kernels.laplacian_3d(u, 1.0, 1.0, 1.0, out, kernels.ONE_SIDED)
+    >>> bool((out == 6.0).all())
+    True
+    """
+    a0 = _real_like(1.0 / (dx * dx), u)
+    a1 = _real_like(1.0 / (dy * dy), u)
+    a2 = _real_like(1.0 / (dz * dz), u)
+    _lap.lap3_serial(u, out, a0, a1, a2, mode, 0)
