@@ -595,3 +595,18 @@ def test_out_overlapping_view_rejected():
     u = RNG.standard_normal(10)
     with pytest.raises(ValueError, match="out overlaps the input"):
         grid.derivative(u[:5], out=u[3:8])
+
+
+def test_nothing_compiles_at_import():
+    import subprocess
+    import sys
+    code = (
+        "import fastfd.grid\n"
+        "from fastfd._kernels import stencil\n"
+        "from numba.core.registry import CPUDispatcher\n"
+        "d = [v for v in vars(stencil).values() if isinstance(v, CPUDispatcher)]\n"
+        "assert len(d) >= 6, len(d)\n"
+        "print(sum(len(v.signatures) for v in d))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert res.stdout.strip() == "0"

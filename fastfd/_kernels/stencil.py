@@ -47,37 +47,37 @@ _opts = dict(cache=config.CACHE, fastmath=config.FASTMATH, nogil=True)
 
 
 @njit(**_opts)
-def _combine(d, x, y, w, s, first):
-    # d, x, y: 1-D contiguous of equal length. Loop index from 0 on slices
-    # (not j + a on the full row) so LLVM sees no negative-index wraparound
-    # and vectorizes.
-    n = d.shape[0]
-    if first:
-        if s > 0:
-            for k in range(n):
-                d[k] = w * (x[k] + y[k])
-        elif s < 0:
-            for k in range(n):
-                d[k] = w * (x[k] - y[k])
-        else:
-            for k in range(n):
-                d[k] = w * x[k]
-    else:
-        if s > 0:
-            for k in range(n):
-                d[k] += w * (x[k] + y[k])
-        elif s < 0:
-            for k in range(n):
-                d[k] += w * (x[k] - y[k])
-        else:
-            for k in range(n):
-                d[k] += w * x[k]
+def _term(x, y, w, s, k):
+    if s > 0:
+        return w * (x[k] + y[k])
+    if s < 0:
+        return w * (x[k] - y[k])
+    return w * x[k]
 
 
 @njit(**_opts)
-def _divide(d, sc):
-    for k in range(d.shape[0]):
-        d[k] = d[k] / sc
+def _combine(d, x, y, w, s, first, last, sc):
+    """``d (=|+=) w*(x ± y)`` (``w*x`` if ``s == 0``), then ``/ sc`` if
+    ``last``: the last term and the division share one pass over ``d``.
+
+    d, x, y: 1-D contiguous of equal length. The loop index runs from 0 on
+    slices (not ``j + a`` on the full row) so LLVM sees no negative-index
+    wraparound and vectorizes; the branches on ``s``, ``first`` and ``last``
+    are loop-invariant and get unswitched.
+    """
+    n = d.shape[0]
+    if first and last:
+        for k in range(n):
+            d[k] = _term(x, y, w, s, k) / sc
+    elif first:
+        for k in range(n):
+            d[k] = _term(x, y, w, s, k)
+    elif last:
+        for k in range(n):
+            d[k] = (d[k] + _term(x, y, w, s, k)) / sc
+    else:
+        for k in range(n):
+            d[k] = d[k] + _term(x, y, w, s, k)
 
 
 @njit(**_opts)
@@ -100,8 +100,7 @@ def _interior(u, out, jb, je, inner, ip, fp):
             a = ip[1 + t, 0] * inner
             b = ip[1 + t, 1] * inner
             _combine(d, u[b0 + a:b1 + a], u[b0 + b:b1 + b], fp[1 + t],
-                     ip[1 + t, 2], t == 0)
-        _divide(d, sc)
+                     ip[1 + t, 2], t == 0, t == T - 1, sc)
 
 
 @njit(**_opts)
@@ -139,8 +138,7 @@ def _edges(u, out, inner, ip, fp):
                     a = ip[pos + 1 + t, 0] * inner
                     b = ip[pos + 1 + t, 1] * inner
                     _combine(d, u[a + k0:a + k1], u[b + k0:b + k1], fp[pos + 1 + t],
-                             ip[pos + 1 + t, 2], t == 0)
-                _divide(d, sc)
+                             ip[pos + 1 + t, 2], t == 0, t == nt - 1, sc)
         pos += 1 + nt
 
 
@@ -232,7 +230,7 @@ def _nu_rows(u, out, inner, starts, w, jb, je):
                 d = out[j * inner + k0:j * inner + k1]
                 for t in range(starts[j, 1]):
                     x = u[s + t * inner + k0:s + t * inner + k1]
-                    _combine(d, x, x, w[j, t], 0, t == 0)
+                    _combine(d, x, x, w[j, t], 0, t == 0, False, w[j, t])
 
 
 @njit(**_opts)
