@@ -66,6 +66,7 @@ failing direction never passes silently.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -123,6 +124,7 @@ class SegmentCheck:
     verdict: str
     n_evals: int
     sign: float = 1.0
+    scale: float = 1.0
 
     @property
     def failed(self):
@@ -200,36 +202,33 @@ def check_segment(f, x, g, v, start, stop, f0, *, direction=-1, scale=1.0):
     if not finite:
         verdict = NONFINITE
     elif not abs(disc1) > tol:
-        verdict = OK
+        # a kink also inflates the truncation estimate, and with it the
+        # tolerance: a kink signal well above it marks the check non-smooth
+        # (re-checked with a smaller step by _confirm), so a kink cannot
+        # hide a wrong gradient along this direction
+        verdict = NONSMOOTH if kink > 2.0 * trunc + 16.0 * roundoff else OK
     elif kink > KINK_FRACTION * abs(disc1) + 6.0 * roundoff:
         verdict = NONSMOOTH
     else:
         verdict = WRONG
     return SegmentCheck(start, stop, direction, h, d1, a1, disc1, tol, kink, verdict, 4,
-                        float(vs[0]) if stop - start == 1 else 1.0)
+                        float(vs[0]) if stop - start == 1 else 1.0, scale)
 
 
-def _confirm(f, x, g, v, first, f0):
-    """Re-check a failing or non-smooth block; returns the final SegmentCheck.
+def _recheck(f, x, g, v, node, f0, factor):
+    return check_segment(f, x, g, v, node.start, node.stop, f0, direction=node.direction,
+                         scale=node.scale * factor)
 
-    "gradient wrong" must survive a 4x larger step with a stable discrepancy;
-    "non-smooth point" gets one retry with h/16, where a kink farther than
-    h/8 is no longer crossed.
-    """
-    if first.verdict == NONSMOOTH:
-        second = check_segment(f, x, g, v, first.start, first.stop, f0,
-                               direction=first.direction, scale=KINK_RETRY_SCALE)
-        second.n_evals += first.n_evals
-        if second.verdict == WRONG:
-            return _confirm(f, x, g, v, second, f0)
-        if second.verdict == OK:
-            second.verdict = NONSMOOTH
-        return second
-    if first.verdict != WRONG:
-        return first
-    second = check_segment(f, x, g, v, first.start, first.stop, f0,
-                           direction=first.direction, scale=CONFIRM_SCALE)
+
+def _stable(f, x, g, v, first, f0):
+    """Confirm a failing check: the discrepancy must fail again, within half
+    of itself, at a 4x larger step (or, when that step crosses a kink, at a
+    4x smaller one)."""
+    second = _recheck(f, x, g, v, first, f0, CONFIRM_SCALE)
     first.n_evals += second.n_evals
+    if second.verdict == NONSMOOTH:
+        second = _recheck(f, x, g, v, first, f0, 1.0 / CONFIRM_SCALE)
+        first.n_evals += second.n_evals
     stable = abs(second.discrepancy - first.discrepancy) <= STABLE_FRACTION * abs(first.discrepancy)
     if second.verdict == NONFINITE:
         first.verdict = NONFINITE
@@ -238,6 +237,27 @@ def _confirm(f, x, g, v, first, f0):
     elif not (second.verdict == WRONG and stable):
         first.verdict = NOISE
     return first
+
+
+def _confirm(f, x, g, v, first, f0):
+    """Re-check a failing or non-smooth block; returns the final SegmentCheck.
+
+    "gradient wrong" must survive a 4x larger step with a stable discrepancy;
+    "non-smooth point" gets one retry with h/16, where a kink farther than
+    h/8 is no longer crossed: if that fails it is confirmed like any other
+    failure, if it passes the block is reported non-smooth (not a failure).
+    """
+    if first.verdict == NONSMOOTH:
+        second = _recheck(f, x, g, v, first, f0, KINK_RETRY_SCALE)
+        second.n_evals += first.n_evals
+        if second.verdict == WRONG:
+            return _stable(f, x, g, v, second, f0)
+        if second.verdict == OK:
+            second.verdict = NONSMOOTH
+        return second
+    if first.verdict != WRONG:
+        return first
+    return _stable(f, x, g, v, first, f0)
 
 
 def localize(f, x, g, v, root, f0, *, max_coords=32, max_evals=None):
@@ -272,6 +292,9 @@ def localize(f, x, g, v, root, f0, *, max_coords=32, max_evals=None):
         m = (a + b) // 2
         halves = [check_segment(f, x, g, v, a, m, f0, direction=node.direction),
                   check_segment(f, x, g, v, m, b, f0, direction=node.direction)]
+        # a half whose step crosses a kink is re-checked once with h/16
+        halves = [_recheck(f, x, g, v, c, f0, KINK_RETRY_SCALE)
+                  if c.verdict == NONSMOOTH else c for c in halves]
         failing = [c for c in halves if c.failed]
         out.nonsmooth.extend(c for c in halves if c.verdict == NONSMOOTH)
         if not failing:
@@ -302,12 +325,15 @@ class DirectionReport:
 
 
 def check_directions(f, x, g, blocks, f0, k, rng, *, max_coords=32,
-                     localize_evals=None, check_global=True):
+                     localize_evals=None, check_global=True, deadline=None):
     """Check ``k`` Rademacher directions globally and within each tensor.
 
     ``blocks`` are ``(name, start, stop, shape)``. A tensor whose restricted
     check fails (and is confirmed) is bisected once, with the first direction
-    that fails there. Returns a :class:`DirectionReport`.
+    that fails there. With a ``deadline`` (a ``time.perf_counter()`` value),
+    no new direction starts after it (at least one always runs);
+    ``n_directions`` is then the number done. Returns a
+    :class:`DirectionReport`.
     """
     report = DirectionReport(n_directions=k)
     start_evals = f.n
@@ -316,6 +342,9 @@ def check_directions(f, x, g, blocks, f0, k, rng, *, max_coords=32,
     if check_global and len(blocks) > 1:
         segments = [("all", 0, n)] + segments
     for j in range(k):
+        if j and deadline is not None and time.perf_counter() > deadline:
+            report.n_directions = j
+            break
         v = rademacher(rng, n, x.dtype)
         for name, a, b in segments:
             first = check_segment(f, x, g, v, a, b, f0, direction=j)

@@ -194,8 +194,27 @@ def _chunks(n, executor, chunk_size):
     return [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
 
 
+def _blas_threads(executor):
+    """One BLAS thread per task while a thread pool runs the loss: two BLAS
+    pools on two cores oversubscribe them (measured here on a loaded machine:
+    a 32x784 @ 784x64 product went from 55 us median to 7.7 ms mean)."""
+    import contextlib
+    if not isinstance(executor, cf.ThreadPoolExecutor):
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _run_executor(loss, x, index, steps, vectorized, rows, executor, chunk_size, tick):
     _check_picklable(loss, executor)
+    with _blas_threads(executor):
+        return _gather(loss, x, index, steps, vectorized, rows, executor, chunk_size, tick)
+
+
+def _gather(loss, x, index, steps, vectorized, rows, executor, chunk_size, tick):
     chunks = _chunks(index.size, executor, chunk_size)
     out = np.empty(index.size, dtype=np.float64)
     dask = _is_dask_client(executor)

@@ -51,8 +51,17 @@ def _allocate(sizes, count, minimum):
     sizes = np.asarray(sizes, dtype=np.int64)
     base = np.minimum(sizes, minimum)
     if base.sum() > count:
-        # fewer than the minimums: spread evenly (at least one per tensor)
-        base = np.minimum(sizes, max(1, count // sizes.size))
+        # fewer than the minimums: fill evenly up to them (water-filling)
+        cap, base, left = base, np.zeros_like(base), count
+        while left > 0:
+            room = np.flatnonzero(base < cap)
+            add = max(1, left // room.size)
+            for k in room:
+                step = min(add, cap[k] - base[k], left)
+                base[k] += step
+                left -= step
+                if left == 0:
+                    break
         return base
     rest = count - int(base.sum())
     room = sizes - base
@@ -126,25 +135,29 @@ def stratified_sample(blocks, g, count, rng, *, minimum=MIN_PER_TENSOR):
 
 
 def time_loss(f, x, *, repeats=3):
-    """``(seconds per call, f(x))``; re-times when the first call looks inflated.
+    """``(seconds per call, f(x))``: the fastest of three calls, or of
+    ``repeats`` more when the first looks inflated.
 
-    The first call often pays for imports, caches or JIT compilation; when it
-    took more than 1.5x the second, the minimum of ``repeats`` more calls is
-    used.
+    The first call often pays for imports, caches, thread-pool start-up or
+    JIT compilation; when it took more than 1.5x the fastest of the next two,
+    ``repeats`` more calls are timed. The minimum is the cost of a call
+    undisturbed by other processes; a loaded machine makes the check slower
+    than planned, which the deadlines in :func:`check_flat` absorb.
     """
+    times = []
     t0 = time.perf_counter()
     f0 = f(x)
-    t1 = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    f(x)
-    t2 = time.perf_counter() - t0
-    t = min(t1, t2)
-    if t1 > 1.5 * t2:
+    times.append(time.perf_counter() - t0)
+    for _ in range(2):
+        t0 = time.perf_counter()
+        f(x)
+        times.append(time.perf_counter() - t0)
+    if times[0] > 1.5 * min(times[1:]):
         for _ in range(repeats):
             t0 = time.perf_counter()
             f(x)
-            t = min(t, time.perf_counter() - t0)
-    return max(t, 1e-9), f0
+            times.append(time.perf_counter() - t0)
+    return max(min(times[1:]), 1e-9), f0
 
 
 @dataclass
@@ -345,6 +358,45 @@ class ScaleResult:
         return "\n".join(lines)
 
 
+def _coordinate_steps(x, index):
+    from ._steps import optimal_step
+    return np.asarray(optimal_step("centered", x[index]), dtype=x.dtype).reshape(-1)
+
+
+def _interleaved(index, starts):
+    """An order of ``index`` that visits tensors in proportion to their share,
+    so a sample cut short stays stratified."""
+    tensor = np.searchsorted(starts, index, side="right") - 1
+    counts = np.bincount(tensor, minlength=starts.size)
+    rank = np.empty(index.size)
+    for t in np.flatnonzero(counts):
+        where = np.flatnonzero(tensor == t)
+        rank[where] = (np.arange(where.size) + 0.5) / where.size
+    return np.argsort(rank, kind="stable")
+
+
+def _sample_until(loss, x, index, blocks, starts, vectorized, batch_size, tick, deadline,
+                  chunk=256):
+    """Evaluate the sample in interleaved chunks until ``deadline``; returns
+    the (sorted) coordinates done and their derivatives."""
+    from ._distributed import coordinate_differences
+    order = _interleaved(index, starts)
+    done = 0
+    parts = []
+    while done < index.size:
+        if done and time.perf_counter() > deadline:
+            break
+        idx = index[order[done:done + chunk]]
+        parts.append(coordinate_differences(loss, x, idx, _coordinate_steps(x, idx),
+                                            vectorized=vectorized, batch_size=batch_size,
+                                            tick=tick))
+        done += idx.size
+    taken = index[order[:done]]
+    num = np.concatenate(parts)
+    keep = np.argsort(taken)
+    return taken[keep], num[keep]
+
+
 def _batched_flat(loss):
     from ._distributed import batched_losses
 
@@ -399,7 +451,6 @@ def check_flat(loss, x0, g, blocks, name, *, coords="auto", directions=None, bud
     from . import _directions as D
     from ._distributed import coordinate_differences
     from ._progress import Progress, progress_enabled
-    from ._steps import optimal_step
 
     t_start = time.perf_counter()
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -432,13 +483,52 @@ def check_flat(loss, x0, g, blocks, name, *, coords="auto", directions=None, bud
     starts = np.array([b[1] for b in blocks], dtype=np.intp)
     tensor_wrong = {b[0]: 0 for b in blocks}
     tensor_dirfail = {b[0]: 0 for b in blocks}
+    deadline_dirs = deadline_coords = None
+    if plan.budget is not None and plan.mode == "sampled":
+        # the loss may run slower than timed (a loaded machine): stop starting
+        # new directions, and new chunks of the sample, at these points
+        deadline_dirs = t_start + plan.budget * (1.0 - RESERVE_SHARE) * (
+            plan.expected_seconds(len(blocks)) - 2 * plan.n_coords * plan.t_coord
+        ) / max(plan.expected_seconds(len(blocks)), 1e-12)
+        deadline_coords = t_start + plan.budget * (1.0 - RESERVE_SHARE)
     with Progress(plan.expected_evals(len(blocks)), enabled=show) as bar:
         f.tick = bar.update
+        # ---- directional stage
+        rep = D.check_directions(f, x, g, blocks, f0, plan.n_directions, rng,
+                                 max_coords=max_localize, deadline=deadline_dirs)
+        for where, c in rep.nonsmooth:
+            nonsmooth.append((f"direction {c.direction} in {where}", c))
+        for where, c in rep.noise:
+            noise.append((f"direction {c.direction} in {where}", c))
+        for where, c in rep.failing:
+            if where in tensor_dirfail:
+                tensor_dirfail[where] += 1
+        seen = set()
+        for tname, loc in rep.localized.items():
+            for c in loc.coordinates:
+                i = c.start
+                seen.add(i)
+                wrong.append(CoordinateFinding(i, name(i), c.numerical * c.sign, float(g[i]),
+                                               c.verdict, f"bisection of {tname}"))
+                tensor_wrong[tname] += 1
+            for c in loc.nonsmooth:
+                nonsmooth.append((f"direction {c.direction} in {name(c.start)}.."
+                                  f"{name(c.stop - 1)}", c))
+            for c in loc.unresolved:
+                unresolved.append((tname, c.start, c.stop, c.direction, c.discrepancy,
+                                   c.tolerance))
+            if loc.truncated:
+                truncated.append(tname)
         # ---- per-coordinate stage
-        steps = np.asarray(optimal_step("centered", x[index]), dtype=x.dtype).reshape(-1)
-        num = coordinate_differences(loss, x, index, steps, vectorized=vectorized,
-                                     batch_size=batch_size, executor=executor,
-                                     tick=bar.update)
+        if deadline_coords is not None and executor is None and index.size:
+            index, num = _sample_until(loss, x, index, blocks, starts, vectorized,
+                                       batch_size, bar.update, deadline_coords)
+        else:
+            steps = _coordinate_steps(x, index)
+            num = coordinate_differences(loss, x, index, steps, vectorized=vectorized,
+                                         batch_size=batch_size, executor=executor,
+                                         tick=bar.update)
+        steps = _coordinate_steps(x, index)
         coord_evals = 2 * index.size
         gi = g[index]
         quick_tol = D.SAFETY * (eps * abs(f0) / steps.astype(np.float64)
@@ -448,6 +538,8 @@ def check_flat(loss, x0, g, blocks, name, *, coords="auto", directions=None, bud
         rechecked = {}
         for j in np.flatnonzero(bad):
             i = int(index[j])
+            if i in seen:
+                continue
             k = int(np.searchsorted(starts, i, side="right")) - 1
             tname = blocks[k][0]
             if rechecked.get(tname, 0) >= max_localize:
@@ -469,34 +561,6 @@ def check_flat(loss, x0, g, blocks, name, *, coords="auto", directions=None, bud
                 nonsmooth.append((name(i), finding))
             elif final.verdict == D.NOISE:
                 noise.append((name(i), finding))
-        # ---- directional stage
-        rep = D.check_directions(f, x, g, blocks, f0, plan.n_directions, rng,
-                                 max_coords=max_localize)
-        for where, c in rep.nonsmooth:
-            nonsmooth.append((f"direction {c.direction} in {where}", c))
-        for where, c in rep.noise:
-            noise.append((f"direction {c.direction} in {where}", c))
-        for where, c in rep.failing:
-            if where in tensor_dirfail:
-                tensor_dirfail[where] += 1
-        seen = {w.index for w in wrong}
-        for tname, loc in rep.localized.items():
-            for c in loc.coordinates:
-                i = c.start
-                if i in seen:
-                    continue
-                seen.add(i)
-                wrong.append(CoordinateFinding(i, name(i), c.numerical * c.sign, float(g[i]),
-                                               c.verdict, f"bisection of {tname}"))
-                tensor_wrong[tname] += 1
-            for c in loc.nonsmooth:
-                nonsmooth.append((f"direction {c.direction} in {name(c.start)}.."
-                                  f"{name(c.stop - 1)}", c))
-            for c in loc.unresolved:
-                unresolved.append((tname, c.start, c.stop, c.direction, c.discrepancy,
-                                   c.tolerance))
-            if loc.truncated:
-                truncated.append(tname)
         global_fail = [c for w, c in rep.failing if w == "all"]
         if global_fail and not any(w != "all" for w, _ in rep.failing):
             c = global_fail[0]
@@ -508,13 +572,13 @@ def check_flat(loss, x0, g, blocks, name, *, coords="auto", directions=None, bud
     for k, (tname, a, b, _) in enumerate(blocks):
         bad_t = tensor_wrong[tname] > 0 or tensor_dirfail[tname] > 0
         tensors.append((tname, b - a, int(checked_per[k]),
-                        f"{tensor_dirfail[tname]}/{plan.n_directions}",
+                        f"{tensor_dirfail[tname]}/{rep.n_directions}",
                         tensor_wrong[tname], "FAIL" if bad_t else "ok"))
     passed = not wrong and not unresolved and not rep.failing
     wrong.sort(key=lambda w: w.index)
     return ScaleResult(
         passed=passed, mode=plan.mode, n=n, n_checked=int(index.size), n_blocks=len(blocks),
-        n_directions=plan.n_directions, n_evals=f.n + coord_evals,
+        n_directions=rep.n_directions, n_evals=f.n + coord_evals,
         elapsed=time.perf_counter() - t_start, t_call=t_call, wrong=wrong,
         unresolved=unresolved, nonsmooth=nonsmooth, noise=noise, tensors=tensors,
         numerical=num, index=index, truncated=truncated)
@@ -540,8 +604,8 @@ def check_scale_options(coords, directions, budget, vectorized, executor, progre
             f"coords must be 'auto', 'all', an integer or an array of flat indices, "
             f"got {coords!r}")
     elif np.ndim(coords) == 0:
-        coords = check_int("coords", coords, minimum=1)
-        if coords < n_blocks and coords < n:
+        coords = check_int("coords", coords, minimum=0)
+        if 0 < coords < n_blocks and coords < n:
             raise ValueError(
                 f"coords={coords} is fewer than the {n_blocks} tensors; a stratified "
                 f"sample needs at least one coordinate per tensor")
