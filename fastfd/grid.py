@@ -288,7 +288,9 @@ _FAST = {}
 
 
 def _diff(u, order, dx, axis, accuracy, scheme, boundary, out):
-    if (type(u) is np.ndarray and type(dx) is float and type(order) is int
+    tdx = type(dx)
+    if (type(u) is np.ndarray and (tdx is float or tdx is int or tdx is np.float64)
+            and type(order) is int
             and type(accuracy) is int and type(axis) is int
             and u.flags.c_contiguous):
         ndim = u.ndim

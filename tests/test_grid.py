@@ -487,7 +487,11 @@ def test_repeat_calls_use_cached_plan_and_agree():
     out = np.empty_like(u)
     assert grid.derivative(u, dx=0.1, out=out) is out
     np.testing.assert_array_equal(out, a)
+    for h in (1, 1.0, np.float64(1.0)):  # spellings of one spacing share a plan
+        np.testing.assert_array_equal(grid.derivative(u, dx=h), grid.derivative(u))
     # a cached plan does not let bad arguments through
+    with pytest.raises(TypeError, match="dx must be a positive real number, got True"):
+        grid.derivative(u, dx=True)
     with pytest.raises(TypeError, match="order must be an integer"):
         grid.derivative(u, True, dx=0.1)
     with pytest.raises(ValueError, match="axis=1 is out of range"):
