@@ -28,8 +28,13 @@ agree bit for bit. Symmetric stencils come as pairs, so a constant gives
 exactly 0 and the centered first difference is exactly
 ``(u[j+1] - u[j-1]) / (2*dx)``, the expression ``np.gradient`` evaluates.
 
-Non-uniform plan (``starts`` int64 of shape (n_out, 2) = ``[start, count]``,
-``w`` real of shape (n_out, K)): ``out[j] = sum_k w[j, k] * u[start + k]``.
+The numerators are exact integers in float64; float32 holds them exactly up
+to 2**24, beyond which (second and higher derivatives at accuracy >= 8) a
+numerator is rounded once, like any float32 weight.
+
+Non-uniform plan (``starts`` int64 of shape (n_out, 3) = ``[start, count,
+centre]``, ``w`` real of shape (n_out, K)): ``out[j] = sum_k w[j, k] *
+u[start + k]`` for ``k < count``, summed in index order.
 """
 
 import numpy as np
@@ -175,10 +180,11 @@ def uniform_parallel(u, out, inner, ip, fp):
 
 @njit(**_opts)
 def fornberg_rows(x, order, starts, w):
-    """Weights of the ``order``-th derivative at ``x[centers[j]]`` from the
-    nodes ``x[start:start+count]``, row by row (float64 Fornberg recurrence).
+    """Weights of the ``order``-th derivative at ``x[centre]`` from the
+    nodes ``x[start:start+count]``, row by row (Fornberg's recurrence in
+    float64 on the differences ``x[start + i] - x[centre]``).
 
-    ``starts[j] = [start, count, center]``; ``w`` is (n_out, K) float64,
+    ``starts[j] = [start, count, centre]``; ``w`` is (n_out, K) float64,
     entries past ``count`` are left untouched.
     """
     K = w.shape[1]
