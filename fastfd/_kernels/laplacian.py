@@ -17,6 +17,7 @@ differences. ``2 u`` is written ``u + u`` (exact, and keeps float32 float32).
 """
 
 from numba import njit, prange
+from numba.extending import overload
 
 from .._config import CACHE, FASTMATH
 from .simple import INTERIOR, ONE_SIDED, PERIODIC, add_scaled, real_like, scale_into
@@ -208,13 +209,30 @@ def _plane3_flat(u, out, i, a0, a1, a2, mode):
         _end_point(o, c, xm, xp, n2, k, k - 1, k - n2 + 1, a0, a1, a2, mode)
 
 
+def _plane_body(u, out, i, a0, a1, a2, mode):
+    """Rows 1..n1-2 of an x-interior (or periodic) plane; chosen at compile
+    time: flat for C-contiguous arrays (Numba cannot reshape other layouts),
+    row by row otherwise. Both give the same bits."""
+
+
+@overload(_plane_body)
+def _plane_body_impl(u, out, i, a0, a1, a2, mode):
+    if u.layout == "C" and out.layout == "C":
+        def flat(u, out, i, a0, a1, a2, mode):
+            _plane3_flat(u, out, i, a0, a1, a2, mode)
+        return flat
+
+    def rows(u, out, i, a0, a1, a2, mode):
+        _rows3(u, out, i, 1, u.shape[1] - 1, a0, a1, a2, mode, 0)
+    return rows
+
+
 @njit(cache=CACHE, fastmath=FASTMATH)
 def plane3(u, out, i, a0, a1, a2, mode, sh):
     """Plane ``i`` of the 3-D Laplacian of ``u`` (spacings -> a0, a1, a2)."""
     n0, n1, n2 = u.shape
-    if (mode != INTERIOR and (mode == PERIODIC or 1 <= i <= n0 - 2)
-            and u.flags.c_contiguous and out.flags.c_contiguous):
-        _plane3_flat(u, out, i, a0, a1, a2, mode)
+    if mode != INTERIOR and (mode == PERIODIC or 1 <= i <= n0 - 2):
+        _plane_body(u, out, i, a0, a1, a2, mode)
         _rows3(u, out, i, 0, 1, a0, a1, a2, mode, sh)
         _rows3(u, out, i, n1 - 1, n1, a0, a1, a2, mode, sh)
     else:
