@@ -1,0 +1,921 @@
+"""Derivatives of functions: finite differences, Richardson, complex step.
+
+How ``f`` is evaluated (the same for every function here):
+
+* a Numba-jitted ``f`` (an ``@numba.njit`` dispatcher) runs inside a jitted
+  kernel: over the points with ``prange`` (:func:`derivative` and the seed
+  functions; in parallel from ``fastfd._config.PARALLEL_MIN`` points on), or
+  per coordinate (:func:`gradient`, :func:`jacobian`, :func:`hessian`: one
+  chunk of coordinates per thread, each thread with a private copy of ``x``).
+  The first call with a new ``f`` compiles the kernel for it (about a second);
+  kernels that take a function cannot be cached on disk.
+* a plain Python callable is called once per stencil point on whole arrays
+  (NumPy-vectorized, as in the seed chapter), or, with ``vectorized=False``,
+  once per point with scalars. Per-coordinate functions call a Python ``f``
+  once per stencil point per coordinate on one private copy of ``x``.
+
+Both paths run the same formula code (``fastfd._kernels.fd``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import warnings
+from dataclasses import dataclass
+
+import numba
+import numba.np.numpy_support
+import numpy as np
+from numba.core.errors import NumbaError, NumbaWarning
+from numba.extending import is_jitted
+
+from . import _config as config
+from ._kernels.fd import JIT, PY
+from ._steps import _eps, _step_rule_array, realized_step, step_base, step_rule
+from ._validation import (
+    check_accuracy, check_choice, check_order, check_scheme, result_dtype, short_repr,
+)
+from ._weights import exact_weights, integer_form, stencil_offsets
+
+__all__ = [
+    "forward_diff", "backward_diff", "centered_diff", "second_derivative",
+    "derivative", "DerivativeResult", "gradient", "jacobian", "hessian",
+]
+
+METHODS = ("fd", "richardson", "complex")
+MAX_ORDER = 4
+# Richardson: number of steps h, h/2, ..., h/2**(levels-1). Four levels raise a
+# centered accuracy-2 stencil to order 8; more levels only add roundoff.
+RICHARDSON_LEVELS = 4
+# Per-coordinate kernels go parallel from this many coordinates on when
+# parallel=None: below it one thread start costs more than the work.
+PARALLEL_MIN_COORDS = 64
+
+
+@dataclass(frozen=True)
+class DerivativeResult:
+    """What ``derivative(..., full_output=True)`` returns.
+
+    Attributes
+    ----------
+    value : float or ndarray
+        The derivative (the same as with ``full_output=False``).
+    error : float or ndarray
+        Estimated absolute error of ``value``. ``"fd"``: the difference to
+        the same stencil at twice the step, divided by ``2**accuracy - 1``
+        (the leading truncation term; costs a second set of evaluations);
+        ``"richardson"``: the difference between the two best entries of the
+        extrapolation table; ``"complex"``: ``eps * |value|`` (no
+        cancellation, the truncation error is ``O(h**2)`` with ``h ~ eps``).
+    step : float or ndarray
+        Step(s) used. For ``"richardson"`` the first (largest) step; the
+        others are ``step / 2**k``.
+    nfev : int
+        Evaluations of ``f`` per point.
+    nonfinite : bool or ndarray of bool
+        Where ``value`` is not finite (a non-finite ``f`` value, or overflow).
+    method : str
+    """
+
+    value: object
+    error: object
+    step: object
+    nfev: int
+    nonfinite: object
+    method: str
+
+
+# ---------------------------------------------------------------- validation
+
+def _check_f(f):
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {short_repr(f)}")
+    return is_jitted(f)
+
+
+def _check_bool(name, value, allow_none=False):
+    if allow_none and value is None:
+        return value
+    if not isinstance(value, (bool, np.bool_)):
+        extra = ", True or False" if not allow_none else ", True, False or None"
+        raise TypeError(f"{name} must be a bool{extra}, got {short_repr(value)}")
+    return bool(value)
+
+
+def _as_real_array(x, name="x"):
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be real numbers, got {short_repr(x)}")
+    try:
+        xa = np.asarray(x)
+    except Exception as exc:
+        raise TypeError(f"{name} must be real numbers, got {short_repr(x)}") from exc
+    if xa.dtype == object or xa.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {xa.dtype}: {short_repr(x)}")
+    dt = result_dtype(xa.dtype, name)
+    return xa.astype(dt, copy=False), dt
+
+
+def _check_h(h, dt):
+    """Explicit steps: positive and finite, cast to the compute dtype."""
+    if isinstance(h, (bool, np.bool_)):
+        raise TypeError(f"h must be a positive real number or array, got {h!r}")
+    try:
+        ha = np.asarray(h)
+    except Exception as exc:
+        raise TypeError(f"h must be a positive real number or array, got {short_repr(h)}") from exc
+    if ha.dtype == object or ha.dtype.kind not in "iuf":
+        raise TypeError(f"h must be a positive real number or array, got {short_repr(h)}")
+    if ha.size == 0:
+        raise ValueError(f"h must not be empty, got {short_repr(h)}")
+    ha = ha.astype(dt)
+    bad = ~(np.isfinite(ha) & (ha > 0))
+    if bad.any():
+        raise ValueError(
+            f"h must be positive and finite, got {short_repr(h)} "
+            f"(first bad value {ha[bad].flat[0]!r})")
+    return ha
+
+
+def _check_derivative_args(order, accuracy, scheme, method):
+    scheme = check_scheme(scheme)
+    method = check_choice("method", method, METHODS)
+    order = check_order(order)
+    if order > MAX_ORDER:
+        raise ValueError(f"order must be between 1 and {MAX_ORDER}, got {order!r}")
+    accuracy = check_accuracy(accuracy, scheme)
+    if method == "complex" and order != 1:
+        raise ValueError(
+            f"method='complex' computes first derivatives only, got order={order!r}")
+    return order, accuracy, scheme, method
+
+
+@functools.lru_cache(maxsize=128)
+def _stencil_arrays(order, accuracy, scheme, dtype_str):
+    """Offsets, integer numerators and denominator, in the compute dtype.
+
+    Integer numerators are exact in float32 and float64, so the only
+    rounding is the one division by ``den * h**order``.
+    """
+    dt = np.dtype(dtype_str)
+    offsets = stencil_offsets(order, accuracy, scheme)
+    nums, den = integer_form(exact_weights(order, offsets))
+    # zero weights (the centre of odd centered stencils) are dropped; the
+    # outermost weights never vanish, so offs[0] and offs[-1] stay the ends
+    assert nums[0] != 0 and nums[-1] != 0
+    keep = [k for k, w in enumerate(nums) if w != 0]
+    offs = np.array([offsets[k] for k in keep], dtype=dt)
+    numa = np.array([nums[k] for k in keep], dtype=dt)
+    offs.flags.writeable = False
+    numa.flags.writeable = False
+    return offs, numa, dt.type(den)
+
+
+def _value_dtype(v, name="f"):
+    dt = np.asarray(v).dtype
+    if dt == object or dt.kind not in "biufc":
+        raise TypeError(f"{name} must return numbers, got {short_repr(v)}")
+    return dt
+
+
+def _probe_scalar(f, x0, what="a scalar x"):
+    """Call ``f(x0)`` once: ``f`` must return a scalar. Returns the value."""
+    v = f(x0)
+    if np.ndim(v) != 0:
+        raise ValueError(
+            f"f must return a scalar for {what}, got shape {np.shape(v)}: {short_repr(v)}")
+    _value_dtype(v)
+    return v
+
+
+def _real_dtype(dt):
+    dt = np.dtype(dt)
+    if dt.kind == "c":
+        return np.dtype(np.float32) if dt.itemsize == 8 else np.dtype(np.float64)
+    return result_dtype(dt, "f(x)")
+
+
+def _out_dtype(xdt, fdt):
+    return np.result_type(xdt, _real_dtype(fdt))
+
+
+def _quiet(call, *args):
+    """Run a kernel; Numba's warnings (e.g. caching) must not reach users."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumbaWarning)
+        return call(*args)
+
+
+def _nchunks(n, parallel):
+    return max(1, min(numba.get_num_threads(), n)) if parallel else 1
+
+
+def _raise_failed(status, rerun):
+    """A chunk of a parallel kernel failed: rerun it serially to raise f's error."""
+    for c in np.flatnonzero(status):
+        rerun(int(c))
+    raise RuntimeError("a parallel chunk failed but its serial rerun did not")
+
+
+# ----------------------------------------------------------------- the core
+
+def _auto_steps(x, base, dt):
+    flat = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
+    return _step_rule_array(flat, base, np.empty(flat.size, dtype=dt)).reshape(np.shape(x))
+
+
+class _ShapeChecked:
+    """Wraps a Python ``f``: checks each result and counts calls."""
+
+    def __init__(self, f, scalar, complex_ok=False):
+        self.f = f
+        self.scalar = scalar
+        self.complex_ok = complex_ok
+
+    def __call__(self, z):
+        v = self.f(z)
+        shape = np.shape(v)
+        if self.scalar:
+            if shape != ():
+                raise ValueError(
+                    f"f must return a scalar for a scalar argument, got shape {shape}: "
+                    f"{short_repr(v)}")
+        elif shape != () and shape != np.shape(z):
+            raise ValueError(
+                f"f must return an array of its argument's shape {np.shape(z)}, got "
+                f"shape {shape}; pass vectorized=False for an f that takes scalars only")
+        kind = _value_dtype(v).kind
+        if kind == "c" and not self.complex_ok:
+            raise TypeError(f"f must return real numbers, got {short_repr(v)}")
+        return v
+
+
+def _fd_eval(f, jitted, x, h, offs, nums, den, order, realize, base, dt, vectorized):
+    """Stencil derivative at every point of ``x`` (an array of the compute dtype).
+
+    ``h``: array broadcast to ``x``'s shape or a one-element array, ignored
+    when ``base > 0`` (automatic steps computed per point).
+    """
+    shape = x.shape
+    if jitted or not vectorized:
+        xf = np.ascontiguousarray(x).reshape(-1)
+        if base > 0 or h.size == 1:
+            hf, hstride = np.ascontiguousarray(h, dtype=dt).reshape(-1)[:1], 0
+        else:
+            hf, hstride = np.ascontiguousarray(np.broadcast_to(h, shape), dtype=dt).reshape(-1), 1
+        out = np.empty(xf.size, dtype=dt)
+        n = xf.size
+        if jitted:
+            nch = _nchunks(n, n >= config.PARALLEL_MIN)
+            status = np.zeros(nch, dtype=np.int64)
+            args = (hf, hstride, base, realize, offs, nums, den, order, offs[0], offs[-1])
+            _quiet(JIT.points, f, xf, *args, nch, out, status)
+            if status.any():
+                _raise_failed(status, lambda c: JIT.points_chunk(
+                    f, xf, *args, c * n // nch, (c + 1) * n // nch, out))
+        else:
+            PY.points_chunk(_ShapeChecked(f, True), xf, hf, hstride, base, realize,
+                            offs, nums, den, order, offs[0], offs[-1], 0, n, out)
+        return out.reshape(shape)
+    if base > 0:
+        h = _auto_steps(x, base, dt)
+    fw = _ShapeChecked(f, False)
+    acc = PY.point_sum(fw, x, h, offs, nums, nums[0] - nums[0])
+    step = realized_step(x, h, offs[0], offs[-1]) if realize else h
+    return np.asarray(PY.finish(acc, den, step, order))
+
+
+def _prepare_points(f, x, h, vectorized, dt_probe=True):
+    jitted = _check_f(f)
+    vectorized = _check_bool("vectorized", vectorized)
+    xa, xdt = _as_real_array(x)
+    ha = None if h is None else _check_h(h, xdt)
+    if ha is not None and ha.shape != xa.shape:
+        try:
+            shape = np.broadcast_shapes(xa.shape, ha.shape)
+        except ValueError:
+            raise ValueError(
+                f"h with shape {ha.shape} does not broadcast with x of shape {xa.shape}"
+            ) from None
+        xa = np.broadcast_to(xa, shape)
+    return jitted, vectorized, xa, xdt, ha
+
+
+def _first_point(xa):
+    return xa.reshape(-1)[0] if xa.size else None
+
+
+def _fdtype(f, jitted, xa, xdt, vectorized, need):
+    """dtype of ``f`` values, from one scalar call (needed for jitted ``f``
+    (compiles it, checks it returns a scalar) and for automatic steps)."""
+    if not need or xa.size == 0:
+        return xdt
+    x0 = _first_point(xa)
+    if jitted:
+        try:
+            v = _probe_scalar(f, x0)
+        except NumbaError as exc:
+            raise TypeError(
+                f"f (a jitted function) could not be compiled for a {xdt} scalar "
+                f"argument: {str(exc).splitlines()[0]}") from None
+        return _jit_return_dtype(f, x0, v)
+    v = _probe_scalar(f, x0)
+    return _value_dtype(v)
+
+
+def _jit_return_dtype(f, arg, value):
+    """The dtype a jitted ``f`` returns for ``arg``'s type (Numba boxes a
+    float32 result as a Python float, so ``value`` alone cannot tell)."""
+    argtype = numba.typeof(arg)
+    for sig in f.nopython_signatures:
+        if tuple(sig.args) == (argtype,):
+            try:
+                return numba.np.numpy_support.as_dtype(sig.return_type)
+            except NumbaError:
+                break
+    return _value_dtype(value)
+
+
+def _stencil_derivative(f, x, h, order, accuracy, scheme, vectorized, full_output=False,
+                        method="fd"):
+    jitted, vectorized, xa, xdt, ha = _prepare_points(f, x, h, vectorized)
+    fdt = _fdtype(f, jitted, xa, xdt, vectorized, need=jitted or ha is None)
+    dt = _out_dtype(xdt, fdt)
+    offs, nums, den = _stencil_arrays(order, accuracy, scheme, dt.str)
+    xc = xa.astype(dt, copy=False)
+    nfev = nums.size
+    if method == "richardson":
+        return _richardson(f, jitted, xc, ha, offs, nums, den, order, accuracy, scheme,
+                           xdt, fdt, dt, vectorized, nfev, full_output)
+    if ha is None:
+        base = step_base(_eps(xdt, fdt), order, accuracy)
+        hh = np.zeros(1, dtype=dt)
+    else:
+        base = 0.0
+        hh = ha.astype(dt, copy=False)
+    value = _fd_eval(f, jitted, xc, hh, offs, nums, den, order, ha is None, base, dt,
+                     vectorized)
+    value = value.astype(dt, copy=False)
+    if not full_output:
+        return value[()]
+    step = _auto_steps(xc, base, dt) if ha is None else np.broadcast_to(hh, xc.shape)
+    coarse = _fd_eval(f, jitted, xc, np.asarray(2 * step, dtype=dt), offs, nums, den, order,
+                      ha is None, 0.0, dt, vectorized)
+    error = np.abs(value - coarse) / (2.0 ** accuracy - 1)
+    return DerivativeResult(value[()], error.astype(dt)[()], np.asarray(step)[()], 2 * nfev,
+                            (~np.isfinite(value))[()], method)
+
+
+def _richardson(f, jitted, x, ha, offs, nums, den, order, accuracy, scheme, xdt, fdt, dt,
+                vectorized, nfev, full_output):
+    """Richardson extrapolation over the steps h, h/2, h/4, h/8 (Ridders' method).
+
+    The error of a stencil of accuracy ``p`` expands in powers
+    ``h**p, h**(p+q), ...`` with ``q = 2`` for centered stencils (odd
+    powers cancel by symmetry) and ``q = 1`` otherwise. Column ``j`` of the
+    table removes the power ``p + (j-1) q``. With automatic steps the first
+    step follows the rule for the final order ``p + (levels-1) q``
+    (``eps**(1/(p + (levels-1) q + order))``): extrapolation removes
+    truncation error, not roundoff, so it needs larger steps. Steps are
+    powers of two, so ``h/2**k`` is exact.
+    """
+    q = 2 if scheme == "centered" else 1
+    L = RICHARDSON_LEVELS
+    if ha is None:
+        base = step_base(_eps(xdt, fdt), order, accuracy + (L - 1) * q)
+        h0 = _auto_steps(x, base, dt)
+    else:
+        h0 = np.broadcast_to(ha, x.shape).astype(dt)
+    table = []
+    for k in range(L):
+        hk = (h0 / dt.type(2 ** k)).astype(dt)
+        row = [_fd_eval(f, jitted, x, hk, offs, nums, den, order, True, 0.0, dt, vectorized)
+               .astype(dt, copy=False)]
+        for j in range(1, k + 1):
+            factor = dt.type(2.0 ** (accuracy + (j - 1) * q) - 1)
+            row.append(row[j - 1] + (row[j - 1] - table[k - 1][j - 1]) / factor)
+        table.append(row)
+    # Ridders' choice: every extrapolated entry R[k][j] gets the error
+    # estimate max(|R[k][j] - R[k][j-1]|, |R[k][j] - R[k-1][j-1]|) (the change
+    # from one more step and from one more order); each point returns its
+    # entry with the smallest estimate. Deep entries win while truncation
+    # dominates; once roundoff dominates, their differences grow and a
+    # shallower entry is kept.
+    values, errors = [], []
+    for k in range(1, L):
+        for j in range(1, k + 1):
+            values.append(table[k][j])
+            errors.append(np.maximum(np.abs(table[k][j] - table[k][j - 1]),
+                                     np.abs(table[k][j] - table[k - 1][j - 1])))
+    values = np.stack(values)
+    errors = np.stack(errors)
+    errors = np.where(np.isnan(errors), np.inf, errors)
+    best = np.argmin(errors[::-1], axis=0)
+    best = errors.shape[0] - 1 - best      # ties go to the deepest entry
+    value = np.take_along_axis(values, best[None], 0)[0]
+    error = np.take_along_axis(errors, best[None], 0)[0]
+    if not full_output:
+        return value[()]
+    return DerivativeResult(value[()], error[()], h0[()], L * nfev,
+                            (~np.isfinite(value))[()], "richardson")
+
+
+def _complex_step(f, x, h, vectorized, full_output):
+    jitted, vectorized, xa, xdt, ha = _prepare_points(f, x, h, vectorized)
+    cdt = np.dtype(np.complex64) if xdt == np.float32 else np.dtype(np.complex128)
+    eps = _eps(xdt)
+    # Im f(x + ih) / h = f'(x) - h**2 f'''(x)/6 + ...: no subtraction, so h can
+    # be tiny; h = eps * max(1, |x|) makes the truncation term ~eps**2.
+    base = eps
+    if xa.size:
+        x0 = _first_point(xa)
+        h0 = ha.reshape(-1)[0] if ha is not None else xdt.type(step_rule(float(x0), base))
+        z0 = cdt.type(complex(x0, h0))
+        try:
+            v0 = f(z0)
+        except NumbaError as exc:
+            raise ValueError(
+                f"method='complex' needs an f that accepts complex arguments; the jitted f "
+                f"could not be compiled for {cdt}: {str(exc).splitlines()[0]}") from None
+        if np.ndim(v0) != 0:
+            raise ValueError(
+                f"f must return a scalar for a scalar argument, got shape {np.shape(v0)}: "
+                f"{short_repr(v0)}")
+        if _value_dtype(v0).kind != "c":
+            raise ValueError(
+                f"method='complex' needs an f that keeps the imaginary part, but f returned "
+                f"the real value {short_repr(v0)} for the complex argument {z0!r}")
+        if v0.imag == 0:
+            hr = x0 + max(1.0, abs(float(x0))) * 2.0 ** -10
+            if f(cdt.type(hr)).real != v0.real:
+                raise ValueError(
+                    f"method='complex' needs an analytic f that keeps the imaginary part: "
+                    f"f({z0!r}) has imaginary part exactly 0 but f is not constant near "
+                    f"x={x0!r} (it drops the imaginary part, e.g. via abs, .real or a "
+                    f"float() cast)")
+    shape = xa.shape
+    if jitted or not vectorized:
+        xf = np.ascontiguousarray(xa).reshape(-1)
+        if ha is None or ha.size == 1:
+            hf = np.zeros(1, dtype=xdt) if ha is None else ha.reshape(-1)[:1]
+            hstride = 0
+        else:
+            hf = np.ascontiguousarray(np.broadcast_to(ha, shape)).reshape(-1)
+            hstride = 1
+        b = base if ha is None else 0.0
+        out = np.empty(xf.size, dtype=xdt)
+        ctype = np.zeros(1, dtype=cdt)
+        n = xf.size
+        if jitted:
+            nch = _nchunks(n, n >= config.PARALLEL_MIN)
+            status = np.zeros(nch, dtype=np.int64)
+            _quiet(JIT.complex_points, f, xf, hf, hstride, b, ctype, nch, out, status)
+            if status.any():
+                _raise_failed(status, lambda c: JIT.complex_chunk(
+                    f, xf, hf, hstride, b, ctype, c * n // nch, (c + 1) * n // nch, out))
+        else:
+            PY.complex_chunk(_ShapeChecked(f, True, complex_ok=True), xf, hf, hstride, b,
+                             ctype, 0, n, out)
+        value = out.reshape(shape)
+        step = _auto_steps(xa, base, xdt) if ha is None else np.broadcast_to(hf, shape)
+    else:
+        step = _auto_steps(xa, base, xdt) if ha is None else np.broadcast_to(ha, shape)
+        z = xa.astype(cdt) + 1j * step.astype(cdt)
+        v = _ShapeChecked(f, False, complex_ok=True)(z)
+        if _value_dtype(v).kind != "c":
+            raise ValueError(
+                f"method='complex' needs an f that keeps the imaginary part, but f returned "
+                f"dtype {np.asarray(v).dtype} for complex arguments")
+        value = (np.asarray(v).imag / step).astype(xdt)
+    if not full_output:
+        return value[()]
+    error = (eps * np.abs(value)).astype(xdt)
+    return DerivativeResult(value[()], error[()], np.asarray(step)[()], 1,
+                            (~np.isfinite(value))[()], "complex")
+
+
+
+# ------------------------------------------------------- the seed's functions
+
+_SEED_DOC = """{summary}
+
+    ``{formula}``, truncation error ``O(h**{p})``.
+
+    Parameters
+    ----------
+    f : callable
+        Scalar function of a scalar. A Numba-jitted ``f`` runs in a parallel
+        jitted kernel over the points; a Python ``f`` is called on whole
+        arrays (``vectorized=True``) or once per point (``vectorized=False``).
+    x : float or array_like
+        Point(s); the result has ``x``'s shape (broadcast with ``h``).
+    h : float or array_like, optional
+        Step, positive and finite, broadcastable with ``x``. Given, the
+        formula above is evaluated exactly as written (the seed chapter's
+        order of operations). ``None`` (default): ``optimal_step("{scheme}",
+        x, order={order}, accuracy={p})``, about ``{rule} * max(1, |x|)``,
+        and the difference is divided by the realized step
+        ``{realized}`` instead of the nominal one.
+    vectorized : bool, optional
+        Whether a Python ``f`` accepts arrays (default True).
+
+    Returns
+    -------
+    float or ndarray
+        In the lower of the precisions of ``x`` and ``f``'s values'
+        (float32 stays float32). A non-finite ``f`` value gives a non-finite
+        result at that point only.
+
+    See Also
+    --------
+    derivative : any order and accuracy, Richardson, complex step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd.derivative import {name}
+    >>> f = lambda x: x**4 - 2*x**2          # f' = 4x**3 - 4x, f'' = 12x**2 - 4
+{examples}
+    """
+
+
+def forward_diff(f, x, h=None, *, vectorized=True):
+    h_ = h
+    return _stencil_derivative(f, x, h_, 1, 1, "forward", vectorized)
+
+
+def backward_diff(f, x, h=None, *, vectorized=True):
+    return _stencil_derivative(f, x, h, 1, 1, "backward", vectorized)
+
+
+def centered_diff(f, x, h=None, *, vectorized=True):
+    return _stencil_derivative(f, x, h, 1, 2, "centered", vectorized)
+
+
+def second_derivative(f, x, h=None, *, vectorized=True):
+    return _stencil_derivative(f, x, h, 2, 2, "centered", vectorized)
+
+
+forward_diff.__doc__ = _SEED_DOC.format(
+    summary="Forward difference: first derivative of ``f`` at ``x``.",
+    formula="(f(x + h) - f(x)) / h", p=1, scheme="forward", order=1,
+    rule="eps**(1/2)", realized="(x + h) - x", name="forward_diff",
+    examples="""    >>> err = abs(forward_diff(f, 1.3, 1e-5) - (4*1.3**3 - 4*1.3))  # the seed's number
+    >>> print(f"{err:.2e}")
+    8.14e-05
+    >>> print(f"{abs(forward_diff(f, 1.3) - (4*1.3**3 - 4*1.3)):.0e}")   # automatic step
+    1e-07""")
+backward_diff.__doc__ = _SEED_DOC.format(
+    summary="Backward difference: first derivative of ``f`` at ``x``.",
+    formula="(f(x) - f(x - h)) / h", p=1, scheme="backward", order=1,
+    rule="eps**(1/2)", realized="x - (x - h)", name="backward_diff",
+    examples="""    >>> backward_diff(f, np.array([0.0, 1.0]), 2.0**-20)
+    array([ 1.90734863e-06, -3.81469727e-06])""")
+centered_diff.__doc__ = _SEED_DOC.format(
+    summary="Centered difference: first derivative of ``f`` at ``x``.",
+    formula="(f(x + h) - f(x - h)) / (2*h)", p=2, scheme="centered", order=1,
+    rule="eps**(1/3)", realized="(x + h) - (x - h)", name="centered_diff",
+    examples="""    >>> err = abs(centered_diff(f, 1.3, 1e-5) - (4*1.3**3 - 4*1.3))  # the seed's number
+    >>> print(f"{err:.2e}")
+    5.32e-10
+    >>> centered_diff(np.sin, np.array([0.0, np.pi]))
+    array([ 1., -1.])""")
+second_derivative.__doc__ = _SEED_DOC.format(
+    summary="Second derivative of ``f`` at ``x`` by the centered second difference.",
+    formula="(f(x + h) - 2*f(x) + f(x - h)) / h**2", p=2, scheme="centered", order=2,
+    rule="eps**(1/4)", realized="((x + h) - (x - h)) / 2", name="second_derivative",
+    examples="""    >>> x = np.linspace(-2, 2, 200)
+    >>> err = np.abs(second_derivative(f, x, 1e-4) - (12*x**2 - 4)).max()
+    >>> print(f"{err:.2e}")                  # the seed's number
+    4.43e-07
+    >>> print(f"{np.abs(second_derivative(f, x) - (12*x**2 - 4)).max():.0e}")
+    2e-07
+
+    The step is ``eps**(1/4) ~ 1.2e-4``, not the seed summary's
+    ``eps**(1/3) ~ 6e-6``: roundoff in a second difference grows like
+    ``eps/h**2`` (see ``fastfd._steps``).""")
+
+
+def derivative(f, x, *, order=1, accuracy=2, scheme="centered", h=None, method="fd",
+               full_output=False, vectorized=True):
+    """Derivative of order 1..4 of a scalar function at one or many points.
+
+    ``method="fd"``: the finite-difference stencil of :func:`fastfd.stencil`
+    for ``(order, accuracy, scheme)``:
+    ``sum(w[k] * f(x + offsets[k]*h)) / h**order`` with error ``O(h**accuracy)``.
+    Exact for polynomials of degree ``< order + accuracy``.
+
+    ``method="richardson"``: the same stencil at the steps ``h, h/2, h/4,
+    h/8``, extrapolated to ``h -> 0`` (each column of the table removes the
+    next power of ``h`` in the error expansion; powers go up by 2 for
+    centered stencils). Returns an error estimate with ``full_output``.
+
+    ``method="complex"`` (first derivatives only): ``Im f(x + i h) / h``
+    with ``h = eps * max(1, |x|)``. There is no subtraction, so the result
+    is accurate to a few ulps, but ``f`` must be analytic and written so that
+    it keeps the imaginary part (NumPy ufuncs do; ``abs``, ``.real``,
+    ``float()`` and comparisons do not). An ``f`` whose imaginary part comes
+    back exactly zero while it is not constant is rejected.
+
+    Parameters
+    ----------
+    f : callable
+        Scalar function of a scalar; see :mod:`fastfd.derivative` for how it
+        is evaluated (jitted kernel, NumPy-vectorized, or per point).
+    x : float or array_like
+        Point(s); the result has ``x``'s shape (broadcast with ``h``).
+    order : int, optional
+        Derivative order, 1 to 4.
+    accuracy : int, optional
+        Formal accuracy ``p`` of the stencil (even for ``"centered"``).
+    scheme : {"centered", "forward", "backward"}, optional
+    h : float or array_like, optional
+        Step(s), positive and finite, broadcastable with ``x``. ``None``:
+        ``optimal_step(scheme, x, order=order, accuracy=accuracy)`` (about
+        ``eps**(1/(accuracy + order)) * max(1, |x|)``) and division by the
+        realized step; for Richardson the rule for the extrapolated order.
+    method : {"fd", "richardson", "complex"}, optional
+    full_output : bool, optional
+        Return a :class:`DerivativeResult` (value, error estimate, step,
+        evaluations per point, non-finite points) instead of the value.
+    vectorized : bool, optional
+        Whether a Python ``f`` accepts arrays (default True).
+
+    Returns
+    -------
+    float, ndarray or DerivativeResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd.derivative import derivative
+    >>> float(derivative(np.exp, 0.0, accuracy=4))
+    1.0
+    >>> err = derivative(np.exp, 1.0, scheme="forward", accuracy=3) - np.e
+    >>> print(f"{err:.0e}")
+    9e-12
+    >>> np.round(derivative(np.sin, np.array([0.0, np.pi / 2]), order=2, accuracy=4), 12)
+    array([-0., -1.])
+    >>> r = derivative(lambda x: np.exp(x) * np.sin(x), 1.0, method="complex",
+    ...                full_output=True)
+    >>> bool(abs(r.value - np.exp(1) * (np.sin(1) + np.cos(1))) < 1e-15 * 3.756)
+    True
+    >>> r = derivative(np.exp, 1.0, method="richardson", full_output=True)
+    >>> bool(abs(r.value - np.e) <= r.error), r.nfev
+    (True, 8)
+    """
+    order, accuracy, scheme, method = _check_derivative_args(order, accuracy, scheme, method)
+    full_output = _check_bool("full_output", full_output)
+    if method == "complex":
+        return _complex_step(f, x, h, vectorized, full_output)
+    return _stencil_derivative(f, x, h, order, accuracy, scheme, vectorized, full_output,
+                               method)
+
+
+# -------------------------------------------------- gradient, Jacobian, Hessian
+
+def _prepare_vector(f, x, h, accuracy, scheme, parallel):
+    jitted = _check_f(f)
+    scheme = check_scheme(scheme)
+    accuracy = check_accuracy(accuracy, scheme)
+    parallel = _check_bool("parallel", parallel, allow_none=True)
+    if parallel and not jitted:
+        raise ValueError(
+            "parallel=True needs a Numba-jitted f (a Python f holds the GIL); got "
+            f"{short_repr(f)}")
+    xa, xdt = _as_real_array(x)
+    if xa.ndim != 1 or xa.size == 0:
+        raise ValueError(
+            f"x must be a non-empty 1-D array, got shape {xa.shape}: {short_repr(x)}")
+    ha = None
+    if h is not None:
+        ha = _check_h(h, xdt)
+        if ha.shape not in ((), (1,), xa.shape):
+            raise ValueError(
+                f"h must be a scalar or have x's shape {xa.shape}, got shape {ha.shape}")
+    n = xa.size
+    if parallel is None:
+        parallel = jitted and n >= PARALLEL_MIN_COORDS
+    # the private copy every evaluation works on: the caller's x is never touched
+    xc = np.array(xa, dtype=xdt, order="C", copy=True)
+    return jitted, xc, xdt, ha, accuracy, scheme, bool(parallel)
+
+
+def _eval_f0(f, jitted, xc, name):
+    try:
+        return f(xc.copy())
+    except NumbaError as exc:
+        raise TypeError(
+            f"f (a jitted function) could not be compiled for a 1-D {xc.dtype} array "
+            f"argument: {str(exc).splitlines()[0]}") from None
+
+
+def _steps_args(ha, dt):
+    if ha is None:
+        return np.zeros(1, dtype=dt), 0
+    if ha.size == 1:
+        return ha.reshape(1).astype(dt), 0
+    return np.ascontiguousarray(ha, dtype=dt), 1
+
+
+def _scalar_f0(f0, what):
+    if np.ndim(f0) != 0:
+        raise ValueError(
+            f"f must return a scalar for {what}, got shape {np.shape(f0)}: {short_repr(f0)}")
+    fdt = _value_dtype(f0)
+    if fdt.kind == "c":
+        raise TypeError(f"f must return real numbers, got {short_repr(f0)}")
+    return fdt
+
+
+def gradient(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
+    """Gradient of a scalar function of a vector, one coordinate at a time.
+
+    ``g[i] = sum(w[k] * f(x + offsets[k]*h[i]*e_i)) / hr[i]`` with the first-
+    derivative stencil of ``(accuracy, scheme)``, where ``hr[i]`` is the
+    realized step ``((x[i] + hi*h[i]) - (x[i] + lo*h[i])) / (hi - lo)``.
+    ``f(x)`` itself is evaluated once (forward/backward stencils use it).
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> float`` for a 1-D array ``x``. A Numba-jitted ``f`` runs in
+        a parallel kernel: the coordinates are split into one chunk per
+        thread, each thread perturbs one entry of its private copy of ``x``
+        in place, evaluates, and restores the entry by assignment. A Python
+        ``f`` is called on one private copy, perturbed and restored the same
+        way (no O(n) copy per coordinate). ``f`` must not keep a reference to
+        its argument.
+    x : array_like, 1-D, non-empty
+        The point. Never modified (also not if ``f`` raises).
+    scheme : {"centered", "forward", "backward"}, optional
+    accuracy : int, optional
+        Formal accuracy of the stencil (even for ``"centered"``).
+    h : float or array_like, optional
+        Step, or one step per coordinate. ``None``: ``optimal_step(scheme,
+        x, accuracy=accuracy)``.
+    parallel : bool or None, optional
+        Use all Numba threads (jitted ``f`` only). ``None``: from
+        ``PARALLEL_MIN_COORDS`` = 64 coordinates on. Each entry is computed
+        by the same operations either way, so the result is bitwise the same.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd.derivative import gradient
+    >>> f = lambda v: np.sin(v[0] - v[1]) + v[1] * np.exp(v[0])
+    >>> gradient(f, [1.0, 1.0], accuracy=4)     # exact: [1 + e, e - 1]
+    array([3.71828183, 1.71828183])
+    """
+    jitted, xc, xdt, ha, accuracy, scheme, parallel = _prepare_vector(
+        f, x, h, accuracy, scheme, parallel)
+    f0 = _eval_f0(f, jitted, xc, "gradient")
+    fdt = _scalar_f0(f0, "gradient (f: R^n -> R; use jacobian for vector-valued f)")
+    dt = _out_dtype(xdt, fdt)
+    offs, nums, den = _stencil_arrays(1, accuracy, scheme, xdt.str)
+    base = step_base(_eps(xdt, fdt), 1, accuracy) if ha is None else 0.0
+    hf, hstride = _steps_args(ha, xdt)
+    out = np.empty(xc.size, dtype=dt)
+    f0 = dt.type(f0)
+    n = xc.size
+    if jitted:
+        nch = _nchunks(n, parallel)
+        status = np.zeros(nch, dtype=np.int64)
+        args = (hf, hstride, base, offs, nums, den, f0)
+        _quiet(JIT.grad, f, xc, *args, nch, out, status)
+        if status.any():
+            _raise_failed(status, lambda c: JIT.grad_chunk(
+                f, xc, *args, c * n // nch, (c + 1) * n // nch, 1, out))
+    else:
+        PY.grad_chunk(f, xc, hf, hstride, base, offs, nums, den, f0, 0, n, 1, out)
+    return out
+
+
+def jacobian(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
+    """Jacobian ``J[i, j] = d f_i / d x_j`` of a vector function of a vector.
+
+    Column ``j`` is the stencil of :func:`gradient` applied to the whole
+    vector ``f``; see there for the evaluation (jitted: parallel over
+    columns, private copies; Python: one private copy).
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> 1-D array`` of the same length ``m`` at every point.
+    x : array_like, 1-D, non-empty
+    scheme, accuracy, h, parallel
+        As for :func:`gradient`.
+
+    Returns
+    -------
+    ndarray, shape (m, n)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd.derivative import jacobian
+    >>> f = lambda v: np.array([v[0] * v[1], np.sin(v[0])])
+    >>> jacobian(f, [0.0, 2.0])
+    array([[2., 0.],
+           [1., 0.]])
+    """
+    jitted, xc, xdt, ha, accuracy, scheme, parallel = _prepare_vector(
+        f, x, h, accuracy, scheme, parallel)
+    f0 = _eval_f0(f, jitted, xc, "jacobian")
+    f0a = np.asarray(f0)
+    if f0a.ndim != 1:
+        raise ValueError(
+            f"f must return a 1-D array for jacobian, got shape {f0a.shape}: "
+            f"{short_repr(f0)}")
+    fdt = _value_dtype(f0a)
+    if fdt.kind == "c":
+        raise TypeError(f"f must return real numbers, got dtype {fdt}")
+    dt = _out_dtype(xdt, fdt)
+    offs, nums, den = _stencil_arrays(1, accuracy, scheme, xdt.str)
+    base = step_base(_eps(xdt, fdt), 1, accuracy) if ha is None else 0.0
+    hf, hstride = _steps_args(ha, xdt)
+    m, n = f0a.size, xc.size
+    out = np.empty((m, n), dtype=dt)
+    f0a = np.ascontiguousarray(f0a, dtype=dt)
+    if jitted:
+        nch = _nchunks(n, parallel)
+        status = np.zeros(nch, dtype=np.int64)
+        args = (hf, hstride, base, offs, nums, den, f0a)
+        _quiet(JIT.jac, f, xc, *args, nch, out, status)
+        if status.any():
+            _raise_failed(status, lambda c: JIT.jac_chunk(
+                f, xc, *args, c * n // nch, (c + 1) * n // nch, 1, out))
+    else:
+        def checked(z):
+            v = np.asarray(f(z))
+            if v.shape != (m,):
+                raise ValueError(
+                    f"f must return arrays of one shape {(m,)}, got shape {v.shape}")
+            return v
+        PY.jac_chunk(checked, xc, hf, hstride, base, offs, nums, den, f0a, 0, n, 1, out)
+    return out
+
+
+def hessian(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
+    """Hessian of a scalar function of a vector; exactly symmetric.
+
+    Diagonal: the second-derivative stencil of ``(accuracy, scheme)`` along
+    each coordinate. Off-diagonal: the tensor product of the first-derivative
+    stencil with itself, ``H[i, j] = sum_k sum_l w_k w_l f(x + o_k h_i e_i +
+    o_l h_j e_j) / (hr_i hr_j)`` (for centered accuracy 2 the classical
+    four-point formula), computed once for ``i < j`` and mirrored. Steps
+    follow the second-derivative rule ``eps**(1/(accuracy + 2)) * max(1,
+    |x|)``, divided by their realized values.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> float`` for a 1-D array ``x``. Evaluation as for
+        :func:`gradient` (jitted: rows dealt out to threads round-robin so
+        each gets an equal share of the triangle).
+    x : array_like, 1-D, non-empty
+    scheme, accuracy, h, parallel
+        As for :func:`gradient`.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd.derivative import hessian
+    >>> H = hessian(lambda v: v[0]**2 * v[1] + v[1]**3, [1.0, 2.0])
+    >>> np.round(H, 6)                            # exact: [[4, 2], [2, 12]]
+    array([[ 4.,  2.],
+           [ 2., 12.]])
+    >>> bool((H == H.T).all())
+    True
+    """
+    jitted, xc, xdt, ha, accuracy, scheme, parallel = _prepare_vector(
+        f, x, h, accuracy, scheme, parallel)
+    f0 = _eval_f0(f, jitted, xc, "hessian")
+    fdt = _scalar_f0(f0, "hessian (f: R^n -> R)")
+    dt = _out_dtype(xdt, fdt)
+    offs1, nums1, den1 = _stencil_arrays(1, accuracy, scheme, xdt.str)
+    offs2, nums2, den2 = _stencil_arrays(2, accuracy, scheme, xdt.str)
+    base = step_base(_eps(xdt, fdt), 2, accuracy) if ha is None else 0.0
+    hf, hstride = _steps_args(ha, xdt)
+    n = xc.size
+    out = np.empty((n, n), dtype=dt)
+    f0 = dt.type(f0)
+    args = (hf, hstride, base, offs1, nums1, den1, offs2, nums2, den2, f0)
+    if jitted:
+        nch = _nchunks(n, parallel)
+        status = np.zeros(nch, dtype=np.int64)
+        _quiet(JIT.hess, f, xc, *args, nch, out, status)
+        if status.any():
+            _raise_failed(status, lambda c: JIT.hess_chunk(f, xc, *args, c, nch, out))
+    else:
+        PY.hess_chunk(f, xc, *args, 0, 1, out)
+    return out
