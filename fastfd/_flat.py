@@ -84,6 +84,8 @@ def loss_value(value, what="loss"):
     """A loss result as a Python float; TypeError for anything that is not a real scalar."""
     if type(value) is float:
         return value
+    if isinstance(value, float):            # np.float64 and other float subclasses
+        return float(value)
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{what} must return a real scalar, got {value!r} of type bool")
     if isinstance(value, (numbers.Real, np.floating, np.integer)):

@@ -94,6 +94,7 @@ class _Context:
         # read-only argument would compile a second specialization of it);
         # its writes are caught by comparing with x0.
         self.readonly = not prob.jitted
+        self.views = prob.views(self.x, self.readonly)
         self.evaluate = prob.bind(self.x, self.readonly)
         self.n_evals = 0
 
@@ -226,8 +227,11 @@ def _perturbed(x0, idx, steps):
 
 def _python_values(ctx, idx, xp, xm, bar, label):
     """fp, fm by perturbing ctx.x in place; one coordinate at a time."""
-    x = ctx.x
-    evaluate = ctx.evaluate
+    # memoryview item assignment costs half of ndarray's (measured 33 vs 70
+    # ns); x is the contiguous private vector the views look into
+    x = memoryview(ctx.x)
+    fn = ctx.loss
+    views = ctx.views
     m = idx.size
     fp = [0.0] * m
     fm = [0.0] * m
@@ -241,14 +245,18 @@ def _python_values(ctx, idx, xp, xm, bar, label):
     try:
         for lo in range(0, m, step):
             hi = min(m, lo + step)
+            # the loss call and the float check inlined: ~0.5 us per
+            # coordinate less than going through FlatProblem.bind
             for k in range(lo, hi):
                 i = ii[k]
                 side = "+"
                 x[i] = ps[k]
-                fp[k] = evaluate()
+                v = fn(views)
+                fp[k] = float(v) if isinstance(v, float) else loss_value(v)
                 side = "-"
                 x[i] = ms[k]
-                fm[k] = evaluate()
+                v = fn(views)
+                fm[k] = float(v) if isinstance(v, float) else loss_value(v)
                 x[i] = xs[k]
             bar.update(2 * (hi - lo))
     except (KeyboardInterrupt, SystemExit):
@@ -583,9 +591,8 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False):
         verdict[sus[fails]] = code[fails]
 
     with np.errstate(invalid="ignore", over="ignore"):
-        diff = np.linalg.norm(analytical - numerical)
-        denom = np.linalg.norm(analytical) + np.linalg.norm(numerical)
-        seed_rel = diff / (denom + 1e-15)
+        seed_rel = _norm(analytical - numerical) / (
+            _norm(analytical) + _norm(numerical) + 1e-15)
     elapsed = time.perf_counter() - t0
     return GradCheckResult(
         prob, idx=idx, numerical=numerical, analytical=analytical, abs_errors=abs_err,
@@ -594,6 +601,12 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False):
         elapsed=elapsed, f0=f0, nondeterminism=spread,
         method=("parallel kernel" if parallel else "compiled kernel") if use_jit
         else "python")
+
+
+def _norm(v):
+    # sqrt of a pairwise sum rather than np.linalg.norm's BLAS dot: with two
+    # BLAS threads on a loaded 2-core machine one dot of 1e5 took 16 ms
+    return math.sqrt(float(np.sum(v * v)))
 
 
 # -------------------------------------------------------------- the report

@@ -1,0 +1,171 @@
+"""Gradient-check throughput against its floor and against the seed's code.
+
+The floor of a full per-coordinate check is 2n loss evaluations spread over
+the cores. Each group times it directly in the same run and tags it
+``roofline`` (here the roofline is "2n loss calls / threads", not np.copyto:
+the loss, not memory traffic, bounds a gradient check); ``numpy`` is the
+seed chapter's ``gradient_check`` (reproduced below as the baseline: a copy
+of the parameters per evaluation, one coordinate at a time).
+
+    .venv/bin/python -m pytest bench/bench_gradcheck.py --benchmark-json=bench/results/gradcheck.json
+    .venv/bin/python bench/report.py bench/results/gradcheck.json
+"""
+
+import numba
+import numpy as np
+import pytest
+
+from fastfd.gradcheck import check_gradient
+
+THREADS = numba.get_num_threads()
+
+
+def seed_gradient_check(loss_fn, params, analytical_grad, h=1e-5, tol=1e-4):
+    """The seed chapter's gradient_check (verbose=False), as the baseline."""
+    n = len(params)
+    numerical_grad = np.zeros(n)
+    for i in range(n):
+        p_plus = params.copy()
+        p_plus[i] += h
+        p_minus = params.copy()
+        p_minus[i] -= h
+        numerical_grad[i] = (loss_fn(p_plus) - loss_fn(p_minus)) / (2 * h)
+    diff = np.linalg.norm(analytical_grad - numerical_grad)
+    denom = np.linalg.norm(analytical_grad) + np.linalg.norm(numerical_grad)
+    return diff / (denom + 1e-15), numerical_grad
+
+
+@numba.njit
+def repeat_jit(f, x, k):
+    """k calls of a jitted f in compiled code: the per-thread floor."""
+    s = 0.0
+    for _ in range(k):
+        s += f(x)
+    return s
+
+
+def repeat_py(f, x, k):
+    s = 0.0
+    for _ in range(k):
+        s += f(x)
+    return s
+
+
+def once(benchmark, fn, rounds=3):
+    fn()                                   # compile / warm up outside the timing
+    return benchmark.pedantic(fn, rounds=rounds, iterations=1)
+
+
+# ------------------------------------------- compute-bound jitted sum(sin(w)*w)
+N_SIN = 20_000
+G_SIN = "gradcheck sum(sin(w)*w) jitted, n=2e4"
+
+
+@numba.njit
+def sinw(w):
+    s = 0.0
+    for i in range(w.size):
+        s += np.sin(w[i]) * w[i]
+    return s
+
+
+@pytest.fixture(scope="module")
+def sin_problem():
+    w = np.random.default_rng(0).standard_normal(N_SIN)
+    return w, np.cos(w) * w + np.sin(w)
+
+
+def test_sin_fastfd(role, sin_problem):
+    w, g = sin_problem
+    b = role("fastfd", G_SIN)
+    b.extra_info["threads"] = THREADS
+    r = once(b, lambda: check_gradient(sinw, w, g))
+    assert r.passed
+    b.extra_info["n_evals"] = r.n_evals
+
+
+def test_sin_floor(role, sin_problem):
+    w, _ = sin_problem
+    b = role("roofline", G_SIN)
+    b.extra_info["roofline"] = "2n jitted loss calls / threads"
+    once(b, lambda: repeat_jit(sinw, w, 2 * N_SIN // THREADS))
+
+
+def test_sin_seed(role, sin_problem):
+    w, g = sin_problem
+    once(role("numpy", G_SIN), lambda: seed_gradient_check(sinw, w, g), rounds=1)
+
+
+# -------------------------------------------- seed MSE, m = 64, n = 1e4
+M_MSE, N_MSE = 64, 10_000
+G_MSE = "gradcheck seed MSE m=64 n=1e4"
+
+
+@pytest.fixture(scope="module")
+def mse_problem():
+    rng = np.random.default_rng(42)
+    X = rng.standard_normal((M_MSE, N_MSE))
+    y = X @ rng.standard_normal(N_MSE) + 0.1 * rng.standard_normal(M_MSE)
+    w = np.full(N_MSE, 0.5)
+
+    def mse_loss(w):
+        residuals = X @ w - y
+        return np.mean(residuals ** 2)
+
+    @numba.njit
+    def mse_jit(w):
+        r = X @ w - y
+        return np.mean(r * r)
+
+    grad = (2 / M_MSE) * X.T @ (X @ w - y)
+    return mse_loss, mse_jit, w, grad
+
+
+def test_mse_fastfd_numpy_loss(role, mse_problem):
+    loss, _, w, g = mse_problem
+    b = role("fastfd", G_MSE)
+    r = once(b, lambda: check_gradient(loss, w, g))
+    assert r.passed
+    b.extra_info["n_evals"] = r.n_evals
+
+
+def test_mse_fastfd_jitted_loss(role, mse_problem):
+    _, loss, w, g = mse_problem
+    b = role("fastfd jitted loss", G_MSE)
+    r = once(b, lambda: check_gradient(loss, w, g))
+    assert r.passed
+    b.extra_info["n_evals"] = r.n_evals
+
+
+def test_mse_floor(role, mse_problem):
+    loss, _, w, _ = mse_problem
+    b = role("roofline", G_MSE)
+    b.extra_info["roofline"] = "2n NumPy loss calls"
+    once(b, lambda: repeat_py(loss, w, 2 * N_MSE))
+
+
+def test_mse_seed(role, mse_problem):
+    loss, _, w, g = mse_problem
+    once(role("numpy", G_MSE), lambda: seed_gradient_check(loss, w, g))
+
+
+# ------------------------------------- per-coordinate overhead, Python path
+N_TRIV = 100_000
+G_TRIV = "gradcheck overhead, trivial Python loss, n=1e5"
+
+
+def trivial(w):
+    return 0.0
+
+
+def test_trivial_fastfd(role):
+    w = np.ones(N_TRIV)
+    b = role("fastfd", G_TRIV)
+    once(b, lambda: check_gradient(trivial, w, np.zeros(N_TRIV)))
+
+
+def test_trivial_floor(role):
+    w = np.ones(N_TRIV)
+    b = role("roofline", G_TRIV)
+    b.extra_info["roofline"] = "2n calls of the loss"
+    once(b, lambda: repeat_py(trivial, w, 2 * N_TRIV))
