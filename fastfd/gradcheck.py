@@ -10,6 +10,7 @@ parallel compiled path for Numba-jitted losses, and a report
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import time
@@ -281,7 +282,6 @@ def _blas_one_thread():
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        import contextlib
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
 
@@ -306,7 +306,7 @@ def _jit_values(ctx, idx, xp, xm, parallel, bar):
     piece = max(nchunks, -(-m // 50)) if bar.enabled else m
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=numba.NumbaWarning)
-        with (_blas_one_thread() if parallel else _nullcontext()):
+        with (_blas_one_thread() if parallel else contextlib.nullcontext()):
             for lo in range(0, m, piece):
                 hi = min(m, lo + piece)
                 changed = np.full(min(nchunks, hi - lo), -1, dtype=np.intp)
@@ -318,11 +318,6 @@ def _jit_values(ctx, idx, xp, xm, parallel, bar):
                 if hit.size:
                     _raise_modified(ctx.prob, int(hit[0]), None)
     return fp, fm
-
-
-def _nullcontext():
-    import contextlib
-    return contextlib.nullcontext()
 
 
 def _values(ctx, idx, xp, xm, use_jit, parallel, bar, label):
@@ -561,7 +556,8 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False):
     if sus.size:
         s_idx = idx[sus]
         xp2, xm2, hp2, hm2 = _perturbed(prob.x0, s_idx, 2.0 * steps[sus])
-        fp2, fm2 = _values(ctx, s_idx, xp2, xm2, use_jit, False, _off(), "2h")
+        fp2, fm2 = _values(ctx, s_idx, xp2, xm2, use_jit, parallel and sus.size >= 16,
+                           _off(), "2h")
         if not use_jit:
             _check_unmodified(ctx)
         den2 = 4.0 * steps[sus] if nominal else hp2 + hm2

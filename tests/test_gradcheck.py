@@ -755,3 +755,26 @@ def test_flat_problem_layout_and_names():
     assert FlatProblem(np.ones(3), np.ones(3), sinw).jitted
     assert not FlatProblem(np.ones((3, 1)), np.ones((3, 1)), sinw).jitted
     assert not FlatProblem(np.ones(3), np.ones(3), lambda v: 0.0).jitted
+
+
+@numba.njit
+def picky(w):
+    if w[3] > 1.0:
+        raise ValueError("w[3] out of the domain")
+    return np.sum(w * w)
+
+
+def test_jitted_loss_raising_inside_the_kernel_names_the_coordinate():
+    w = np.linspace(0, 1, 40)
+    w[3] = 1.0                         # w[3] + h leaves the domain
+    with pytest.raises(LossEvaluationError, match=r"loss raised ValueError at params\[3\] \+ h: "
+                       r"w\[3\] out of the domain"):
+        check_gradient(picky, w, 2 * w)
+    assert w[3] == 1.0
+
+
+def test_jitted_progress_reports_between_pieces(capsys):
+    w = np.linspace(-1, 1, 200)
+    r = check_gradient(sinw, w, sinw_grad(w), progress=True)
+    assert r.passed and r.method == "parallel kernel"
+    assert capsys.readouterr().err != ""
