@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 from fractions import Fraction
 
@@ -19,6 +20,7 @@ from ._weights import exact_weights
 __all__ = ["laplacian"]
 
 BOUNDARIES = ("one-sided", "periodic", "valid")
+_MODES = {"one-sided": lk.ONE_SIDED, "periodic": lk.PERIODIC, "valid": lk.INTERIOR}
 
 
 def _is_scalar(value):
@@ -28,9 +30,11 @@ def _is_scalar(value):
 
 def _split_dx(dx, u, boundary):
     """One spacing per axis: a float, or a checked float64 coordinate array."""
+    ndim = u.ndim
+    if type(dx) is float and 0.0 < dx < math.inf:  # the common call, kept lean
+        return [dx] * ndim
     from .grid import _check_dx  # grid imports this module
 
-    ndim = u.ndim
     if isinstance(dx, (str, bytes)):
         raise TypeError(
             f"dx must be a positive number or a sequence with one spacing per "
@@ -165,7 +169,7 @@ def _compute(u, spacing, accuracy, boundary, res):
     if accuracy == 2:
         # 1/h**2 rounded as fastfd.kernels rounds it, so both agree bitwise.
         a = [real(1.0 / (h * h)) for h in spacing]
-        mode = {"one-sided": lk.ONE_SIDED, "periodic": lk.PERIODIC, "valid": lk.INTERIOR}[boundary]
+        mode = _MODES[boundary]
         sh = 1 if boundary == "valid" else 0
         if nd == 1:
             lk.row1(u, res, a[0], mode, sh)
@@ -282,9 +286,19 @@ def laplacian(u, dx=1.0, *, accuracy=2, boundary="one-sided", out=None):
             return res
         out[...] = res
         return out
+    if u.flags.c_contiguous:
+        if out is not None and out.flags.c_contiguous:
+            _compute(u, spacing, accuracy, boundary, out)
+            return out
+        res = np.empty(shape, dtype=dtype)
+        _compute(u, spacing, accuracy, boundary, res)
+        if out is None:
+            return res
+        out[...] = res
+        return out
     # The Laplacian is symmetric in its axes: visit them in decreasing-stride
-    # order, so C, Fortran and any transposed contiguous layout all run the
-    # contiguous-row kernel without a copy.
+    # order, so Fortran and any transposed contiguous layout run the
+    # contiguous-row kernel without a copy (other strides are copied once).
     perm = tuple(np.argsort([-abs(s) for s in u.strides], kind="stable"))
     up = np.ascontiguousarray(u.transpose(perm))
     sp = [spacing[a] for a in perm]
