@@ -743,11 +743,15 @@ class GradCheckResult:
         tensors = self.tensors
         bad_t = [t.name for t in tensors if t.passed is False]
         lines = []
+        n = self.problem.n
+        checked = (f"{self.n_checked:,} coordinates" if self.n_checked == n else
+                   f"{self.n_checked:,} of {n:,} coordinates")
         if self.passed:
-            lines.append(f"Gradient check passed: {self.n_checked:,} coordinates "
-                         f"(tol={self.tol:g}, {self.dtype})")
+            lines.append(f"Gradient check passed: {checked} (tol={self.tol:g}, {self.dtype})")
         else:
-            lines.append(f"Gradient check FAILED: {nfail:,} of {self.n_checked:,} coordinates "
+            if self.n_checked != n:
+                checked = f"{self.n_checked:,} checked coordinates ({n:,} in all)"
+            lines.append(f"Gradient check FAILED: {nfail:,} of {checked} "
                          f"in {len(bad_t)} of {len(tensors)} tensors "
                          f"({', '.join(bad_t)}) (tol={self.tol:g}, {self.dtype})")
         lines.append(

@@ -305,6 +305,20 @@ def test_coords_count_is_reproducible_and_distinct():
     assert not np.array_equal(a.index, c.index)
     rows = {t.name: t for t in a.tensors}
     assert rows["params"].checked == 10 and rows["params"].size == 100
+    assert str(a).startswith("Gradient check passed: 10 of 100 coordinates (tol=1e-06")
+
+
+def test_sampled_dict_check_reports_unchecked_tensors():
+    p = {"a": np.ones((10, 10)), "b": np.ones(5)}
+    g = {"a": 2 * np.ones((10, 10)), "b": np.full(5, 2.0)}
+    r = check_gradient(lambda q: float(np.sum(q["a"] ** 2) + np.sum(q["b"])), p, g,
+                       coords=np.arange(95, 105))
+    assert [tuple(t) for t in r.tensors] == [("a", 100, 5, 0.0, True),
+                                             ("b", 5, 5, pytest.approx(0.5), False)]
+    assert re.search(r"^Gradient check FAILED: 5 of 10 checked coordinates \(105 in all\) "
+                     r"in 1 of 2 tensors \(b\)", str(r))
+    r = check_gradient(lambda q: float(np.sum(q["a"] ** 2) + np.sum(q["b"])), p, g, coords=[0])
+    assert re.search(r"^  b +5 +0 +- +not checked$", str(r), re.M)
 
 
 def test_coords_explicit_indices_only_those_are_checked():
