@@ -519,6 +519,16 @@ def test_jitted_f_exceptions_propagate_from_parallel_kernels(monkeypatch):
     with pytest.raises(ValueError, match=r"rosen: x\[0\] too large"):
         D.hessian(rosen_jit, y[:10], parallel=True)
     assert np.array_equal(x, keep)
+    assert y[0] == 1e6 - 1e-7 and np.all(y[1:] == 1.0)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import fastfd._steps
+    for mod in (D, fastfd._steps):
+        res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert res.failed == 0 and res.attempted > 0, mod.__name__
 
 
 @pytest.mark.parametrize("f", [vec_np, vec_jit], ids=["python", "jitted"])

@@ -1,0 +1,166 @@
+"""fastfd.derivative against NumPy, the np.copyto roofline and the ideal gradient.
+
+    .venv/bin/python -m pytest bench/bench_derivative.py --benchmark-only -q
+
+Targets (issue 3, section 5):
+
+* centered derivative of a jitted ``f(x) = sin(x)*exp(-0.1*x*x)`` at 1e7
+  points at least 1.8x faster than the NumPy expression
+  ``(f(x+h) - f(x-h))/(2*h)`` with the NumPy ``f``, with ``h=1e-5`` and with
+  automatic steps;
+* ``gradient`` of a jitted ``f`` with n = 2e4 within 1.15x of
+  ``2 * n * t_call / threads`` (``t_call``: one call of ``f``, measured in a
+  jitted loop so no dispatch overhead is counted), and its scaling from one
+  thread to all (``numba.set_num_threads``).
+"""
+
+import time
+
+import numba
+import numpy as np
+import pytest
+
+from fastfd import derivative as D
+
+N_POINTS = 10_000_000
+N_GRAD = 20_000
+H = 1e-5
+
+
+@numba.njit
+def f_jit(x):
+    return np.sin(x) * np.exp(-0.1 * x * x)
+
+
+def f_np(x):
+    return np.sin(x) * np.exp(-0.1 * x * x)
+
+
+@numba.njit
+def loss_jit(x):
+    # a chained loss (Rosenbrock): one call reads all of x
+    s = 0.0
+    for i in range(x.shape[0] - 1):
+        s += 100.0 * (x[i + 1] - x[i] * x[i]) ** 2 + (1.0 - x[i]) ** 2
+    return s
+
+
+@numba.njit
+def _repeat_calls(f, x, k):
+    s = 0.0
+    for _ in range(k):
+        x[0] += 1e-12  # keeps LLVM from hoisting the call out of the loop
+        s += f(x)
+    return s
+
+
+@pytest.fixture(scope="module")
+def points():
+    x = np.linspace(-10.0, 10.0, N_POINTS)
+    return x, np.empty_like(x)
+
+
+@pytest.fixture(scope="module")
+def grad_x():
+    return np.random.default_rng(0).uniform(-1.5, 1.5, N_GRAD)
+
+
+def _warm(f):
+    f()  # compile, fault pages in
+    return f
+
+
+# ------------------------------------------------ centered, 1e7 points
+
+G_H = "derivative: centered jitted f, 1e7 points, h=1e-5"
+G_AUTO = "derivative: centered jitted f, 1e7 points, automatic h"
+
+
+def test_points_h_fastfd(role, points):
+    x, _ = points
+    assert np.allclose(D.centered_diff(f_jit, x, H), (f_np(x + H) - f_np(x - H)) / (2 * H),
+                       rtol=0, atol=1e-9)
+    role("fastfd", G_H)(_warm(lambda: D.centered_diff(f_jit, x, H)))
+
+
+def test_points_h_numpy(role, points):
+    x, _ = points
+    role("numpy", G_H)(_warm(lambda: (f_np(x + H) - f_np(x - H)) / (2 * H)))
+
+
+def test_points_h_roofline(role, points):
+    x, out = points
+    role("roofline", G_H)(_warm(lambda: np.copyto(out, x)))
+
+
+def test_points_auto_fastfd(role, points):
+    x, _ = points
+    role("fastfd", G_AUTO)(_warm(lambda: D.centered_diff(f_jit, x)))
+
+
+def test_points_auto_numpy(role, points):
+    x, _ = points
+    role("numpy", G_AUTO)(_warm(lambda: (f_np(x + H) - f_np(x - H)) / (2 * H)))
+
+
+def test_points_auto_roofline(role, points):
+    x, out = points
+    role("roofline", G_AUTO)(_warm(lambda: np.copyto(out, x)))
+
+
+# ------------------------------------------------------- gradient, n = 2e4
+
+G_GRAD = "derivative: gradient of a jitted f, n=2e4"
+
+
+def _t_call(x, k=2000):
+    xc = x.copy()
+    _repeat_calls(loss_jit, xc, 10)
+    best = np.inf
+    for _ in range(5):
+        t = time.perf_counter()
+        _repeat_calls(loss_jit, xc, k)
+        best = min(best, (time.perf_counter() - t) / k)
+    return best
+
+
+def test_gradient_all_threads(role, grad_x):
+    threads = numba.get_num_threads()
+    bench = role("fastfd", G_GRAD)
+    bench.pedantic(lambda: D.gradient(loss_jit, grad_x, parallel=True),
+                   setup=None, rounds=5, iterations=1, warmup_rounds=1)
+    t_call = _t_call(grad_x)
+    ideal = 2 * N_GRAD * t_call / threads
+    bench.extra_info["threads"] = threads
+    bench.extra_info["t_call_us"] = t_call * 1e6
+    bench.extra_info["x_ideal"] = bench.stats.stats.min / ideal
+
+
+def test_gradient_one_thread(role, grad_x):
+    threads = numba.get_num_threads()
+    bench = role("fastfd 1 thread", G_GRAD)
+    numba.set_num_threads(1)
+    try:
+        bench.pedantic(lambda: D.gradient(loss_jit, grad_x, parallel=True),
+                       rounds=3, iterations=1, warmup_rounds=1)
+    finally:
+        numba.set_num_threads(threads)
+    t_call = _t_call(grad_x)
+    bench.extra_info["x_ideal_1thread"] = bench.stats.stats.min / (2 * N_GRAD * t_call)
+
+
+def test_gradient_ideal(role, grad_x):
+    """``2 n`` calls of ``f`` in one jitted loop, split over the threads: the
+    time a perfect per-coordinate gradient would take (the ``ideal`` row)."""
+    threads = numba.get_num_threads()
+    xc = grad_x.copy()
+
+    @numba.njit(parallel=True)
+    def calls(x, k, nth):
+        s = np.zeros(nth)
+        for c in numba.prange(nth):
+            s[c] = _repeat_calls(loss_jit, x.copy(), k)
+        return s
+
+    k = 2 * N_GRAD // threads
+    role("ideal 2n calls / threads", G_GRAD)(_warm(lambda: calls(xc, k, threads)))
