@@ -432,6 +432,10 @@ def check_gradient(loss, params, grad, *, h=None, tol=None, coords="all", seed=N
 
     A coordinate whose loss or analytic value is not finite fails.
 
+    **Cost**: ``2m + 3`` loss evaluations for ``m`` checked coordinates (two
+    at `params` before, one after), plus two per coordinate that passes the
+    first two tests of the tolerance model.
+
     **Diagnosis** of a failing coordinate, from ``f(x)``, ``f(x +- h)`` and
     ``f(x +- 2h)``: "non-smooth point" when the right and left one-sided
     differences disagree by an amount that does not scale like ``h`` (a kink
@@ -639,7 +643,27 @@ class GradCheckResult:
         Largest difference between repeated evaluations at the unperturbed
         point (0.0 for a deterministic loss).
 
-    A result unpacks as the seed's pair: ``rel_error, numerical = result``.
+    A result unpacks and indexes as the seed's pair: ``rel_error, numerical =
+    result``, ``result[0]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd.gradcheck import check_gradient
+    >>> W = np.arange(6.0).reshape(2, 3)
+    >>> grad = 2 * W
+    >>> grad[1, 2] = 0.0                      # a planted bug
+    >>> r = check_gradient(lambda p: float(np.sum(p["W"] ** 2)), {"W": W}, {"W": grad})
+    >>> r.passed, r.n_checked, r.n_evals
+    (False, 6, 17)
+    >>> bad = r.failures()[0]
+    >>> bad.name, round(bad.numerical, 6), bad.analytical, bad.verdict
+    ('W[1, 2]', 10.0, 0.0, 'gradient wrong')
+    >>> [c.name for c in r.worst(2)]
+    ['W[1, 2]', 'W[0, 0]']
+    >>> rel_error, numerical = r               # the seed's pair
+    >>> numerical.shape
+    (6,)
     """
 
     def __init__(self, prob, *, idx, numerical, analytical, abs_errors, rel_errors,
@@ -682,6 +706,13 @@ class GradCheckResult:
     def __iter__(self):
         """Unpack as the seed's ``(rel_error, numerical)``."""
         return iter((self.rel_error, self.numerical))
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        """``result[0]`` is ``rel_error``, ``result[1]`` ``numerical`` (the seed's tuple)."""
+        return (self.rel_error, self.numerical)[i]
 
     def __bool__(self):
         return self.passed

@@ -792,3 +792,28 @@ def test_jitted_progress_reports_between_pieces(capsys):
     r = check_gradient(sinw, w, sinw_grad(w), progress=True)
     assert r.passed and r.method == "parallel kernel"
     assert capsys.readouterr().err != ""
+
+
+def test_result_indexes_like_the_seed_tuple():
+    loss, _, buggy, w = seed_mse()
+    r = gradient_check(loss, w, buggy(w), verbose=False)
+    assert len(r) == 2 and r[0] is r.rel_error and r[1] is r.numerical
+    assert type(r[0]) is np.float64           # as the seed returns it
+    assert tuple(r)[0] == r[0]
+
+
+def test_blas_is_limited_to_one_thread_on_the_parallel_path(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import fastfd._kernels.gradcheck as K
+    seen = []
+    original = K.central_values_parallel
+
+    def spy(*args):
+        seen.append({i["num_threads"] for i in threadpoolctl.threadpool_info()
+                     if i["user_api"] == "blas"})
+        return original(*args)
+
+    monkeypatch.setattr(K, "central_values_parallel", spy)
+    w = np.linspace(-1, 1, 64)
+    assert check_gradient(sinw, w, sinw_grad(w), parallel=True).passed
+    assert seen == [{1}]
