@@ -532,8 +532,12 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False):
     if not use_jit:
         _check_unmodified(ctx)
     f0c = ctx.call("at the unperturbed params (after the check)")
+    if not (math.isfinite(f0b) and math.isfinite(f0c)):
+        raise ValueError(
+            f"loss is not deterministic and not finite: three evaluations at the same "
+            f"params gave {f0!r}, {f0b!r}, {f0c!r}")
     spread = max(abs(f0 - f0b), abs(f0 - f0c))
-    if spread > 0 or not (math.isfinite(f0b) and math.isfinite(f0c)):
+    if spread > 0:
         warnings.warn(
             f"loss is not deterministic: three evaluations at the same params gave "
             f"{f0!r}, {f0b!r}, {f0c!r}; noise bounds widened by {spread:.3g}",

@@ -817,3 +817,15 @@ def test_blas_is_limited_to_one_thread_on_the_parallel_path(monkeypatch):
     w = np.linspace(-1, 1, 64)
     assert check_gradient(sinw, w, sinw_grad(w), parallel=True).passed
     assert seen == [{1}]
+
+
+def test_non_deterministic_non_finite_loss_is_an_error():
+    calls = {"n": 0}
+
+    def flaky(v):
+        calls["n"] += 1
+        return float("nan") if calls["n"] == 2 else float(v @ v)
+
+    with pytest.raises(ValueError, match=r"loss is not deterministic and not finite: three "
+                       r"evaluations at the same params gave 2\.0, nan, 2\.0"):
+        check_gradient(flaky, np.ones(2), 2 * np.ones(2))
