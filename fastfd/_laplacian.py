@@ -186,6 +186,7 @@ def _compute(u, spacing, accuracy, boundary, res):
     tabs = [_empty_table(real)] * pad + [
         _axis_table(n, h, accuracy, boundary, real) for n, h in zip(u.shape, spacing)]
     wc = _weights_1d(accuracy, spacing[-1])[0].astype(real)
+    cw1 = _weights_1d(accuracy, spacing[-2])[0].astype(real) if nd > 1 else wc
     if boundary == "valid":
         lo = [0] * pad + [m] * nd
         hi = [1] * pad + [n - m for n in u.shape]
@@ -196,8 +197,11 @@ def _compute(u, spacing, accuracy, boundary, res):
         sh = [0, 0, 0]
     lims = (lo[0], lo[1], lo[2], hi[2], sh[0], sh[1], sh[2])
     flat = tuple(x for t in tabs for x in t)
+    # Tiles of about 64k points: a 256**2 plane is one tile, a 4096-wide 2-D
+    # array splits into 16-row tiles, so both keep 2 threads busy.
+    rows = max(1, 65536 // u3.shape[2])
     driver = lk.general_parallel if parallel else lk.general_serial
-    driver(u3, r3, flat, wc, m, lims, hi[0], hi[1])
+    driver(u3, r3, flat, wc, cw1, m, lims, hi[0], hi[1], boundary != "valid", rows)
 
 
 def laplacian(u, dx=1.0, *, accuracy=2, boundary="one-sided", out=None):

@@ -273,12 +273,19 @@ def lap3_parallel(u, out, a0, a1, a2, mode, sh):
 # axes have length 1 and no taps). Per axis a: ``idx_a[q, :cnt_a[q]]`` are the
 # input indices and ``w_a[q, :cnt_a[q]]`` the weights (already / h**2) for
 # input position q; ``lo_a <= q < hi_a`` are the positions written, to
-# ``out[... q - sh_a ...]``. Along the row axis, positions in [m, n2 - m) use
-# the centre weights ``wc`` on offsets -m..m, one pass per tap (two streams).
+# ``out[... q - sh_a ...]``. ``wc`` / ``cw1`` are the centred weights of axes
+# 2 / 1 on offsets -m..m (exactly symmetric).
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def _add_pair(o, w, p, q):
+    for k in range(o.shape[0]):
+        o[k] += w * (p[k] + q[k])
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
 def _general_row(u, out, i, j, tabs, wc, m, lims):
+    """One row, one pass per tap (two streams each); any layout, any mode."""
     idx0, w0, cnt0, idx1, w1, cnt1, idx2, w2, cnt2 = tabs
     lo0, lo1, lo2, hi2, sh0, sh1, sh2 = lims
     c = u[i, j]
@@ -291,13 +298,12 @@ def _general_row(u, out, i, j, tabs, wc, m, lims):
         scale_into(oi, wc[0], c[a - m:b - m])
         for s in range(1, 2 * m + 1):
             add_scaled(oi, wc[s], c[a - m + s:b - m + s])
-    for k in range(lo2, hi2):
-        if a <= k < b:
-            continue
-        acc = w2[k, 0] * c[idx2[k, 0]]
-        for t in range(1, cnt2[k]):
-            acc += w2[k, t] * c[idx2[k, t]]
-        o[k - sh2] = acc
+    else:
+        a = b = hi2
+    for k in range(lo2, a):
+        _row_end(c, o, k, k - sh2, idx2, w2, cnt2)
+    for k in range(b, hi2):
+        _row_end(c, o, k, k - sh2, idx2, w2, cnt2)
     ow = o[lo2 - sh2:hi2 - sh2]
     for t in range(cnt0[i]):
         add_scaled(ow, w0[i, t], u[idx0[i, t], j, lo2:hi2])
@@ -306,19 +312,90 @@ def _general_row(u, out, i, j, tabs, wc, m, lims):
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
-def general_serial(u, out, tabs, wc, m, lims, hi0, hi1):
+def _row_end(c, o, k, ko, idx2, w2, cnt2):
+    acc = w2[k, 0] * c[idx2[k, 0]]
+    for t in range(1, cnt2[k]):
+        acc += w2[k, t] * c[idx2[k, t]]
+    o[ko] = acc
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def _general_flat(u, out, i, fa, fb, tabs, wc, cw1, m):
+    """Rows ``fa <= j < fb`` (centred along axis 1) of plane ``i`` of
+    C-contiguous arrays as flat passes over blocks of 2048 points (the
+    partial sums stay in L1); the ``m`` points at each row end, where the
+    flat shifts wrap into the neighbouring row, are then recomputed."""
+    idx0, w0, cnt0, idx1, w1, cnt1, idx2, w2, cnt2 = tabs
+    n1 = u.shape[1]
+    n2 = u.shape[2]
+    size = n1 * n2
+    c = u[i].reshape(size)
+    o = out[i].reshape(size)
+    end = fb * n2
+    for b in range(fa * n2, end, 2048):
+        e = min(b + 2048, end)
+        ob = o[b:e]
+        scale_into(ob, wc[m] + cw1[m], c[b:e])
+        for s in range(1, m + 1):
+            _add_pair(ob, wc[m + s], c[b + s:e + s], c[b - s:e - s])
+        for s in range(1, m + 1):
+            _add_pair(ob, cw1[m + s], c[b + s * n2:e + s * n2], c[b - s * n2:e - s * n2])
+        for t in range(cnt0[i]):
+            add_scaled(ob, w0[i, t], u[idx0[i, t]].reshape(size)[b:e])
+    for j in range(fa, fb):
+        for k in range(m):
+            _flat_end(u, c, o, i, j, k, tabs, cw1, m)
+        for k in range(n2 - m, n2):
+            _flat_end(u, c, o, i, j, k, tabs, cw1, m)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def _flat_end(u, c, o, i, j, k, tabs, cw1, m):
+    """Point (j, k) of the flat plane: axis 2 from its table row (one-sided
+    or wrapped), axis 1 centred, axis 0 from its table row."""
+    idx0, w0, cnt0, idx1, w1, cnt1, idx2, w2, cnt2 = tabs
+    n2 = u.shape[2]
+    base = j * n2
+    acc = w2[k, 0] * c[base + idx2[k, 0]]
+    for t in range(1, cnt2[k]):
+        acc += w2[k, t] * c[base + idx2[k, t]]
+    for s in range(-m, m + 1):
+        acc += cw1[m + s] * c[base + s * n2 + k]
+    for t in range(cnt0[i]):
+        acc += w0[i, t] * u[idx0[i, t], j, k]
+    o[base + k] = acc
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def _general_tile(u, out, q, tabs, wc, cw1, m, lims, hi0, hi1, flat, rows):
     lo0 = lims[0]
     lo1 = lims[1]
-    for i in range(lo0, hi0):
-        for j in range(lo1, hi1):
-            _general_row(u, out, i, j, tabs, wc, m, lims)
+    ntj = (hi1 - lo1 + rows - 1) // rows
+    i = lo0 + q // ntj
+    ja = lo1 + (q % ntj) * rows
+    jb = min(ja + rows, hi1)
+    fa = max(ja, m)
+    fb = min(jb, u.shape[1] - m)
+    if not flat or fa >= fb:
+        fa = fb = jb
+    else:
+        _general_flat(u, out, i, fa, fb, tabs, wc, cw1, m)
+    for j in range(ja, fa):
+        _general_row(u, out, i, j, tabs, wc, m, lims)
+    for j in range(fb, jb):
+        _general_row(u, out, i, j, tabs, wc, m, lims)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def general_serial(u, out, tabs, wc, cw1, m, lims, hi0, hi1, flat, rows):
+    ntiles = (hi0 - lims[0]) * ((hi1 - lims[1] + rows - 1) // rows)
+    for q in range(ntiles):
+        _general_tile(u, out, q, tabs, wc, cw1, m, lims, hi0, hi1, flat, rows)
 
 
 @njit(cache=CACHE, fastmath=FASTMATH, parallel=True)
-def general_parallel(u, out, tabs, wc, m, lims, hi0, hi1):
-    # prange over all rows: 3-D and 2-D (one plane) are both split evenly.
-    lo0 = lims[0]
-    lo1 = lims[1]
-    nj = hi1 - lo1
-    for q in prange((hi0 - lo0) * nj):
-        _general_row(u, out, lo0 + q // nj, lo1 + q % nj, tabs, wc, m, lims)
+def general_parallel(u, out, tabs, wc, cw1, m, lims, hi0, hi1, flat, rows):
+    # Tiles of ``rows`` rows of one plane: 3-D and 2-D (one plane) both split.
+    ntiles = (hi0 - lims[0]) * ((hi1 - lims[1] + rows - 1) // rows)
+    for q in prange(ntiles):
+        _general_tile(u, out, q, tabs, wc, cw1, m, lims, hi0, hi1, flat, rows)
