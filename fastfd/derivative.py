@@ -20,8 +20,7 @@ Both paths run the same formula code (``fastfd._kernels.fd``).
 from __future__ import annotations
 
 import functools
-import math
-import numbers
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -49,9 +48,11 @@ MAX_ORDER = 4
 # Richardson: number of steps h, h/2, ..., h/2**(levels-1). Four levels raise a
 # centered accuracy-2 stencil to order 8; more levels only add roundoff.
 RICHARDSON_LEVELS = 4
-# Per-coordinate kernels go parallel from this many coordinates on when
-# parallel=None: below it one thread start costs more than the work.
-PARALLEL_MIN_COORDS = 64
+# parallel=None: per-coordinate kernels use the thread pool when the
+# evaluations are estimated (from the timed f(x) call) to take longer than
+# this. Waking the pool costs ~10-20 µs on an idle machine and was measured
+# at 4-12 ms on this 2-core machine under load from other processes.
+PARALLEL_MIN_SECONDS = 1e-3
 
 
 @dataclass(frozen=True)
@@ -212,11 +213,40 @@ def _nchunks(n, parallel):
     return max(1, min(numba.get_num_threads(), n)) if parallel else 1
 
 
-def _raise_failed(status, rerun):
-    """A chunk of a parallel kernel failed: rerun it serially to raise f's error."""
+_KERNELS = {  # kind: (parallel driver, guarded chunk, bare chunk)
+    "points": ("points", "points_guarded", "points_chunk"),
+    "complex": ("complex_points", "complex_guarded", "complex_chunk"),
+    "grad": ("grad", "grad_guarded", "grad_chunk"),
+    "jac": ("jac", "jac_guarded", "jac_chunk"),
+    "hess": ("hess", "hess_guarded", "hess_chunk"),
+}
+
+
+def _run(kind, f, x, args, n, nch, out):
+    """Run a jitted kernel of ``fastfd._kernels.fd`` with ``nch`` chunks.
+
+    One chunk runs the guarded chunk function directly: no thread pool
+    (measured: a prange launch costs ~10 µs on an idle machine and several
+    ms on a loaded one). A chunk that failed is rerun unguarded, serially,
+    so ``f``'s own exception reaches the caller.
+    """
+    par, guarded, chunk = (getattr(JIT, name) for name in _KERNELS[kind])
+
+    def bounds(c):
+        if kind == "hess":
+            return (c, nch)
+        lo, hi = c * n // nch, (c + 1) * n // nch
+        return (lo, hi, 1) if kind in ("grad", "jac") else (lo, hi)
+
+    if nch == 1:
+        status = np.array([_quiet(guarded, f, x, *args, *bounds(0), out)])
+    else:
+        status = np.zeros(nch, dtype=np.int64)
+        _quiet(par, f, x, *args, nch, out, status)
     for c in np.flatnonzero(status):
-        rerun(int(c))
-    raise RuntimeError("a parallel chunk failed but its serial rerun did not")
+        chunk(f, x, *args, *bounds(int(c)), out)
+    if status.any():
+        raise RuntimeError(f"a {kind} kernel chunk failed but its serial rerun did not")
 
 
 # ----------------------------------------------------------------- the core
@@ -268,13 +298,8 @@ def _fd_eval(f, jitted, x, h, offs, nums, den, order, realize, base, dt, vectori
         out = np.empty(xf.size, dtype=dt)
         n = xf.size
         if jitted:
-            nch = _nchunks(n, n >= config.PARALLEL_MIN)
-            status = np.zeros(nch, dtype=np.int64)
             args = (hf, hstride, base, realize, offs, nums, den, order, offs[0], offs[-1])
-            _quiet(JIT.points, f, xf, *args, nch, out, status)
-            if status.any():
-                _raise_failed(status, lambda c: JIT.points_chunk(
-                    f, xf, *args, c * n // nch, (c + 1) * n // nch, out))
+            _run("points", f, xf, args, n, _nchunks(n, n >= config.PARALLEL_MIN), out)
         else:
             PY.points_chunk(_ShapeChecked(f, True), xf, hf, hstride, base, realize,
                             offs, nums, den, order, offs[0], offs[-1], 0, n, out)
@@ -469,12 +494,8 @@ def _complex_step(f, x, h, vectorized, full_output):
         ctype = np.zeros(1, dtype=cdt)
         n = xf.size
         if jitted:
-            nch = _nchunks(n, n >= config.PARALLEL_MIN)
-            status = np.zeros(nch, dtype=np.int64)
-            _quiet(JIT.complex_points, f, xf, hf, hstride, b, ctype, nch, out, status)
-            if status.any():
-                _raise_failed(status, lambda c: JIT.complex_chunk(
-                    f, xf, hf, hstride, b, ctype, c * n // nch, (c + 1) * n // nch, out))
+            _run("complex", f, xf, (hf, hstride, b, ctype), n,
+                 _nchunks(n, n >= config.PARALLEL_MIN), out)
         else:
             PY.complex_chunk(_ShapeChecked(f, True, complex_ok=True), xf, hf, hstride, b,
                              ctype, 0, n, out)
@@ -696,16 +717,24 @@ def _prepare_vector(f, x, h, accuracy, scheme, parallel):
             raise ValueError(
                 f"h must be a scalar or have x's shape {xa.shape}, got shape {ha.shape}")
     n = xa.size
-    if parallel is None:
-        parallel = jitted and n >= PARALLEL_MIN_COORDS
     # the private copy every evaluation works on: the caller's x is never touched
     xc = np.array(xa, dtype=xdt, order="C", copy=True)
-    return jitted, xc, xdt, ha, accuracy, scheme, bool(parallel)
+    return jitted, xc, xdt, ha, accuracy, scheme, parallel
+
+
+def _decide_parallel(parallel, jitted, t_f0, nevals):
+    if parallel is None:
+        return jitted and t_f0 * nevals > PARALLEL_MIN_SECONDS
+    return parallel
 
 
 def _eval_f0(f, jitted, xc, name):
+    """``f(x)`` on a copy, and how long it took (the first call of a jitted f
+    includes its compilation, which only errs towards parallel)."""
     try:
-        return f(xc.copy())
+        t = time.perf_counter()
+        v = f(xc.copy())
+        return v, time.perf_counter() - t
     except NumbaError as exc:
         raise TypeError(
             f"f (a jitted function) could not be compiled for a 1-D {xc.dtype} array "
@@ -757,9 +786,10 @@ def gradient(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
         Step, or one step per coordinate. ``None``: ``optimal_step(scheme,
         x, accuracy=accuracy)``.
     parallel : bool or None, optional
-        Use all Numba threads (jitted ``f`` only). ``None``: from
-        ``PARALLEL_MIN_COORDS`` = 64 coordinates on. Each entry is computed
-        by the same operations either way, so the result is bitwise the same.
+        Use all Numba threads (jitted ``f`` only). ``None``: when the
+        evaluations are estimated (from timing the ``f(x)`` call) to take
+        over 1 ms. Each entry is computed by the same operations either way,
+        so the result is bitwise the same.
 
     Returns
     -------
@@ -775,23 +805,19 @@ def gradient(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
     """
     jitted, xc, xdt, ha, accuracy, scheme, parallel = _prepare_vector(
         f, x, h, accuracy, scheme, parallel)
-    f0 = _eval_f0(f, jitted, xc, "gradient")
+    f0, t_f0 = _eval_f0(f, jitted, xc, "gradient")
     fdt = _scalar_f0(f0, "gradient (f: R^n -> R; use jacobian for vector-valued f)")
     dt = _out_dtype(xdt, fdt)
     offs, nums, den = _stencil_arrays(1, accuracy, scheme, xdt.str)
+    parallel = _decide_parallel(parallel, jitted, t_f0, xc.size * offs.size)
     base = step_base(_eps(xdt, fdt), 1, accuracy) if ha is None else 0.0
     hf, hstride = _steps_args(ha, xdt)
     out = np.empty(xc.size, dtype=dt)
     f0 = dt.type(f0)
     n = xc.size
     if jitted:
-        nch = _nchunks(n, parallel)
-        status = np.zeros(nch, dtype=np.int64)
-        args = (hf, hstride, base, offs, nums, den, f0)
-        _quiet(JIT.grad, f, xc, *args, nch, out, status)
-        if status.any():
-            _raise_failed(status, lambda c: JIT.grad_chunk(
-                f, xc, *args, c * n // nch, (c + 1) * n // nch, 1, out))
+        _run("grad", f, xc, (hf, hstride, base, offs, nums, den, f0), n,
+             _nchunks(n, parallel), out)
     else:
         PY.grad_chunk(f, xc, hf, hstride, base, offs, nums, den, f0, 0, n, 1, out)
     return out
@@ -827,7 +853,7 @@ def jacobian(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
     """
     jitted, xc, xdt, ha, accuracy, scheme, parallel = _prepare_vector(
         f, x, h, accuracy, scheme, parallel)
-    f0 = _eval_f0(f, jitted, xc, "jacobian")
+    f0, t_f0 = _eval_f0(f, jitted, xc, "jacobian")
     f0a = np.asarray(f0)
     if f0a.ndim != 1:
         raise ValueError(
@@ -838,19 +864,15 @@ def jacobian(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
         raise TypeError(f"f must return real numbers, got dtype {fdt}")
     dt = _out_dtype(xdt, fdt)
     offs, nums, den = _stencil_arrays(1, accuracy, scheme, xdt.str)
+    parallel = _decide_parallel(parallel, jitted, t_f0, xc.size * offs.size)
     base = step_base(_eps(xdt, fdt), 1, accuracy) if ha is None else 0.0
     hf, hstride = _steps_args(ha, xdt)
     m, n = f0a.size, xc.size
     out = np.empty((m, n), dtype=dt)
     f0a = np.ascontiguousarray(f0a, dtype=dt)
     if jitted:
-        nch = _nchunks(n, parallel)
-        status = np.zeros(nch, dtype=np.int64)
-        args = (hf, hstride, base, offs, nums, den, f0a)
-        _quiet(JIT.jac, f, xc, *args, nch, out, status)
-        if status.any():
-            _raise_failed(status, lambda c: JIT.jac_chunk(
-                f, xc, *args, c * n // nch, (c + 1) * n // nch, 1, out))
+        _run("jac", f, xc, (hf, hstride, base, offs, nums, den, f0a), n,
+             _nchunks(n, parallel), out)
     else:
         def checked(z):
             v = np.asarray(f(z))
@@ -900,11 +922,14 @@ def hessian(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
     """
     jitted, xc, xdt, ha, accuracy, scheme, parallel = _prepare_vector(
         f, x, h, accuracy, scheme, parallel)
-    f0 = _eval_f0(f, jitted, xc, "hessian")
+    f0, t_f0 = _eval_f0(f, jitted, xc, "hessian")
     fdt = _scalar_f0(f0, "hessian (f: R^n -> R)")
     dt = _out_dtype(xdt, fdt)
     offs1, nums1, den1 = _stencil_arrays(1, accuracy, scheme, xdt.str)
     offs2, nums2, den2 = _stencil_arrays(2, accuracy, scheme, xdt.str)
+    n = xc.size
+    parallel = _decide_parallel(parallel, jitted, t_f0,
+                                n * offs2.size + n * (n - 1) // 2 * offs1.size ** 2)
     base = step_base(_eps(xdt, fdt), 2, accuracy) if ha is None else 0.0
     hf, hstride = _steps_args(ha, xdt)
     n = xc.size
@@ -912,11 +937,7 @@ def hessian(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
     f0 = dt.type(f0)
     args = (hf, hstride, base, offs1, nums1, den1, offs2, nums2, den2, f0)
     if jitted:
-        nch = _nchunks(n, parallel)
-        status = np.zeros(nch, dtype=np.int64)
-        _quiet(JIT.hess, f, xc, *args, nch, out, status)
-        if status.any():
-            _raise_failed(status, lambda c: JIT.hess_chunk(f, xc, *args, c, nch, out))
+        _run("hess", f, xc, args, n, _nchunks(n, parallel), out)
     else:
         PY.hess_chunk(f, xc, *args, 0, 1, out)
     return out
