@@ -458,7 +458,9 @@ def check_flat(loss, x0, g, blocks, name, *, coords="auto", directions=None, bud
     n = x.size
     eps = float(np.finfo(x.dtype).eps)
     flat = _batched_flat(loss) if vectorized else loss
-    f = D.Counter(flat)
+    base = np.array(x0, copy=True)
+    base.flags.writeable = False
+    f = D.Counter(flat, base=base)
     t_call, f0 = time_loss(f, x)
     t_coord = t_call
     if vectorized:
