@@ -257,7 +257,7 @@ def _auto_steps(x, base, dt):
 
 
 class _ShapeChecked:
-    """Wraps a Python ``f``: checks each result and counts calls."""
+    """Wraps a Python ``f``: checks the shape and kind of every result."""
 
     def __init__(self, f, scalar, complex_ok=False):
         self.f = f
@@ -312,7 +312,7 @@ def _fd_eval(f, jitted, x, h, offs, nums, den, order, realize, base, dt, vectori
     return np.asarray(PY.finish(acc, den, step, order))
 
 
-def _prepare_points(f, x, h, vectorized, dt_probe=True):
+def _prepare_points(f, x, h, vectorized):
     jitted = _check_f(f)
     vectorized = _check_bool("vectorized", vectorized)
     xa, xdt = _as_real_array(x)
@@ -332,7 +332,7 @@ def _first_point(xa):
     return xa.reshape(-1)[0] if xa.size else None
 
 
-def _fdtype(f, jitted, xa, xdt, vectorized, need):
+def _fdtype(f, jitted, xa, xdt, need):
     """dtype of ``f`` values, from one scalar call (needed for jitted ``f``
     (compiles it, checks it returns a scalar) and for automatic steps)."""
     if not need or xa.size == 0:
@@ -366,7 +366,7 @@ def _jit_return_dtype(f, arg, value):
 def _stencil_derivative(f, x, h, order, accuracy, scheme, vectorized, full_output=False,
                         method="fd"):
     jitted, vectorized, xa, xdt, ha = _prepare_points(f, x, h, vectorized)
-    fdt = _fdtype(f, jitted, xa, xdt, vectorized, need=jitted or ha is None)
+    fdt = _fdtype(f, jitted, xa, xdt, need=jitted or ha is None)
     dt = _out_dtype(xdt, fdt)
     offs, nums, den = _stencil_arrays(order, accuracy, scheme, dt.str)
     xc = xa.astype(dt, copy=False)
@@ -500,7 +500,7 @@ def _complex_step(f, x, h, vectorized, full_output):
             PY.complex_chunk(_ShapeChecked(f, True, complex_ok=True), xf, hf, hstride, b,
                              ctype, 0, n, out)
         value = out.reshape(shape)
-        step = _auto_steps(xa, base, xdt) if ha is None else np.broadcast_to(hf, shape)
+        step = _auto_steps(xa, base, xdt) if ha is None else np.broadcast_to(ha, shape)
     else:
         step = _auto_steps(xa, base, xdt) if ha is None else np.broadcast_to(ha, shape)
         z = xa.astype(cdt) + 1j * step.astype(cdt)

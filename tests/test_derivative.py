@@ -335,6 +335,14 @@ def test_complex_step_scalar_only_f_and_float32():
     g32 = D.derivative(np.exp, np.float32(1.0), method="complex")
     assert isinstance(g32, np.float32) and abs(g32 / np.e - 1) < 1e-6
     assert D.derivative(lambda z: 3.0 + 0 * z, 1.0, method="complex") == 0.0
+    # explicit steps, broadcast over a 2-D x, on every path
+    x = np.array([[0.5, 1.0, 1.5], [2.0, 2.5, 3.0]])
+    h = np.array([1e-20, 1e-10, 1e-30])
+    ref = expsin_p(x)
+    for f, kw in ((expsin, {}), (expsin, {"vectorized": False}), (expsin_jit, {})):
+        r = D.derivative(f, x, method="complex", h=h, full_output=True, **kw)
+        assert r.value.shape == (2, 3) and np.array_equal(r.step, np.broadcast_to(h, (2, 3)))
+        assert np.max(np.abs(r.value / ref - 1)) <= 1e-14
 
 
 RICH = [
