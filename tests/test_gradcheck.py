@@ -829,3 +829,19 @@ def test_non_deterministic_non_finite_loss_is_an_error():
     with pytest.raises(ValueError, match=r"loss is not deterministic and not finite: three "
                        r"evaluations at the same params gave 2\.0, nan, 2\.0"):
         check_gradient(flaky, np.ones(2), 2 * np.ones(2))
+
+
+def test_seed_gradient_check_with_a_jitted_loss_runs_the_kernel_and_matches_the_seed():
+    w = np.linspace(-2, 2, 50)
+    h = 1e-5
+    expected = np.empty(50)
+    for i in range(50):
+        p_plus = w.copy()
+        p_plus[i] += h
+        p_minus = w.copy()
+        p_minus[i] -= h
+        expected[i] = (sinw(p_plus) - sinw(p_minus)) / (2 * h)
+    r = gradient_check(sinw, w, sinw_grad(w), verbose=False)
+    assert r.method == "parallel kernel"
+    np.testing.assert_array_equal(r.numerical, expected)
+    assert r.passed and r.rel_error < 1e-9
