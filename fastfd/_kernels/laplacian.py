@@ -1,12 +1,15 @@
 """Laplacian kernels (njit): row primitives, 2-D/3-D drivers, general accuracy.
 
-Layout: the last axis is the contiguous one. Every loop runs along it over
-whole rows (1-D contiguous slices) with at most five input streams, which
-LLVM vectorizes; the drivers pick the rows. Parallel drivers ``prange`` over
-planes (3-D) or rows (2-D) and call the same row code as the serial ones, so
-both give bit-identical results (measured: a bare ``prange`` element loop did
-not vectorize and ran 2.6x slower than serial; a helper per contiguous row
-restores it).
+Layout: the last axis is the contiguous one, and every loop runs over
+contiguous 1-D slices indexed from 0, with few input streams, which LLVM
+vectorizes. For C-contiguous arrays a whole plane is one flat loop (the
+neighbouring rows are the same plane shifted by a row length) and the points
+at the row ends, where that shift wraps, are recomputed afterwards; other
+layouts go row by row. Parallel drivers ``prange`` over planes (3-D), rows
+(2-D) or row tiles (any accuracy) and call the same code as the serial ones,
+so both give bit-identical results (measured: a bare ``prange`` element loop
+did not vectorize and ran 2.6x slower than serial; a helper per contiguous
+chunk restores it).
 
 Output index = input index - ``sh`` on every active axis: ``sh = 0`` for the
 same-shape modes, ``sh = m`` for ``"valid"`` (the output is smaller).
