@@ -563,8 +563,7 @@ _SEED_DOC = """{summary}
 
 
 def forward_diff(f, x, h=None, *, vectorized=True):
-    h_ = h
-    return _stencil_derivative(f, x, h_, 1, 1, "forward", vectorized)
+    return _stencil_derivative(f, x, h, 1, 1, "forward", vectorized)
 
 
 def backward_diff(f, x, h=None, *, vectorized=True):

@@ -6,6 +6,7 @@ derivatives. Jitted test functions are few on purpose: every distinct jitted
 ``f`` compiles the kernels again (about a second each).
 """
 
+import importlib
 import math
 import warnings
 
@@ -15,9 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import fastfd.derivative as D
 from fastfd import _config
 from fastfd._steps import optimal_step
+
+# the module, not the function fastfd.derivative that the package re-exports
+# under the same name (``import fastfd.derivative as D`` would get the function)
+D = importlib.import_module("fastfd.derivative")
 
 EPS = np.finfo(np.float64).eps
 
@@ -177,10 +181,14 @@ def test_parallel_points_equal_serial_bitwise(monkeypatch):
     x = np.linspace(-3, 3, 10_001)
     serial = D.centered_diff(poly_jit, x)
     serial_h = D.derivative(poly_jit, x, order=2, h=1e-3)
+    serial_c = D.derivative(expsin_jit, x, method="complex")
     monkeypatch.setattr(_config, "PARALLEL_MIN", 100)
-    assert numba.get_num_threads() >= 1
     assert np.array_equal(D.centered_diff(poly_jit, x), serial)
     assert np.array_equal(D.derivative(poly_jit, x, order=2, h=1e-3), serial_h)
+    assert np.array_equal(D.derivative(expsin_jit, x, method="complex"), serial_c)
+    xv = np.array([0.7, -1.2])
+    assert np.array_equal(D.jacobian(vec_jit, xv, parallel=True),
+                          D.jacobian(vec_jit, xv, parallel=False))
 
 
 # ----------------------------------------------------------- numerics
@@ -555,6 +563,28 @@ def test_jacobian_python_and_jitted_agree():
     assert np.array_equal(D.jacobian(vec_np, x, h=1e-3), D.jacobian(vec_jit, x, h=1e-3))
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 6), st.integers(0, 2**32 - 1), st.sampled_from([2, 4]))
+def test_property_quadratic_gradient_and_hessian(n, seed, accuracy):
+    """f = x.A.x/2 + b.x: centered stencils are exact on quadratics up to roundoff."""
+    rng = np.random.default_rng(seed)
+    A = rng.uniform(-2, 2, (n, n))
+    A = A + A.T
+    b = rng.uniform(-2, 2, n)
+    x = rng.uniform(-3, 3, n)
+    f = lambda v: 0.5 * v @ A @ v + b @ v  # noqa: E731
+    scale = 1 + np.abs(A).sum() * (1 + np.abs(x).max()) ** 2
+    g = D.gradient(f, x, accuracy=accuracy)
+    assert np.max(np.abs(g - (A @ x + b))) <= 1e-8 * scale
+    H = D.hessian(f, x, accuracy=accuracy)
+    assert np.array_equal(H, H.T)
+    assert np.max(np.abs(H - A)) <= 1e-5 * scale
+    keep = x.copy()
+    J = D.jacobian(lambda v: np.array([f(v), 2 * f(v)]), x, accuracy=accuracy)
+    assert np.array_equal(x, keep)
+    assert np.allclose(J[1], 2 * J[0], rtol=1e-12, atol=1e-12 * scale)
+
+
 def test_hessian_symmetric_and_analytic():
     f = lambda v: v[0] ** 2 * v[1] + np.exp(v[1] * v[2]) + v[2] ** 4  # noqa: E731
     x = np.array([0.3, -0.4, 0.9])
@@ -659,6 +689,10 @@ def _sq(x):
     (lambda: D.gradient(rosen_jit, np.array([[1.0]]).ravel()[:0]), ValueError, "non-empty"),
     (lambda: D.centered_diff(numba.njit(lambda x: x[0]), 1.0), TypeError,
      "f .a jitted function. could not be compiled for a float64 scalar argument"),
+    (lambda: D.gradient(numba.njit(lambda v: v.nonexistent), [1.0]), TypeError,
+     "f .a jitted function. could not be compiled for a 1-D float64 array argument"),
+    (lambda: D.gradient(expsin_jit, [1.0]), ValueError,
+     r"f must return a scalar for gradient .*got shape \(1,\)"),
 ])
 def test_errors(call, exc, match):
     with pytest.raises(exc, match=match):
