@@ -26,6 +26,17 @@ Coordinates are split into contiguous chunks; each task receives the loss, a
 copy of ``x`` and its chunk, and returns that chunk's derivatives; results are
 placed by chunk number, so the order never depends on completion order. A
 failed task raises an error naming the chunk and its coordinate range.
+
+On a real cluster (``pip install fastfd[dask]``; the loss must be importable
+on the workers, e.g. a function in a module they have installed)::
+
+    from dask.distributed import Client
+    client = Client("tcp://scheduler-host:8786")
+    result = check_gradient(mymodel.loss, params, grad, coords="all",
+                            executor=client)
+
+Only the per-coordinate stage is distributed; directional checks and
+bisection are sequential by nature and run locally.
 """
 
 from __future__ import annotations
@@ -40,7 +51,7 @@ from ._validation import check_int, short_repr
 
 __all__ = [
     "BATCH_BYTES", "BATCH_ROWS", "ChunkError", "check_executor",
-    "coordinate_differences", "evaluate_loss", "batched_losses",
+    "coordinate_differences", "coordinate_values", "evaluate_loss", "batched_losses",
 ]
 
 BATCH_ROWS = 128
@@ -89,25 +100,22 @@ def batch_rows(n, itemsize, batch_size=None):
     return rows - rows % 2
 
 
-def _serial(loss, x, index, steps, out, tick):
+def _serial(loss, x, index, xp, xm, fp, fm, tick):
     for j in range(index.size):
         i = index[j]
         xi = x[i]
-        xp = xi + steps[j]
-        xm = xi - steps[j]
         try:
-            x[i] = xp
-            fp = evaluate_loss(loss, x)
-            x[i] = xm
-            fm = evaluate_loss(loss, x)
+            x[i] = xp[j]
+            fp[j] = evaluate_loss(loss, x)
+            x[i] = xm[j]
+            fm[j] = evaluate_loss(loss, x)
         finally:
             x[i] = xi
-        out[j] = (fp - fm) / float(xp - xm)
         if tick is not None:
             tick(2)
 
 
-def _batched(loss, x, index, steps, out, rows, tick):
+def _batched(loss, x, index, xp, xm, fp, fm, rows, tick):
     half = rows // 2
     buf = np.empty((2 * min(half, index.size), x.size), dtype=x.dtype)
     buf[...] = x
@@ -116,29 +124,30 @@ def _batched(loss, x, index, steps, out, rows, tick):
         m = idx.size
         r = np.arange(m)
         xi = x[idx]
-        xp = xi + steps[s:s + m]
-        xm = xi - steps[s:s + m]
-        buf[r, idx] = xp
-        buf[m + r, idx] = xm
+        buf[r, idx] = xp[s:s + m]
+        buf[m + r, idx] = xm[s:s + m]
         try:
             values = batched_losses(loss, buf[:2 * m])
         finally:
             buf[r, idx] = xi
             buf[m + r, idx] = xi
-        out[s:s + m] = (values[:m] - values[m:]) / (xp - xm).astype(np.float64)
+        fp[s:s + m] = values[:m]
+        fm[s:s + m] = values[m:]
         if tick is not None:
             tick(2 * m)
 
 
-def evaluate_chunk(loss, x, index, steps, vectorized=False, rows=BATCH_ROWS):
-    """Derivatives at ``index`` on a private copy of ``x`` (the task body)."""
+def evaluate_chunk(loss, x, index, xp, xm, vectorized=False, rows=BATCH_ROWS):
+    """``(f(x with x[i] = xp), f(x with x[i] = xm))`` for each ``i`` in
+    ``index``, on a private copy of ``x`` (the body of one task)."""
     x = np.array(x, copy=True)
-    out = np.empty(index.size, dtype=np.float64)
+    fp = np.empty(index.size, dtype=np.float64)
+    fm = np.empty(index.size, dtype=np.float64)
     if vectorized:
-        _batched(loss, x, index, steps, out, rows, None)
+        _batched(loss, x, index, xp, xm, fp, fm, rows, None)
     else:
-        _serial(loss, x, index, steps, out, None)
-    return out
+        _serial(loss, x, index, xp, xm, fp, fm, None)
+    return fp, fm
 
 
 def _is_dask_client(executor):
@@ -208,25 +217,26 @@ def _blas_threads(executor):
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _run_executor(loss, x, index, steps, vectorized, rows, executor, chunk_size, tick):
+def _run_executor(loss, x, index, xp, xm, vectorized, rows, executor, chunk_size, tick):
     _check_picklable(loss, executor)
     with _blas_threads(executor):
-        return _gather(loss, x, index, steps, vectorized, rows, executor, chunk_size, tick)
+        return _gather(loss, x, index, xp, xm, vectorized, rows, executor, chunk_size, tick)
 
 
-def _gather(loss, x, index, steps, vectorized, rows, executor, chunk_size, tick):
+def _gather(loss, x, index, xp, xm, vectorized, rows, executor, chunk_size, tick):
     chunks = _chunks(index.size, executor, chunk_size)
-    out = np.empty(index.size, dtype=np.float64)
+    fp = np.empty(index.size, dtype=np.float64)
+    fm = np.empty(index.size, dtype=np.float64)
     dask = _is_dask_client(executor)
     if dask:
         from distributed import as_completed
         x_remote = executor.scatter(x, broadcast=True, hash=False)
-        futures = [executor.submit(evaluate_chunk, loss, x_remote, index[a:b], steps[a:b],
-                                   vectorized, rows, pure=False)
+        futures = [executor.submit(evaluate_chunk, loss, x_remote, index[a:b], xp[a:b],
+                                   xm[a:b], vectorized, rows, pure=False)
                    for a, b in chunks]
         waiter = as_completed(futures)
     else:
-        futures = [executor.submit(evaluate_chunk, loss, x, index[a:b], steps[a:b],
+        futures = [executor.submit(evaluate_chunk, loss, x, index[a:b], xp[a:b], xm[a:b],
                                    vectorized, rows)
                    for a, b in chunks]
         waiter = cf.as_completed(futures)
@@ -243,19 +253,53 @@ def _gather(loss, x, index, steps, vectorized, rows, executor, chunk_size, tick)
                     f"chunk {k} of {len(chunks)} (coordinates {first}..{last}, "
                     f"{b - a} of them) failed on the executor: "
                     f"{type(exc).__name__}: {exc}") from exc
-            part = np.asarray(part, dtype=np.float64)
-            if part.shape != (b - a,):
+            try:
+                part_p, part_m = (np.asarray(q, dtype=np.float64) for q in part)
+            except (TypeError, ValueError):
+                part_p = part_m = np.empty(0)
+            if part_p.shape != (b - a,) or part_m.shape != (b - a,):
                 raise ChunkError(
                     f"chunk {k} of {len(chunks)} (coordinates {int(index[a])}.."
-                    f"{int(index[b - 1])}) returned shape {part.shape}, expected "
-                    f"({b - a},)")
-            out[a:b] = part
+                    f"{int(index[b - 1])}) returned {short_repr(part, 60)}, expected two "
+                    f"arrays of {b - a} losses")
+            fp[a:b] = part_p
+            fm[a:b] = part_m
             if tick is not None:
                 tick(2 * (b - a))
     finally:
         for fut in futures:
             fut.cancel()
-    return out
+    return fp, fm
+
+
+def coordinate_values(loss, x, index, xp, xm, *, vectorized=False, batch_size=None,
+                      executor=None, chunk_size=None, tick=None):
+    """Losses with coordinate ``index[j]`` set to ``xp[j]`` and to ``xm[j]``.
+
+    The building block of :func:`coordinate_differences` (same parameters,
+    with the perturbed values ``xp``, ``xm`` in the dtype of ``x`` instead of
+    steps). Returns ``(fp, fm)``, float64 arrays.
+    """
+    index = np.asarray(index, dtype=np.intp)
+    xp = np.asarray(xp, dtype=x.dtype)
+    xm = np.asarray(xm, dtype=x.dtype)
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size, minimum=2)
+    if chunk_size is not None:
+        chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+    rows = batch_rows(x.size, x.dtype.itemsize, batch_size)
+    if index.size == 0:
+        return np.empty(0), np.empty(0)
+    if executor is not None:
+        return _run_executor(loss, x, index, xp, xm, vectorized, rows, executor,
+                             chunk_size, tick)
+    fp = np.empty(index.size, dtype=np.float64)
+    fm = np.empty(index.size, dtype=np.float64)
+    if vectorized:
+        _batched(loss, x, index, xp, xm, fp, fm, rows, tick)
+    else:
+        _serial(loss, x, index, xp, xm, fp, fm, tick)
+    return fp, fm
 
 
 def coordinate_differences(loss, x, index, steps, *, vectorized=False, batch_size=None,
@@ -300,19 +344,10 @@ def coordinate_differences(loss, x, index, steps, *, vectorized=False, batch_siz
     """
     index = np.asarray(index, dtype=np.intp)
     steps = np.asarray(steps, dtype=x.dtype)
-    if batch_size is not None:
-        batch_size = check_int("batch_size", batch_size, minimum=2)
-    if chunk_size is not None:
-        chunk_size = check_int("chunk_size", chunk_size, minimum=1)
-    rows = batch_rows(x.size, x.dtype.itemsize, batch_size)
-    if index.size == 0:
-        return np.empty(0, dtype=np.float64)
-    if executor is not None:
-        return _run_executor(loss, x, index, steps, vectorized, rows, executor,
-                             chunk_size, tick)
-    out = np.empty(index.size, dtype=np.float64)
-    if vectorized:
-        _batched(loss, x, index, steps, out, rows, tick)
-    else:
-        _serial(loss, x, index, steps, out, tick)
-    return out
+    xi = x[index]
+    xp = xi + steps
+    xm = xi - steps
+    fp, fm = coordinate_values(loss, x, index, xp, xm, vectorized=vectorized,
+                               batch_size=batch_size, executor=executor,
+                               chunk_size=chunk_size, tick=tick)
+    return (fp - fm) / (xp - xm).astype(np.float64)

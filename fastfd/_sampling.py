@@ -376,7 +376,7 @@ def _interleaved(index, starts):
 
 
 def _sample_until(loss, x, index, blocks, starts, vectorized, batch_size, tick, deadline,
-                  chunk=256):
+                  chunk=64):
     """Evaluate the sample in interleaved chunks until ``deadline``; returns
     the (sorted) coordinates done and their derivatives."""
     from ._distributed import coordinate_differences
@@ -384,7 +384,7 @@ def _sample_until(loss, x, index, blocks, starts, vectorized, batch_size, tick, 
     done = 0
     parts = []
     while done < index.size:
-        if done and time.perf_counter() > deadline:
+        if time.perf_counter() > deadline:
             break
         idx = index[order[done:done + chunk]]
         parts.append(coordinate_differences(loss, x, idx, _coordinate_steps(x, idx),
@@ -392,7 +392,7 @@ def _sample_until(loss, x, index, blocks, starts, vectorized, batch_size, tick, 
                                             tick=tick))
         done += idx.size
     taken = index[order[:done]]
-    num = np.concatenate(parts)
+    num = np.concatenate(parts) if parts else np.empty(0)
     keep = np.argsort(taken)
     return taken[keep], num[keep]
 
@@ -463,6 +463,9 @@ def check_flat(loss, x0, g, blocks, name, *, coords="auto", directions=None, bud
     f = D.Counter(flat, base=base)
     t_call, f0 = time_loss(f, x)
     t_coord = t_call
+    if executor is not None:
+        from ._distributed import _executor_workers
+        t_coord = t_call / _executor_workers(executor)
     if vectorized:
         from ._distributed import batch_rows
         rows = batch_rows(n, x.dtype.itemsize, batch_size)
@@ -471,6 +474,8 @@ def check_flat(loss, x0, g, blocks, name, *, coords="auto", directions=None, bud
         from ._distributed import batched_losses
         batched_losses(loss, probe)
         t_coord = max((time.perf_counter() - t0) / rows, 1e-9)
+        if executor is not None:
+            t_coord /= _executor_workers(executor)
         del probe
     plan = plan_check(n, len(blocks), t_call, coords=coords, directions=directions,
                       budget=budget, t_coord=t_coord)
