@@ -11,6 +11,7 @@ elements faster than NumPy slicing, 1e3 within 1.5x of it.
 import numpy as np
 import pytest
 
+import fastfd._config as config
 from fastfd import grid
 
 H = 0.1
@@ -53,6 +54,13 @@ G1 = "grid: 1-D centered acc2, 2e7 float64"
 def test_centered_2e7_fastfd(role, big):
     u, out = big
     role("fastfd", G1)(_warm(lambda: grid.derivative(u, dx=H, out=out)))
+
+
+def test_centered_2e7_fastfd_serial(role, big, monkeypatch):
+    # one thread: the figure that matters when the other core is busy
+    monkeypatch.setattr(config, "PARALLEL_MIN", 1 << 62)
+    u, out = big
+    role("fastfd serial", G1)(_warm(lambda: grid.derivative(u, dx=H, out=out)))
 
 
 def test_centered_2e7_numpy(role, big):
@@ -107,6 +115,12 @@ G2 = "grid: axis 0 of C 4000x4000 float64"
 def test_axis0_fastfd(role, square):
     a, out = square
     role("fastfd", G2)(_warm(lambda: grid.derivative(a, dx=H, axis=0, out=out)))
+
+
+def test_axis0_fastfd_serial(role, square, monkeypatch):
+    monkeypatch.setattr(config, "PARALLEL_MIN", 1 << 62)
+    a, out = square
+    role("fastfd serial", G2)(_warm(lambda: grid.derivative(a, dx=H, axis=0, out=out)))
 
 
 def test_axis0_numpy(role, square):
