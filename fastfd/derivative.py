@@ -8,7 +8,10 @@ How ``f`` is evaluated (the same for every function here):
   per coordinate (:func:`gradient`, :func:`jacobian`, :func:`hessian`: one
   chunk of coordinates per thread, each thread with a private copy of ``x``).
   The first call with a new ``f`` compiles the kernel for it (about a second);
-  kernels that take a function cannot be cached on disk.
+  kernels that take a function cannot be cached on disk. ``f`` runs on
+  several threads at once, so it must not write to shared state. An
+  exception raised by ``f`` reaches the caller (the failed chunk is rerun
+  serially: Numba does not propagate exceptions out of ``prange`` reliably).
 * a plain Python callable is called once per stencil point on whole arrays
   (NumPy-vectorized, as in the seed chapter), or, with ``vectorized=False``,
   once per point with scalars. Per-coordinate functions call a Python ``f``
@@ -64,13 +67,14 @@ class DerivativeResult:
     value : float or ndarray
         The derivative (the same as with ``full_output=False``).
     error : float or ndarray
-        Estimated absolute error of ``value``. ``"fd"``: the difference to
-        the same stencil at twice the step, divided by ``2**accuracy - 1``
-        (the leading truncation term; costs a second set of evaluations);
-        ``"richardson"``: for the entry of the extrapolation table returned,
-        the larger of its changes from one more step and from one more order
-        (Ridders); ``"complex"``: ``eps * |value|`` (no
-        cancellation, the truncation error is ``O(h**2)`` with ``h ~ eps``).
+        Estimated absolute error of ``value``, at least ``eps * |value|``.
+        ``"fd"``: the difference to the same stencil at twice the step,
+        divided by ``2**accuracy - 1`` (the leading truncation term; costs a
+        second set of evaluations); ``"richardson"``: for the entry of the
+        extrapolation table returned, the larger of its changes from one
+        more step and from one more order (Ridders); ``"complex"``:
+        ``eps * |value|`` (no cancellation, and the truncation error is
+        ``O(h**2)`` with ``h ~ eps``).
     step : float or ndarray
         Step(s) used. For ``"richardson"`` the first (largest) step; the
         others are ``step / 2**k``.
@@ -388,7 +392,8 @@ def _stencil_derivative(f, x, h, order, accuracy, scheme, vectorized, full_outpu
     step = _auto_steps(xc, base, dt) if ha is None else np.broadcast_to(hh, xc.shape)
     coarse = _fd_eval(f, jitted, xc, np.asarray(2 * step, dtype=dt), offs, nums, den, order,
                       ha is None, 0.0, dt, vectorized)
-    error = np.abs(value - coarse) / (2.0 ** accuracy - 1)
+    error = np.maximum(np.abs(value - coarse) / (2.0 ** accuracy - 1),
+                       _eps(xdt, fdt) * np.abs(value))
     return DerivativeResult(value[()], error.astype(dt)[()], np.asarray(step)[()], 2 * nfev,
                             (~np.isfinite(value))[()], method)
 
@@ -440,7 +445,10 @@ def _richardson(f, jitted, x, ha, offs, nums, den, order, accuracy, scheme, xdt,
     best = np.argmin(errors[::-1], axis=0)
     best = errors.shape[0] - 1 - best      # ties go to the deepest entry
     value = np.take_along_axis(values, best[None], 0)[0]
-    error = np.take_along_axis(errors, best[None], 0)[0]
+    # floor: no result is better than its own rounding (in float32 the table
+    # entries can agree exactly)
+    error = np.maximum(np.take_along_axis(errors, best[None], 0)[0],
+                       dt.type(_eps(xdt, fdt)) * np.abs(value))
     if not full_output:
         return value[()]
     return DerivativeResult(value[()], error[()], h0[()], L * nfev,
