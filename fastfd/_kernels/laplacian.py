@@ -335,7 +335,23 @@ def _general_flat(u, out, i, fa, fb, tabs, wc, cw1, m):
     c = u[i].reshape(size)
     o = out[i].reshape(size)
     end = fb * n2
-    for b in range(fa * n2, end, 2048):
+    beg = fa * n2
+    if m == 2 and cnt0[i] != 6:  # accuracy 4, centred (or no) axis 0: fused
+        e = end
+        if cnt0[i] == 0:
+            _fused13(o[beg:e], c[beg - 2:e - 2], c[beg - 1:e - 1], c[beg:e], c[beg + 1:e + 1],
+                     c[beg + 2:e + 2], c[beg - 2 * n2:e - 2 * n2], c[beg - n2:e - n2],
+                     c[beg + n2:e + n2], c[beg + 2 * n2:e + 2 * n2], wc, cw1,
+                     c, c, c, c, c, w0[i], 0)
+        else:
+            _fused13(o[beg:e], c[beg - 2:e - 2], c[beg - 1:e - 1], c[beg:e], c[beg + 1:e + 1],
+                     c[beg + 2:e + 2], c[beg - 2 * n2:e - 2 * n2], c[beg - n2:e - n2],
+                     c[beg + n2:e + n2], c[beg + 2 * n2:e + 2 * n2], wc, cw1,
+                     u[idx0[i, 0]].reshape(size)[beg:e], u[idx0[i, 1]].reshape(size)[beg:e],
+                     u[idx0[i, 2]].reshape(size)[beg:e], u[idx0[i, 3]].reshape(size)[beg:e],
+                     u[idx0[i, 4]].reshape(size)[beg:e], w0[i], 5)
+        beg = end
+    for b in range(beg, end, 2048):
         e = min(b + 2048, end)
         ob = o[b:e]
         scale_into(ob, wc[m] + cw1[m], c[b:e])
@@ -350,6 +366,28 @@ def _general_flat(u, out, i, fa, fb, tabs, wc, cw1, m):
             _flat_end(u, c, o, i, j, k, tabs, cw1, m)
         for k in range(n2 - m, n2):
             _flat_end(u, c, o, i, j, k, tabs, cw1, m)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def _fused13(o, zm2, zm1, c, zp1, zp2, ym2, ym1, yp1, yp2, wz, wy, x0, x1, x2, x3, x4, wx, nx):
+    """Accuracy 4 in one loop: pairs along axes 2 and 1, the five table taps
+    along axis 0 (measured 1.2x faster than the ten blocked passes on a
+    256x256 plane in cache)."""
+    z0 = wz[2] + wy[2]
+    z1 = wz[3]
+    z2 = wz[4]
+    y1 = wy[3]
+    y2 = wy[4]
+    if nx == 5:
+        for k in range(o.shape[0]):
+            o[k] = (z0 * c[k] + z1 * (zp1[k] + zm1[k]) + z2 * (zp2[k] + zm2[k])
+                    + y1 * (yp1[k] + ym1[k]) + y2 * (yp2[k] + ym2[k])
+                    + wx[0] * x0[k] + wx[1] * x1[k] + wx[2] * x2[k] + wx[3] * x3[k]
+                    + wx[4] * x4[k])
+    else:
+        for k in range(o.shape[0]):
+            o[k] = (z0 * c[k] + z1 * (zp1[k] + zm1[k]) + z2 * (zp2[k] + zm2[k])
+                    + y1 * (yp1[k] + ym1[k]) + y2 * (yp2[k] + ym2[k]))
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
