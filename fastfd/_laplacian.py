@@ -111,7 +111,11 @@ def _weights_1d(accuracy, h):
     n = accuracy + 2
     edges = [[float(w / h2) for w in exact_weights(2, tuple(j - r for j in range(n)))]
              for r in range(m)]
-    return np.array(centre), np.array(edges).reshape(m, n)
+    centre = np.array(centre)
+    edges = np.array(edges).reshape(m, n)
+    centre.flags.writeable = False  # cached: shared by every call
+    edges.flags.writeable = False
+    return centre, edges
 
 
 def _axis_table(n, h, accuracy, boundary, real):
