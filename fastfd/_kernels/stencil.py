@@ -42,9 +42,11 @@ from numba import njit, prange
 
 from .. import _config as config
 
-# Elements of `out` accumulated per block: 1024 float64 (8 KB) plus the u
-# blocks they read stay in L1 while every stencil term is added.
-BLOCK = 1024
+# Elements of `out` accumulated per block while every stencil term is added.
+# Serial, float64, this machine: 1e5 points acc 2 took 31/19/16/16 us with
+# blocks of 256/1024/4096/8192, 4e6 points acc 6 3.4/2.8/2.5/2.4 ms; 4096
+# float64 (32 KB) stays in L1.
+BLOCK = 4096
 # Elements per parallel work unit (per prange iteration).
 CHUNK = 1 << 16
 
