@@ -218,7 +218,8 @@ class _Job:
 
 
 def _prepare(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx"):
-    """Validate everything and return a job; no kernel runs here."""
+    """Validate everything and return a job; no kernel runs here (the
+    non-uniform weights are computed by :func:`_run`)."""
     arr, dtype = as_float_array(u, "u")
     order = check_int("order", order, 1)
     scheme = check_scheme(scheme)
@@ -234,17 +235,19 @@ def _prepare(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx"):
             f"u has {n} points along axis {ax}, but order={order}, accuracy="
             f"{accuracy}, scheme={scheme!r} with boundary={boundary!r} needs at "
             f"least {need}")
+    _, width = _min_points(order, accuracy, scheme, boundary, uniform)
+    n_out = n - width + 1 if boundary == "valid" else n
+    shape = arr.shape[:ax] + (n_out,) + arr.shape[ax + 1:]
+    if out is not None:
+        check_out(out, shape, dtype, inputs=(u, arr))
     rdtype = _REAL[dtype]
-    if uniform:
+    if uniform:  # pure Python, cached
         plan = _uniform_plan(order, accuracy, scheme, boundary, n, h, rdtype)
         if len(_FAST) >= 256:
             _FAST.clear()
         _FAST[(order, accuracy, scheme, boundary, n, h, dtype)] = plan
-    else:
-        plan = _nonuniform_plan(order, accuracy, scheme, boundary, h, rdtype)
-    shape = arr.shape[:ax] + (plan[2],) + arr.shape[ax + 1:]
-    if out is not None:
-        check_out(out, shape, dtype, inputs=(u, arr))
+    else:  # runs the Fornberg kernel: built in _run, after every check
+        plan = (order, accuracy, scheme, boundary, h, rdtype)
     job = _Job()
     perm = _permutation(arr)
     if perm is None:  # contiguous under no permutation: copy once
@@ -269,9 +272,10 @@ def _run(job):
     target = out.transpose(perm) if direct else np.empty(tshape, job.dtype)
     if ut.size:
         n_out = tshape[pax]
+        plan = job.plan if job.uniform else _nonuniform_plan(*job.plan)
         kernel = _KERNELS[job.uniform, ut.size >= _config.PARALLEL_MIN]
         kernel(ut.reshape(outer, n * inner), target.reshape(outer, n_out * inner),
-               inner, job.plan[0], job.plan[1])
+               inner, plan[0], plan[1])
     if out is None:
         return target.transpose(inv)
     if not direct:
