@@ -702,3 +702,351 @@ def check_at_scale(loss, params, grad, *, coords="auto", directions=None, budget
                       directions=directions, budget=budget, seed=seed,
                       vectorized=vectorized, executor=executor, progress=progress,
                       batch_size=batch_size, max_localize=max_localize)
+
+
+# --------------------------------------------------------------------------
+# The large-model options of fastfd.check_gradient (directions=, budget=,
+# coords="auto", vectorized=, executor=), on top of the per-coordinate
+# engine of fastfd.gradcheck.
+# --------------------------------------------------------------------------
+
+class _Replan(Exception):
+    """Raised from the engine's timing hook: a full check does not fit."""
+
+    def __init__(self, t_call):
+        super().__init__(t_call)
+        self.t_call = t_call
+
+
+def _single_from_batched(loss, kind):
+    """A scalar loss on the user's structure from a vectorized one (one row)."""
+    def single(params):
+        if kind == "array":
+            batch = params[None]
+        elif kind == "dict":
+            batch = {k: v[None] for k, v in params.items()}
+        else:
+            seq = [v[None] for v in params]
+            batch = tuple(seq) if kind == "tuple" else seq
+        values = np.asarray(loss(batch))
+        if values.shape != (1,):
+            raise ValueError(
+                f"vectorized=True: loss must return 1 value for a batch of 1 (shape "
+                f"(1,)), got shape {values.shape}")
+        return float(values[0])
+    return single
+
+
+def _engine_values(flat, x0, vectorized, batch_size, executor):
+    """The engine's (fp, fm) evaluator, batched and/or on an executor."""
+    from ._distributed import coordinate_values
+
+    def values(ctx, idx, xp, xm, use_jit, parallel, bar, label):
+        x = np.array(x0, copy=True)
+        fp, fm = coordinate_values(flat, x, idx, xp, xm, vectorized=vectorized,
+                                   batch_size=batch_size, executor=executor,
+                                   tick=bar.update)
+        ctx.n_evals += 2 * idx.size
+        return fp, fm
+    return values
+
+
+def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto", seed=None,
+                         parallel=None, raise_on_fail=False, progress=None, directions=None,
+                         budget=None, vectorized=False, executor=None, batch_size=None,
+                         max_localize=32):
+    """``fastfd.check_gradient`` with the large-model options (see its docstring)."""
+    from . import _directions as D
+    from . import gradcheck as G
+    from ._distributed import _executor_workers, batch_rows, batched_losses
+
+    t_start = time.perf_counter()
+    probe_kind = None
+    if vectorized:
+        from ._flat import _split
+        probe_kind = _split(params, "params")[0]
+    c_loss = _single_from_batched(loss, probe_kind) if vectorized else loss
+    prob, _, h, tol = G._iv(c_loss, params, grad, h, tol, "all", seed, parallel,
+                            raise_on_fail, progress)
+    n, T = prob.n, len(prob.blocks)
+    coords, directions, budget = check_scale_options(
+        coords, directions, budget, vectorized, executor, progress, batch_size, n, T)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    flat = StructuredLoss(loss, prob.blocks, prob.kind, prob.keys, batched=vectorized)
+    workers = _executor_workers(executor) if executor is not None else 1
+    extra_evals = 0
+    t_row = None
+    if vectorized:
+        rows = batch_rows(n, prob.x0.dtype.itemsize, batch_size)
+        probe = np.repeat(prob.x0[None, :], rows, axis=0)
+        t0 = time.perf_counter()
+        batched_losses(flat, probe)          # also checks the returned shape
+        t_row = (time.perf_counter() - t0) / rows
+        extra_evals += rows
+        del probe
+    values = (_engine_values(flat, prob.x0, vectorized, batch_size, executor)
+              if vectorized or executor is not None else None)
+    per_dir = 4 * (1 + T) if T > 1 else 4
+    auto = isinstance(coords, str) and coords == "auto"
+    eff_budget = DEFAULT_BUDGET if (budget is None and auto) else budget
+    timed = {}
+
+    x = np.array(prob.x0, copy=True)
+    f = D.Counter(_batched_flat(flat) if vectorized else flat, base=prob.x0)
+
+    def fits(t):
+        t_coord = (t_row if t_row is not None else t) / workers
+        return 2 * n * t_coord + per_dir * (directions or 0) * t <= eff_budget
+
+    def on_timed(t):
+        # the engine timed one call; one call can be inflated (first-call
+        # costs, a busy machine), so re-time before deciding against it
+        if (eff_budget is not None and eff_budget < t) or (auto and not fits(t)):
+            t = min(t, time_loss(f, x)[0])
+        timed["t"] = t
+        if eff_budget is not None and eff_budget < t:
+            raise ValueError(
+                f"budget={budget!r} s is too small for even one loss evaluation, "
+                f"which takes {_fmt_seconds(t)}")
+        if auto and not fits(t):
+            raise _Replan(t)
+
+    if auto or (isinstance(coords, str) and coords == "all"):
+        idx = np.arange(n, dtype=np.intp)
+    elif np.ndim(coords) == 0:
+        idx = (np.arange(n, dtype=np.intp) if coords >= n
+               else stratified_sample(prob.blocks, prob.g, coords, rng))
+    else:
+        idx = G._check_coords(coords, seed, prob)
+
+    base = None
+    rep = None
+    mode = "all" if idx.size == n else "sampled"
+    try:
+        if idx.size:
+            base = G._run(prob, c_loss, idx, h, tol, parallel, progress, values=values,
+                          on_timed=on_timed)
+    except _Replan as replan:
+        # a full check does not fit the budget: directions (with bisection)
+        # first, then a stratified sample sized by the time left
+        extra_evals += 2
+        mode = "sampled"
+        t_call = replan.t_call
+        t_coord = (t_row if t_row is not None else t_call) / workers
+        plan = plan_check(n, T, t_call, coords="auto", directions=directions,
+                          budget=eff_budget, t_coord=t_coord)
+        f0 = f(x)
+        share = per_dir * plan.n_directions * t_call / max(plan.expected_seconds(T), 1e-12)
+        deadline = t_start + eff_budget * (1.0 - RESERVE_SHARE) * share
+        t0, e0 = time.perf_counter(), f.n
+        rep = D.check_directions(f, x, prob.g, prob.blocks, f0, plan.n_directions, rng,
+                                 max_coords=max_localize, deadline=deadline)
+        # the loss may run slower than timed (a loaded machine): size the
+        # sample from the time the directions really took per evaluation
+        slow = (time.perf_counter() - t0) / max(f.n - e0, 1) / max(t_call, 1e-12)
+        left = t_start + eff_budget * (1.0 - RESERVE_SHARE) - time.perf_counter()
+        m = int(min(plan.n_coords, max(0.0, left) / (2 * t_coord * max(slow, 1.0))))
+        if m >= T:
+            idx = stratified_sample(prob.blocks, prob.g, m, rng)
+            base = G._run(prob, c_loss, idx, h, tol, parallel, progress, values=values)
+        else:
+            idx = np.empty(0, dtype=np.intp)
+    if rep is None:
+        if directions is None and budget is not None and base is not None:
+            spare = budget - (time.perf_counter() - t_start)
+            k = int(min(MAX_DIRECTIONS, max(0.0, spare * DIRECTION_SHARE /
+                                            (per_dir * timed.get("t", base.elapsed)))))
+        else:
+            k = directions or 0
+        if k:
+            f0 = base.loss_value if base is not None else f(x)
+            rep = D.check_directions(f, x, prob.g, prob.blocks, f0, k, rng,
+                                     max_coords=max_localize)
+    if tol is None:
+        tol = G.DEFAULT_TOL[np.dtype(prob.dtype)]
+    result = ScaleCheckResult(prob, base, rep, mode=mode, tol=tol,
+                              n_evals=extra_evals + f.n + (base.n_evals if base else 0),
+                              elapsed=time.perf_counter() - t_start,
+                              t_call=timed.get("t"))
+    if raise_on_fail and not result.passed:
+        raise G.GradientCheckError(result)
+    return result
+
+
+from .gradcheck import CoordinateCheck, GradCheckResult, TensorCheck  # noqa: E402
+
+
+class ScaleCheckResult(GradCheckResult):
+    """A :class:`GradCheckResult` with the large-model parts.
+
+    Extra attributes: ``mode`` ("all" or "sampled"), ``n_directions``,
+    ``coverage`` (e.g. "checked 3,072 of 1,002,570 coordinates in 6
+    tensors and 64 directions"), ``localized`` (wrong coordinates found
+    by bisection, as CoordinateCheck), ``direction_failures`` (tensor,
+    direction, discrepancy, tolerance), ``unresolved`` (failing ranges no
+    single coordinate explains), ``nonsmooth`` (directions whose steps
+    crossed a kink), ``t_call`` and ``full_check_seconds`` (per-call time
+    x 2n).
+    """
+
+    def __init__(self, prob, base, rep, *, mode, tol, n_evals, elapsed, t_call):
+        if base is not None:
+            self.__dict__.update(base.__dict__)
+        else:
+            empty = np.empty(0)
+            self.problem = prob
+            self.index = np.empty(0, dtype=np.intp)
+            self.numerical = self.analytical = self.abs_errors = empty
+            self.rel_errors = self.noise = self.steps = empty
+            self._codes = np.empty(0, dtype=np.int8)
+            self.rel_error = np.float64(0.0)
+            self.tol = float(tol) if tol is not None else 0.0
+            self.dtype = prob.dtype
+            self.n_checked = 0
+            self.loss_value = None
+            self.nondeterminism = 0.0
+            self.method = "directions"
+            self.max_abs_error = self.max_rel_error = 0.0
+            self.criterion = "per-coordinate"
+        self.mode = mode
+        self.n_evals = int(n_evals)
+        self.elapsed = float(elapsed)
+        self.t_call = t_call
+        self.n_directions = rep.n_directions if rep is not None else 0
+        self.localized, self.unresolved, self.nonsmooth = [], [], []
+        self.direction_failures, self.truncated = [], []
+        coord_ok = bool((self._codes == 0).all())
+        if rep is not None:
+            self._absorb(rep)
+        self.passed = (coord_ok and not self.localized and not self.unresolved
+                       and not self.direction_failures)
+
+    def _absorb(self, rep):
+        prob = self.problem
+        seen = set()
+        for tname, c in rep.failing:
+            self.direction_failures.append((tname, c.direction, c.discrepancy,
+                                            c.tolerance, c.verdict))
+        for tname, loc in rep.localized.items():
+            for c in loc.coordinates:
+                i = c.start
+                if i in seen:
+                    continue
+                seen.add(i)
+                num, ana = c.numerical * c.sign, float(prob.g[i])
+                err = abs(num - ana)
+                scale = max(abs(num), abs(ana))
+                self.localized.append(CoordinateCheck(
+                    prob.name(i), i, num, ana, err, err / scale if scale else 0.0,
+                    c.step, c.verdict))
+            for c in loc.unresolved:
+                self.unresolved.append((tname, c.start, c.stop, c.direction,
+                                        c.discrepancy, c.tolerance))
+            if loc.truncated:
+                self.truncated.append(tname)
+            self.nonsmooth.extend((tname, c.direction) for c in loc.nonsmooth)
+        explained = {t for t, *_ in self.direction_failures if t != "all"}
+        for tname, c in rep.failing:
+            if tname == "all" and not explained:
+                self.unresolved.append(("all tensors", c.start, c.stop, c.direction,
+                                        c.discrepancy, c.tolerance))
+                break
+        self.nonsmooth.extend((t, c.direction) for t, c in rep.nonsmooth)
+        self.n_localize_evals = sum(loc.n_evals for loc in rep.localized.values())
+
+    @property
+    def coverage(self):
+        return coverage_line(self.n_checked, self.problem.n, len(self.problem.blocks),
+                             self.n_directions)
+
+    @property
+    def full_check_seconds(self):
+        """What a full per-coordinate check would cost: per-call time x 2n."""
+        return None if self.t_call is None else 2 * self.problem.n * self.t_call
+
+    @property
+    def tensors(self):
+        rows = super().tensors
+        bad = ({t for t, *_ in self.direction_failures}
+               | {self.problem.name(c.index).split("[")[0] for c in self.localized}
+               | {u[0] for u in self.unresolved})
+        return [TensorCheck(t.name, t.size, t.checked, t.worst_rel_error,
+                            False if t.name in bad else t.passed) for t in rows]
+
+    def failures(self):
+        """Failing checked coordinates, then those found by bisection."""
+        mine = super().failures()
+        have = {c.index for c in mine}
+        return mine + [c for c in self.localized if c.index not in have]
+
+    def worst(self, k=10):
+        rows = super().worst(k)
+        have = {c.index for c in rows}
+        extra = [c for c in self.localized if c.index not in have]
+        return (extra + rows)[:int(k)]
+
+    def __repr__(self):
+        return (f"<GradCheckResult {'passed' if self.passed else 'FAILED'}: "
+                f"{self.coverage}, {len(self.failures())} wrong coordinates found>")
+
+    def report(self, k=5):
+        """The compact report; for sampled checks with a coverage line, the
+        directional checks and the coordinates localized by bisection."""
+        if self.mode == "all" and not self.n_directions:
+            return super().report(k)
+        lines = []
+        if self.mode == "all":
+            lines.extend(super().report(k).split("\n"))
+        else:
+            status = "passed" if self.passed else "FAILED"
+            lines.append(f"Gradient check {status} (sampled): {self.coverage}")
+            full = ("" if self.full_check_seconds is None else
+                    f" (a full check: {2 * self.problem.n:,} evaluations, about "
+                    f"{_fmt_seconds(self.full_check_seconds)})")
+            lines.append(f"  {self.n_evals:,} loss evaluations in {self.elapsed:.2f} s{full}; "
+                         f"tol={self.tol:g}, {self.dtype}")
+            if self.n_checked:
+                lines.append(
+                    f"  sampled coordinates: relative error {self.rel_error:.2e} (seed "
+                    f"definition), max abs error {self.max_abs_error:.2e}, max rel error "
+                    f"{self.max_rel_error:.2e}")
+            dfail = {}
+            for t, *_ in self.direction_failures:
+                dfail[t] = dfail.get(t, 0) + 1
+            tensors = self.tensors
+            namew = max(6, max(len(t.name) for t in tensors))
+            lines.append(f"  {'tensor':<{namew}}  {'size':>9}  {'checked':>9}  "
+                         f"{'worst rel err':>13}  {'directions failed':>17}  status")
+            for t in tensors:
+                worst = "-" if t.worst_rel_error is None else f"{t.worst_rel_error:.2e}"
+                status = "FAIL" if t.passed is False else "pass"
+                lines.append(f"  {t.name:<{namew}}  {t.size:>9,}  {t.checked:>9,}  "
+                             f"{worst:>13}  {dfail.get(t.name, 0):>8} of {self.n_directions:<6}"
+                             f"  {status}")
+            rows = [r for r in GradCheckResult.worst(self, k) if r.verdict != "ok"]
+            if rows:
+                lines.append("  failing sampled coordinates:")
+                cw = max(10, max(len(r.name) for r in rows))
+                for r in rows:
+                    lines.append(f"  {r.name:<{cw}}  numerical {r.numerical:>13.6g}  "
+                                 f"analytical {r.analytical:>13.6g}  {r.verdict}")
+        if self.localized:
+            lines.append(f"  wrong coordinates localized by bisection "
+                         f"({getattr(self, 'n_localize_evals', 0):,} evaluations):")
+            cw = max(10, max(len(c.name) for c in self.localized[:20]))
+            for c in self.localized[:20]:
+                lines.append(f"  {c.name:<{cw}}  numerical {c.numerical:>13.6g}  "
+                             f"analytical {c.analytical:>13.6g}  {c.verdict}")
+            if len(self.localized) > 20:
+                lines.append(f"  ... and {len(self.localized) - 20} more")
+        for t in self.truncated:
+            lines.append(f"  {t}: stopped after localizing the first coordinates; it is "
+                         f"wrong in more places")
+        for t, a, b, j, disc, tol in self.unresolved:
+            lines.append(f"  {t}: direction {j} fails on flat coordinates {a}..{b - 1} "
+                         f"(discrepancy {disc:.3e} > tolerance {tol:.3e}); no single "
+                         f"coordinate isolated")
+        if self.nonsmooth:
+            lines.append(f"  non-smooth points: {len(self.nonsmooth)} directional "
+                         f"check(s) crossed a kink (reported, not counted as errors)")
+        return "\n".join(lines)
