@@ -269,7 +269,14 @@ class _ShapeChecked:
         self.complex_ok = complex_ok
 
     def __call__(self, z):
-        v = self.f(z)
+        try:
+            v = self.f(z)
+        except TypeError as exc:
+            if self.scalar or np.ndim(z) == 0:
+                raise
+            raise TypeError(
+                f"f raised TypeError on an array argument ({exc}); pass vectorized=False "
+                f"for an f that takes scalars only") from exc
         shape = np.shape(v)
         if self.scalar:
             if shape != ():

@@ -336,6 +336,13 @@ def test_complex_step_exp_sin(f):
     assert r.nfev == 1 and r.error == EPS * abs(r.value) and r.step == EPS
 
 
+def test_scalar_only_f_with_vectorized_false():
+    x = np.array([0.3, 1.1])
+    got = D.centered_diff(math.sin, x, vectorized=False)
+    assert np.allclose(got, np.cos(x), rtol=1e-9)
+    assert abs(D.centered_diff(math.sin, 0.3) - math.cos(0.3)) < 1e-9
+
+
 def test_complex_step_scalar_only_f_and_float32():
     got = D.derivative(lambda z: np.exp(z) * np.sin(z), [1.0, 2.0], method="complex",
                        vectorized=False)
@@ -660,6 +667,8 @@ def _sq(x):
     (lambda: D.centered_diff(lambda x: (x, x), 1.0, vectorized=False, h=0.1), ValueError,
      r"f must return a scalar for a scalar argument, got shape \(2,\)"),
     (lambda: D.centered_diff(lambda x: "a", 1.0, h=0.1), TypeError, "f must return numbers, got 'a'"),
+    (lambda: D.centered_diff(math.sin, [1.0, 2.0]), TypeError,
+     "f raised TypeError on an array argument .*; pass vectorized=False"),
     (lambda: D.centered_diff(lambda x: 1j * x, 1.0, h=0.1), TypeError, "f must return real numbers"),
     (lambda: D.gradient(lambda v: v * 2, [1.0, 2.0]), ValueError,
      r"f must return a scalar for gradient \(f: R\^n -> R; use jacobian.*got shape \(2,\)"),
