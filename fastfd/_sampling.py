@@ -601,6 +601,10 @@ def check_scale_options(coords, directions, budget, vectorized, executor, progre
     from ._progress import check_progress
     from ._validation import check_int
 
+    if directions is not None:
+        directions = check_int("directions", directions, minimum=0)
+        if directions > 10_000:
+            raise ValueError(f"directions must be at most 10000, got {directions}")
     if isinstance(coords, str):
         if coords not in ("auto", "all"):
             raise ValueError(
@@ -611,7 +615,11 @@ def check_scale_options(coords, directions, budget, vectorized, executor, progre
             f"coords must be 'auto', 'all', an integer or an array of flat indices, "
             f"got {coords!r}")
     elif np.ndim(coords) == 0:
-        coords = check_int("coords", coords, minimum=0)
+        coords = check_int("coords", coords)
+        if not (1 <= coords <= n or (coords == 0 and directions)):
+            raise ValueError(
+                f"coords={coords} must be between 1 and the number of parameters ({n}), "
+                f"or 0 with directions > 0 for a check by directions alone")
         if 0 < coords < n_blocks and coords < n:
             raise ValueError(
                 f"coords={coords} is fewer than the {n_blocks} tensors; a stratified "
@@ -629,10 +637,6 @@ def check_scale_options(coords, directions, budget, vectorized, executor, progre
                 f"coords has flat indices out of range [0, {n}): min {int(arr.min())}, "
                 f"max {int(arr.max())}")
         coords = arr.astype(np.intp)
-    if directions is not None:
-        directions = check_int("directions", directions, minimum=0)
-        if directions > 10_000:
-            raise ValueError(f"directions must be at most 10000, got {directions}")
     budget = check_budget(budget)
     if not isinstance(vectorized, (bool, np.bool_)):
         raise TypeError(f"vectorized must be True or False, got {short_repr(vectorized)}")
@@ -986,13 +990,15 @@ class ScaleCheckResult(GradCheckResult):
         return (extra + rows)[:int(k)]
 
     def __repr__(self):
+        if not self.n_directions:
+            return super().__repr__()
         return (f"<GradCheckResult {'passed' if self.passed else 'FAILED'}: "
                 f"{self.coverage}, {len(self.failures())} wrong coordinates found>")
 
     def report(self, k=5):
         """The compact report; for sampled checks with a coverage line, the
         directional checks and the coordinates localized by bisection."""
-        if self.mode == "all" and not self.n_directions:
+        if not self.n_directions:
             return super().report(k)
         lines = []
         if self.mode == "all":

@@ -181,7 +181,11 @@ def test_progress_true_reports(capsys):
     ({"directions": 10**6}, ValueError, r"directions must be at most 10000, got 1000000"),
     ({"coords": "some"}, ValueError, r"coords must be 'auto', 'all', an integer or an "
                                      r"array of flat indices, got 'some'"),
-    ({"coords": -3}, ValueError, r"coords must be >= 0, got -3"),
+    ({"coords": -3}, ValueError, r"coords=-3 must be between 1 and the number of "
+                                 r"parameters \(620\), or 0 with directions > 0"),
+    ({"coords": 621}, ValueError, r"coords=621 must be between 1 and the number of "
+                                  r"parameters \(620\)"),
+    ({"coords": 0}, ValueError, r"coords=0 must be between 1"),
     ({"coords": 1.5}, TypeError, r"coords must be an integer, got 1.5"),
     ({"coords": True}, TypeError, r"coords must be 'auto', 'all'.*got True"),
     ({"coords": 1}, ValueError, r"coords=1 is fewer than the 2 tensors"),
