@@ -56,7 +56,8 @@ def _split_dx(dx, u, boundary):
     if len(entries) != ndim:
         raise ValueError(
             f"dx must be a scalar or have one entry per axis of u ({ndim}), got "
-            f"{len(entries)} entries: {short_repr(dx)}")
+            f"{len(entries)} {'entry' if len(entries) == 1 else 'entries'}: "
+            f"{short_repr(dx)}")
     return [_check_dx(e, n, a, boundary, name=f"dx[{a}]")
             for a, (e, n) in enumerate(zip(entries, u.shape))]
 
