@@ -869,7 +869,7 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     if tol is None:
         tol = G.DEFAULT_TOL[np.dtype(prob.dtype)]
     result = ScaleCheckResult(prob, base, rep, mode=mode, tol=tol,
-                              n_evals=extra_evals + f.n + (base.n_evals if base else 0),
+                              n_evals=extra_evals + f.n + (base.n_evals if base is not None else 0),
                               elapsed=time.perf_counter() - t_start,
                               t_call=timed.get("t"))
     if raise_on_fail and not result.passed:
