@@ -755,6 +755,23 @@ def _engine_values(flat, x0, vectorized, batch_size, executor):
     return values
 
 
+def _directions_with_progress(f, x, prob, f0, k, rng, max_localize, deadline, progress,
+                              t_call):
+    from . import _directions as D
+    from ._progress import Progress, progress_enabled
+
+    T = len(prob.blocks)
+    total = k * (4 * (1 + T) if T > 1 else 4)
+    show = progress_enabled(progress, total * (t_call or 0.0))
+    with Progress(total, desc="gradient check (directions)", enabled=show) as bar:
+        f.tick = bar.update
+        try:
+            return D.check_directions(f, x, prob.g, prob.blocks, f0, k, rng,
+                                      max_coords=max_localize, deadline=deadline)
+        finally:
+            f.tick = None
+
+
 def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto", seed=None,
                          parallel=None, raise_on_fail=False, progress=None, directions=None,
                          budget=None, vectorized=False, executor=None, batch_size=None,
@@ -843,8 +860,8 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
         share = per_dir * plan.n_directions * t_call / max(plan.expected_seconds(T), 1e-12)
         deadline = t_start + eff_budget * (1.0 - RESERVE_SHARE) * share
         t0, e0 = time.perf_counter(), f.n
-        rep = D.check_directions(f, x, prob.g, prob.blocks, f0, plan.n_directions, rng,
-                                 max_coords=max_localize, deadline=deadline)
+        rep = _directions_with_progress(f, x, prob, f0, plan.n_directions, rng, max_localize,
+                                        deadline, progress, t_call)
         # the loss may run slower than timed (a loaded machine): size the
         # sample from the time the directions really took per evaluation
         slow = (time.perf_counter() - t0) / max(f.n - e0, 1) / max(t_call, 1e-12)
@@ -864,8 +881,8 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
             k = directions or 0
         if k:
             f0 = base.loss_value if base is not None else f(x)
-            rep = D.check_directions(f, x, prob.g, prob.blocks, f0, k, rng,
-                                     max_coords=max_localize)
+            rep = _directions_with_progress(f, x, prob, f0, k, rng, max_localize, None,
+                                            progress, timed.get("t", 0.0))
     if tol is None:
         tol = G.DEFAULT_TOL[np.dtype(prob.dtype)]
     result = ScaleCheckResult(prob, base, rep, mode=mode, tol=tol,
