@@ -51,6 +51,9 @@ ROUNDOFF_ULPS = 8.0
 STABLE = 0.25
 KINK_STABLE = 0.01
 
+# Parallel path: chunks per Numba thread (each chunk copies x once).
+CHUNKS_PER_THREAD = 8
+
 VERDICTS = ("ok", "gradient wrong", "finite-difference noise", "non-smooth point",
             "non-finite loss", "non-finite gradient")
 
@@ -297,7 +300,10 @@ def _jit_values(ctx, idx, xp, xm, parallel, bar):
     fm = np.empty(m)
     x0 = ctx.prob.x0
     if parallel:
-        nchunks = max(1, min(numba.get_num_threads(), m))
+        # CHUNKS_PER_THREAD chunks handed out one at a time (chunksize 1):
+        # on a shared machine a thread that loses its core to another process
+        # would otherwise hold up the whole check with its static half.
+        nchunks = max(1, min(CHUNKS_PER_THREAD * numba.get_num_threads(), m))
         driver = central_values_parallel
     else:
         nchunks = 1
@@ -310,8 +316,9 @@ def _jit_values(ctx, idx, xp, xm, parallel, bar):
             for lo in range(0, m, piece):
                 hi = min(m, lo + piece)
                 changed = np.full(min(nchunks, hi - lo), -1, dtype=np.intp)
-                driver(ctx.loss, x0, idx[lo:hi], xp[lo:hi], xm[lo:hi],
-                       fp[lo:hi], fm[lo:hi], changed)
+                with numba.parallel_chunksize(1):
+                    driver(ctx.loss, x0, idx[lo:hi], xp[lo:hi], xm[lo:hi],
+                           fp[lo:hi], fm[lo:hi], changed)
                 ctx.n_evals += 2 * (hi - lo)
                 bar.update(2 * (hi - lo))
                 hit = changed[changed >= 0]

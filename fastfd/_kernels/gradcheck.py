@@ -42,10 +42,11 @@ def central_chunk(f, x0, idx, xp, xm, fp, fm, lo, hi):
 
 @njit(parallel=True, fastmath=config.FASTMATH)
 def central_values_parallel(f, x0, idx, xp, xm, fp, fm, changed):
-    """One chunk of coordinates per entry of ``changed`` (one per thread).
+    """One chunk of coordinates per entry of ``changed``.
 
     Each chunk works on its own copy of ``x0``: threads never share the
-    vector they perturb, so results equal the serial driver bit for bit.
+    vector they perturb, so results equal the serial driver bit for bit
+    whatever the chunking and scheduling.
     """
     m = idx.size
     nchunks = changed.size
