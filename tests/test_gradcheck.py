@@ -845,3 +845,12 @@ def test_seed_gradient_check_with_a_jitted_loss_runs_the_kernel_and_matches_the_
     assert r.method == "parallel kernel"
     np.testing.assert_array_equal(r.numerical, expected)
     assert r.passed and r.rel_error < 1e-9
+
+
+def test_centered_difference_converges_with_slope_two():
+    x = np.linspace(0.3, 1.2, 5)
+    hs = 2.0 ** -np.arange(3, 9)
+    errs = [np.max(np.abs(check_gradient(lambda v: float(np.sum(np.sin(v))), x, np.cos(x),
+                                         h=h, tol=1.0).numerical - np.cos(x))) for h in hs]
+    slope = np.polyfit(np.log(hs), np.log(errs), 1)[0]
+    assert abs(slope - 2) < 0.2
