@@ -1,7 +1,6 @@
 """Gradient checks: seed compatibility, the engine, the report, the faults."""
 
 import re
-import warnings
 
 import numba
 import numpy as np
@@ -9,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastfd import gradcheck as G
 from fastfd._flat import FlatProblem
 from fastfd.gradcheck import (GradCheckResult, GradientCheckError, LossEvaluationError,
                               check_gradient, gradient_check)
