@@ -308,6 +308,25 @@ def test_laplacians_in_user_njit_all_modes(layout):
     assert (o2[ghost2] == -5.0).all() and (o3[ghost3] == -5.0).all()
 
 
+def test_laplacians_in_user_njit_float32():
+    u2 = RNG.standard_normal((9, 11)).astype(np.float32)
+    u3 = RNG.standard_normal((7, 8, 9)).astype(np.float32)
+    o2 = np.full(u2.shape, np.nan, np.float32)
+    o3 = np.full(u3.shape, np.nan, np.float32)
+    dx = 0.25
+    user_laplacians(u2, u3, dx, o2, o3, kernels.ONE_SIDED)
+    assert o2.dtype == np.float32 and o3.dtype == np.float32
+    tol = 64 * EPS[np.float32] * 4 / dx**2
+    np.testing.assert_allclose(o2, one_sided_ref(u2.astype(float), (dx, 2 * dx)), rtol=0,
+                               atol=tol)
+    np.testing.assert_allclose(o3, one_sided_ref(u3.astype(float), (dx, 2 * dx, 3 * dx)),
+                               rtol=0, atol=tol)
+    offsets, weights = fastfd.stencil(1, 2)
+    o1 = np.full(9, np.nan, np.float32)
+    user_stencil(u2[0, :9].copy(), offsets, weights.astype(np.float32), o1, kernels.ONE_SIDED)
+    np.testing.assert_allclose(o1, np.gradient(u2[0, :9], edge_order=2), rtol=0, atol=1e-5)
+
+
 def test_laplacian_layouts_agree_bitwise():
     # contiguous planes take the flat path, other layouts go row by row:
     # the same sums in the same order
