@@ -212,7 +212,11 @@ def test_dtypes():
                                atol=bound(u, 0.5, 4))
     np.testing.assert_allclose(z.imag, grid.laplacian(v, 0.5, accuracy=4), rtol=0,
                                atol=bound(v, 0.5, 4))
-    assert grid.laplacian((u + 1j * v).astype(np.complex64)).dtype == np.complex64
+    z64 = grid.laplacian((u + 1j * v).astype(np.complex64))
+    assert z64.dtype == np.complex64
+    eps32 = np.finfo(np.float32).eps
+    np.testing.assert_allclose(z64.real, grid.laplacian(u), rtol=0, atol=bound(u, 1.0, 2, eps32))
+    np.testing.assert_allclose(z64.imag, grid.laplacian(v), rtol=0, atol=bound(v, 1.0, 2, eps32))
     assert grid.laplacian(u.tolist()).dtype == np.float64
 
 
