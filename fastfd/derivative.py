@@ -730,7 +730,6 @@ def _prepare_vector(f, x, h, accuracy, scheme, parallel):
         if ha.shape not in ((), (1,), xa.shape):
             raise ValueError(
                 f"h must be a scalar or have x's shape {xa.shape}, got shape {ha.shape}")
-    n = xa.size
     # the private copy every evaluation works on: the caller's x is never touched
     xc = np.array(xa, dtype=xdt, order="C", copy=True)
     return jitted, xc, xdt, ha, accuracy, scheme, parallel
@@ -742,7 +741,7 @@ def _decide_parallel(parallel, jitted, t_f0, nevals):
     return parallel
 
 
-def _eval_f0(f, jitted, xc, name):
+def _eval_f0(f, xc):
     """``f(x)`` on a copy, and how long it took (the first call of a jitted f
     includes its compilation, which only errs towards parallel)."""
     try:
@@ -819,7 +818,7 @@ def gradient(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
     """
     jitted, xc, xdt, ha, accuracy, scheme, parallel = _prepare_vector(
         f, x, h, accuracy, scheme, parallel)
-    f0, t_f0 = _eval_f0(f, jitted, xc, "gradient")
+    f0, t_f0 = _eval_f0(f, xc)
     fdt = _scalar_f0(f0, "gradient (f: R^n -> R; use jacobian for vector-valued f)")
     dt = _out_dtype(xdt, fdt)
     offs, nums, den = _stencil_arrays(1, accuracy, scheme, xdt.str)
@@ -867,7 +866,7 @@ def jacobian(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
     """
     jitted, xc, xdt, ha, accuracy, scheme, parallel = _prepare_vector(
         f, x, h, accuracy, scheme, parallel)
-    f0, t_f0 = _eval_f0(f, jitted, xc, "jacobian")
+    f0, t_f0 = _eval_f0(f, xc)
     f0a = np.asarray(f0)
     if f0a.ndim != 1:
         raise ValueError(
@@ -936,7 +935,7 @@ def hessian(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
     """
     jitted, xc, xdt, ha, accuracy, scheme, parallel = _prepare_vector(
         f, x, h, accuracy, scheme, parallel)
-    f0, t_f0 = _eval_f0(f, jitted, xc, "hessian")
+    f0, t_f0 = _eval_f0(f, xc)
     fdt = _scalar_f0(f0, "hessian (f: R^n -> R)")
     dt = _out_dtype(xdt, fdt)
     offs1, nums1, den1 = _stencil_arrays(1, accuracy, scheme, xdt.str)
