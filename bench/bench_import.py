@@ -56,6 +56,12 @@ def test_import_fastfd(role):
     bench.pedantic(_run, args=("import fastfd",), rounds=7, iterations=1)
 
 
+def test_import_fastfd_grid(role):
+    # grid imports Numba (most of this time); the kernels stay uncompiled
+    role("import fastfd.grid", GROUP_IMPORT).pedantic(
+        _run, args=("import fastfd.grid",), rounds=7, iterations=1)
+
+
 def test_import_numpy(role):
     role("numpy", GROUP_IMPORT).pedantic(_run, args=("import numpy",), rounds=7,
                                          iterations=1)
