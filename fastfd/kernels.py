@@ -273,8 +273,9 @@ def laplacian_3d(u, dx, dy, dz, out, mode):
     uses ``(2, -5, 4, -1)/h**2`` along an axis at its edges (exact for
     cubics), ``PERIODIC`` wraps all axes, ``INTERIOR`` writes only
     ``out[1:-1, 1:-1, 1:-1]``. With C-contiguous ``u`` and ``out`` each plane
-    is one flat vectorized loop (about copy speed); other layouts go row by
-    row.
+    is one flat vectorized loop (serial, measured 2.4x the time of
+    ``np.copyto`` at 256**3; :func:`fastfd.grid.laplacian` runs the same loop
+    on all cores); other layouts go row by row.
 
     Parameters
     ----------
