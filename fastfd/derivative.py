@@ -213,8 +213,18 @@ def _quiet(call, *args):
         return call(*args)
 
 
-def _nchunks(n, parallel):
-    return max(1, min(numba.get_num_threads(), n)) if parallel else 1
+# Kernels over points split them into this many chunks per thread, handed out
+# dynamically, so a core shared with another process slows the run by its
+# share of the chunks, not by a whole static half (see
+# fastfd._kernels.fd.points). Per-coordinate kernels keep one chunk (one
+# private copy of x) per thread.
+CHUNKS_PER_THREAD = 8
+
+
+def _nchunks(n, parallel, per_thread=1):
+    if not parallel:
+        return 1
+    return max(1, min(per_thread * numba.get_num_threads(), n))
 
 
 _KERNELS = {  # kind: (parallel driver, guarded chunk, bare chunk)
@@ -310,7 +320,7 @@ def _fd_eval(f, jitted, x, h, offs, nums, den, order, realize, base, dt, vectori
         n = xf.size
         if jitted:
             args = (hf, hstride, base, realize, offs, nums, den, order, offs[0], offs[-1])
-            _run("points", f, xf, args, n, _nchunks(n, n >= config.PARALLEL_MIN), out)
+            _run("points", f, xf, args, n, _nchunks(n, n >= config.PARALLEL_MIN, CHUNKS_PER_THREAD), out)
         else:
             PY.points_chunk(_ShapeChecked(f, True), xf, hf, hstride, base, realize,
                             offs, nums, den, order, offs[0], offs[-1], 0, n, out)
@@ -510,7 +520,7 @@ def _complex_step(f, x, h, vectorized, full_output):
         n = xf.size
         if jitted:
             _run("complex", f, xf, (hf, hstride, b, ctype), n,
-                 _nchunks(n, n >= config.PARALLEL_MIN), out)
+                 _nchunks(n, n >= config.PARALLEL_MIN, CHUNKS_PER_THREAD), out)
         else:
             PY.complex_chunk(_ShapeChecked(f, True, complex_ok=True), xf, hf, hstride, b,
                              ctype, 0, n, out)
