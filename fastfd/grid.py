@@ -22,8 +22,12 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 from . import _config
 from ._kernels import stencil as _k
@@ -336,8 +340,9 @@ def _diff(u, order, dx, axis, accuracy, scheme, boundary, out):
 
 # ------------------------------------------------------------- public API
 
-def derivative(u, order: int = 1, *, dx=1.0, axis: int = -1, accuracy: int = 2,
-               scheme: str = "centered", boundary: str = "one-sided",
+def derivative(u: ArrayLike, order: int = 1, *, dx: float | ArrayLike = 1.0,
+               axis: int = -1, accuracy: int = 2, scheme: str = "centered",
+               boundary: str = "one-sided",
                out: np.ndarray | None = None) -> np.ndarray:
     """Finite-difference derivative of sampled data along one axis.
 
@@ -413,7 +418,8 @@ def derivative(u, order: int = 1, *, dx=1.0, axis: int = -1, accuracy: int = 2,
     return _diff(u, order, dx, axis, accuracy, scheme, boundary, out)
 
 
-def forward_diff(u, dx=1.0, *, axis: int = -1, out: np.ndarray | None = None) -> np.ndarray:
+def forward_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
+                 out: np.ndarray | None = None) -> np.ndarray:
     """Forward difference ``(u[i+1] - u[i]) / dx``, first order accurate.
 
     The last point, which has no right neighbour, uses the backward
@@ -430,7 +436,8 @@ def forward_diff(u, dx=1.0, *, axis: int = -1, out: np.ndarray | None = None) ->
     return _diff(u, 1, dx, axis, 1, "forward", "one-sided", out)
 
 
-def backward_diff(u, dx=1.0, *, axis: int = -1, out: np.ndarray | None = None) -> np.ndarray:
+def backward_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
+                  out: np.ndarray | None = None) -> np.ndarray:
     """Backward difference ``(u[i] - u[i-1]) / dx``, first order accurate.
 
     The first point uses the forward difference. Same shape as ``u``; see
@@ -446,7 +453,8 @@ def backward_diff(u, dx=1.0, *, axis: int = -1, out: np.ndarray | None = None) -
     return _diff(u, 1, dx, axis, 1, "backward", "one-sided", out)
 
 
-def centered_diff(u, dx=1.0, *, axis: int = -1, out: np.ndarray | None = None) -> np.ndarray:
+def centered_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
+                  out: np.ndarray | None = None) -> np.ndarray:
     """Centered difference ``(u[i+1] - u[i-1]) / (2*dx)``, second order.
 
     Interior values are bit for bit those of ``np.gradient``; the two edge
@@ -464,7 +472,8 @@ def centered_diff(u, dx=1.0, *, axis: int = -1, out: np.ndarray | None = None) -
     return _diff(u, 1, dx, axis, 2, "centered", "one-sided", out)
 
 
-def second_diff(u, dx=1.0, *, axis: int = -1, out: np.ndarray | None = None) -> np.ndarray:
+def second_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
+                out: np.ndarray | None = None) -> np.ndarray:
     """Second difference ``(u[i+1] - 2u[i] + u[i-1]) / dx**2``, second order.
 
     The edge points use the one-sided second-order stencil ``(2u[0] - 5u[1]
@@ -481,7 +490,9 @@ def second_diff(u, dx=1.0, *, axis: int = -1, out: np.ndarray | None = None) -> 
     return _diff(u, 2, dx, axis, 2, "centered", "one-sided", out)
 
 
-def gradient(u, *spacing, axis=None, accuracy: int = 2, boundary: str = "one-sided"):
+def gradient(u: ArrayLike, *spacing: float | ArrayLike,
+             axis: int | tuple[int, ...] | None = None, accuracy: int = 2,
+             boundary: str = "one-sided") -> np.ndarray | tuple[np.ndarray, ...]:
     """First derivatives along several axes, with ``np.gradient``'s call shape.
 
     Parameters
