@@ -7,7 +7,7 @@ the loss, not memory traffic, bounds a gradient check); ``numpy`` is the
 seed chapter's ``gradient_check`` (reproduced below as the baseline: a copy
 of the parameters per evaluation, one coordinate at a time).
 
-    .venv/bin/python -m pytest bench/bench_gradcheck.py --benchmark-json=bench/results/gradcheck.json
+    .venv/bin/python -m pytest bench/bench_gradcheck.py --benchmark-json=/tmp/gradcheck.json
     .venv/bin/python bench/report.py bench/results/gradcheck.json
 """
 
@@ -44,6 +44,24 @@ def repeat_jit(f, x, k):
     for _ in range(k):
         s += f(x)
     return s
+
+
+@numba.njit(parallel=True)
+def repeat_parallel(f, x, k, nthreads):
+    """k calls of f spread over nthreads threads, each on its own copy of x.
+
+    The floor as this machine delivers it at the moment of measuring: on a
+    shared machine the second core is not always free, and k/threads serial
+    calls would then be a floor no parallel code can reach.
+    """
+    out = np.zeros(nthreads)
+    for t in numba.prange(nthreads):
+        xt = x.copy()
+        s = 0.0
+        for _ in range(k // nthreads):
+            s += f(xt)
+        out[t] = s
+    return out.sum()
 
 
 def repeat_py(f, x, k):
@@ -106,6 +124,8 @@ def test_sin_fastfd(role, sin_problem):
     b.extra_info["n_evals"] = r.n_evals
     interleaved(b, lambda: check_gradient(sinw, w, g),
                 lambda: repeat_jit(sinw, w, 2 * N_SIN // THREADS))
+    interleaved(b, lambda: check_gradient(sinw, w, g),
+                lambda: repeat_parallel(sinw, w, 2 * N_SIN, THREADS), name="x_parallel_floor")
 
 
 def test_sin_floor(role, sin_problem):
@@ -113,6 +133,12 @@ def test_sin_floor(role, sin_problem):
     b = role("roofline", G_SIN)
     b.extra_info["roofline"] = "2n jitted loss calls / threads"
     once(b, lambda: repeat_jit(sinw, w, 2 * N_SIN // THREADS))
+
+
+def test_sin_parallel_floor(role, sin_problem):
+    w, _ = sin_problem
+    b = role("2n calls in parallel", G_SIN)
+    once(b, lambda: repeat_parallel(sinw, w, 2 * N_SIN, THREADS))
 
 
 def test_sin_seed(role, sin_problem):
