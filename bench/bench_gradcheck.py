@@ -8,7 +8,7 @@ seed chapter's ``gradient_check`` (reproduced below as the baseline: a copy
 of the parameters per evaluation, one coordinate at a time).
 
     .venv/bin/python -m pytest bench/bench_gradcheck.py --benchmark-json=/tmp/gradcheck.json
-    .venv/bin/python bench/report.py bench/results/gradcheck.json
+    .venv/bin/python bench/report.py /tmp/gradcheck.json
 """
 
 import time
