@@ -1,5 +1,12 @@
 """Gradient-check throughput against its floor and against the seed's code.
 
+Measured here (2026-11-25, 2 cores shared with other jobs; interleaved
+minima, see ``interleaved``): sum(sin(w)*w), n = 2e4, jitted: 1.04x of the
+2n-calls-in-parallel floor, 1.06x of 2n * t_call / 2, the seed's code 1.96x
+slower; seed MSE m = 64, n = 1e4: NumPy loss 1.00x and jitted loss 0.87x of
+the 2n-call floor, the seed's code 1.19x; Python-path overhead 0.27 us per
+coordinate (trivial loss, n = 1e5).
+
 The floor of a full per-coordinate check is 2n loss evaluations spread over
 the cores. Each group times it directly in the same run and tags it
 ``roofline`` (here the roofline is "2n loss calls / threads", not np.copyto:
@@ -92,7 +99,7 @@ def interleaved(benchmark, fast, floor, rounds=3, name="x_floor"):
         fast()
         tf.append(time.perf_counter() - t)
     benchmark.extra_info[name] = min(tf) / min(tl)
-    benchmark.extra_info["floor_s"] = min(tl)
+    benchmark.extra_info[name + " (s)"] = f"{min(tf):.3g} vs {min(tl):.3g}"
     return min(tf), min(tl)
 
 
