@@ -13,7 +13,8 @@ them once per process.
 
 Stencils arrive as ``offs`` (integer offsets as floats of the compute dtype,
 ascending, only those with a nonzero weight; the outermost weights of a
-stencil are never zero), ``nums`` (integer numerators, same dtype, exact) and
+stencil are never zero), ``nums`` (integer numerators, same dtype, exact),
+arrays or (for the point kernels, so the stencil loop unrolls) tuples, and
 ``den`` (the common denominator): the ``d``-th derivative is
 ``sum(nums[k] * f(x + offs[k]*h)) / (den * h**d)``. Terms are summed from
 the largest offset down, which makes the classical stencils evaluate in the
@@ -44,7 +45,7 @@ def _build(jit, pjit, prange, step_rule, realized_step):
     def point_sum(f, xi, hh, offs, nums, zero):
         """``sum(nums[k] * f(xi + offs[k]*hh))`` from the largest offset down."""
         acc = zero
-        for k in range(offs.shape[0] - 1, -1, -1):
+        for k in range(len(offs) - 1, -1, -1):
             acc = acc + nums[k] * f(xi + offs[k] * hh)
         return acc
 
