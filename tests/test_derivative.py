@@ -430,6 +430,17 @@ def test_non_finite_values_stay_local(f):
     assert np.array_equal(np.isfinite(d2), [True, True, False, True, True])
 
 
+@pytest.mark.parametrize("f", [expsin, expsin_jit], ids=["python", "jitted"])
+def test_non_finite_points_stay_local(f):
+    x = np.array([1.3, np.nan, np.inf, -np.inf, 0.5])
+    with np.errstate(invalid="ignore", over="ignore"):
+        for kw in ({}, {"order": 2}, {"h": 1e-3}, {"method": "richardson"}):
+            r = D.derivative(f, x, full_output=True, **kw)
+            assert np.array_equal(r.nonfinite, [False, True, True, True, False]), kw
+            assert np.allclose(r.value[[0, 4]], D.derivative(f, x[[0, 4]], **kw), rtol=0,
+                               atol=0), kw
+
+
 # ------------------------------------------------- gradient, Jacobian, Hessian
 
 def test_gradient_oracle_sin_exp():
