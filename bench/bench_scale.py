@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pytest
 
-from fastfd._sampling import check_at_scale
+from fastfd.gradcheck import check_gradient
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("mlp_1m", ROOT / "examples" / "mlp_1m.py")
@@ -36,7 +36,7 @@ def model():
         m.loss(m.params)
     # compile (or load) the directional kernels outside the timed checks
     small = mlp.MLP(scale=64, seed=0)
-    check_at_scale(small.loss, small.params, small.grad(small.params), coords=8,
+    check_gradient(small.loss, small.params, small.grad(small.params), coords=8,
                    directions=1, seed=0)
     return m
 
@@ -46,13 +46,14 @@ def test_mlp_1m(benchmark, role, model, bug):
     role("fastfd", group=f"scale: 1M MLP, {bug or 'correct gradient'}")
     grad = model.grad(model.params, bug=bug)
     t_call, t_full = mlp.full_check_seconds(model)
-    result = benchmark.pedantic(check_at_scale, args=(model.loss, model.params, grad),
+    result = benchmark.pedantic(check_gradient, args=(model.loss, model.params, grad),
                                 kwargs={"seed": 0}, rounds=1, iterations=1)
-    names = sorted({w.name.split("[")[0] for w in result.wrong})
+    wrong = result.failures()
+    names = sorted({c.name.split("[")[0] for c in wrong})
     benchmark.extra_info.update({
         "passed": result.passed, "evaluations": result.n_evals,
         "coverage": result.coverage, "named": ",".join(names) or "-",
-        "first named": result.wrong[0].name if result.wrong else "-",
+        "first named": wrong[0].name if wrong else "-",
         "loss call ms": 1e3 * t_call, "full check s": t_full,
         "full/this": t_full / result.elapsed,
     })
@@ -102,7 +103,7 @@ def test_mse_batched(benchmark, role, mse):
     role("fastfd", group=GROUP)
     benchmark.extra_info["variant"] = "vectorized=True, 128 rows per call"
     result = benchmark.pedantic(
-        check_at_scale, args=(loss_rows, w, grad),
+        check_gradient, args=(loss_rows, w, grad),
         kwargs={"coords": "all", "vectorized": True, "seed": 0}, rounds=3, iterations=1,
         warmup_rounds=1)
     benchmark.extra_info["evaluations"] = result.n_evals

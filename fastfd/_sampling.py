@@ -21,6 +21,22 @@ rest, less a 25% reserve for confirming and localizing failures, for a
 stratified sample (two evaluations per coordinate). The budget is a target,
 not a hard stop: confirming and localizing a failure found late may go over
 it, because a failure is never dropped to save time.
+
+The loss can run slower during the check than when it was timed (another
+process on the cores, BLAS threads contending with it: on this 2-core
+machine a 0.05 ms call measured 7.7 ms on average under load). So no new
+direction starts after the directions' share of the budget, and the sample
+is sized from what the directions really cost per evaluation.
+
+Running the check
+-----------------
+:func:`check_gradient_scale` is what ``fastfd.check_gradient`` calls for
+``coords="auto"`` or a count, ``directions=``, ``budget=``,
+``vectorized=`` and ``executor=``: the per-coordinate stage is the engine of
+``fastfd.gradcheck`` (its tolerance model and diagnosis), fed by the batched
+or distributed evaluators of ``fastfd._distributed``; the directional stage
+and bisection are ``fastfd._directions``. The result is a
+:class:`ScaleCheckResult`.
 """
 
 from __future__ import annotations
@@ -34,8 +50,9 @@ import numpy as np
 from ._validation import short_repr
 
 __all__ = [
-    "DEFAULT_BUDGET", "MIN_PER_TENSOR", "MAX_DIRECTIONS", "Plan",
-    "stratified_sample", "time_loss", "plan_check", "coverage_line",
+    "DEFAULT_BUDGET", "MIN_PER_TENSOR", "MAX_DIRECTIONS", "Plan", "ScaleCheckResult",
+    "stratified_sample", "time_loss", "plan_check", "coverage_line", "check_budget",
+    "check_scale_options", "check_gradient_scale",
 ]
 
 DEFAULT_BUDGET = 10.0
@@ -142,7 +159,7 @@ def time_loss(f, x, *, repeats=3):
     JIT compilation; when it took more than 1.5x the fastest of the next two,
     ``repeats`` more calls are timed. The minimum is the cost of a call
     undisturbed by other processes; a loaded machine makes the check slower
-    than planned, which the deadlines in :func:`check_flat` absorb.
+    than planned, which the deadlines in :func:`check_gradient_scale` absorb.
     """
     times = []
     t0 = time.perf_counter()
@@ -270,325 +287,13 @@ def check_budget(budget):
     return b
 
 
-# --------------------------------------------------------------------------
-# Plan and run: the large-model check on a flat problem
-# --------------------------------------------------------------------------
-
-@dataclass
-class CoordinateFinding:
-    """A coordinate whose check failed (or was non-smooth / noisy)."""
-
-    index: int
-    name: str
-    numerical: float
-    analytical: float
-    verdict: str
-    found_by: str           # "sample", "full check" or "bisection of <tensor>"
-
-    @property
-    def abs_error(self):
-        return abs(self.numerical - self.analytical)
-
-
-@dataclass
-class ScaleResult:
-    """Report of a check planned by :func:`check_flat`."""
-
-    passed: bool
-    mode: str
-    n: int
-    n_checked: int
-    n_blocks: int
-    n_directions: int
-    n_evals: int
-    elapsed: float
-    t_call: float
-    wrong: list
-    unresolved: list        # (tensor, start, stop, direction, discrepancy, tolerance)
-    nonsmooth: list         # (where, detail)
-    noise: list
-    tensors: list           # (name, size, checked, directions failed, wrong, verdict)
-    numerical: np.ndarray   # at the checked coordinates
-    index: np.ndarray
-    truncated: list
-
-    @property
-    def coverage(self):
-        return coverage_line(self.n_checked, self.n, self.n_blocks, self.n_directions)
-
-    @property
-    def full_check_seconds(self):
-        """What a full per-coordinate check would cost: per-call time x 2n."""
-        return 2 * self.n * self.t_call
-
-    def __str__(self):
-        status = "PASS" if self.passed else "FAIL"
-        lines = [
-            f"Gradient check ({self.mode}): {status}",
-            f"  {self.coverage}",
-            f"  {self.n_evals:,} loss evaluations in {self.elapsed:.2f} s "
-            f"(a full check: {2 * self.n:,} evaluations, about "
-            f"{_fmt_seconds(self.full_check_seconds)})",
-            "  tensor        size  checked  directions failed  wrong  verdict",
-        ]
-        for name, size, checked, dfail, nwrong, verdict in self.tensors:
-            lines.append(f"  {name:<10} {size:>8,} {checked:>8,} {dfail:>18} {nwrong:>6}  {verdict}")
-        if self.wrong:
-            lines.append("  wrong coordinates (numerical vs analytical):")
-            for w in self.wrong[:20]:
-                lines.append(f"    {w.name:<16} {w.numerical: .6e} vs {w.analytical: .6e}"
-                             f"  ({w.verdict}; {w.found_by})")
-            if len(self.wrong) > 20:
-                lines.append(f"    ... and {len(self.wrong) - 20} more")
-        for name in self.truncated:
-            lines.append(f"  {name}: stopped after localizing the first "
-                         f"coordinates; the tensor is wrong in more places")
-        for tname, a, b, j, disc, tol in self.unresolved:
-            lines.append(f"  {tname}: direction {j} fails on coordinates {a}..{b - 1} "
-                         f"(discrepancy {disc:.3e} > tolerance {tol:.3e}) but no single "
-                         f"coordinate could be isolated")
-        if self.nonsmooth:
-            lines.append(f"  non-smooth points (kinks crossed by a step, not gradient "
-                         f"errors): {len(self.nonsmooth)}, e.g. "
-                         + "; ".join(w for w, _ in self.nonsmooth[:3]))
-        if self.noise:
-            lines.append(f"  finite-difference noise (unstable as h changes, not counted "
-                         f"as errors): {len(self.noise)}, e.g. "
-                         + "; ".join(w for w, _ in self.noise[:3]))
-        return "\n".join(lines)
-
-
-def _coordinate_steps(x, index):
-    from ._steps import optimal_step
-    return np.asarray(optimal_step("centered", x[index]), dtype=x.dtype).reshape(-1)
-
-
-def _interleaved(index, starts):
-    """An order of ``index`` that visits tensors in proportion to their share,
-    so a sample cut short stays stratified."""
-    tensor = np.searchsorted(starts, index, side="right") - 1
-    counts = np.bincount(tensor, minlength=starts.size)
-    rank = np.empty(index.size)
-    for t in np.flatnonzero(counts):
-        where = np.flatnonzero(tensor == t)
-        rank[where] = (np.arange(where.size) + 0.5) / where.size
-    return np.argsort(rank, kind="stable")
-
-
-def _sample_until(loss, x, index, blocks, starts, vectorized, batch_size, tick, deadline,
-                  chunk=64):
-    """Evaluate the sample in interleaved chunks until ``deadline``; returns
-    the (sorted) coordinates done and their derivatives."""
-    from ._distributed import coordinate_differences
-    order = _interleaved(index, starts)
-    done = 0
-    parts = []
-    while done < index.size:
-        if time.perf_counter() > deadline:
-            break
-        idx = index[order[done:done + chunk]]
-        parts.append(coordinate_differences(loss, x, idx, _coordinate_steps(x, idx),
-                                            vectorized=vectorized, batch_size=batch_size,
-                                            tick=tick))
-        done += idx.size
-    taken = index[order[:done]]
-    num = np.concatenate(parts) if parts else np.empty(0)
-    keep = np.argsort(taken)
-    return taken[keep], num[keep]
-
-
 def _batched_flat(loss):
+    """A flat scalar loss from a vectorized one (a batch of one row)."""
     from ._distributed import batched_losses
 
     def f(x):
         return float(batched_losses(loss, x[None, :])[0])
     return f
-
-
-def check_flat(loss, x0, g, blocks, name, *, coords="auto", directions=None, budget=None,
-               seed=None, vectorized=False, executor=None, progress=None,
-               batch_size=None, max_localize=32):
-    """Check a flat gradient with sampling, directions and localization.
-
-    Parameters
-    ----------
-    loss : callable
-        ``loss(x) -> float`` on a flat vector (``vectorized=True``: a
-        ``(k, n)`` array -> ``k`` losses).
-    x0, g : ndarray
-        Flat point (not modified) and flat analytic gradient.
-    blocks : sequence of (name, start, stop, shape)
-    name : callable
-        ``name(i)`` -> readable name of flat coordinate ``i``.
-    coords : "auto", "all", int or array of flat indices
-    directions : int, optional
-    budget : float, optional
-        Seconds (see :func:`plan_check`).
-    seed : int or numpy.random.Generator, optional
-    vectorized, executor, batch_size
-        How coordinates are evaluated (see ``fastfd._distributed``).
-    progress : bool or None
-    max_localize : int
-        Coordinates localized (or re-checked) per tensor at most.
-
-    Returns
-    -------
-    ScaleResult
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastfd._sampling import check_flat
-    >>> x = np.linspace(0.1, 1.0, 50)
-    >>> g = 2 * x
-    >>> g[17] += 1e-3                      # a planted bug
-    >>> r = check_flat(lambda p: float(np.sum(p**2)), x, g,
-    ...                [("w", 0, 50, (50,))], lambda i: f"w[{i}]",
-    ...                coords=0, directions=4, seed=0)
-    >>> r.passed, [w.name for w in r.wrong]
-    (False, ['w[17]'])
-    """
-    from . import _directions as D
-    from ._distributed import coordinate_differences
-    from ._progress import Progress, progress_enabled
-
-    t_start = time.perf_counter()
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    x = np.array(x0, copy=True)
-    n = x.size
-    eps = float(np.finfo(x.dtype).eps)
-    flat = _batched_flat(loss) if vectorized else loss
-    base = np.array(x0, copy=True)
-    base.flags.writeable = False
-    f = D.Counter(flat, base=base)
-    t_call, f0 = time_loss(f, x)
-    t_coord = t_call
-    if executor is not None:
-        from ._distributed import _executor_workers
-        t_coord = t_call / _executor_workers(executor)
-    if vectorized:
-        from ._distributed import batch_rows
-        rows = batch_rows(n, x.dtype.itemsize, batch_size)
-        probe = np.repeat(x[None, :], rows, axis=0)
-        t0 = time.perf_counter()
-        from ._distributed import batched_losses
-        batched_losses(loss, probe)
-        t_coord = max((time.perf_counter() - t0) / rows, 1e-9)
-        if executor is not None:
-            t_coord /= _executor_workers(executor)
-        del probe
-    plan = plan_check(n, len(blocks), t_call, coords=coords, directions=directions,
-                      budget=budget, t_coord=t_coord)
-    if not isinstance(coords, str) and np.ndim(coords) > 0:
-        index = np.unique(np.asarray(coords, dtype=np.intp))
-    elif plan.mode == "all":
-        index = np.arange(n, dtype=np.intp)
-    else:
-        index = stratified_sample(blocks, g, plan.n_coords, rng)
-    show = progress_enabled(progress, plan.expected_seconds(len(blocks)))
-    wrong, nonsmooth, noise, unresolved, truncated = [], [], [], [], []
-    starts = np.array([b[1] for b in blocks], dtype=np.intp)
-    tensor_wrong = {b[0]: 0 for b in blocks}
-    tensor_dirfail = {b[0]: 0 for b in blocks}
-    deadline_dirs = deadline_coords = None
-    if plan.budget is not None and plan.mode == "sampled":
-        # the loss may run slower than timed (a loaded machine): stop starting
-        # new directions, and new chunks of the sample, at these points
-        deadline_dirs = t_start + plan.budget * (1.0 - RESERVE_SHARE) * (
-            plan.expected_seconds(len(blocks)) - 2 * plan.n_coords * plan.t_coord
-        ) / max(plan.expected_seconds(len(blocks)), 1e-12)
-        deadline_coords = t_start + plan.budget * (1.0 - RESERVE_SHARE)
-    with Progress(plan.expected_evals(len(blocks)), enabled=show) as bar:
-        f.tick = bar.update
-        # ---- directional stage
-        rep = D.check_directions(f, x, g, blocks, f0, plan.n_directions, rng,
-                                 max_coords=max_localize, deadline=deadline_dirs)
-        for where, c in rep.nonsmooth:
-            nonsmooth.append((f"direction {c.direction} in {where}", c))
-        for where, c in rep.noise:
-            noise.append((f"direction {c.direction} in {where}", c))
-        for where, c in rep.failing:
-            if where in tensor_dirfail:
-                tensor_dirfail[where] += 1
-        seen = set()
-        for tname, loc in rep.localized.items():
-            for c in loc.coordinates:
-                i = c.start
-                seen.add(i)
-                wrong.append(CoordinateFinding(i, name(i), c.numerical * c.sign, float(g[i]),
-                                               c.verdict, f"bisection of {tname}"))
-                tensor_wrong[tname] += 1
-            for c in loc.nonsmooth:
-                nonsmooth.append((f"direction {c.direction} in {name(c.start)}.."
-                                  f"{name(c.stop - 1)}", c))
-            for c in loc.unresolved:
-                unresolved.append((tname, c.start, c.stop, c.direction, c.discrepancy,
-                                   c.tolerance))
-            if loc.truncated:
-                truncated.append(tname)
-        # ---- per-coordinate stage
-        if deadline_coords is not None and executor is None and index.size:
-            index, num = _sample_until(loss, x, index, blocks, starts, vectorized,
-                                       batch_size, bar.update, deadline_coords)
-        else:
-            steps = _coordinate_steps(x, index)
-            num = coordinate_differences(loss, x, index, steps, vectorized=vectorized,
-                                         batch_size=batch_size, executor=executor,
-                                         tick=bar.update)
-        steps = _coordinate_steps(x, index)
-        coord_evals = 2 * index.size
-        gi = g[index]
-        quick_tol = D.SAFETY * (eps * abs(f0) / steps.astype(np.float64)
-                                + eps * np.abs(gi)) + 1e-6 * np.abs(gi)
-        bad = ~(np.abs(num - gi) <= quick_tol)
-        ones = np.ones(n, dtype=x.dtype)
-        rechecked = {}
-        for j in np.flatnonzero(bad):
-            i = int(index[j])
-            if i in seen:
-                continue
-            k = int(np.searchsorted(starts, i, side="right")) - 1
-            tname = blocks[k][0]
-            if rechecked.get(tname, 0) >= max_localize:
-                wrong.append(CoordinateFinding(i, name(i), float(num[j]), float(gi[j]),
-                                               "gradient wrong (not re-checked: tensor "
-                                               "already has many)", "sample"))
-                tensor_wrong[tname] += 1
-                continue
-            rechecked[tname] = rechecked.get(tname, 0) + 1
-            first = D.check_segment(f, x, g, ones, i, i + 1, f0)
-            final = D._confirm(f, x, g, ones, first, f0)
-            finding = CoordinateFinding(i, name(i), final.numerical, float(g[i]),
-                                        final.verdict, "full check" if plan.mode == "all"
-                                        else "sample")
-            if final.failed:
-                wrong.append(finding)
-                tensor_wrong[tname] += 1
-            elif final.verdict == D.NONSMOOTH:
-                nonsmooth.append((name(i), finding))
-            elif final.verdict == D.NOISE:
-                noise.append((name(i), finding))
-        global_fail = [c for w, c in rep.failing if w == "all"]
-        if global_fail and not any(w != "all" for w, _ in rep.failing):
-            c = global_fail[0]
-            unresolved.append(("all tensors", c.start, c.stop, c.direction,
-                               c.discrepancy, c.tolerance))
-    checked_per = np.bincount(np.searchsorted(starts, index, side="right") - 1,
-                              minlength=len(blocks)) if index.size else np.zeros(len(blocks), int)
-    tensors = []
-    for k, (tname, a, b, _) in enumerate(blocks):
-        bad_t = tensor_wrong[tname] > 0 or tensor_dirfail[tname] > 0
-        tensors.append((tname, b - a, int(checked_per[k]),
-                        f"{tensor_dirfail[tname]}/{rep.n_directions}",
-                        tensor_wrong[tname], "FAIL" if bad_t else "ok"))
-    passed = not wrong and not unresolved and not rep.failing
-    wrong.sort(key=lambda w: w.index)
-    return ScaleResult(
-        passed=passed, mode=plan.mode, n=n, n_checked=int(index.size), n_blocks=len(blocks),
-        n_directions=rep.n_directions, n_evals=f.n + coord_evals,
-        elapsed=time.perf_counter() - t_start, t_call=t_call, wrong=wrong,
-        unresolved=unresolved, nonsmooth=nonsmooth, noise=noise, tensors=tensors,
-        numerical=num, index=index, truncated=truncated)
 
 
 def check_scale_options(coords, directions, budget, vectorized, executor, progress,
@@ -669,43 +374,6 @@ class StructuredLoss:
         if self.kind == "dict":
             return self.loss(dict(zip(self.keys, parts)))
         return self.loss(tuple(parts) if self.kind == "tuple" else parts)
-
-
-def check_at_scale(loss, params, grad, *, coords="auto", directions=None, budget=None,
-                   seed=None, vectorized=False, executor=None, progress=None,
-                   batch_size=None, max_localize=32):
-    """Check a gradient of a large model within a time budget.
-
-    ``params`` / ``grad`` are an ndarray, a dict of ndarrays or a list/tuple
-    of ndarrays (``grad`` may be a callable ``grad(params)``); ``loss``
-    receives the same structure (with ``vectorized=True``, every tensor with
-    a leading batch axis, and returns one loss per row). See
-    :func:`check_flat` for the options.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastfd._sampling import check_at_scale
-    >>> rng = np.random.default_rng(0)
-    >>> p = {"W": rng.standard_normal((30, 20)), "b": rng.standard_normal(20)}
-    >>> loss = lambda q: float(np.sum(np.tanh(q["W"]) ** 2) + np.sum(q["b"] ** 3))
-    >>> grad = {"W": 2 * np.tanh(p["W"]) / np.cosh(p["W"]) ** 2, "b": 3 * p["b"] ** 2}
-    >>> grad["W"][4, 7] *= 1.5
-    >>> r = check_at_scale(loss, p, grad, coords=64, directions=8, seed=1)
-    >>> [w.name for w in r.wrong]
-    ['W[4, 7]']
-    """
-    from ._flat import FlatProblem
-
-    prob = FlatProblem(params, grad, loss)
-    coords, directions, budget = check_scale_options(
-        coords, directions, budget, vectorized, executor, progress, batch_size,
-        prob.n, len(prob.blocks))
-    flat = StructuredLoss(loss, prob.blocks, prob.kind, prob.keys, batched=vectorized)
-    return check_flat(flat, prob.x0, prob.g, prob.blocks, prob.name, coords=coords,
-                      directions=directions, budget=budget, seed=seed,
-                      vectorized=vectorized, executor=executor, progress=progress,
-                      batch_size=batch_size, max_localize=max_localize)
 
 
 # --------------------------------------------------------------------------
