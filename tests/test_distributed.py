@@ -185,3 +185,28 @@ def test_dask_bitwise_equal_and_failures(point, dask_client):
     with pytest.raises(ChunkError, match=r"chunk 0 of 2 \(coordinates 0\.\.19"):
         coordinate_differences(L.trapped, y, np.arange(40), np.full(40, 1e-5),
                                executor=dask_client, chunk_size=20)
+
+
+# ------------------------------------------------- through fastfd.check_gradient
+
+def test_check_gradient_processes_and_dask_equal_local(processes, dask_client):
+    from fastfd.gradcheck import check_gradient
+    x = np.linspace(-3.0, 3.0, 120)
+    g = L.sin_sum_grad(x)
+    g[77] += 1e-3
+    local_r = check_gradient(L.sin_sum, x, g, coords="all")
+    for ex in (processes, dask_client):
+        r = check_gradient(L.sin_sum, x, g, coords="all", executor=ex)
+        np.testing.assert_array_equal(r.numerical, local_r.numerical)
+        assert [c.name for c in r.failures()] == ["params[77]"]
+        assert r.n_evals == local_r.n_evals
+
+
+def test_check_gradient_chunk_failure_is_an_error(processes):
+    from fastfd.gradcheck import check_gradient
+    x = np.zeros(100)
+    x[60] = L.TRAP - 1e-12
+    # default: four chunks per worker, 8 chunks of 13 coordinates
+    with pytest.raises(ChunkError, match=r"chunk 4 of 8 \(coordinates 52\.\.64, 13 of them\) "
+                                         r"failed on the executor: FloatingPointError"):
+        check_gradient(L.trapped, x, L.sin_sum_grad(x), coords="all", executor=processes)
