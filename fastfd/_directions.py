@@ -108,10 +108,13 @@ class Counter:
         self.tick = tick
         self.base = base
         self.n = 0
+        self.seconds = 0.0      # spent inside the loss
 
     def __call__(self, x):
         self.n += 1
+        t0 = time.perf_counter()
         value = evaluate_loss(self.loss, x)
+        self.seconds += time.perf_counter() - t0
         if self.tick is not None:
             self.tick(1)
         return value
@@ -311,15 +314,24 @@ def localize(f, x, g, v, root, f0, *, max_coords=32, max_evals=None):
     """Bisect the failing block ``root`` (a SegmentCheck) down to coordinates.
 
     Depth first, left half first; every half whose check fails is followed.
-    Stops after ``max_coords`` wrong coordinates (``truncated``) or when
-    ``max_evals`` evaluations are spent. A failing block with no failing half
-    is kept in ``unresolved``.
+    When neither half fails (an error just above the tolerance can leave
+    both halves just under theirs, since their discrepancies add up to the
+    parent's), the half closer to failing is followed if it carries at least
+    half of its tolerance; if that path ends without a confirmed coordinate,
+    the block where it started is reported. Stops after ``max_coords`` wrong
+    coordinates (``truncated``) or when ``max_evals`` evaluations are spent.
+    Failing blocks no single coordinate explains are kept in ``unresolved``.
     """
     out = Localization()
     start_evals = f.n
-    stack = [root]
+
+    def unresolved(block):
+        if not any(u is block for u in out.unresolved):
+            out.unresolved.append(block)
+
+    stack = [(root, None)]          # (block, failing ancestor if followed weakly)
     while stack:
-        node = stack.pop()
+        node, origin = stack.pop()
         a, b = node.start, node.stop
         if b - a == 1:
             checked = _confirm(f, x, g, v, node, f0)
@@ -330,11 +342,14 @@ def localize(f, x, g, v, root, f0, *, max_coords=32, max_evals=None):
                     break
             elif checked.verdict == NONSMOOTH:
                 out.nonsmooth.append(checked)
+            elif origin is not None:
+                unresolved(origin)
             continue
         if max_evals is not None and f.n - start_evals >= max_evals:
-            out.unresolved.append(node)
+            unresolved(origin or node)
             out.truncated = True
-            out.unresolved.extend(stack)
+            for block, anc in stack:
+                unresolved(anc or block)
             break
         m = (a + b) // 2
         halves = [check_segment(f, x, g, v, a, m, f0, direction=node.direction),
@@ -344,10 +359,15 @@ def localize(f, x, g, v, root, f0, *, max_coords=32, max_evals=None):
                   if c.verdict == NONSMOOTH else c for c in halves]
         failing = [c for c in halves if c.failed]
         out.nonsmooth.extend(c for c in halves if c.verdict == NONSMOOTH)
-        if not failing:
-            out.unresolved.append(node)
+        if failing:
+            stack.extend((c, origin) for c in reversed(failing))
             continue
-        stack.extend(reversed(failing))
+        near = max(halves, key=lambda c: abs(c.discrepancy) / c.tolerance
+                   if c.tolerance > 0 else 0.0)
+        if near.verdict == OK and abs(near.discrepancy) >= 0.5 * near.tolerance > 0:
+            stack.append((near, origin or node))
+        else:
+            unresolved(origin or node)
     out.n_evals = f.n - start_evals
     if not out.coordinates and not out.unresolved and root.failed:
         out.unresolved.append(root)

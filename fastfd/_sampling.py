@@ -12,21 +12,20 @@ always checked. Reproducible: everything comes from the generator passed in.
 
 Budgets
 -------
-:func:`plan_check` turns a time budget into a plan from the measured cost of
-one loss evaluation (:func:`time_loss` re-times a few calls when the first
-looks inflated by warm-up). ``coords="auto"``: a full check (``2n``
-evaluations) when it fits the budget; otherwise 45% of the budget for
-directions (up to 64, each costing ``4 (1 + tensors)`` evaluations), the
-rest, less a 25% reserve for confirming and localizing failures, for a
-stratified sample (two evaluations per coordinate). The budget is a target,
-not a hard stop: confirming and localizing a failure found late may go over
-it, because a failure is never dropped to save time.
+``coords="auto"`` times the loss (:func:`time_loss` re-times a few calls
+when one looks inflated) and runs a full check (``2n`` evaluations) when it
+fits the budget (10 s by default). Otherwise: directional checks (with
+bisection of failing tensors) until 45% of the budget is spent, at most 64
+directions of ``4 (1 + tensors)`` evaluations each; then a stratified
+sample sized to end at 75%, from what a loss call costs at that moment; the
+last 25% is the reserve for confirming failing coordinates. The budget is a
+target, not a hard stop: confirming and localizing a failure found late may
+go over it, because a failure is never dropped to save time.
 
-The loss can run slower during the check than when it was timed (another
-process on the cores, BLAS threads contending with it: on this 2-core
-machine a 0.05 ms call measured 7.7 ms on average under load). So no new
-direction starts after the directions' share of the budget, and the sample
-is sized from what the directions really cost per evaluation.
+Deadlines, not counts computed from the first timing: the first calls of a
+process, or another process on the cores (BLAS threads contending with it:
+on this 2-core machine a 0.05 ms call measured 7.7 ms on average under
+load), can make a timed call 10-100x slower than the calls that follow.
 
 Running the check
 -----------------
@@ -43,15 +42,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from ._validation import short_repr
 
 __all__ = [
-    "DEFAULT_BUDGET", "MIN_PER_TENSOR", "MAX_DIRECTIONS", "Plan", "ScaleCheckResult",
-    "stratified_sample", "time_loss", "plan_check", "coverage_line", "check_budget",
+    "DEFAULT_BUDGET", "MIN_PER_TENSOR", "MAX_DIRECTIONS", "ScaleCheckResult",
+    "stratified_sample", "time_loss", "coverage_line", "check_budget",
     "check_scale_options", "check_gradient_scale",
 ]
 
@@ -159,7 +157,7 @@ def time_loss(f, x, *, repeats=3):
     JIT compilation; when it took more than 1.5x the fastest of the next two,
     ``repeats`` more calls are timed. The minimum is the cost of a call
     undisturbed by other processes; a loaded machine makes the check slower
-    than planned, which the deadlines in :func:`check_gradient_scale` absorb.
+    than timed, which the deadlines of :func:`check_gradient_scale` absorb.
     """
     times = []
     t0 = time.perf_counter()
@@ -175,87 +173,6 @@ def time_loss(f, x, *, repeats=3):
             f(x)
             times.append(time.perf_counter() - t0)
     return max(min(times[1:]), 1e-9), f0
-
-
-@dataclass
-class Plan:
-    """What a check will do: full or sampled, and how much."""
-
-    mode: str               # "all" or "sampled"
-    n_coords: int
-    n_directions: int
-    t_call: float           # seconds per loss evaluation (directions, serial)
-    t_coord: float          # seconds per evaluation on the coordinate path
-    budget: float | None
-
-    def expected_evals(self, n_blocks):
-        per_dir = 4 * (1 + n_blocks) if n_blocks > 1 else 4
-        return 2 * self.n_coords + per_dir * self.n_directions
-
-    def expected_seconds(self, n_blocks):
-        per_dir = 4 * (1 + n_blocks) if n_blocks > 1 else 4
-        return 2 * self.n_coords * self.t_coord + per_dir * self.n_directions * self.t_call
-
-
-def plan_check(n, n_blocks, t_call, *, coords="auto", directions=None, budget=None,
-               t_coord=None):
-    """Choose coordinates and directions for a check.
-
-    Parameters
-    ----------
-    n, n_blocks : int
-        Coordinates and tensors.
-    t_call : float
-        Seconds per loss evaluation on the serial path (directions).
-    coords : "auto", "all", int, or ndarray of indices
-    directions : int or None
-        None: planned from the budget in "auto" mode, 0 otherwise.
-    budget : float or None
-        Seconds; None means ``DEFAULT_BUDGET`` for "auto", no limit otherwise.
-    t_coord : float, optional
-        Seconds per evaluation on the coordinate path (batched or spread over
-        workers); defaults to ``t_call``.
-
-    Returns
-    -------
-    Plan
-
-    Examples
-    --------
-    >>> from fastfd._sampling import plan_check
-    >>> plan_check(1_000_000, 6, 2e-3).mode          # 2e6 calls = 4000 s
-    'sampled'
-    >>> plan_check(1000, 2, 1e-4).mode               # 0.2 s fits
-    'all'
-    """
-    t_coord = t_call if t_coord is None else t_coord
-    per_dir = 4 * (1 + n_blocks) if n_blocks > 1 else 4
-    if budget is not None and budget < t_call:
-        raise ValueError(
-            f"budget={budget!r} s is too small for even one loss evaluation, "
-            f"which takes {_fmt_seconds(t_call)}")
-    if isinstance(coords, str) and coords == "all":
-        return Plan("all", n, directions or 0, t_call, t_coord, budget)
-    if not isinstance(coords, str):
-        m = int(coords) if np.ndim(coords) == 0 else int(np.size(coords))
-        k = directions or 0
-        if directions is None and budget is not None:
-            spare = budget - 2 * min(m, n) * t_coord
-            k = int(min(MAX_DIRECTIONS, max(0, spare * DIRECTION_SHARE / (per_dir * t_call))))
-        return Plan("all" if m >= n else "sampled", min(m, n), k, t_call, t_coord, budget)
-    budget = DEFAULT_BUDGET if budget is None else budget
-    k_given = directions is not None
-    if 2 * n * t_coord + (per_dir * directions * t_call if k_given else 0) <= budget:
-        return Plan("all", n, directions or 0, t_call, t_coord, budget)
-    if k_given:
-        k = directions
-    else:
-        k = int(min(MAX_DIRECTIONS, max(1, budget * DIRECTION_SHARE / (per_dir * t_call))))
-    spare = budget * (1.0 - RESERVE_SHARE) - k * per_dir * t_call
-    m = int(max(0, spare / (2 * t_coord)))
-    if m < n_blocks:
-        m = 0
-    return Plan("sampled", min(m, n), k, t_call, t_coord, budget)
 
 
 def _fmt_seconds(t):
@@ -522,19 +439,22 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
         mode = "sampled"
         t_call = replan.t_call
         t_coord = (t_row if t_row is not None else t_call) / workers
-        plan = plan_check(n, T, t_call, coords="auto", directions=directions,
-                          budget=eff_budget, t_coord=t_coord)
         f0 = f(x)
-        share = per_dir * plan.n_directions * t_call / max(plan.expected_seconds(T), 1e-12)
-        deadline = t_start + eff_budget * (1.0 - RESERVE_SHARE) * share
-        t0, e0 = time.perf_counter(), f.n
-        rep = _directions_with_progress(f, x, prob, f0, plan.n_directions, rng, max_localize,
-                                        deadline, progress, t_call)
-        # the loss may run slower than timed (a loaded machine): size the
-        # sample from the time the directions really took per evaluation
-        slow = (time.perf_counter() - t0) / max(f.n - e0, 1) / max(t_call, 1e-12)
+        # Directions until DIRECTION_SHARE of the budget is spent (all of
+        # them when `directions` is given), then a sample until 1 -
+        # RESERVE_SHARE. Deadlines rather than counts from the timing: the
+        # first calls of a process, or a busy machine, can make one timed
+        # call 10-100x slower than the calls that follow (measured here).
+        if directions is None:
+            k, deadline = MAX_DIRECTIONS, t_start + eff_budget * DIRECTION_SHARE
+        else:
+            k, deadline = directions, None
+        rep = _directions_with_progress(f, x, prob, f0, k, rng, max_localize, deadline,
+                                        progress, t_call)
+        # the sample is sized from what a loss call costs now
+        slow = (f.seconds / max(f.n, 1)) / max(t_call, 1e-12)
         left = t_start + eff_budget * (1.0 - RESERVE_SHARE) - time.perf_counter()
-        m = int(min(plan.n_coords, max(0.0, left) / (2 * t_coord * max(slow, 1.0))))
+        m = int(min(n, max(0.0, left) / (2 * t_coord * slow)))
         if m >= T:
             idx = stratified_sample(prob.blocks, prob.g, m, rng)
             base = G._run(prob, c_loss, idx, h, tol, parallel, progress, values=values)

@@ -197,9 +197,14 @@ def test_detection_power_at_least_half_per_direction(seed, size):
     q, x, g = setup(n, seed % 7)
     rng = np.random.default_rng(seed)
     bad = g + 1e-9 * size * rng.standard_normal(n)
-    bad[rng.integers(n)] += size * 1e-4
+    i = int(rng.integers(n))
+    bad[i] += size * 1e-4
     f = D.Counter(q)
     f0 = f(x)
     rep = D.check_directions(f, x, bad, [("w", 0, n, (n,))], f0, 12, rng, max_coords=1)
     assert rep.failing
-    assert rep.localized["w"].coordinates
+    # and never silently: localized to the planted coordinate, or, for an
+    # error barely above the tolerance of the halves, a failing range holding it
+    loc = rep.localized["w"]
+    assert ([c.start for c in loc.coordinates] == [i]
+            or any(u.start <= i < u.stop for u in loc.unresolved))

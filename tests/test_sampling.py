@@ -1,4 +1,4 @@
-"""Stratified sampling, loss timing, budget planning, coverage and progress."""
+"""Stratified sampling, loss timing, budgets, coverage and progress."""
 
 import io
 import sys
@@ -94,40 +94,6 @@ def test_time_loss_fastest_of_three_when_steady(monkeypatch):
     # the first call (which also gives f0) is not used for the time
     assert S.time_loss(clock.loss, None)[0] == pytest.approx(0.0105, abs=1e-12)
     assert clock.calls == 3
-
-
-def test_plan_full_when_it_fits():
-    plan = S.plan_check(1000, 2, 1e-4, budget=1.0)
-    assert (plan.mode, plan.n_coords, plan.n_directions) == ("all", 1000, 0)
-
-
-def test_plan_sampled_fits_budget():
-    n, blocks, t = 1_002_570, 6, 2e-3
-    plan = S.plan_check(n, blocks, t, budget=10.0)
-    assert plan.mode == "sampled"
-    assert plan.n_directions == S.MAX_DIRECTIONS
-    assert plan.n_coords > 0
-    # planned work leaves the 25% reserve for confirming and localizing
-    assert plan.expected_seconds(blocks) <= 0.75 * 10.0 + 1e-9
-    small = S.plan_check(n, blocks, t, budget=1.0)
-    assert 1 <= small.n_directions < plan.n_directions
-    assert small.expected_seconds(blocks) <= 1.0
-
-
-def test_plan_explicit_and_batched():
-    plan = S.plan_check(10**6, 6, 2e-3, coords=3072, directions=64)
-    assert (plan.mode, plan.n_coords, plan.n_directions) == ("sampled", 3072, 64)
-    assert S.plan_check(100, 1, 1.0, coords="all").mode == "all"
-    # a cheaper coordinate path (batched or spread over workers) buys more
-    a = S.plan_check(10**6, 6, 1e-3, budget=20.0)
-    b = S.plan_check(10**6, 6, 1e-3, budget=20.0, t_coord=1e-4)
-    assert b.n_coords > 5 * a.n_coords
-
-
-def test_budget_smaller_than_one_evaluation():
-    with pytest.raises(ValueError, match=r"budget=0.001 s is too small for even one loss "
-                                         r"evaluation, which takes 3 ms"):
-        S.plan_check(100, 1, 3e-3, budget=0.001)
 
 
 def test_coverage_line():
