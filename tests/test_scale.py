@@ -246,3 +246,28 @@ def test_executor_cannot_pickle_loss():
         with pytest.raises(TypeError, match=r"loss cannot be pickled .*ProcessPoolExecutor"
                                             r".*module-level function"):
             check(lambda q: one_loss(q), p, g, coords=50, executor=ex)
+
+
+def test_sample_in_chunks_until_deadline(model):
+    from fastfd import gradcheck as G
+    from fastfd._flat import FlatProblem
+    from fastfd._sampling import _run_until, stratified_sample
+
+    g = model.grad(model.params, bug="b2_scale")
+    prob = FlatProblem(model.params, g, model.loss)
+    idx = stratified_sample(prob.blocks, prob.g, 600, np.random.default_rng(0))
+    whole = G._run(prob, model.loss, idx, None, None, None, False)
+    merged = _run_until(G, prob, model.loss, idx, None, None, None, False, None,
+                        deadline=float("inf"))
+    order = np.argsort(merged.index)
+    np.testing.assert_array_equal(merged.index[order], whole.index)
+    np.testing.assert_array_equal(merged.numerical[order], whole.numerical)
+    np.testing.assert_array_equal(merged.verdicts[order], whole.verdicts)
+    assert merged.n_evals == whole.n_evals + 3 * (5 - 1)      # chunks of 128: 5 runs
+    assert merged.rel_error == pytest.approx(whole.rel_error, rel=1e-12)
+    assert {c.name for c in merged.failures()} == {c.name for c in whole.failures()}
+    # a deadline already passed: the first chunk only, still stratified
+    cut = _run_until(G, prob, model.loss, idx, None, None, None, False, None, deadline=0.0)
+    assert cut.n_checked == 128
+    per = {t.name: t.checked for t in cut.tensors}
+    assert all(per[name] >= 1 for name in per) and per["W1"] > per["W2"] > per["b2"]
