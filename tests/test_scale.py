@@ -248,7 +248,7 @@ def test_executor_cannot_pickle_loss():
             check(lambda q: one_loss(q), p, g, coords=50, executor=ex)
 
 
-def test_sample_in_chunks_until_deadline(model):
+def test_sample_in_chunks_until_deadline(model, monkeypatch):
     from fastfd import gradcheck as G
     from fastfd._flat import FlatProblem
     from fastfd._sampling import _run_until, stratified_sample
@@ -263,11 +263,20 @@ def test_sample_in_chunks_until_deadline(model):
     np.testing.assert_array_equal(merged.index[order], whole.index)
     np.testing.assert_array_equal(merged.numerical[order], whole.numerical)
     np.testing.assert_array_equal(merged.verdicts[order], whole.verdicts)
-    assert merged.n_evals == whole.n_evals + 3 * (5 - 1)      # chunks of 128: 5 runs
+    assert merged.n_evals == whole.n_evals + 3 * (10 - 1)     # chunks of 64: 10 runs
     assert merged.rel_error == pytest.approx(whole.rel_error, rel=1e-12)
     assert {c.name for c in merged.failures()} == {c.name for c in whole.failures()}
-    # a deadline already passed: the first chunk only, still stratified
-    cut = _run_until(G, prob, model.loss, idx, None, None, None, False, None, deadline=0.0)
-    assert cut.n_checked == 128
+    # a deadline passed during the first chunk: that chunk only, still stratified
+    import types
+
+    import fastfd._sampling as S
+    clock = iter([0.0, 0.5, 2.0])      # start, before chunk 1, before chunk 2
+    monkeypatch.setattr(S, "time", types.SimpleNamespace(
+        perf_counter=lambda: next(clock, 3.0)))
+    cut = _run_until(G, prob, model.loss, idx, None, None, None, False, None, deadline=1.0)
+    monkeypatch.undo()
+    assert cut.n_checked == 64
     per = {t.name: t.checked for t in cut.tensors}
     assert all(per[name] >= 1 for name in per) and per["W1"] > per["W2"] > per["b2"]
+    assert _run_until(G, prob, model.loss, idx, None, None, None, False, None,
+                      deadline=0.0) is None
