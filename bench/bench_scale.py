@@ -16,7 +16,6 @@
 
 import importlib.util
 import pathlib
-import time
 
 import numpy as np
 import pytest

@@ -12,7 +12,6 @@ import argparse
 import importlib.util
 import pathlib
 import sys
-import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
