@@ -30,10 +30,11 @@ def _is_scalar(value):
 
 
 def _split_dx(dx, u, boundary):
-    """One spacing per axis: a float, or a checked float64 coordinate array."""
+    """One spacing per axis: a float, or a checked float64 coordinate array;
+    and the name each is reported under (``dx`` or ``dx[a]``)."""
     ndim = u.ndim
     if type(dx) is float and 0.0 < dx < math.inf:  # the common call, kept lean
-        return [dx] * ndim
+        return [dx] * ndim, ["dx"] * ndim
     from .grid import _check_dx  # grid imports this module
 
     if isinstance(dx, (str, bytes)):
@@ -42,9 +43,9 @@ def _split_dx(dx, u, boundary):
             f"axis, got {short_repr(dx)}")
     if _is_scalar(dx):
         h = check_positive_scalar("dx", dx)
-        return [h] * ndim
+        return [h] * ndim, ["dx"] * ndim
     if ndim == 1 and isinstance(dx, np.ndarray) and dx.ndim == 1 and dx.shape[0] != 1:
-        return [_check_dx(dx, u.shape[0], 0, boundary, name="dx")]
+        return [_check_dx(dx, u.shape[0], 0, boundary, name="dx")], ["dx"]
     try:
         entries = list(dx)
     except TypeError:
@@ -53,14 +54,15 @@ def _split_dx(dx, u, boundary):
             f"axis, got {short_repr(dx)}") from None
     if ndim == 1 and len(entries) == u.shape[0] and len(entries) != 1 and all(
             _is_scalar(e) for e in entries):
-        return [_check_dx(np.asarray(dx), u.shape[0], 0, boundary, name="dx")]
+        return [_check_dx(np.asarray(dx), u.shape[0], 0, boundary, name="dx")], ["dx"]
     if len(entries) != ndim:
         raise ValueError(
             f"dx must be a scalar or have one entry per axis of u ({ndim}), got "
             f"{len(entries)} {'entry' if len(entries) == 1 else 'entries'}: "
             f"{short_repr(dx)}")
-    return [_check_dx(e, n, a, boundary, name=f"dx[{a}]")
-            for a, (e, n) in enumerate(zip(entries, u.shape))]
+    names = [f"dx[{a}]" for a in range(ndim)]
+    return [_check_dx(e, n, a, boundary, name=name)
+            for a, (e, n, name) in enumerate(zip(entries, u.shape, names))], names
 
 
 def _widths(accuracy, spacing):
@@ -78,7 +80,18 @@ def _laplacian_iv(u, dx, accuracy, boundary, out):
     u, dtype = as_float_array(u, "u")
     boundary = check_choice("boundary", boundary, BOUNDARIES)
     accuracy = check_accuracy(accuracy, "centered")
-    spacing = _split_dx(dx, u, boundary)
+    spacing, names = _split_dx(dx, u, boundary)
+    for h, name in zip(spacing, names):
+        # The weights are exact rationals / h**2, formed in Python: at
+        # h ~ 1e-160 that is a ZeroDivisionError or OverflowError, and in
+        # float32 already at 1e-20 every result would be inf or nan.
+        if not isinstance(h, np.ndarray) and h < 1e-4:
+            big = _max_weight(accuracy)
+            hh = h * h
+            if hh == 0.0 or big / hh > float(np.finfo(dtype).max):
+                raise ValueError(
+                    f"{name}={h!r} is too small: the stencil weights (up to "
+                    f"{big:g}/{name}**2) overflow {np.finfo(dtype).dtype}")
     widths = _widths(accuracy, spacing)
     for a, (n, w) in enumerate(zip(u.shape, widths)):
         # one-sided edge stencils of the second derivative: accuracy + 2 points
@@ -94,7 +107,7 @@ def _laplacian_iv(u, dx, accuracy, boundary, out):
         shape = u.shape
     if out is not None:
         check_out(out, shape, dtype, inputs=(u_in, u))
-    return u, dtype, spacing, accuracy, boundary, shape
+    return u, dtype, spacing, names, accuracy, boundary, shape
 
 
 @functools.lru_cache(maxsize=64)
@@ -118,6 +131,12 @@ def _weights_1d(accuracy, h):
     centre.flags.writeable = False  # cached: shared by every call
     edges.flags.writeable = False
     return centre, edges
+
+
+@functools.lru_cache(maxsize=16)
+def _max_weight(accuracy):
+    """Largest |weight| of the unit-spacing centre and edge stencils."""
+    return float(max(np.abs(t).max() for t in _weights_1d(accuracy, 1.0)))
 
 
 def _axis_table(n, h, accuracy, boundary, real):
@@ -151,14 +170,15 @@ def _empty_table(real):
             np.zeros(1, dtype=np.int64))
 
 
-def _via_derivative(u, spacing, accuracy, boundary, shape, dtype):
+def _via_derivative(u, spacing, names, accuracy, boundary, shape, dtype):
     """Coordinate arrays or more than 3 axes: sum ``grid.derivative(order=2)``."""
-    from .grid import derivative
+    from .grid import _prepare, _run as _run_derivative
 
     half = [w // 2 for w in _widths(accuracy, spacing)]
     res = np.zeros(shape, dtype=dtype)
     for a, h in enumerate(spacing):
-        d = derivative(u, 2, dx=h, axis=a, accuracy=accuracy, boundary=boundary)
+        d = _run_derivative(_prepare(u, 2, h, a, accuracy, "centered", boundary, None,
+                                     dx_name=names[a]))
         if boundary == "valid":
             crop = [slice(m, n - m) for n, m in zip(u.shape, half)]
             crop[a] = slice(None)
@@ -259,7 +279,8 @@ def laplacian(u, dx=1.0, *, accuracy=2, boundary="one-sided", out=None):
         (same accuracy; equal to summing ``grid.derivative(u, 2, axis=a,
         accuracy=accuracy)`` over the axes). ``"periodic"``: ``u`` wraps
         around on every axis. ``"valid"``: only points whose stencils fit;
-        every axis shrinks by ``accuracy``.
+        every axis with a scalar spacing shrinks by ``accuracy``, an axis
+        given by a coordinate array by ``accuracy + 2`` (its wider stencil).
     out : ndarray, optional
         Buffer of exactly the result shape and dtype, writeable and not
         overlapping ``u``; it is filled and returned.
@@ -268,7 +289,7 @@ def laplacian(u, dx=1.0, *, accuracy=2, boundary="one-sided", out=None):
     -------
     ndarray
         The Laplacian, ``u``'s shape (``"valid"``: each axis ``accuracy``
-        shorter).
+        shorter, ``accuracy + 2`` along coordinate-array axes).
 
     Raises
     ------
@@ -301,10 +322,10 @@ def laplacian(u, dx=1.0, *, accuracy=2, boundary="one-sided", out=None):
     >>> grid.laplacian(np.ones((5, 6)), boundary="valid").shape
     (3, 4)
     """
-    u, dtype, spacing, accuracy, boundary, shape = _laplacian_iv(
+    u, dtype, spacing, names, accuracy, boundary, shape = _laplacian_iv(
         u, dx, accuracy, boundary, out)
     if u.ndim > 3 or any(isinstance(h, np.ndarray) for h in spacing):
-        res = _via_derivative(u, spacing, accuracy, boundary,
+        res = _via_derivative(u, spacing, names, accuracy, boundary,
                               shape, dtype)
         if out is None:
             return res

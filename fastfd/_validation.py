@@ -117,9 +117,12 @@ def check_positive_scalar(name, value, dtype=np.float64):
         value = value[()]
     if not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a positive real number, got {short_repr(value)}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an integer beyond float64, e.g. 10**400
+        v = math.inf
     if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be positive and finite, got {value!r}")
+        raise ValueError(f"{name} must be positive and finite, got {short_repr(value)}")
     return v
 
 

@@ -96,12 +96,19 @@ def _min_points(order, accuracy, scheme, boundary, uniform):
     return width, width
 
 
+def _power(dx, order):
+    """``dx**order`` in float64, inf on overflow (Python's ``**`` raises);
+    the result then divides to 0, as NumPy's ``/ dx**order`` does."""
+    with np.errstate(over="ignore", under="ignore"):
+        return float(np.float64(dx) ** order)
+
+
 @functools.lru_cache(maxsize=256)
 def _uniform_plan(order, accuracy, scheme, boundary, n, dx, rdtype):
     """``(ip, fp, n_out)`` for the uniform kernels (validated arguments)."""
     offsets = stencil_offsets(order, accuracy, scheme)
     terms, den = _terms(order, offsets, scheme)
-    scale = float(den) * dx ** order
+    scale = float(den) * _power(dx, order)
     lo, hi = offsets[0], offsets[-1]
     edges = []  # (row, terms, scale)
     if boundary == "valid":
@@ -118,7 +125,7 @@ def _uniform_plan(order, accuracy, scheme, boundary, n, dx, rdtype):
                 width = order + accuracy
                 start = 0 if r < j0 else n - width
                 et, eden = _edge_terms(order, start, width, r)
-                edges.append((r, et, float(eden) * dx ** order))
+                edges.append((r, et, float(eden) * _power(dx, order)))
     ip = [(j0, j1, len(terms), len(edges))]
     fp = [scale]
     for a, b, s, c in terms:
@@ -137,7 +144,7 @@ def _uniform_plan(order, accuracy, scheme, boundary, n, dx, rdtype):
     return ip, fp, j1 - j0 if boundary == "valid" else n
 
 
-def _nonuniform_plan(order, accuracy, scheme, boundary, x, rdtype):
+def _nonuniform_plan(order, accuracy, scheme, boundary, x, rdtype, dx_name="dx"):
     """``(starts, weights, n_out)`` for the non-uniform kernels."""
     n = x.shape[0]
     edge = order + accuracy
@@ -159,8 +166,21 @@ def _nonuniform_plan(order, accuracy, scheme, boundary, x, rdtype):
             start[hi] = n - edge
     starts = np.ascontiguousarray(np.stack([start, count, center], axis=1), dtype=np.int64)
     w = np.zeros((starts.shape[0], width))
-    _k.fornberg_rows(x, order, starts, w)
-    return starts, w.astype(rdtype), starts.shape[0]
+    # Fornberg's recurrence multiplies up to width - 1 coordinate differences:
+    # at spacings near 1e-120 (or 1e+120) that product under- or overflows
+    # float64 (a ZeroDivisionError in the kernel). Run it on x / 2**e, with
+    # 2**e about the mean spacing, and scale the weights back by 2**(-e*order):
+    # every operation of the recurrence is homogeneous in the differences, so
+    # for ordinary spacings the weights come out bit for bit the same.
+    e = math.frexp(abs(x[-1] * 0.5 - x[0] * 0.5) / (n - 1))[1] + 1
+    _k.fornberg_rows(np.ldexp(x, -e), order, starts, w)
+    with np.errstate(over="ignore", under="ignore"):
+        w = np.ldexp(w, -e * order).astype(rdtype)
+    if not np.isfinite(w).all():
+        raise ValueError(
+            f"{dx_name} coordinates are too close together for order={order}: the "
+            f"stencil weights (about 1/spacing**{order}) overflow {np.dtype(rdtype)}")
+    return starts, w, starts.shape[0]
 
 
 # ------------------------------------------------------------- validation
@@ -258,13 +278,18 @@ def _prepare(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx"):
     if out is not None:
         check_out(out, shape, dtype, inputs=(u, arr))
     rdtype = _REAL[dtype]
+    if uniform and rdtype.type(_power(h, order) * 1.0) == 0:
+        # den * dx**order would round to 0 and the kernel would divide by it
+        raise ValueError(
+            f"{dx_name}={dx!r} is too small for order={order}: {dx_name}**{order} "
+            f"underflows to 0 in {rdtype}")
     if uniform:  # pure Python, cached
         plan = _uniform_plan(order, accuracy, scheme, boundary, n, h, rdtype)
         if len(_FAST) >= 256:
             _FAST.clear()
         _FAST[(order, accuracy, scheme, boundary, n, h, dtype)] = plan
     else:  # runs the Fornberg kernel: built in _run, after every check
-        plan = (order, accuracy, scheme, boundary, h, rdtype)
+        plan = (order, accuracy, scheme, boundary, h, rdtype, dx_name)
     job = _Job()
     perm = _permutation(arr)
     if perm is None:  # contiguous under no permutation: copy once
