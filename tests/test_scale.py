@@ -280,3 +280,27 @@ def test_sample_in_chunks_until_deadline(model, monkeypatch):
     assert all(per[name] >= 1 for name in per) and per["W1"] > per["W2"] > per["b2"]
     assert _run_until(G, prob, model.loss, idx, None, None, None, False, None,
                       deadline=0.0) is None
+
+
+def test_auto_full_check_cut_at_the_budget(monkeypatch):
+    # timed, a full check of 5,000 coordinates fits; the loss then "slows
+    # down": after the first chunk the clock is past the budget, and the
+    # result is an honest partial (stratified) check, not a 30x overrun
+    import types
+
+    import fastfd._sampling as S
+    import scale_losses as L
+
+    x = np.linspace(-2.0, 2.0, 5000)
+    calls = iter(range(10**6))
+    monkeypatch.setattr(S, "time", types.SimpleNamespace(
+        perf_counter=lambda: 0.0 if next(calls) < 3 else 1e6))
+    r = check(L.sin_sum, x, L.sin_sum_grad(x))
+    monkeypatch.undo()
+    assert r.passed and r.mode == "sampled"
+    assert r.n_checked == 2048 and r.coverage == "checked 2,048 of 5,000 coordinates in 1 tensor"
+    assert np.all(np.diff(r.index) > 0)
+    full = check(L.sin_sum, x, L.sin_sum_grad(x))      # unhurried: every coordinate
+    assert full.mode == "all" and full.n_checked == 5000
+    # three chunks of 2048, 2048 and 904: 2n plus the engine's 3 per chunk
+    assert full.n_evals == 2 * 5000 + 3 * 3
