@@ -14,7 +14,9 @@ Budgets
 -------
 ``coords="auto"`` times the loss (:func:`time_loss` re-times a few calls
 when one looks inflated) and runs a full check (``2n`` evaluations) when it
-fits the budget (10 s by default). Otherwise: directional checks (with
+fits the budget (10 s by default); above 2,048 coordinates it runs in
+interleaved chunks and stops at the budget, so a loss that slows down
+mid-run gives a stratified partial check, not an overrun. Otherwise: directional checks (with
 bisection of failing tensors) until 45% of the budget is spent, at most 64
 directions of ``4 (1 + tensors)`` evaluations each; then a stratified
 sample sized to end at 75%, from what a loss call costs at that moment; the

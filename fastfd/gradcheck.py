@@ -498,7 +498,9 @@ def check_gradient(loss, params, grad, *, h=None, tol=None, coords="auto", seed=
     not fit the budget, fastfd spends about half of it on directional checks
     (up to 64 directions, ``4 (1 + tensors)`` evaluations each), then a
     stratified sample of coordinates sized by the time left, keeping a
-    quarter for confirming and localizing failures. A directional check's
+    quarter for confirming and localizing failures. A full check that fits
+    still stops at the budget (above 2,048 coordinates it runs in chunks),
+    leaving a stratified partial check if the loss slows down mid-run. A directional check's
     tolerance comes from the finite-difference noise measured along that
     direction (steps ``h`` and ``2h``), about 1e-8 of ``|grad . v|`` on
     float64 models, far tighter than per coordinate. If any coordinate's
