@@ -97,10 +97,12 @@ def _min_points(order, accuracy, scheme, boundary, uniform):
 
 
 def _power(dx, order):
-    """``dx**order`` in float64, inf on overflow (Python's ``**`` raises);
-    the result then divides to 0, as NumPy's ``/ dx**order`` does."""
-    with np.errstate(over="ignore", under="ignore"):
-        return float(np.float64(dx) ** order)
+    """``dx**order`` for a float ``dx``, inf on overflow (Python's ``**``
+    raises); the result then divides to 0, as NumPy's ``/ dx**order`` does."""
+    try:
+        return dx ** order
+    except OverflowError:
+        return math.inf
 
 
 @functools.lru_cache(maxsize=256)
@@ -278,7 +280,7 @@ def _prepare(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx"):
     if out is not None:
         check_out(out, shape, dtype, inputs=(u, arr))
     rdtype = _REAL[dtype]
-    if uniform and rdtype.type(_power(h, order) * 1.0) == 0:
+    if uniform and rdtype.type(_power(h, order)) == 0:
         # den * dx**order would round to 0 and the kernel would divide by it
         raise ValueError(
             f"{dx_name}={dx!r} is too small for order={order}: {dx_name}**{order} "

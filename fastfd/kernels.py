@@ -202,7 +202,11 @@ def apply_stencil(u, offsets, weights, out, mode):
     weights : 1-D float array
         Same length as ``offsets``. float64 weights are recommended for
         ``ONE_SIDED`` (the moment test treats anything below ``1e-9`` of
-        the moment's scale as zero; narrower weights use ``1e-5``).
+        the moment's scale as zero; narrower weights use ``1e-5``, and
+        when that finds no moment below ``q = len(offsets)``, as for float32
+        weights of high-order one-sided stencils, the largest relative moment
+        there gives ``d``). float32 weights of such stencils are themselves
+        off by up to a few percent, in the interior as at the edges.
     out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
     mode : int
         ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR``.
