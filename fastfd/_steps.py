@@ -91,8 +91,9 @@ def step_rule(x, base):
     """The step for point ``x``: ``base * max(1, |x|)`` rounded down to a power of two.
 
     Scalar, float64 arithmetic (exact for float32 ``x``); returns float64.
-    ``base`` comes from :func:`step_base`. Non-finite ``x`` gives a
-    non-finite step (the derivative there is then non-finite too).
+    ``base`` comes from :func:`step_base`. Infinite ``x`` gives an infinite
+    step (the derivative there is then non-finite too); NaN ``x`` gives
+    ``base``, the step of ``|x| <= 1`` (``f(NaN + h)`` is NaN anyway).
     """
     ax = abs(float(x))
     s = base * ax if ax > 1.0 else base

@@ -193,6 +193,11 @@ def _as_offset(o, name="offsets"):
     raise TypeError(f"{name} must be real numbers, got {o!r}")
 
 
+def _short_offsets(arr, limit=80):
+    r = repr(arr.tolist())
+    return r if len(r) <= limit else r[: limit - 3] + "..."
+
+
 def stencil_weights(order: int, offsets):
     """Weights of the ``order``-th derivative at 0 on arbitrary ``offsets``.
 
@@ -233,4 +238,9 @@ def stencil_weights(order: int, offsets):
             f"offsets must have at least order + 1 = {order + 1} points for "
             f"order={order}, got {len(offs)}")
     w = exact_weights(order, offs)
-    return _readonly(np.array([float(x) for x in w], dtype=np.float64))
+    try:
+        return _readonly(np.array([float(x) for x in w], dtype=np.float64))
+    except OverflowError:  # exact weights beyond 1.8e308: offsets ~1e-160 apart
+        raise ValueError(
+            f"offsets are too close together for order={order}: the weights "
+            f"overflow float64, got {_short_offsets(arr)}") from None

@@ -148,3 +148,22 @@ def test_apply_stencil_one_sided_reads_float32_weights_right(order, accuracy, sc
     interior = np.abs(got[lo:hi] - 1).max()
     edges = np.abs(np.r_[got[:lo], got[hi:]] - 1).max()
     assert edges < 1e-2 + 10 * interior
+
+
+def test_step_rule_non_finite_x_as_documented():
+    # the docstring said every non-finite x gives a non-finite step; NaN
+    # fails `abs(x) > 1` and gets the |x| <= 1 step
+    from fastfd._steps import step_base, step_rule
+    base = step_base(np.finfo(np.float64).eps)
+    assert step_rule(np.inf, base) == np.inf
+    assert step_rule(-np.inf, base) == np.inf
+    assert step_rule(np.nan, base) == step_rule(0.5, base)
+
+
+def test_stencil_weights_overflowing_is_a_value_error():
+    # exact weights ~1e600 raised OverflowError converting to float
+    import fastfd
+    with pytest.raises(ValueError, match=r"offsets are too close together for "
+                                         r"order=2: .*\[0\.0, 1e-300, 2e-300\]"):
+        fastfd.stencil_weights(2, [0, 1e-300, 2e-300])
+    np.testing.assert_array_equal(fastfd.stencil_weights(2, [0, 1e300, 2e300]), 0.0)
