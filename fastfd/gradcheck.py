@@ -164,11 +164,11 @@ def _check_coords(coords, seed, prob):
     if isinstance(coords, str):
         if coords != "all":
             raise ValueError(
-                f"coords must be 'all', a number of coordinates or flat indices, got {coords!r}")
+                f"coords must be 'auto', 'all', a number of coordinates or flat indices, got {coords!r}")
         return np.arange(n, dtype=np.intp)
     if isinstance(coords, (bool, np.bool_)):
         raise TypeError(
-            f"coords must be 'all', a number of coordinates or flat indices, got {coords!r}")
+            f"coords must be 'auto', 'all', a number of coordinates or flat indices, got {coords!r}")
     if isinstance(coords, numbers.Integral):
         k = int(coords)
         if not 1 <= k <= n:
@@ -182,14 +182,14 @@ def _check_coords(coords, seed, prob):
         arr = np.asarray(coords)
     except Exception as exc:
         raise TypeError(
-            f"coords must be 'all', a number of coordinates or flat indices, "
+            f"coords must be 'auto', 'all', a number of coordinates or flat indices, "
             f"got {short_repr(coords)}") from exc
     if arr.dtype.kind not in "iu" or arr.ndim != 1:
         raise TypeError(
-            f"coords must be 'all', an integer count or a 1-D sequence of integer flat "
+            f"coords must be 'auto', 'all', an integer count or a 1-D sequence of integer flat "
             f"indices, got {short_repr(coords)}")
     if arr.size == 0:
-        raise ValueError("coords is empty; pass 'all', a count or at least one index")
+        raise ValueError("coords is empty; pass 'auto', 'all', a count or at least one index")
     out = (arr < 0) | (arr >= n)
     if out.any():
         raise ValueError(

@@ -331,15 +331,15 @@ def test_coords_explicit_indices_only_those_are_checked():
 
 
 @pytest.mark.parametrize("coords, exc, msg", [
-    ("some", ValueError, r"coords must be 'all', a number of coordinates or flat indices, got 'some'"),
+    ("some", ValueError, r"coords must be 'auto', 'all', a number of coordinates or flat indices, got 'some'"),
     (0, ValueError, r"coords=0 must be between 1 and the number of parameters \(5\)"),
     (6, ValueError, r"coords=6 must be between 1 and the number of parameters \(5\)"),
-    (True, TypeError, r"coords must be 'all', a number of coordinates or flat indices, got True"),
-    (2.5, TypeError, r"coords must be 'all', an integer count or a 1-D sequence .* got 2\.5"),
+    (True, TypeError, r"coords must be 'auto', 'all', a number of coordinates or flat indices, got True"),
+    (2.5, TypeError, r"coords must be 'auto', 'all', an integer count or a 1-D sequence .* got 2\.5"),
     ([1, 5], ValueError, r"coords has indices out of range for 5 parameters: \[5\]"),
     ([-1], ValueError, r"coords has indices out of range for 5 parameters: \[-1\]"),
     ([1, 1], ValueError, r"coords has repeated indices: \[1, 1\]"),
-    ([], TypeError, r"coords must be 'all', an integer count or a 1-D sequence"),
+    ([], TypeError, r"coords must be 'auto', 'all', an integer count or a 1-D sequence"),
     (np.array([], dtype=int), ValueError, r"coords is empty"),
 ])
 def test_coords_errors(coords, exc, msg):

@@ -208,7 +208,7 @@ def test_progress_true_reports(capsys):
     ({"directions": 2.5}, TypeError, r"directions must be an integer, got 2.5"),
     ({"directions": "8"}, TypeError, r"directions must be an integer, got '8'"),
     ({"directions": 10**6}, ValueError, r"directions must be at most 10000, got 1000000"),
-    ({"coords": "some"}, ValueError, r"coords must be 'all', a number of coordinates or "
+    ({"coords": "some"}, ValueError, r"coords must be 'auto', 'all', a number of coordinates or "
                                      r"flat indices, got 'some'"),
     ({"coords": -3}, ValueError, r"coords=-3 must be between 1 and the number of "
                                  r"parameters \(620\)"),
@@ -216,7 +216,7 @@ def test_progress_true_reports(capsys):
                                   r"parameters \(620\)"),
     ({"coords": 1}, ValueError, r"coords=1 is fewer than the 2 tensors"),
     ({"coords": 0}, ValueError, r"coords=0 must be between 1.*or 0 with directions > 0"),
-    ({"coords": 1.5}, TypeError, r"coords must be 'all', an integer count or a 1-D "
+    ({"coords": 1.5}, TypeError, r"coords must be 'auto', 'all', an integer count or a 1-D "
                                  r"sequence of integer flat indices, got 1.5"),
     ({"budget": 0}, ValueError, r"budget must be a positive, finite number of seconds, got 0"),
     ({"budget": "10s"}, TypeError, r"budget must be a positive number of seconds, got '10s'"),
