@@ -9,31 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastfd._flat import FlatProblem
+from fastfd.demo import _mse_problem
 from fastfd.gradcheck import (GradCheckResult, GradientCheckError, LossEvaluationError,
                               check_gradient, gradient_check)
 
 
 # ------------------------------------------------------------------ helpers
 def seed_mse():
-    """The seed chapter's example 1, verbatim data."""
-    np.random.seed(42)
-    N = 20
-    X = np.random.randn(N, 3)
-    y = X @ np.array([1.5, -0.5, 2.0]) + 0.1 * np.random.randn(N)
-
-    def mse_loss(w):
-        residuals = X @ w - y
-        return np.mean(residuals ** 2)
-
-    def mse_grad(w):
-        residuals = X @ w - y
-        return (2 / N) * X.T @ residuals
-
-    def mse_grad_BUGGY(w):
-        residuals = X @ w - y
-        return (1 / N) * X.T @ residuals
-
-    return mse_loss, mse_grad, mse_grad_BUGGY, np.array([0.5, 0.5, 0.5])
+    """The seed chapter's example 1 (np.random.seed(42), N = 20), as the demo builds it."""
+    return _mse_problem()
 
 
 def reference_central(loss, x, steps):
