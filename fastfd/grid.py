@@ -9,9 +9,11 @@ once), and calls one compiled kernel that fills the result.
 Uniform grids use exact integer stencils: ``sum(num_k * u[i + k]) /
 (den * dx**order)`` with the numerators and denominator from
 :func:`fastfd.stencil`, rounded nowhere but in the data arithmetic. Symmetric
-stencils are evaluated as pairs ``num_k * (u[i+k] - u[i-k])`` (or ``+``), so a
-constant differentiates to exactly 0 and the centered first difference is bit
-for bit NumPy's ``(u[i+1] - u[i-1]) / (2*dx)``.
+stencils are evaluated as pairs ``num_k * (u[i+k] - u[i-k])`` (or ``+``), so
+an odd derivative of a constant is exactly 0 in the interior and the centered
+first difference is bit for bit NumPy's ``(u[i+1] - u[i-1]) / (2*dx)``. Even
+derivatives (``+`` pairs) and the one-sided edge rows give 0 for a constant
+only to rounding, about ``eps * |u| * sum|num_k| / (den * dx**order)``.
 
 Non-uniform grids (``dx`` a coordinate array) use per-point weights from
 Fornberg's recurrence in float64 over the neighbouring coordinates.

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+import fastfd
 from fastfd import grid
 
 RNG = np.random.default_rng(20261125)
@@ -167,3 +168,21 @@ def test_stencil_weights_overflowing_is_a_value_error():
                                          r"order=2: .*\[0\.0, 1e-300, 2e-300\]"):
         fastfd.stencil_weights(2, [0, 1e-300, 2e-300])
     np.testing.assert_array_equal(fastfd.stencil_weights(2, [0, 1e300, 2e300]), 0.0)
+
+
+def test_constant_zero_as_documented():
+    # the module docstring said every symmetric stencil gives exactly 0 on a
+    # constant; only odd orders (difference pairs) do, even orders and edges
+    # are zero to rounding
+    c = np.full(30, 0.1)
+    for order in (1, 3):
+        for accuracy in (2, 4, 6):
+            for boundary in ("periodic", "valid"):
+                got = grid.derivative(c, order, dx=0.1, accuracy=accuracy,
+                                      boundary=boundary)
+                assert (got == 0).all()
+    even = grid.derivative(c, 4, dx=0.1, accuracy=6, boundary="periodic")
+    assert np.abs(even).max() > 0  # not exactly zero: the claim was false
+    _, weights = fastfd.stencil(4, 6)
+    bound = 8 * np.finfo(float).eps * 0.1 * np.abs(weights).sum() / 0.1 ** 4
+    assert np.abs(even).max() < bound

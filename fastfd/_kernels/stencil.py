@@ -24,8 +24,9 @@ Uniform plan (``ip`` int64 of shape (rows, 4), ``fp`` real of shape (rows,)):
 
 An output value is ``(term_0 + term_1 + ... ) / scale``, accumulated in that
 order whatever the blocking or threading, so the serial and parallel drivers
-agree bit for bit. Symmetric stencils come as pairs, so a constant gives
-exactly 0 and the centered first difference is exactly
+agree bit for bit. Symmetric stencils come as pairs, so an odd derivative
+of a constant is exactly 0 (even ones, ``w*(x + y)`` pairs, and the edge
+rows only to rounding) and the centered first difference is exactly
 ``(u[j+1] - u[j-1]) / (2*dx)``, the expression ``np.gradient`` evaluates.
 
 The numerators are exact integers in float64; float32 holds them exactly up
