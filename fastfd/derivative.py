@@ -371,6 +371,47 @@ def _prepare_points(f, x, h, vectorized):
     return jitted, vectorized, xa, xdt, ha
 
 
+def _check_resolution(x, h, lo, hi, dt, power=1, divisor=1):
+    """Explicit steps must move the stencil's points, before ``f`` runs.
+
+    The realized step ``r = ((x + hi*s) - (x + lo*s)) / (hi - lo)``, with
+    ``s = h / divisor`` the smallest step used, is what the formulas divide
+    by (as ``r**power``): it is 0 where ``s`` is below the spacing of floats
+    at ``x`` (0/0 or a silent 0 otherwise), and ``r**power`` (repeated
+    products, as the kernels form it) underflows to 0 for tiny ``s`` at
+    small ``|x|``. A non-finite ``x`` gives a nan ``r``, not 0, and keeps
+    its non-finite result at that point only.
+    """
+    if h is None:
+        return
+    xb, hb = np.broadcast_arrays(np.asarray(x, dtype=dt), np.asarray(h, dtype=dt))
+    with np.errstate(all="ignore"):
+        r = realized_step(xb, hb / dt.type(divisor), dt.type(lo), dt.type(hi))
+        rp = r
+        for _ in range(power - 1):
+            rp = rp * r
+    zero, under = r == 0, (rp == 0) & (r != 0)
+    bad = zero if zero.any() else under     # unresolved steps reported first
+    if not bad.any():
+        return
+    k = np.unravel_index(int(np.flatnonzero(bad.reshape(-1))[0]), bad.shape)
+    xshow, hshow = np.broadcast_arrays(np.asarray(x), np.asarray(h))   # the caller's dtypes
+    where = "" if xb.ndim == 0 else f"[{', '.join(str(int(i)) for i in k)}]"
+    hname = "h" if np.ndim(h) == 0 or np.size(h) == 1 else f"h{where}"
+    step = "h" if divisor == 1 else f"h/{divisor}"
+    what = "" if divisor == 1 else f" (method='richardson' goes down to the step {step})"
+    head = f"{hname}={str(hshow[k])} "
+    at = f"x{where}={str(xshow[k])}"
+    if zero[k]:
+        moved = f"x - {step}" if hi == 0 else f"x + {step}"
+        raise ValueError(
+            f"{head}is below the resolution of {at}{what}: {moved} == x in {dt}; "
+            f"use a larger h or h=None")
+    raise ValueError(
+        f"{head}is too small at {at}{what}: the formula divides by {step}**{power}, "
+        f"which underflows to 0 in {dt}; use a larger h or h=None")
+
+
 def _first_point(xa):
     return xa.reshape(-1)[0] if xa.size else None
 
@@ -407,11 +448,21 @@ def _jit_return_dtype(f, arg, value):
 
 
 def _stencil_derivative(f, x, h, order, accuracy, scheme, vectorized, full_output=False,
-                        method="fd"):
+                        method="fd", seed=False):
     jitted, vectorized, xa, xdt, ha = _prepare_points(f, x, h, vectorized)
+    # Richardson's smallest step is h / 2**(RICHARDSON_STEPS - 1), exact
+    divisor = 2 ** (RICHARDSON_STEPS - 1) if method == "richardson" else 1
+    if not seed:
+        # in float64 before f runs (a step unresolved in float64 is unresolved
+        # in float32 too), again below in float32 if that is the compute dtype
+        offsets = stencil_offsets(order, accuracy, scheme)
+        _check_resolution(xa, ha, offsets[0], offsets[-1], np.dtype(np.float64), order,
+                          divisor)
     fdt = _fdtype(f, jitted, xa, xdt, need=jitted or ha is None)
     dt = _out_dtype(xdt, fdt)
     offs, nums, den = _stencil_arrays(order, accuracy, scheme, dt.str)
+    if not seed and dt != np.float64:
+        _check_resolution(xa, ha, offs[0], offs[-1], dt, order, divisor)
     xc = xa.astype(dt, copy=False)
     nfev = nums.size
     if method == "richardson":
@@ -634,10 +685,13 @@ _SEED_DOC = """{summary}
     h : float or array_like, optional
         Step, positive and finite, broadcastable with ``x``. Given, the
         formula above is evaluated exactly as written (the seed chapter's
-        order of operations). ``None`` (default): ``optimal_step("{scheme}",
-        x, order={order}, accuracy={p})``, about ``{rule} * max(1, |x|)``,
-        and the difference is divided by the realized step
-        ``{realized}`` instead of the nominal one.
+        order of operations), so a step below the resolution of ``x`` (``x
+        + h == x``) gives 0 or nan there, exactly as the seed's formula
+        would (:func:`derivative` refuses such a step with a ValueError).
+        ``None`` (default): ``optimal_step("{scheme}", x, order={order},
+        accuracy={p})``, about ``{rule} * max(1, |x|)``, and the difference
+        is divided by the realized step ``{realized}`` instead of the
+        nominal one.
     vectorized : bool, optional
         Whether a Python ``f`` accepts arrays (default True).
 
@@ -662,19 +716,19 @@ _SEED_DOC = """{summary}
 
 
 def forward_diff(f, x, h=None, *, vectorized=True):
-    return _stencil_derivative(f, x, h, 1, 1, "forward", vectorized)
+    return _stencil_derivative(f, x, h, 1, 1, "forward", vectorized, seed=True)
 
 
 def backward_diff(f, x, h=None, *, vectorized=True):
-    return _stencil_derivative(f, x, h, 1, 1, "backward", vectorized)
+    return _stencil_derivative(f, x, h, 1, 1, "backward", vectorized, seed=True)
 
 
 def centered_diff(f, x, h=None, *, vectorized=True):
-    return _stencil_derivative(f, x, h, 1, 2, "centered", vectorized)
+    return _stencil_derivative(f, x, h, 1, 2, "centered", vectorized, seed=True)
 
 
 def second_derivative(f, x, h=None, *, vectorized=True):
-    return _stencil_derivative(f, x, h, 2, 2, "centered", vectorized)
+    return _stencil_derivative(f, x, h, 2, 2, "centered", vectorized, seed=True)
 
 
 forward_diff.__doc__ = _SEED_DOC.format(
@@ -759,7 +813,11 @@ def derivative(f, x, *, order=1, accuracy=2, scheme="centered", h=None, method="
         ``optimal_step(scheme, x, order=order, accuracy=accuracy)`` (about
         ``eps**(1/(accuracy + order)) * max(1, |x|)``) and division by the
         realized step. For Richardson the first (largest) step, by default
-        ``max(1, |x|) / 8`` rounded down to a power of two.
+        ``max(1, |x|) / 8`` rounded down to a power of two. A given step
+        (for Richardson the smallest, ``h / 2**15``) must be above the
+        resolution of ``x`` (``x + h != x``) and ``h**order`` must not
+        underflow: ValueError otherwise, before ``f`` is called. Not checked
+        for ``"complex"``, whose point ``x + i h`` always differs from ``x``.
     method : {"fd", "richardson", "complex"}, optional
     full_output : bool, optional
         Return a :class:`DerivativeResult` (value, error estimate, step,
@@ -800,7 +858,7 @@ def derivative(f, x, *, order=1, accuracy=2, scheme="centered", h=None, method="
 
 # -------------------------------------------------- gradient, Jacobian, Hessian
 
-def _prepare_vector(f, x, h, accuracy, scheme, parallel):
+def _prepare_vector(f, x, h, accuracy, scheme, parallel, orders=(1,), power=1):
     jitted = _check_f(f)
     scheme = check_scheme(scheme)
     accuracy = check_accuracy(accuracy, scheme)
@@ -819,6 +877,9 @@ def _prepare_vector(f, x, h, accuracy, scheme, parallel):
         if ha.shape not in ((), (1,), xa.shape):
             raise ValueError(
                 f"h must be a scalar or have x's shape {xa.shape}, got shape {ha.shape}")
+        for order in orders:
+            offsets = stencil_offsets(order, accuracy, scheme)
+            _check_resolution(xa, ha, offsets[0], offsets[-1], xdt, power)
     # the private copy every evaluation works on: the caller's x is never touched
     xc = np.array(xa, dtype=xdt, order="C", copy=True)
     return jitted, xc, xdt, ha, accuracy, scheme, parallel
@@ -886,7 +947,10 @@ def gradient(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
         Formal accuracy of the stencil (even for ``"centered"``).
     h : float or array_like, optional
         Step, or one step per coordinate. ``None``: ``optimal_step(scheme,
-        x, accuracy=accuracy)``.
+        x, accuracy=accuracy)``. A given step must be above the resolution
+        of its coordinate (``x[i] + h[i] != x[i]``; for :func:`hessian`
+        also ``h[i]**2`` must not underflow): ValueError otherwise, before
+        ``f`` is called.
     parallel : bool or None, optional
         Use all Numba threads (jitted ``f`` only). ``None``: when the
         evaluations are estimated (from timing the ``f(x)`` call) to take
@@ -1023,7 +1087,7 @@ def hessian(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
     True
     """
     jitted, xc, xdt, ha, accuracy, scheme, parallel = _prepare_vector(
-        f, x, h, accuracy, scheme, parallel)
+        f, x, h, accuracy, scheme, parallel, orders=(1, 2), power=2)
     f0, t_f0 = _eval_f0(f, xc)
     fdt = _scalar_f0(f0, "hessian (f: R^n -> R)")
     dt = _out_dtype(xdt, fdt)

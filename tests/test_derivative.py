@@ -728,6 +728,93 @@ def test_hessian_symmetric_and_analytic():
         assert np.max(np.abs(H - ref)) <= tol, kw
 
 
+# ------------------------------------------------ steps below the resolution
+
+def _never(x):
+    raise AssertionError("f must not be called for a step that is refused")
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda f: D.derivative(f, 1.0, h=1e-320),
+     r"^h=1e-320 is below the resolution of x=1\.0: x \+ h == x in float64; "
+     r"use a larger h or h=None$"),
+    (lambda f: D.derivative(f, [0.0, 1.0, 2.0], h=1e-320, order=3, accuracy=4),
+     r"^h=1e-320 is below the resolution of x\[1\]=1\.0: x \+ h == x"),
+    (lambda f: D.derivative(f, [[0.5, 4.0]], h=[[1e-3, 1e-16]], full_output=True),
+     r"^h\[0, 1\]=1e-16 is below the resolution of x\[0, 1\]=4\.0: x \+ h == x"),
+    (lambda f: D.derivative(f, 1.0, h=2.0**-53, scheme="forward", accuracy=1),
+     r"^h=1\.1102230246251565e-16 is below the resolution of x=1\.0: x \+ h == x"),
+    (lambda f: D.derivative(f, 1.0, h=1e-17, scheme="backward", accuracy=2),
+     r"^h=1e-17 is below the resolution of x=1\.0: x - h == x in float64"),
+    (lambda f: D.derivative(f, np.float32(1.0), h=1e-9),
+     r"^h=1e-09 is below the resolution of x=1\.0: x \+ h == x in float32"),
+    (lambda f: D.derivative(f, 1e4, h=1e-12, method="richardson"),
+     r"^h=1e-12 is below the resolution of x=10000\.0 \(method='richardson' goes down to "
+     r"the step h/32768\): x \+ h/32768 == x in float64; use a larger h or h=None$"),
+    (lambda f: D.derivative(f, 0.0, h=1e-200, order=2),
+     r"^h=1e-200 is too small at x=0\.0: the formula divides by h\*\*2, which underflows "
+     r"to 0 in float64; use a larger h or h=None$"),
+    (lambda f: D.gradient(f, [0.0, 1.0], h=1e-320),
+     r"^h=1e-320 is below the resolution of x\[1\]=1\.0: x \+ h == x in float64; "
+     r"use a larger h or h=None$"),
+    (lambda f: D.gradient(f, [1.0, 1.0], h=[1e-3, 1e-17], scheme="forward", accuracy=1),
+     r"^h\[1\]=1e-17 is below the resolution of x\[1\]=1\.0: x \+ h == x"),
+    (lambda f: D.jacobian(f, [1.0, 2.0], h=1e-320),
+     r"^h=1e-320 is below the resolution of x\[0\]=1\.0: x \+ h == x in float64; "
+     r"use a larger h or h=None$"),
+    (lambda f: D.hessian(f, [1.0, 2.0], h=1e-200),
+     r"^h=1e-200 is below the resolution of x\[0\]=1\.0: x \+ h == x in float64; "
+     r"use a larger h or h=None$"),
+    (lambda f: D.hessian(f, [1.0, 0.0], h=[1e-3, 1e-200]),
+     r"^h\[1\]=1e-200 is too small at x\[1\]=0\.0: the formula divides by h\*\*2, "
+     r"which underflows to 0 in float64"),
+], ids=["derivative", "array-x", "2d-h", "forward-boundary", "backward", "float32",
+        "richardson", "underflow", "gradient", "gradient-h-array", "jacobian", "hessian",
+        "hessian-underflow"])
+def test_step_below_resolution_refused_before_f_runs(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(_never)
+
+
+def test_step_below_resolution_jitted_f():
+    with pytest.raises(ValueError, match=r"^h=1e-320 is below the resolution of x=1\.0"):
+        D.derivative(poly_jit, 1.0, h=1e-320)
+    with pytest.raises(ValueError, match=r"^h=1e-320 is below the resolution of x\[0\]=1\.0"):
+        D.gradient(rosen_jit, [1.0, 1.0], h=1e-320)
+
+
+def test_steps_at_the_resolution_are_accepted():
+    # forward at x=1: 1 + 2**-52 is the next float (2**-53 was refused above);
+    # the exact difference of a linear f divided by the exact step
+    assert D.derivative(lambda x: 2 * x, 1.0, h=2.0**-52, scheme="forward", accuracy=1) == 2.0
+    # centered at x=1: 1 + 2**-53 rounds to 1 but 1 - 2**-53 is a float, so
+    # the points differ and the step is accepted
+    assert np.isfinite(D.derivative(np.sin, 1.0, h=2.0**-53))
+    # first derivatives at 0 divide by h itself: tiny steps are fine there
+    g = D.gradient(lambda v: 3.0 * v[0] + v[1], [0.0, 0.0], h=1e-300)
+    assert np.allclose(g, [3.0, 1.0], rtol=4 * EPS, atol=0)
+    # Richardson's smallest step 1e-6/32768 still moves x = 1e4
+    assert abs(D.derivative(np.sin, 1e4, h=1e-6, method="richardson") - np.cos(1e4)) < 1e-8
+
+
+@pytest.mark.parametrize("name, formula", [
+    ("forward_diff", lambda f, x, h: (f(x + h) - f(x)) / h),
+    ("backward_diff", lambda f, x, h: (f(x) - f(x - h)) / h),
+    ("centered_diff", lambda f, x, h: (f(x + h) - f(x - h)) / (2 * h)),
+    ("second_derivative", lambda f, x, h: (f(x + h) - 2 * f(x) + f(x - h)) / h**2),
+])
+def test_seed_functions_keep_the_seed_formula_below_resolution(name, formula):
+    x = np.array([0.0, 1.0, 3.0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for h in (1e-320, 1e-200, 1e-17):
+            got = getattr(D, name)(np.sin, x, h)
+            assert np.array_equal(got, formula(np.sin, x, h), equal_nan=True), (name, h)
+        # x = 1: x + 1e-320 == x, so 0 (or 0/0: 1e-320**2 underflows) as the
+        # formula gives; derivative refuses the same step
+        tiny = getattr(D, name)(np.sin, 1.0, 1e-320)
+    assert np.isnan(tiny) if name == "second_derivative" else tiny == 0
+
+
 # ------------------------------------------------------------ bad input
 
 def _sq(x):
