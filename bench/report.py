@@ -3,6 +3,10 @@
     python bench/report.py bench/results/latest.json            # print
     python bench/report.py bench/results/latest.json --readme   # rewrite README
 
+``--readme`` also drops the per-round samples from the JSON file (tens of
+MB for the fast cases), keeping the statistics, so the run behind the README
+table can be committed next to it.
+
 Within each benchmark group, every row is shown as its minimum time, its ratio
 to the group's ``roofline`` (``np.copyto`` on arrays of the same size) and its
 speed-up over the group's ``numpy`` baseline. All ratios compare cases of the
@@ -82,6 +86,9 @@ def main(argv=None):
     data = json.loads(args.json.read_text())
     text = f"{machine(data)}\n\n{table(data)}"
     if args.readme:
+        for b in data["benchmarks"]:
+            b["stats"].pop("data", None)
+        args.json.write_text(json.dumps(data, indent=1))
         readme = pathlib.Path(__file__).resolve().parent.parent / "README.md"
         src = readme.read_text()
         if START not in src or END not in src:
