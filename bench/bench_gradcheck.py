@@ -25,23 +25,9 @@ import numpy as np
 import pytest
 
 from fastfd.gradcheck import check_gradient
+from seed_baseline import seed_gradient_check
 
 THREADS = numba.get_num_threads()
-
-
-def seed_gradient_check(loss_fn, params, analytical_grad, h=1e-5, tol=1e-4):
-    """The seed chapter's gradient_check (verbose=False), as the baseline."""
-    n = len(params)
-    numerical_grad = np.zeros(n)
-    for i in range(n):
-        p_plus = params.copy()
-        p_plus[i] += h
-        p_minus = params.copy()
-        p_minus[i] -= h
-        numerical_grad[i] = (loss_fn(p_plus) - loss_fn(p_minus)) / (2 * h)
-    diff = np.linalg.norm(analytical_grad - numerical_grad)
-    denom = np.linalg.norm(analytical_grad) + np.linalg.norm(numerical_grad)
-    return diff / (denom + 1e-15), numerical_grad
 
 
 @numba.njit

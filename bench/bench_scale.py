@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from fastfd.gradcheck import check_gradient
+from seed_baseline import seed_gradient_check
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("mlp_1m", ROOT / "examples" / "mlp_1m.py")
@@ -81,19 +82,6 @@ def mse():
     return loss, loss_rows, w, grad
 
 
-def seed_gradient_check(loss_fn, params, h=1e-5):
-    """The seed chapter's loop (numerical gradient part), as the baseline."""
-    n = len(params)
-    numerical_grad = np.zeros(n)
-    for i in range(n):
-        p_plus = params.copy()
-        p_plus[i] += h
-        p_minus = params.copy()
-        p_minus[i] -= h
-        numerical_grad[i] = (loss_fn(p_plus) - loss_fn(p_minus)) / (2 * h)
-    return numerical_grad
-
-
 GROUP = "scale: MSE full check, m=64, n=1e4"
 
 
@@ -110,10 +98,10 @@ def test_mse_batched(benchmark, role, mse):
 
 
 def test_mse_seed(benchmark, role, mse):
-    loss, _, w, _ = mse
+    loss, _, w, grad = mse
     role("numpy", group=GROUP)
     benchmark.extra_info["variant"] = "seed gradient_check"
-    benchmark.pedantic(seed_gradient_check, args=(loss, w), rounds=3, iterations=1,
+    benchmark.pedantic(seed_gradient_check, args=(loss, w, grad), rounds=3, iterations=1,
                        warmup_rounds=1)
 
 
