@@ -163,7 +163,6 @@ def rademacher(rng, n, dtype=np.float64):
     return out
 
 
-
 def _segment_step(seg, dtype, scale):
     rms = math.sqrt(_sum_squares(seg) / max(seg.size, 1))
     h = float(optimal_step("centered", np.asarray(rms, dtype=dtype)))
