@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 import functools
 import math
 import numbers
-from fractions import Fraction
+from typing import Any
 
 import numba
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._config import PARALLEL_MIN
 from ._kernels import laplacian as lk
@@ -244,7 +246,8 @@ def _run(u, spacing, accuracy, boundary, res, parallel):
     driver(u3, r3, flat, wc, cw1, m, lims, hi[0], hi[1], boundary != "valid", rows)
 
 
-def laplacian(u, dx=1.0, *, accuracy=2, boundary="one-sided", out=None):
+def laplacian(u: ArrayLike, dx: Any = 1.0, *, accuracy: int = 2, boundary: str = "one-sided",
+              out: np.ndarray | None = None) -> np.ndarray:
     r"""Laplacian of a sampled field: the sum of second derivatives over all axes.
 
     .. math:: \nabla^2 u = \sum_a \partial^2 u / \partial x_a^2

@@ -54,8 +54,10 @@ float64 steps would be lost entirely in float32 roundoff.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 from numba import njit
 
 from . import _config as config
@@ -126,7 +128,8 @@ def realized_step(x, h, lo, hi):
 realized_step_jit = njit(realized_step)
 
 
-def optimal_step(scheme, x, *, order=1, accuracy=2, dtype=None):
+def optimal_step(scheme: str, x: ArrayLike, *, order: int = 1, accuracy: int = 2,
+                 dtype: DTypeLike = None) -> Any:
     """Step used by fastfd's derivatives of functions when ``h=None``.
 
     ``h = eps**(1/(accuracy + order)) * max(1, |x|)``, rounded down to a power

@@ -22,14 +22,17 @@ Both paths run the same formula code (``fastfd._kernels.fd``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 import functools
 import time
+from typing import Any
 import warnings
-from dataclasses import dataclass
 
 import numba
 import numba.np.numpy_support
 import numpy as np
+from numpy.typing import ArrayLike
 from numba.core.errors import NumbaError, NumbaWarning
 from numba.extending import is_jitted
 
@@ -715,19 +718,23 @@ _SEED_DOC = """{summary}
     """
 
 
-def forward_diff(f, x, h=None, *, vectorized=True):
+def forward_diff(f: Callable[..., Any], x: ArrayLike, h: ArrayLike | None = None, *,
+                 vectorized: bool = True) -> Any:
     return _stencil_derivative(f, x, h, 1, 1, "forward", vectorized, seed=True)
 
 
-def backward_diff(f, x, h=None, *, vectorized=True):
+def backward_diff(f: Callable[..., Any], x: ArrayLike, h: ArrayLike | None = None, *,
+                  vectorized: bool = True) -> Any:
     return _stencil_derivative(f, x, h, 1, 1, "backward", vectorized, seed=True)
 
 
-def centered_diff(f, x, h=None, *, vectorized=True):
+def centered_diff(f: Callable[..., Any], x: ArrayLike, h: ArrayLike | None = None, *,
+                  vectorized: bool = True) -> Any:
     return _stencil_derivative(f, x, h, 1, 2, "centered", vectorized, seed=True)
 
 
-def second_derivative(f, x, h=None, *, vectorized=True):
+def second_derivative(f: Callable[..., Any], x: ArrayLike, h: ArrayLike | None = None, *,
+                      vectorized: bool = True) -> Any:
     return _stencil_derivative(f, x, h, 2, 2, "centered", vectorized, seed=True)
 
 
@@ -771,8 +778,9 @@ second_derivative.__doc__ = _SEED_DOC.format(
     ``eps/h**2`` (see ``fastfd._steps``).""")
 
 
-def derivative(f, x, *, order=1, accuracy=2, scheme="centered", h=None, method="fd",
-               full_output=False, vectorized=True):
+def derivative(f: Callable[..., Any], x: ArrayLike, *, order: int = 1, accuracy: int = 2,
+               scheme: str = "centered", h: ArrayLike | None = None, method: str = "fd",
+               full_output: bool = False, vectorized: bool = True) -> Any:
     """Derivative of order 1..4 of a scalar function at one or many points.
 
     ``method="fd"``: the finite-difference stencil of :func:`fastfd.stencil`
@@ -922,7 +930,9 @@ def _scalar_f0(f0, what):
     return fdt
 
 
-def gradient(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
+def gradient(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
+             accuracy: int = 2, h: ArrayLike | None = None,
+             parallel: bool | None = None) -> np.ndarray:
     """Gradient of a scalar function of a vector, one coordinate at a time.
 
     ``g[i] = sum(w[k] * f(x + offsets[k]*h[i]*e_i)) / hr[i]`` with the first-
@@ -989,7 +999,9 @@ def gradient(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
     return out
 
 
-def jacobian(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
+def jacobian(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
+             accuracy: int = 2, h: ArrayLike | None = None,
+             parallel: bool | None = None) -> np.ndarray:
     """Jacobian ``J[i, j] = d f_i / d x_j`` of a vector function of a vector.
 
     Column ``j`` is the stencil of :func:`gradient` applied to the whole
@@ -1050,7 +1062,9 @@ def jacobian(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
     return out
 
 
-def hessian(f, x, *, scheme="centered", accuracy=2, h=None, parallel=None):
+def hessian(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
+            accuracy: int = 2, h: ArrayLike | None = None,
+            parallel: bool | None = None) -> np.ndarray:
     """Hessian of a scalar function of a vector; exactly symmetric.
 
     Diagonal: the second-derivative stencil of ``(accuracy, scheme)`` along

@@ -10,14 +10,17 @@ parallel compiled path for Numba-jitted losses, and a report
 
 from __future__ import annotations
 
+from collections import namedtuple
+from collections.abc import Callable
 import contextlib
 import math
 import numbers
 import time
+from typing import Any
 import warnings
-from collections import namedtuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._flat import FlatProblem, loss_value
 from ._progress import Progress, check_progress, progress_enabled
@@ -363,9 +366,13 @@ def _check_unmodified(ctx):
 
 
 # ----------------------------------------------------------------- the check
-def check_gradient(loss, params, grad, *, h=None, tol=None, coords="auto", seed=None,
-                   parallel=None, raise_on_fail=False, progress=None, directions=None,
-                   budget=None, vectorized=False, executor=None):
+def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
+                   h: ArrayLike | None = None, tol: float | None = None,
+                   coords: str | int | ArrayLike = "auto", seed: Any = None,
+                   parallel: bool | None = None, raise_on_fail: bool = False,
+                   progress: bool | None = None, directions: int | None = None,
+                   budget: float | None = None, vectorized: bool = False,
+                   executor: Any = None) -> GradCheckResult:
     """Check an analytic gradient coordinate by coordinate with centered differences.
 
     For each checked flat coordinate ``i`` with step ``h_i`` the numerical
@@ -927,7 +934,8 @@ def _fmt_time(s):
 
 
 # -------------------------------------------------------- seed-compatible
-def gradient_check(loss_fn, params, analytical_grad, h=1e-5, tol=1e-4, verbose=True):
+def gradient_check(loss_fn: Callable[..., Any], params: ArrayLike, analytical_grad: ArrayLike,
+                   h: float = 1e-5, tol: float = 1e-4, verbose: bool = True) -> GradCheckResult:
     """Check an analytical gradient against a centered difference (the seed's call).
 
     Accepts the seed chapter's call unchanged and prints its block when
