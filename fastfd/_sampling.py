@@ -140,7 +140,9 @@ def stratified_sample(blocks, g, count, rng, *, minimum=MIN_PER_TENSOR):
             parts.append(np.arange(a, b, dtype=np.intp))
             continue
         n_top = max(1, int(c * TOP_FRACTION))
+        # A NaN gradient entry ranks first: argpartition would put -NaN last.
         mag = np.abs(g[a:b])
+        mag[np.isnan(mag)] = np.inf
         top = np.argpartition(-mag, n_top - 1)[:n_top]
         mask = np.ones(size, dtype=bool)
         mask[top] = False
