@@ -617,6 +617,12 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None
     xi = prob.x0[idx]
     if h is None:
         steps = np.asarray(optimal_step("centered", xi, dtype=check_dtype), dtype=np.float64)
+        eps32 = float(np.finfo(np.float32).eps)
+        if eps > eps32:
+            # float16 loss values: a float32 step leaves a roundoff bound of ~1 in
+            # the slope, wide enough to pass a gradient off by several units;
+            # eps**(1/3) of the loss's own precision restores the balance.
+            steps *= (eps / eps32) ** (1.0 / 3.0)
     elif isinstance(h, np.ndarray):
         steps = h[idx]
     else:

@@ -21,3 +21,17 @@ def test_sampled_check_never_skips_a_nan_analytical_gradient(seed):
     result = gradcheck.check_gradient(_sq, w, g, coords=40, seed=seed)
     assert not result.passed
     assert 123 in result.index.tolist()
+
+
+@pytest.mark.parametrize("factor", [0.0, 3.5])
+def test_float16_loss_values_do_not_pass_a_wrong_gradient(factor):
+    # The loss rounds its value to float16; the default step must follow that
+    # precision, or the roundoff bound swallows a gradient off by 5.
+    def loss(w):
+        return np.float16(np.sum(w * w))
+
+    w = np.ones(5)
+    assert not gradcheck.check_gradient(loss, w, factor * 2 * w).passed
+    good = gradcheck.check_gradient(loss, w, 2 * w)
+    assert good.passed
+    np.testing.assert_allclose(good.numerical, 2 * w, rtol=0.05)
