@@ -35,3 +35,35 @@ def test_float16_loss_values_do_not_pass_a_wrong_gradient(factor):
     good = gradcheck.check_gradient(loss, w, 2 * w)
     assert good.passed
     np.testing.assert_allclose(good.numerical, 2 * w, rtol=0.05)
+
+
+def test_nondeterministic_loss_cannot_pass_a_wrong_gradient():
+    import warnings
+
+    import fastfd
+
+    w = np.linspace(-1.0, 1.0, 20)
+    rng = np.random.default_rng(0)
+
+    def noisy(p):
+        return float(np.sum(p ** 2) + 1e-3 * rng.standard_normal())
+
+    for g in (np.zeros_like(w), 2 * w):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            r = fastfd.check_gradient(noisy, w, g, coords="all")
+        assert r.nondeterminism > 0
+        assert not r.passed
+        assert {c.verdict for c in r.failures()} == {"finite-difference noise"}
+
+    # ulp-level nondeterminism (e.g. a threaded reduction) still passes a
+    # correct gradient: its discrepancies stay far below tol
+    flip = iter(range(10**6))
+
+    def jitter(p):
+        return float(np.sum(p ** 2)) * (1.0 + (next(flip) % 2) * 2.0 ** -52)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        r = fastfd.check_gradient(jitter, w, 2 * w, coords="all")
+    assert r.passed
