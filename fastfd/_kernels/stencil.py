@@ -42,6 +42,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import _config as config
+from .fornberg import fornberg
 
 # Elements of `out` accumulated per block while every stencil term is added.
 # Serial, float64, this machine: 1e5 points acc 2 took 31/19/16/16 us with
@@ -199,26 +200,7 @@ def fornberg_rows(x, order, starts, w):
         s = starts[j, 0]
         m = starts[j, 1]
         x0 = x[starts[j, 2]]
-        c[:, :] = 0.0
-        c[0, 0] = 1.0
-        c1 = 1.0
-        c4 = x[s] - x0
-        for i in range(1, m):
-            mn = min(i, order)
-            c2 = 1.0
-            c5 = c4
-            c4 = x[s + i] - x0
-            for v in range(i):
-                c3 = x[s + i] - x[s + v]
-                c2 = c2 * c3
-                if v == i - 1:
-                    for k in range(mn, 0, -1):
-                        c[i, k] = c1 * (k * c[i - 1, k - 1] - c5 * c[i - 1, k]) / c2
-                    c[i, 0] = -c1 * c5 * c[i - 1, 0] / c2
-                for k in range(mn, 0, -1):
-                    c[v, k] = (c4 * c[v, k] - k * c[v, k - 1]) / c3
-                c[v, 0] = c4 * c[v, 0] / c3
-            c1 = c2
+        fornberg(order, x0, x[s:s + m], c[:m])
         for i in range(m):
             w[j, i] = c[i, order]
 
