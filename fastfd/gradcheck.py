@@ -205,14 +205,19 @@ def _check_coords(coords, seed, prob):
 
 
 def _check_h(h, prob):
+    what = f"h must be a positive number or an array of {prob.n} positive steps"
+    if isinstance(h, (str, bytes)):
+        raise TypeError(f"{what}, got {h!r} (text is not read as a number)")
     if isinstance(h, (numbers.Real, np.generic)) or (isinstance(h, np.ndarray) and h.ndim == 0):
         return check_positive_scalar("h", h)
     try:
-        arr = np.asarray(h, dtype=np.float64)
+        raw = np.asarray(h)
     except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"h must be a positive number or an array of {prob.n} positive steps, "
-            f"got {short_repr(h)}") from exc
+        raise TypeError(f"{what}, got {short_repr(h)}") from exc
+    # np.asarray(["1e-3"], dtype=float) parses text; steps are numbers
+    if raw.dtype.kind not in "iuf":
+        raise TypeError(f"{what}, got an array of dtype {str(raw.dtype)!r}: {short_repr(h)}")
+    arr = raw.astype(np.float64)
     if arr.shape != (prob.n,):
         raise ValueError(
             f"h must be a positive number or an array of {prob.n} positive steps (one "

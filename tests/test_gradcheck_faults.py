@@ -1,0 +1,41 @@
+"""check_gradient against losses, inputs and environments that try to fool it.
+
+Executors whose workers compute another loss, losses that write to their
+input, loss values that are not real scalars, framework tensors, slow
+gradients and slow losses against the budget, threads and warning filters,
+dying Dask workers. Process-global behaviour runs in a subprocess.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from fastfd.gradcheck import LossEvaluationError, check_gradient
+
+W = np.array([1.0, -2.0, 0.5, 3.0])
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def sq(p):
+    return float(np.sum(p ** 2))
+
+
+def run_python(code, timeout=120):
+    """Run ``code`` in a fresh interpreter; returns the completed process."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [ROOT, os.path.join(ROOT, "tests"), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+# ---------------------------------------------------------------- h
+@pytest.mark.parametrize("h", ["1e-3", np.array(["1e-3"] * 4), ["1e-3"] * 4, b"1e-3",
+                               np.array([True] * 4)])
+def test_h_as_text_or_bool_is_a_type_error(h):
+    with pytest.raises(TypeError, match=r"h must be a positive number or an array of 4 "
+                                        r"positive steps, got (.*not read as a number|an array of dtype '(<U4|\|S4|bool)')"):
+        check_gradient(sq, W, 2 * W, coords="all", h=h)
