@@ -745,21 +745,21 @@ forward_diff.__doc__ = _SEED_DOC.format(
     examples="""    >>> err = abs(forward_diff(f, 1.3, 1e-5) - (4*1.3**3 - 4*1.3))  # the seed's number
     >>> print(f"{err:.2e}")
     8.14e-05
-    >>> print(f"{abs(forward_diff(f, 1.3) - (4*1.3**3 - 4*1.3)):.0e}")   # automatic step
-    1e-07""")
+    >>> bool(abs(forward_diff(f, 1.3) - (4*1.3**3 - 4*1.3)) < 5e-7)   # automatic step: ~1e-7
+    True""")
 backward_diff.__doc__ = _SEED_DOC.format(
     summary="Backward difference: first derivative of ``f`` at ``x``.",
     formula="(f(x) - f(x - h)) / h", p=1, scheme="backward", order=1,
     rule="eps**(1/2)", realized="x - (x - h)", name="backward_diff",
-    examples="""    >>> backward_diff(f, np.array([0.0, 1.0]), 2.0**-20)
-    array([ 1.90734863e-06, -3.81469727e-06])""")
+    examples="""    >>> backward_diff(f, np.array([0.0, 1.0]), 2.0**-10)   # every f value is exact here
+    array([ 0.00195312, -0.00390244])""")
 centered_diff.__doc__ = _SEED_DOC.format(
     summary="Centered difference: first derivative of ``f`` at ``x``.",
     formula="(f(x + h) - f(x - h)) / (2*h)", p=2, scheme="centered", order=1,
     rule="eps**(1/3)", realized="(x + h) - (x - h)", name="centered_diff",
-    examples="""    >>> err = abs(centered_diff(f, 1.3, 1e-5) - (4*1.3**3 - 4*1.3))  # the seed's number
-    >>> print(f"{err:.2e}")
-    5.32e-10
+    examples="""    >>> err = abs(centered_diff(f, 1.3, 1e-5) - (4*1.3**3 - 4*1.3))
+    >>> bool(4e-10 < err < 7e-10)   # the seed's 5.32e-10: truncation 5.2e-10 + roundoff
+    True
     >>> centered_diff(np.sin, np.array([0.0, np.pi]))
     array([ 1., -1.])""")
 second_derivative.__doc__ = _SEED_DOC.format(
@@ -768,10 +768,10 @@ second_derivative.__doc__ = _SEED_DOC.format(
     rule="eps**(1/4)", realized="((x + h) - (x - h)) / 2", name="second_derivative",
     examples="""    >>> x = np.linspace(-2, 2, 200)
     >>> err = np.abs(second_derivative(f, x, 1e-4) - (12*x**2 - 4)).max()
-    >>> print(f"{err:.2e}")                  # the seed's number
-    4.43e-07
-    >>> print(f"{np.abs(second_derivative(f, x) - (12*x**2 - 4)).max():.0e}")
-    2e-07
+    >>> bool(1e-7 < err < 1e-6)     # the seed's 4.43e-07: roundoff ~ eps*|f|/h**2
+    True
+    >>> bool(np.abs(second_derivative(f, x) - (12*x**2 - 4)).max() < 1e-6)
+    True
 
     The step is ``eps**(1/4) ~ 1.2e-4``, not the seed summary's
     ``eps**(1/3) ~ 6e-6``: roundoff in a second difference grows like
@@ -841,20 +841,22 @@ def derivative(f: Callable[..., Any], x: ArrayLike, *, order: int = 1, accuracy:
     --------
     >>> import numpy as np
     >>> from fastfd.derivative import derivative
-    >>> float(derivative(np.exp, 0.0, accuracy=4))
+    >>> round(float(derivative(np.exp, 0.0, accuracy=4)), 12)
     1.0
     >>> err = derivative(np.exp, 1.0, scheme="forward", accuracy=3) - np.e
-    >>> print(f"{err:.0e}")
-    9e-12
-    >>> np.round(derivative(np.sin, np.array([0.0, np.pi / 2]), order=2, accuracy=4), 12)
-    array([-0., -1.])
+    >>> bool(abs(err) < 1e-10)      # roundoff eps*|f|/h ~ 1e-11 dominates
+    True
+    >>> x = np.array([0.0, np.pi / 2])
+    >>> d2 = derivative(np.sin, x, order=2, accuracy=4)
+    >>> bool(np.all(np.abs(d2 + np.sin(x)) < 1e-10))
+    True
     >>> r = derivative(lambda x: np.exp(x) * np.sin(x), 1.0, method="complex",
     ...                full_output=True)
     >>> bool(abs(r.value - np.exp(1) * (np.sin(1) + np.cos(1))) < 1e-15 * 3.756)
     True
     >>> r = derivative(np.exp, 1.0, method="richardson", full_output=True)
-    >>> print(f"error {r.value - np.e:.1e}, estimated {r.error:.1e}, {r.nfev} evaluations")
-    error 2.8e-14, estimated 2.4e-14, 33 evaluations
+    >>> bool(abs(r.value - np.e) < 1e-13), bool(r.error < 1e-13), r.nfev
+    (True, True, 33)
     """
     order, accuracy, scheme, method = _check_derivative_args(order, accuracy, scheme, method)
     full_output = _check_bool("full_output", full_output)
@@ -1094,7 +1096,7 @@ def hessian(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
     >>> import numpy as np
     >>> from fastfd.derivative import hessian
     >>> H = hessian(lambda v: v[0]**2 * v[1] + v[1]**3, [1.0, 2.0])
-    >>> np.round(H, 6)                            # exact: [[4, 2], [2, 12]]
+    >>> np.round(H, 4)                            # exact: [[4, 2], [2, 12]]
     array([[ 4.,  2.],
            [ 2., 12.]])
     >>> bool((H == H.T).all())
