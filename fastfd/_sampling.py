@@ -433,7 +433,6 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     from . import gradcheck as G
     from ._distributed import _executor_workers, batch_rows, batched_losses
 
-    t_start = time.perf_counter()
     probe_kind = None
     if vectorized:
         from ._flat import _split
@@ -444,6 +443,9 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     n, T = prob.n, len(prob.blocks)
     coords, directions, budget = check_scale_options(
         coords, directions, budget, vectorized, executor, progress, batch_size, n, T)
+    # the budget is for the check: it starts once the gradient (a callable
+    # may take longer than the budget) and the arguments are ready
+    t_start = time.perf_counter()
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     flat = StructuredLoss(loss, prob.blocks, prob.kind, prob.keys, batched=vectorized)
     workers = _executor_workers(executor) if executor is not None else 1
@@ -505,9 +507,9 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
             base = _run_until(G, prob, c_loss, idx, h, tol, parallel, progress, values,
                               t_start + eff_budget, chunk=max(FULL_CHUNK, n // 16),
                               on_timed=on_timed, chunk_seconds=eff_budget / 8)
-            if base.n_checked < n:
+            if base is None or base.n_checked < n:
                 mode = "sampled"
-                idx = base.index
+                idx = base.index if base is not None else np.empty(0, dtype=np.intp)
         elif idx.size:
             base = G._run(prob, c_loss, idx, h, tol, parallel, progress, values=values,
                           on_timed=on_timed)

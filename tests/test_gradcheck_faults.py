@@ -39,3 +39,26 @@ def test_h_as_text_or_bool_is_a_type_error(h):
     with pytest.raises(TypeError, match=r"h must be a positive number or an array of 4 "
                                         r"positive steps, got (.*not read as a number|an array of dtype '(<U4|\|S4|bool)')"):
         check_gradient(sq, W, 2 * W, coords="all", h=h)
+
+
+# ---------------------------------------------------------------- budget
+def slow_grad(p):
+    import time
+    time.sleep(0.4)
+    return 2 * p
+
+
+def test_budget_clock_starts_after_a_slow_gradient_callable():
+    # the gradient callable took twice the budget: the check still runs
+    # (it crashed with AttributeError: 'NoneType' object has no attribute 'n_checked')
+    x = np.linspace(-1, 1, 3000)
+    r = check_gradient(sq, x, slow_grad, budget=0.2)
+    assert r.passed and r.n_checked > 0
+
+
+def test_default_budget_with_a_gradient_callable_slower_than_it(monkeypatch):
+    from fastfd import _sampling
+    monkeypatch.setattr(_sampling, "DEFAULT_BUDGET", 0.2)
+    x = np.linspace(-1, 1, 3000)
+    r = check_gradient(sq, x, slow_grad)
+    assert r.passed and r.n_checked > 0
