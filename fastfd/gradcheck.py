@@ -319,20 +319,21 @@ def _jit_values(ctx, idx, xp, xm, parallel, bar):
         driver = central_values_serial
     # With progress on, run in ~50 pieces and report between them.
     piece = max(nchunks, -(-m // 50)) if bar.enabled else m
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=numba.NumbaWarning)
-        with (_blas_one_thread() if parallel else contextlib.nullcontext()):
-            for lo in range(0, m, piece):
-                hi = min(m, lo + piece)
-                changed = np.full(min(nchunks, hi - lo), -1, dtype=np.intp)
-                with numba.parallel_chunksize(1):
-                    driver(ctx.loss, x0, idx[lo:hi], xp[lo:hi], xm[lo:hi],
-                           fp[lo:hi], fm[lo:hi], changed)
-                ctx.n_evals += 2 * (hi - lo)
-                bar.update(2 * (hi - lo))
-                hit = changed[changed >= 0]
-                if hit.size:
-                    _raise_modified(ctx.prob, int(hit[0]), None)
+    # The drivers are not disk-cached (they take the user's function), so
+    # Numba has no "cannot cache" warning to give and no warning filter is
+    # touched here: filters are process-wide and not thread-safe.
+    with (_blas_one_thread() if parallel else contextlib.nullcontext()):
+        for lo in range(0, m, piece):
+            hi = min(m, lo + piece)
+            changed = np.full(min(nchunks, hi - lo), -1, dtype=np.intp)
+            with numba.parallel_chunksize(1):
+                driver(ctx.loss, x0, idx[lo:hi], xp[lo:hi], xm[lo:hi],
+                       fp[lo:hi], fm[lo:hi], changed)
+            ctx.n_evals += 2 * (hi - lo)
+            bar.update(2 * (hi - lo))
+            hit = changed[changed >= 0]
+            if hit.size:
+                _raise_modified(ctx.prob, int(hit[0]), None)
     return fp, fm
 
 

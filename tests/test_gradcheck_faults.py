@@ -62,3 +62,39 @@ def test_default_budget_with_a_gradient_callable_slower_than_it(monkeypatch):
     x = np.linspace(-1, 1, 3000)
     r = check_gradient(sq, x, slow_grad)
     assert r.passed and r.n_checked > 0
+
+
+# ---------------------------------------------------------------- threads
+def test_concurrent_checks_leave_warning_filters_alone():
+    # warnings.catch_warnings is not thread-safe: concurrent calls that used
+    # it left ('ignore', NumbaWarning) in the process-wide filters
+    proc = run_python("""
+        import threading, warnings
+        import numba, numpy as np
+        from fastfd.gradcheck import check_gradient
+
+        @numba.njit
+        def loss(x):
+            return np.sum(np.sin(x) * x)
+
+        x = np.linspace(-1.0, 1.0, 40)
+        g = np.sin(x) + x * np.cos(x)
+        before = list(warnings.filters)
+        results = []
+        go = threading.Barrier(4)
+
+        def work():
+            go.wait()
+            for _ in range(5):
+                results.append(check_gradient(loss, x, g, coords="all").passed)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results == [True] * 20, results
+        assert warnings.filters == before, [f for f in warnings.filters if f not in before]
+        print("ok")
+    """)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
