@@ -81,7 +81,7 @@ def _laplacian_iv(u, dx, accuracy, boundary, out):
     u_in = u
     u, dtype = as_float_array(u, "u")
     boundary = check_choice("boundary", boundary, BOUNDARIES)
-    accuracy = check_accuracy(accuracy, "centered")
+    accuracy = check_accuracy(accuracy, "centered", 2, dtype, edges=boundary == "one-sided")
     spacing, names = _split_dx(dx, u, boundary)
     for h, name in zip(spacing, names):
         # The weights are exact rationals / h**2, formed in Python: at
@@ -274,7 +274,9 @@ def laplacian(u: ArrayLike, dx: Any = 1.0, *, accuracy: int = 2, boundary: str =
     accuracy : int, optional
         Even order of accuracy of the centred stencil, >= 2. The truncation
         error is ``O(h**accuracy)``; the result is exact for polynomials of
-        degree ``accuracy + 1``.
+        degree ``accuracy + 1``. At most the second-derivative limit of
+        ``fastfd._weights.max_accuracy`` in the working dtype (one-sided
+        edges: 18 in float64, 10 in float32; otherwise 28 and 12).
     boundary : {"one-sided", "periodic", "valid"}, optional
         ``"one-sided"``: same shape as ``u``; points within ``accuracy/2`` of
         an edge use, along the axis they are near, the one-sided

@@ -22,7 +22,8 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["stencil", "stencil_weights", "stencil_offsets", "exact_weights", "integer_form"]
+__all__ = ["stencil", "stencil_weights", "stencil_offsets", "exact_weights", "integer_form",
+           "max_accuracy", "check_accuracy_limit"]
 
 SCHEMES = ("centered", "forward", "backward")
 
@@ -35,7 +36,9 @@ def _check_order(order):
     return int(order)
 
 
-def _check_accuracy(accuracy, scheme):
+def _check_accuracy(accuracy, scheme, order=None, dtype=np.float64, edges=False):
+    """Type, sign and parity of ``accuracy``; with ``order`` also the limit of
+    :func:`max_accuracy` in ``dtype`` (checked before any Fornberg work)."""
     if isinstance(accuracy, bool) or not isinstance(accuracy, numbers.Integral):
         raise TypeError(f"accuracy must be an integer >= 1, got {accuracy!r}")
     if accuracy < 1:
@@ -44,7 +47,123 @@ def _check_accuracy(accuracy, scheme):
         raise ValueError(
             f"accuracy must be even for scheme='centered' (a centered stencil's "
             f"error has only even powers of h), got {accuracy!r}")
+    if order is not None:
+        check_accuracy_limit(int(accuracy), order, scheme, dtype, edges)
     return int(accuracy)
+
+
+# Orders above this have no usable stencil in float32 or float64: the minimal
+# stencil's sum|w| grows about 2x per order and fails the rule below from order
+# 28 on in float64 (measured up to order 64), so the Fornberg work is skipped.
+_MAX_ORDER_ANY = 32
+
+
+def _limit_dtype(dtype):
+    """The real float type whose precision the weights must fit."""
+    dt = np.dtype(dtype)
+    if dt.kind == "c":
+        return np.dtype(np.float64 if dt.itemsize == 16 else np.float32)
+    if dt.kind == "f" and dt.itemsize in (4, 8):
+        return np.dtype(dt.type)
+    if dt.kind == "f" and dt.itemsize == 2:  # computed in float32
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def _usable(order, accuracy, scheme, dtype):
+    """Whether the stencil's weights are representable usefully in ``dtype``.
+
+    Two conditions, both about the working precision ``eps``:
+
+    * the integer numerators and the common denominator (what the kernels
+      multiply and divide by, see :func:`integer_form`) are exact integers
+      in ``dtype`` (``<= 2**(nmant + 1)``), so the only rounding is the one
+      final division;
+    * the rounding amplification ``sum|w|`` (unit step) costs at most half
+      the working digits: ``eps * sum|w| <= sqrt(eps)``. Centered stencils
+      have ``sum|w|`` growing like ``log(accuracy)``; one-sided ones about
+      2x per point: the forward first derivative at accuracy 80 has
+      ``sum|w| ~ 1e22``, and on ``np.ones(84)`` it returned 5e5.
+    """
+    w = _fornberg(order, Fraction(0), [Fraction(o) for o in _raw_offsets(order, accuracy, scheme)])
+    nums, den = integer_form(tuple(w))
+    fi = np.finfo(dtype)
+    exact = 2 ** (fi.nmant + 1)
+    if den > exact or max(abs(n) for n in nums) > exact:
+        return False
+    return float(Fraction(sum(abs(n) for n in nums), den)) * math.sqrt(float(fi.eps)) <= 1.0
+
+
+@functools.lru_cache(maxsize=128)
+def _max_accuracy(order, scheme, dtype):
+    if order > _MAX_ORDER_ANY:
+        return 0
+    step = 2 if scheme == "centered" else 1
+    accuracy = step
+    # the first refusal ends the scan: every accepted accuracy is below it
+    while _usable(order, accuracy, scheme, dtype):
+        accuracy += step
+    return accuracy - step
+
+
+def max_accuracy(order: int, scheme: str = "centered", dtype=np.float64) -> int:
+    """Largest accuracy whose stencil is usable in ``dtype``; 0 if none is.
+
+    The weights of a stencil are usable when their integer numerators and
+    common denominator are exact in ``dtype`` and their rounding
+    amplification ``sum|w|`` costs at most half the working digits
+    (``eps * sum|w| <= sqrt(eps)``). The bound is computed once per
+    ``(order, scheme, dtype)`` and cached. Measured limits (orders 1-4):
+
+    ========  =================  ================
+    dtype     centered           forward/backward
+    ========  =================  ================
+    float64   40, 28, 22, 18     24, 18, 16, 14
+    float32   18, 12, 12, 10     12, 10, 7, 5
+    ========  =================  ================
+
+    ``dtype`` is the working dtype (complex and float16 map to the float they
+    are computed in; anything else to float64).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd._weights import max_accuracy
+    >>> max_accuracy(1, "centered", np.float64), max_accuracy(1, "forward", np.float32)
+    (40, 12)
+    """
+    order = _check_order(order)
+    scheme = _check_scheme(scheme)
+    return _max_accuracy(order, "forward" if scheme == "backward" else scheme,
+                         _limit_dtype(dtype))
+
+
+def check_accuracy_limit(accuracy, order, scheme="centered", dtype=np.float64,
+                         edges=False):
+    """Raise ValueError, with the limit, if ``accuracy`` exceeds
+    :func:`max_accuracy` (validated ``accuracy``, ``order``, ``scheme``).
+
+    ``edges=True`` also applies the one-sided limit: the edge rows of a grid
+    with ``boundary="one-sided"`` use ``order + accuracy`` points on one side.
+    """
+    dt = _limit_dtype(dtype)
+    limit = max_accuracy(order, scheme, dt)
+    where = f"scheme={scheme!r}"
+    if edges and scheme == "centered":
+        edge = max_accuracy(order, "forward", dt)
+        if edge < limit:
+            limit, where = edge, f"scheme={scheme!r} with one-sided edges"
+    if accuracy <= limit:
+        return accuracy
+    if limit < 1:
+        raise ValueError(
+            f"order={order} has no usable stencil in {dt} ({where}): even the "
+            f"lowest accuracy has weights beyond the working precision (limit 0)")
+    raise ValueError(
+        f"accuracy={accuracy} is too high for order={order}, {where} in {dt}: "
+        f"the limit is {limit} (beyond it the stencil weights are not exact "
+        f"integers over one denominator in {dt}, or amplify rounding by more "
+        f"than 1/sqrt(eps))")
 
 
 def _check_scheme(scheme):
@@ -62,7 +181,11 @@ def stencil_offsets(order: int, accuracy: int = 2, scheme: str = "centered") -> 
     """
     scheme = _check_scheme(scheme)
     order = _check_order(order)
-    accuracy = _check_accuracy(accuracy, scheme)
+    accuracy = _check_accuracy(accuracy, scheme, order)
+    return _raw_offsets(order, accuracy, scheme)
+
+
+def _raw_offsets(order, accuracy, scheme):
     if scheme == "centered":
         m = (order - 1) // 2 + accuracy // 2
         return tuple(range(-m, m + 1))
@@ -155,7 +278,10 @@ def stencil(order: int, accuracy: int = 2, scheme: str = "centered"):
     order : int
         Derivative order, >= 1.
     accuracy : int, optional
-        Formal order of accuracy, >= 1; must be even for ``"centered"``.
+        Formal order of accuracy, >= 1; must be even for ``"centered"``, and
+        at most :func:`max_accuracy` in float64 (40 for a centered first
+        derivative, 24 for a one-sided one): beyond it the weights are not
+        usable in float64.
     scheme : {"centered", "forward", "backward"}, optional
         Which side the stencil reaches.
 
@@ -165,6 +291,12 @@ def stencil(order: int, accuracy: int = 2, scheme: str = "centered"):
     weights : ndarray of float64, read-only
         Computed exactly in rational arithmetic and rounded once. Centered
         weights are exactly symmetric (even order) or antisymmetric (odd).
+
+    Raises
+    ------
+    ValueError
+        ``accuracy`` above the limit (the message gives it), or an ``order``
+        with no usable stencil in float64 (orders above about 27).
 
     Examples
     --------

@@ -1,0 +1,154 @@
+"""The accuracy limit of fastfd._weights.max_accuracy: every accepted accuracy
+is still accurate in the working precision, the first refused one is refused
+with the limit in the message, and nothing hangs."""
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastfd
+from fastfd import grid
+from fastfd import _weights
+from fastfd._weights import max_accuracy
+
+DTYPES = [np.float64, np.float32]
+ORDERS = [1, 2, 3, 4]
+
+
+def _sampled(n, h, dtype):
+    x = np.arange(n) * h
+    return x, np.sin(x + 0.3).astype(dtype)
+
+
+def _exact(order, x):
+    return np.sin(x + 0.3 + order * np.pi / 2)
+
+
+def _bound(order, accuracy, rows, h, eps):
+    """Error bound of the stencils in ``rows`` (unit-step offsets) on
+    ``sin``: Taylor remainder ``h**(N - order) * sum|w_k| |k|**N / N!`` with
+    ``N = order + accuracy`` (every derivative of sin is <= 1), plus rounding
+    ``4 * eps * sum|w| / h**order`` (samples, weights and sum each rounded)."""
+    n = order + accuracy
+    worst = 0.0
+    for offs in rows:
+        w = np.abs(fastfd.stencil_weights(order, offs))
+        k = np.abs(np.asarray(offs, dtype=float))
+        trunc = h ** (n - order) * float(np.sum(w * k ** n)) / math.factorial(n)
+        rounding = 4 * eps * float(np.sum(w)) / h ** order
+        # what the limit promises: rounding costs at most half the digits
+        assert rounding <= 4 * math.sqrt(eps) / h ** order
+        worst = max(worst, trunc + rounding)
+    return worst
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("scheme, boundary", [
+    ("centered", "valid"), ("centered", "one-sided"), ("forward", "valid"),
+    ("backward", "valid")])
+def test_every_accepted_accuracy_is_accurate(dtype, order, scheme, boundary):
+    # The limit keeps the rounding term eps * sum|w| below sqrt(eps) per unit
+    # step: at every accepted accuracy the error on sin(x) stays within the
+    # truncation + rounding bound, and that bound stays small.
+    limit = max_accuracy(order, scheme, dtype)
+    if boundary == "one-sided":
+        limit = min(limit, max_accuracy(order, "forward", dtype))
+    step = 2 if scheme == "centered" else 1
+    assert limit >= step
+    eps = float(np.finfo(dtype).eps)
+    h = 0.25
+    for accuracy in range(step, limit + 1, step):
+        offsets = tuple(_weights.stencil_offsets(order, accuracy, scheme))
+        rows = [offsets]
+        if boundary == "one-sided":
+            width = order + accuracy
+            rows += [tuple(j - r for j in range(width)) for r in range(width)]
+        bound = _bound(order, accuracy, rows, h, eps)
+        x, u = _sampled(2 * (order + accuracy) + 3, h, dtype)
+        d = grid.derivative(u, order, dx=h, accuracy=accuracy, scheme=scheme,
+                            boundary=boundary)
+        if boundary == "valid":
+            x = x[-offsets[0]:len(x) - offsets[-1]]
+        err = float(np.max(np.abs(d - _exact(order, x))))
+        assert err <= bound, (accuracy, err, bound)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("scheme", ["centered", "forward", "backward"])
+def test_first_refused_accuracy_names_the_limit(dtype, order, scheme):
+    limit = max_accuracy(order, scheme, dtype)
+    bad = limit + (2 if scheme == "centered" else 1)
+    u = np.zeros(2 * (order + bad) + 3, dtype)
+    with pytest.raises(ValueError, match=rf"accuracy={bad} is too high for order={order}, "
+                                         rf"scheme='{scheme}' in {np.dtype(dtype)}: the "
+                                         rf"limit is {limit} "):
+        grid.derivative(u, order, accuracy=bad, scheme=scheme, boundary="valid")
+    if dtype is np.float64:
+        with pytest.raises(ValueError, match=rf"the limit is {limit} "):
+            fastfd.stencil(order, accuracy=bad, scheme=scheme)
+
+
+def test_limits_are_ordered():
+    # float32 never allows more than float64; one-sided never more than centered
+    for order in ORDERS:
+        for scheme in ("centered", "forward"):
+            assert 1 <= max_accuracy(order, scheme, np.float32) <= max_accuracy(
+                order, scheme, np.float64)
+        for dt in DTYPES:
+            assert max_accuracy(order, "forward", dt) <= max_accuracy(order, "centered", dt)
+    assert max_accuracy(1, "centered", np.complex64) == max_accuracy(1, "centered", np.float32)
+
+
+def test_ones_84_accuracy_80_is_refused():
+    # the one-sided edge stencil returned 5e5 at the edges of np.ones(84)
+    edge = max_accuracy(1, "forward", np.float64)
+    for accuracy in (60, 80):
+        with pytest.raises(ValueError, match=rf"accuracy={accuracy} is too high for order=1, "
+                                             rf"scheme='centered' with one-sided edges in "
+                                             rf"float64: the limit is {edge} "):
+            grid.derivative(np.ones(84), accuracy=accuracy)
+    d = grid.derivative(np.ones(84), accuracy=edge if edge % 2 == 0 else edge - 1)
+    assert np.max(np.abs(d)) < 1e-6
+
+
+def test_laplacian_accuracy_limit():
+    edge = max_accuracy(2, "forward", np.float64)
+    bad = edge + 2 - edge % 2
+    with pytest.raises(ValueError, match=rf"accuracy={bad} is too high for order=2, "
+                                         rf"scheme='centered' with one-sided edges in "
+                                         rf"float64: the limit is {edge} "):
+        grid.laplacian(np.zeros((40, 40)), accuracy=bad)
+
+
+def test_high_order_has_no_stencil():
+    with pytest.raises(ValueError, match=r"order=40 has no usable stencil in float64 "
+                                         r"\(scheme='centered'\).*limit 0"):
+        fastfd.stencil(40)
+    assert max_accuracy(10**6, "centered", np.float64) == 0
+
+
+def test_huge_accuracy_returns_at_once():
+    # a hang would be caught by the timeout; 100000 points of Fornberg in
+    # rational arithmetic do not return in any reasonable time
+    code = (
+        "import fastfd, numpy as np\n"
+        "from fastfd import grid\n"
+        "for call in (lambda: fastfd.stencil(1, accuracy=100000),\n"
+        "             lambda: grid.derivative(np.ones(10), accuracy=100000, boundary='periodic'),\n"
+        "             lambda: fastfd._weights.stencil_offsets(3, 10**9, 'forward')):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except ValueError as exc:\n"
+        "        assert 'the limit is' in str(exc), exc\n"
+        "    else:\n"
+        "        raise SystemExit('accepted')\n"
+        "print('ok')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "ok"
