@@ -6,7 +6,8 @@ How ``f`` is evaluated (the same for every function here):
   kernel: over the points with ``prange`` (:func:`derivative` and the seed
   functions; in parallel from ``fastfd._config.PARALLEL_MIN`` points on), or
   per coordinate (:func:`gradient`, :func:`jacobian`, :func:`hessian`: one
-  chunk of coordinates per thread, each thread with a private copy of ``x``).
+  chunk of coordinates per thread, each thread with a private copy of ``x``;
+  an ``f`` that writes to its argument is refused with a ValueError).
   The first call with a new ``f`` compiles the kernel for it (about a second);
   kernels that take a function cannot be cached on disk. ``f`` runs on
   several threads at once, so it must not write to shared state. An
@@ -262,25 +263,111 @@ def _run(kind, f, x, args, n, nch, out):
     One chunk runs the guarded chunk function directly: no thread pool
     (measured: a prange launch costs ~10 µs on an idle machine and several
     ms on a loaded one). A chunk that failed is rerun unguarded, serially,
-    so ``f``'s own exception reaches the caller.
+    so ``f``'s own exception reaches the caller. Per-coordinate kernels get
+    one private copy of ``x`` per chunk (rows of ``work``), compared with
+    ``x`` afterwards (:func:`_check_untouched`).
     """
     par, guarded, chunk = (getattr(JIT, name) for name in _KERNELS[kind])
+    per_coordinate = kind in ("grad", "jac", "hess")
 
     def bounds(c):
         if kind == "hess":
             return (c, nch)
         lo, hi = c * n // nch, (c + 1) * n // nch
-        return (lo, hi, 1) if kind in ("grad", "jac") else (lo, hi)
+        return (lo, hi, 1) if per_coordinate else (lo, hi)
+
+    if per_coordinate:
+        work = np.empty((nch, x.size), dtype=x.dtype)
+        work[...] = x
+        bad = np.full(nch, -1, dtype=np.int64)
+
+    def private(c):
+        return (work[c],) if per_coordinate else ()
+
+    def flag(c):
+        return (bad[c:c + 1],) if per_coordinate else ()
 
     if nch == 1:
-        status = np.array([_quiet(guarded, f, x, *args, *bounds(0), out)])
+        status = np.array([_quiet(guarded, f, x, *private(0), *args, *bounds(0), out,
+                                  *flag(0))])
     else:
         status = np.zeros(nch, dtype=np.int64)
-        _quiet(par, f, x, *args, nch, out, status)
+        _quiet(par, f, x, *((work,) if per_coordinate else ()), *args, nch, out, status,
+               *((bad,) if per_coordinate else ()))
     for c in np.flatnonzero(status):
-        chunk(f, x, *args, *bounds(int(c)), out)
+        c = int(c)
+        if per_coordinate:
+            work[c] = x
+            bad[c] = -1
+        chunk(f, x, *private(c), *args, *bounds(c), out, *flag(c))
     if status.any():
         raise RuntimeError(f"a {kind} kernel chunk failed but its serial rerun did not")
+    if per_coordinate:
+        _check_untouched(x, work, bad)
+
+
+def _modified(x, i, now):
+    return ValueError(
+        f"f modified its input: x[{i}] was {now!r} after a call of f (x[{i}] is {x[i]!r}). "
+        f"f must not write to the array it is given; copy it first")
+
+
+def _check_untouched(x, work, bad):
+    """Raise if ``f`` wrote to its argument: a private copy (a row of
+    ``work``) differs from ``x``, or a kernel found the perturbed entry
+    changed after a call (``bad >= 0``: the coordinate; the entry is left as
+    ``f`` left it)."""
+    for c in np.flatnonzero(bad >= 0):
+        i = int(bad[c])
+        raise _modified(x, i, work[c, i].item())
+    same = (work == x) | (np.isnan(work) & np.isnan(x))
+    if not same.all():
+        c, i = np.argwhere(~same)[0]
+        raise _modified(x, int(i), work[c, i].item())
+
+
+class _ReadOnlyArg:
+    """Calls a Python ``f`` with a read-only view of its argument, so a write
+    fails at the write (a read-only view of the private copy ``buf`` is made
+    once; other arguments get their own)."""
+
+    def __init__(self, f, buf):
+        self.f = f
+        self.buf = buf
+        self.view = _readonly(buf)
+
+    def __call__(self, z):
+        arg = self.view if z is self.buf else _readonly(z)
+        try:
+            return self.f(arg)
+        except ValueError as exc:
+            if "read-only" in str(exc):
+                raise ValueError(
+                    f"f modified its input ({exc}). f must not write to the array it is "
+                    f"given; copy it first") from exc
+            raise
+
+
+def _readonly(a):
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+def _per_coordinate(kind, f, jitted, x, args, n, nch, out):
+    """A per-coordinate kernel: jitted (``_run``) or, for a Python ``f``, the
+    same chunk code as Python on one private copy, ``f`` seeing read-only
+    views of it."""
+    if jitted:
+        _run(kind, f, x, args, n, nch, out)
+        return out
+    work = x.reshape(1, -1).copy()
+    bad = np.full(1, -1, dtype=np.int64)
+    bounds = (0, 1) if kind == "hess" else (0, n, 1)
+    getattr(PY, f"{kind}_chunk")(_ReadOnlyArg(f, work[0]), x, work[0], *args, *bounds, out,
+                                 bad)
+    _check_untouched(x, work, bad)
+    return out
 
 
 # ----------------------------------------------------------------- the core
@@ -901,17 +988,22 @@ def _decide_parallel(parallel, jitted, t_f0, nevals):
     return parallel
 
 
-def _eval_f0(f, xc):
+def _eval_f0(f, xc, jitted):
     """``f(x)`` on a copy, and how long it took (the first call of a jitted f
-    includes its compilation, which only errs towards parallel)."""
+    includes its compilation, which only errs towards parallel). A Python
+    ``f`` sees a read-only view; the copy is compared with ``x`` after."""
+    work = xc.reshape(1, -1).copy()
+    call = f if jitted else _ReadOnlyArg(f, work[0])
     try:
         t = time.perf_counter()
-        v = f(xc.copy())
-        return v, time.perf_counter() - t
+        v = call(work[0])
+        t = time.perf_counter() - t
     except NumbaError as exc:
         raise TypeError(
             f"f (a jitted function) could not be compiled for a 1-D {xc.dtype} array "
             f"argument: {str(exc).splitlines()[0]}") from None
+    _check_untouched(xc, work, np.full(1, -1, dtype=np.int64))
+    return v, t
 
 
 def _steps_args(ha, dt):
@@ -951,7 +1043,9 @@ def gradient(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
         in place, evaluates, and restores the entry by assignment. A Python
         ``f`` is called on one private copy, perturbed and restored the same
         way (no O(n) copy per coordinate). ``f`` must not keep a reference to
-        its argument.
+        its argument, nor write to it: a Python ``f`` gets a read-only view,
+        and the private copies are compared with ``x`` afterwards (and the
+        perturbed entry after every call); a write raises ValueError.
     x : array_like, 1-D, non-empty
         The point. Never modified (also not if ``f`` raises).
     scheme : {"centered", "forward", "backward"}, optional
@@ -983,7 +1077,7 @@ def gradient(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
     """
     jitted, xc, xdt, ha, accuracy, scheme, parallel = _prepare_vector(
         f, x, h, accuracy, scheme, parallel)
-    f0, t_f0 = _eval_f0(f, xc)
+    f0, t_f0 = _eval_f0(f, xc, jitted)
     fdt = _scalar_f0(f0, "gradient (f: R^n -> R; use jacobian for vector-valued f)")
     dt = _out_dtype(xdt, fdt)
     offs, nums, den = _stencil_arrays(1, accuracy, scheme, xdt.str)
@@ -993,12 +1087,8 @@ def gradient(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
     out = np.empty(xc.size, dtype=dt)
     f0 = dt.type(f0)
     n = xc.size
-    if jitted:
-        _run("grad", f, xc, (hf, hstride, base, offs, nums, den, f0), n,
-             _nchunks(n, parallel), out)
-    else:
-        PY.grad_chunk(f, xc, hf, hstride, base, offs, nums, den, f0, 0, n, 1, out)
-    return out
+    return _per_coordinate("grad", f, jitted, xc, (hf, hstride, base, offs, nums, den, f0), n,
+                           _nchunks(n, parallel), out)
 
 
 def jacobian(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
@@ -1033,7 +1123,7 @@ def jacobian(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
     """
     jitted, xc, xdt, ha, accuracy, scheme, parallel = _prepare_vector(
         f, x, h, accuracy, scheme, parallel)
-    f0, t_f0 = _eval_f0(f, xc)
+    f0, t_f0 = _eval_f0(f, xc, jitted)
     f0a = np.asarray(f0)
     if f0a.ndim != 1:
         raise ValueError(
@@ -1050,18 +1140,16 @@ def jacobian(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
     m, n = f0a.size, xc.size
     out = np.empty((m, n), dtype=dt)
     f0a = np.ascontiguousarray(f0a, dtype=dt)
-    if jitted:
-        _run("jac", f, xc, (hf, hstride, base, offs, nums, den, f0a), n,
-             _nchunks(n, parallel), out)
-    else:
-        def checked(z):
-            v = np.asarray(f(z))
-            if v.shape != (m,):
-                raise ValueError(
-                    f"f must return arrays of one shape {(m,)}, got shape {v.shape}")
-            return v
-        PY.jac_chunk(checked, xc, hf, hstride, base, offs, nums, den, f0a, 0, n, 1, out)
-    return out
+    def checked(z):
+        v = np.asarray(f(z))
+        if v.shape != (m,):
+            raise ValueError(
+                f"f must return arrays of one shape {(m,)}, got shape {v.shape}")
+        return v
+
+    return _per_coordinate("jac", f if jitted else checked, jitted, xc,
+                           (hf, hstride, base, offs, nums, den, f0a), n,
+                           _nchunks(n, parallel), out)
 
 
 def hessian(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
@@ -1104,7 +1192,7 @@ def hessian(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
     """
     jitted, xc, xdt, ha, accuracy, scheme, parallel = _prepare_vector(
         f, x, h, accuracy, scheme, parallel, orders=(1, 2), power=2)
-    f0, t_f0 = _eval_f0(f, xc)
+    f0, t_f0 = _eval_f0(f, xc, jitted)
     fdt = _scalar_f0(f0, "hessian (f: R^n -> R)")
     dt = _out_dtype(xdt, fdt)
     offs1, nums1, den1 = _stencil_arrays(1, accuracy, scheme, xdt.str)
@@ -1118,8 +1206,4 @@ def hessian(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
     out = np.empty((n, n), dtype=dt)
     f0 = dt.type(f0)
     args = (hf, hstride, base, offs1, nums1, den1, offs2, nums2, den2, f0)
-    if jitted:
-        _run("hess", f, xc, args, n, _nchunks(n, parallel), out)
-    else:
-        PY.hess_chunk(f, xc, *args, 0, 1, out)
-    return out
+    return _per_coordinate("hess", f, jitted, xc, args, n, _nchunks(n, parallel), out)

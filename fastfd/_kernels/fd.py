@@ -155,14 +155,28 @@ def _build(jit, pjit, prange, step_rule, realized_step):
         return out
 
     # Per-coordinate derivatives of f: R^n -> R (or R^m). Each chunk owns a
-    # private copy of x, perturbs one entry in place, evaluates, and restores the
-    # entry by assignment (``(x + h) - h`` is not ``x`` in floating point). The
-    # offset-0 value ``f0 = f(x)`` is computed once by the caller.
+    # private copy ``xp`` of x (a row of the caller's work array, so the caller
+    # can compare it with x afterwards), perturbs one entry in place,
+    # evaluates, and restores the entry by assignment (``(x + h) - h`` is not
+    # ``x`` in floating point). The offset-0 value ``f0 = f(x)`` is computed
+    # once by the caller.
+    #
+    # An f that writes to its argument would corrupt every later evaluation.
+    # Writes to other entries stay in ``xp`` (the caller compares it with x);
+    # a write to the perturbed entry itself would be undone by the restore, so
+    # each evaluation checks that entry (O(1)): on a change the chunk stores
+    # the coordinate in ``bad[0]`` and stops.
 
     @jit
-    def grad_chunk(f, x, h, hstride, base, offs, nums, den, f0, start, stop, stride, out):
+    def _moved(xp, i, p):
+        """Whether ``xp[i]`` no longer holds ``p`` (NaN equals NaN)."""
+        v = xp[i]
+        return v != p and not (v != v and p != p)
+
+    @jit
+    def grad_chunk(f, x, xp, h, hstride, base, offs, nums, den, f0, start, stop, stride, out,
+                   bad):
         """Gradient entries ``i = start, start + stride, ... < stop``."""
-        xp = x.copy()
         hbuf = np.empty_like(x[:1])
         zero = nums[0] - nums[0]
         lo = offs[0]
@@ -176,33 +190,40 @@ def _build(jit, pjit, prange, step_rule, realized_step):
                     acc = acc + nums[k] * f0
                 else:
                     xp[i] = xi + offs[k] * hh
+                    p = xp[i]
                     acc = acc + nums[k] * f(xp)
+                    if _moved(xp, i, p):
+                        bad[0] = i
+                        return out
                     xp[i] = xi
             out[i] = finish(acc, den, realized_step(xi, hh, lo, hi), 1)
         return out
 
     @jit
-    def grad_guarded(f, x, h, hstride, base, offs, nums, den, f0, start, stop, stride, out):
+    def grad_guarded(f, x, xp, h, hstride, base, offs, nums, den, f0, start, stop, stride, out,
+                     bad):
         try:
-            grad_chunk(f, x, h, hstride, base, offs, nums, den, f0, start, stop, stride, out)
+            grad_chunk(f, x, xp, h, hstride, base, offs, nums, den, f0, start, stop, stride, out,
+                       bad)
         except Exception:
             return 1
         return 0
 
     @pjit
-    def grad(f, x, h, hstride, base, offs, nums, den, f0, nchunks, out, status):
+    def grad(f, x, work, h, hstride, base, offs, nums, den, f0, nchunks, out, status, bad):
         n = x.shape[0]
         old = set_parallel_chunksize(1)
         for c in prange(nchunks):
-            status[c] = grad_guarded(f, x, h, hstride, base, offs, nums, den, f0,
-                                     c * n // nchunks, (c + 1) * n // nchunks, 1, out)
+            status[c] = grad_guarded(f, x, work[c], h, hstride, base, offs, nums, den, f0,
+                                     c * n // nchunks, (c + 1) * n // nchunks, 1, out,
+                                     bad[c:c + 1])
         set_parallel_chunksize(old)
         return out
 
     @jit
-    def jac_chunk(f, x, h, hstride, base, offs, nums, den, f0, start, stop, stride, out):
+    def jac_chunk(f, x, xp, h, hstride, base, offs, nums, den, f0, start, stop, stride, out,
+                  bad):
         """Jacobian columns ``out[:, i]`` for ``i = start, start + stride, ... < stop``."""
-        xp = x.copy()
         hbuf = np.empty_like(x[:1])
         acc = np.empty_like(out[:, 0])
         lo = offs[0]
@@ -219,7 +240,11 @@ def _build(jit, pjit, prange, step_rule, realized_step):
                         acc[r] = acc[r] + w * f0[r]
                 else:
                     xp[i] = xi + offs[k] * hh
+                    p = xp[i]
                     v = f(xp)
+                    if _moved(xp, i, p):
+                        bad[0] = i
+                        return out
                     xp[i] = xi
                     if v.shape[0] != m:
                         raise ValueError("f returned arrays of different lengths")
@@ -231,26 +256,29 @@ def _build(jit, pjit, prange, step_rule, realized_step):
         return out
 
     @jit
-    def jac_guarded(f, x, h, hstride, base, offs, nums, den, f0, start, stop, stride, out):
+    def jac_guarded(f, x, xp, h, hstride, base, offs, nums, den, f0, start, stop, stride, out,
+                    bad):
         try:
-            jac_chunk(f, x, h, hstride, base, offs, nums, den, f0, start, stop, stride, out)
+            jac_chunk(f, x, xp, h, hstride, base, offs, nums, den, f0, start, stop, stride, out,
+                      bad)
         except Exception:
             return 1
         return 0
 
     @pjit
-    def jac(f, x, h, hstride, base, offs, nums, den, f0, nchunks, out, status):
+    def jac(f, x, work, h, hstride, base, offs, nums, den, f0, nchunks, out, status, bad):
         n = x.shape[0]
         old = set_parallel_chunksize(1)
         for c in prange(nchunks):
-            status[c] = jac_guarded(f, x, h, hstride, base, offs, nums, den, f0,
-                                    c * n // nchunks, (c + 1) * n // nchunks, 1, out)
+            status[c] = jac_guarded(f, x, work[c], h, hstride, base, offs, nums, den, f0,
+                                    c * n // nchunks, (c + 1) * n // nchunks, 1, out,
+                                    bad[c:c + 1])
         set_parallel_chunksize(old)
         return out
 
     @jit
-    def hess_chunk(f, x, h, hstride, base, offs1, nums1, den1, offs2, nums2, den2,
-                   f0, start, stride, out):
+    def hess_chunk(f, x, xp, h, hstride, base, offs1, nums1, den1, offs2, nums2, den2,
+                   f0, start, stride, out, bad):
         """Hessian rows ``i = start, start + stride, ...``: ``out[i, i]`` from the
         second-derivative stencil, ``out[i, j] = out[j, i]`` (``j > i``) from the
         tensor product of the first-derivative stencil with itself. Each entry is
@@ -258,7 +286,6 @@ def _build(jit, pjit, prange, step_rule, realized_step):
         dealt out with a stride so the threads get equal shares of the triangle.
         """
         n = x.shape[0]
-        xp = x.copy()
         hs = np.empty_like(x)
         for i in range(n):
             hs[i] = _step_at(x[i], h, hstride, i, base, hs[i:i + 1])
@@ -276,7 +303,11 @@ def _build(jit, pjit, prange, step_rule, realized_step):
                     acc = acc + nums2[k] * f0
                 else:
                     xp[i] = xi + offs2[k] * hi_
+                    p = xp[i]
                     acc = acc + nums2[k] * f(xp)
+                    if _moved(xp, i, p):
+                        bad[0] = i
+                        return out
                     xp[i] = xi
             out[i, i] = finish(acc, den2, realized_step(xi, hi_, lo2, hi2), 2)
             ri = realized_step(xi, hi_, lo1, hi1)
@@ -286,9 +317,17 @@ def _build(jit, pjit, prange, step_rule, realized_step):
                 acc = zero
                 for k in range(offs1.shape[0] - 1, -1, -1):
                     xp[i] = xi + offs1[k] * hi_
+                    p = xp[i]
                     for m in range(offs1.shape[0] - 1, -1, -1):
                         xp[j] = xj + offs1[m] * hj
+                        q = xp[j]
                         acc = acc + (nums1[k] * nums1[m]) * f(xp)
+                        if _moved(xp, j, q):
+                            bad[0] = j
+                            return out
+                        if _moved(xp, i, p):
+                            bad[0] = i
+                            return out
                     xp[j] = xj
                 xp[i] = xi
                 rj = realized_step(xj, hj, lo1, hi1)
@@ -298,22 +337,22 @@ def _build(jit, pjit, prange, step_rule, realized_step):
         return out
 
     @jit
-    def hess_guarded(f, x, h, hstride, base, offs1, nums1, den1, offs2, nums2, den2,
-                     f0, start, stride, out):
+    def hess_guarded(f, x, xp, h, hstride, base, offs1, nums1, den1, offs2, nums2, den2,
+                     f0, start, stride, out, bad):
         try:
-            hess_chunk(f, x, h, hstride, base, offs1, nums1, den1, offs2, nums2, den2,
-                       f0, start, stride, out)
+            hess_chunk(f, x, xp, h, hstride, base, offs1, nums1, den1, offs2, nums2, den2,
+                       f0, start, stride, out, bad)
         except Exception:
             return 1
         return 0
 
     @pjit
-    def hess(f, x, h, hstride, base, offs1, nums1, den1, offs2, nums2, den2, f0, nchunks,
-             out, status):
+    def hess(f, x, work, h, hstride, base, offs1, nums1, den1, offs2, nums2, den2, f0, nchunks,
+             out, status, bad):
         old = set_parallel_chunksize(1)
         for c in prange(nchunks):
-            status[c] = hess_guarded(f, x, h, hstride, base, offs1, nums1, den1, offs2, nums2,
-                                     den2, f0, c, nchunks, out)
+            status[c] = hess_guarded(f, x, work[c], h, hstride, base, offs1, nums1, den1, offs2,
+                                     nums2, den2, f0, c, nchunks, out, bad[c:c + 1])
         set_parallel_chunksize(old)
         return out
 

@@ -1,0 +1,127 @@
+"""fastfd.derivative must not trust what it cannot see: an f that writes to its
+input, option values of the wrong type, f's analyticity and dtype, error
+estimates users act on."""
+
+import importlib
+import warnings
+
+import numba
+import numpy as np
+import pytest
+
+D = importlib.import_module("fastfd.derivative")
+
+
+@pytest.fixture(autouse=True)
+def _no_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+# ------------------------------------------------- f writing to its input
+
+def _sq_writes_first(v):
+    v[0] = 99.0
+    return v[0] ** 2 + v[1] ** 2
+
+
+def _sq_writes_first_vec(v):
+    v[0] = 99.0
+    return np.array([v[0] ** 2 + v[1] ** 2, v[1]])
+
+
+def _sq_unlocks_and_writes_last(v):
+    # defeats a read-only view: the write is found in the private copy after
+    v.flags.writeable = True
+    v[-1] = 5.0
+    return np.sum(v ** 2)
+
+
+def _unlocks_and_writes_own_entry(v):
+    # writes only the entry being perturbed (x = [x0]): the restore by
+    # assignment would erase the evidence
+    v.flags.writeable = True
+    v[0] = 0.5
+    return v[0] ** 2
+
+
+sq_writes_first_jit = numba.njit(_sq_writes_first)
+sq_writes_first_vec_jit = numba.njit(_sq_writes_first_vec)
+
+
+@numba.njit
+def writes_own_entry_jit(v):
+    v[0] = 0.5
+    return v[0] ** 2
+
+
+MODIFIED = r"^f modified its input"
+
+
+@pytest.mark.parametrize("func", ["gradient", "hessian"])
+@pytest.mark.parametrize("f", [_sq_writes_first, sq_writes_first_jit,
+                               _sq_unlocks_and_writes_last],
+                         ids=["python", "jitted", "python-unlocked"])
+def test_f_writing_its_input_is_refused(func, f):
+    # correct answer [2, 4]; with x[0] = 99 written, [0, 4] came back
+    x = np.array([1.0, 2.0])
+    keep = x.copy()
+    with pytest.raises(ValueError, match=MODIFIED + r".*must not write to the array it is "
+                       r"given; copy it first"):
+        getattr(D, func)(f, x)
+    assert np.array_equal(x, keep)
+
+
+@pytest.mark.parametrize("f", [_sq_writes_first_vec, sq_writes_first_vec_jit],
+                         ids=["python", "jitted"])
+def test_jacobian_f_writing_its_input_is_refused(f):
+    x = np.array([1.0, 2.0])
+    with pytest.raises(ValueError, match=MODIFIED):
+        D.jacobian(f, x)
+    assert np.array_equal(x, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("f", [_unlocks_and_writes_own_entry, writes_own_entry_jit],
+                         ids=["python", "jitted"])
+@pytest.mark.parametrize("func", ["gradient", "hessian"])
+def test_write_to_the_perturbed_entry_is_seen(func, f):
+    with pytest.raises(ValueError, match=MODIFIED + r": x\[0\] was 0\.5 after a call of f"):
+        getattr(D, func)(f, np.array([2.0]))
+
+
+def test_jitted_writer_refused_in_parallel_kernels():
+    x = np.linspace(1.0, 2.0, 50)
+    with pytest.raises(ValueError, match=MODIFIED + r": x\[0\] was 99\.0"):
+        D.gradient(sq_writes_first_jit, x, parallel=True)
+    with pytest.raises(ValueError, match=MODIFIED):
+        D.hessian(sq_writes_first_jit, x[:6], parallel=True)
+    with pytest.raises(ValueError, match=MODIFIED):
+        D.jacobian(sq_writes_first_vec_jit, x, parallel=True)
+
+
+def test_python_f_reading_only_still_works_and_x_is_kept():
+    x = np.array([1.0, 2.0])
+    f = lambda v: v[0] ** 2 + v[1] ** 2  # noqa: E731
+    assert np.allclose(D.gradient(f, x), [2.0, 4.0], rtol=1e-9)
+    assert np.allclose(D.hessian(f, x), [[2.0, 0.0], [0.0, 2.0]], rtol=1e-6, atol=1e-6)
+    assert np.allclose(D.jacobian(lambda v: v * v, x), np.diag([2.0, 4.0]), rtol=1e-9,
+                       atol=1e-9)
+
+
+def test_derivative_points_are_fresh_arrays():
+    # derivative calls f on new arrays x + offset*h: an f that writes to its
+    # argument changes neither x nor the result
+    x = np.array([0.5, 1.0, 2.0])
+    keep = x.copy()
+
+    def f(t):
+        v = np.sin(t)
+        if np.ndim(t):
+            t[...] = 99.0
+        return v
+
+    for kw in ({}, {"method": "richardson"}, {"order": 2, "accuracy": 4}):
+        assert np.allclose(D.derivative(f, x, **kw), D.derivative(np.sin, x, **kw),
+                           rtol=0, atol=0), kw
+    assert np.array_equal(x, keep)
