@@ -41,7 +41,7 @@ from . import _config as config
 from ._kernels.fd import JIT, PY
 from ._steps import _eps, _step_rule_array, realized_step, step_base, step_rule
 from ._validation import (
-    check_accuracy, check_choice, check_order, check_scheme, result_dtype, short_repr,
+    SCHEMES, check_accuracy, check_choice, check_order, result_dtype, short_repr,
 )
 from ._weights import exact_weights, integer_form, stencil_offsets
 
@@ -166,7 +166,7 @@ def _check_h(h, dt):
 
 
 def _check_derivative_args(order, accuracy, scheme, method):
-    scheme = check_scheme(scheme)
+    scheme = check_choice("scheme", scheme, SCHEMES)
     method = check_choice("method", method, METHODS)
     order = check_order(order)
     if order > MAX_ORDER:
@@ -957,7 +957,7 @@ def derivative(f: Callable[..., Any], x: ArrayLike, *, order: int = 1, accuracy:
 
 def _prepare_vector(f, x, h, accuracy, scheme, parallel, orders=(1,), power=1):
     jitted = _check_f(f)
-    scheme = check_scheme(scheme)
+    scheme = check_choice("scheme", scheme, SCHEMES)
     accuracy = check_accuracy(accuracy, scheme)
     parallel = _check_bool("parallel", parallel, allow_none=True)
     if parallel and not jitted:

@@ -125,3 +125,30 @@ def test_derivative_points_are_fresh_arrays():
         assert np.allclose(D.derivative(f, x, **kw), D.derivative(np.sin, x, **kw),
                            rtol=0, atol=0), kw
     assert np.array_equal(x, keep)
+
+
+# ------------------------------------------------------ option values
+
+@pytest.mark.parametrize("call", [
+    lambda: D.derivative(np.sin, 1.0, scheme=np.zeros(3)),
+    lambda: D.gradient(np.sum, [1.0, 2.0], scheme=np.zeros(3)),
+    lambda: D.jacobian(np.sin, [1.0, 2.0], scheme=np.zeros(3)),
+    lambda: D.hessian(np.sum, [1.0, 2.0], scheme=np.zeros(3)),
+], ids=["derivative", "gradient", "jacobian", "hessian"])
+def test_scheme_array_is_refused_naming_scheme(call):
+    # was NumPy's "truth value of an array ... is ambiguous"
+    with pytest.raises(ValueError, match=r"^scheme must be one of 'centered', 'forward', "
+                       r"'backward', got array\(\[0\., 0\., 0\.\]\)$"):
+        call()
+
+
+@pytest.mark.parametrize("kw, exc, match", [
+    ({"method": np.zeros(3)}, ValueError,
+     r"^method must be one of 'fd', 'richardson', 'complex', got array\(\[0\., 0\., 0\.\]\)$"),
+    ({"scheme": ["centered"]}, ValueError, r"^scheme must be one of .*got \['centered'\]$"),
+    ({"method": b"fd"}, ValueError, r"^method must be one of .*got b'fd'$"),
+    ({"scheme": None}, ValueError, r"^scheme must be one of .*got None$"),
+])
+def test_string_options_of_other_types_are_refused(kw, exc, match):
+    with pytest.raises(exc, match=match):
+        D.derivative(np.sin, 1.0, **kw)
