@@ -369,7 +369,8 @@ def _merge(G, prob, parts, elapsed):
         rel_errors=cat("rel_errors"), noise=cat("noise"), steps=cat("steps"),
         verdict_codes=cat("_codes"), rel_error=rel, tol=first.tol, dtype=first.dtype,
         n_evals=sum(r.n_evals for r in parts), elapsed=elapsed, f0=first.loss_value,
-        nondeterminism=max(r.nondeterminism for r in parts), method=first.method)
+        nondeterminism=max(r.nondeterminism for r in parts), method=first.method,
+        scales=cat("scales"))
 
 
 def _run_until(G, prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
@@ -576,10 +577,20 @@ class ScaleCheckResult(GradCheckResult):
     ``coverage`` (e.g. "checked 3,072 of 1,002,570 coordinates in 6
     tensors and 64 directions"), ``localized`` (wrong coordinates found
     by bisection, as CoordinateCheck), ``direction_failures`` (tensor,
-    direction, discrepancy, tolerance), ``unresolved`` (failing ranges no
-    single coordinate explains), ``nonsmooth`` (directions whose steps
-    crossed a kink), ``t_call`` and ``full_check_seconds`` (per-call time
-    x 2n).
+    direction, discrepancy, tolerance, verdict, confirmed), ``unresolved``
+    (failing ranges no single coordinate explains: tensor, start, stop,
+    direction, discrepancy, tolerance, confirmed), ``undecided_localized``
+    (coordinates bisection pointed at whose failure did not survive a
+    smaller step), ``nonsmooth`` (directions whose steps crossed a kink),
+    ``t_call`` and ``full_check_seconds`` (per-call time x 2n).
+
+    ``status`` combines the stages: "failed" when a checked coordinate
+    failed, bisection localized a wrong coordinate, or a directional
+    failure (of a tensor, of all tensors, or of a range no coordinate
+    explains) survived a re-check at a 16x smaller step with the same
+    discrepancy; otherwise "inconclusive" when a checked coordinate could
+    not be decided or a directional failure did not survive that re-check
+    (kinks do not); otherwise "passed".
     """
 
     def __init__(self, prob, base, rep, *, mode, tol, n_evals, elapsed, t_call):
@@ -590,7 +601,7 @@ class ScaleCheckResult(GradCheckResult):
             self.problem = prob
             self.index = np.empty(0, dtype=np.intp)
             self.numerical = self.analytical = self.abs_errors = empty
-            self.rel_errors = self.noise = self.steps = empty
+            self.rel_errors = self.noise = self.steps = self.scales = empty
             self._codes = np.empty(0, dtype=np.int8)
             self.rel_error = np.float64(0.0)
             self.tol = float(tol) if tol is not None else 0.0
@@ -607,21 +618,33 @@ class ScaleCheckResult(GradCheckResult):
         self.t_call = t_call
         self.n_directions = rep.n_directions if rep is not None else 0
         self.localized, self.unresolved, self.nonsmooth = [], [], []
-        self.direction_failures, self.truncated = [], []
-        coord_ok = bool((self._codes == 0).all())
+        self.direction_failures, self.truncated, self.undecided_localized = [], [], []
         if rep is not None:
             self._absorb(rep)
-        self.passed = (coord_ok and not self.localized and not self.unresolved
-                       and not self.direction_failures)
+        self.status = self._combine()
+        self.passed = self.status == "passed"
+
+    def _combine(self):
+        coords = GradCheckResult._overall_of(self)
+        confirmed = (any(d[5] for d in self.direction_failures)
+                     or any(u[6] for u in self.unresolved))
+        if coords == "failed" or self.localized or confirmed:
+            return "failed"
+        if (coords == "inconclusive" or self.direction_failures or self.unresolved
+                or self.undecided_localized):
+            return "inconclusive"
+        return "passed"
 
     def _absorb(self, rep):
         prob = self.problem
         seen = set()
+        located = {t for t, loc in rep.localized.items() if loc.coordinates}
         for tname, c in rep.failing:
             self.direction_failures.append((tname, c.direction, c.discrepancy,
-                                            c.tolerance, c.verdict))
+                                            c.tolerance, c.verdict,
+                                            bool(c.confirmed or tname in located)))
         for tname, loc in rep.localized.items():
-            for c in loc.coordinates:
+            for c in loc.coordinates + loc.undecided:
                 i = c.start
                 if i in seen:
                     continue
@@ -629,12 +652,16 @@ class ScaleCheckResult(GradCheckResult):
                 num, ana = c.numerical * c.sign, float(prob.g[i])
                 err = abs(num - ana)
                 scale = max(abs(num), abs(ana))
-                self.localized.append(CoordinateCheck(
-                    prob.name(i), i, num, ana, err, err / scale if scale else 0.0,
-                    c.step, c.verdict))
+                verdict = c.verdict
+                if not c.confirmed and verdict == "gradient wrong":
+                    verdict = "non-smooth point" if c.kink > 0.25 * abs(c.discrepancy) \
+                        else "finite-difference noise"
+                record = CoordinateCheck(prob.name(i), i, num, ana, err,
+                                         err / scale if scale else 0.0, c.step, verdict)
+                (self.localized if c.confirmed else self.undecided_localized).append(record)
             for c in loc.unresolved:
                 self.unresolved.append((tname, c.start, c.stop, c.direction,
-                                        c.discrepancy, c.tolerance))
+                                        c.discrepancy, c.tolerance, bool(c.confirmed)))
             if loc.truncated:
                 self.truncated.append(tname)
             self.nonsmooth.extend((tname, c.direction) for c in loc.nonsmooth)
@@ -642,7 +669,7 @@ class ScaleCheckResult(GradCheckResult):
         for tname, c in rep.failing:
             if tname == "all" and not explained:
                 self.unresolved.append(("all tensors", c.start, c.stop, c.direction,
-                                        c.discrepancy, c.tolerance))
+                                        c.discrepancy, c.tolerance, bool(c.confirmed)))
                 break
         self.nonsmooth.extend((t, c.direction) for t, c in rep.nonsmooth)
         self.n_localize_evals = sum(loc.n_evals for loc in rep.localized.values())
@@ -660,17 +687,36 @@ class ScaleCheckResult(GradCheckResult):
     @property
     def tensors(self):
         rows = super().tensors
-        bad = ({t for t, *_ in self.direction_failures}
-               | {self.problem.name(c.index).split("[")[0] for c in self.localized}
-               | {u[0] for u in self.unresolved})
-        return [TensorCheck(t.name, t.size, t.checked, t.worst_rel_error,
-                            False if t.name in bad else t.passed) for t in rows]
+        failed = ({t for t, *rest in self.direction_failures if rest[4]}
+                  | {self.problem.name(c.index).split("[")[0] for c in self.localized}
+                  | {u[0] for u in self.unresolved if u[6]})
+        unsure = ({t for t, *_ in self.direction_failures}
+                  | {self.problem.name(c.index).split("[")[0]
+                     for c in self.undecided_localized}
+                  | {u[0] for u in self.unresolved})
+        out = []
+        for t in rows:
+            status = t.status
+            if t.name in failed:
+                status = "failed"
+            elif t.name in unsure and status != "failed":
+                status = "inconclusive"
+            out.append(t._replace(status=status, passed=(
+                None if status is None else status == "passed")))
+        return out
 
     def failures(self):
         """Failing checked coordinates, then those found by bisection."""
         mine = super().failures()
         have = {c.index for c in mine}
         return mine + [c for c in self.localized if c.index not in have]
+
+    def undecided(self):
+        """Inconclusive checked coordinates, then those bisection pointed at
+        without confirming them."""
+        mine = super().undecided()
+        have = {c.index for c in mine}
+        return mine + [c for c in self.undecided_localized if c.index not in have]
 
     def worst(self, k=10):
         rows = super().worst(k)
@@ -681,19 +727,29 @@ class ScaleCheckResult(GradCheckResult):
     def __repr__(self):
         if not self.n_directions:
             return super().__repr__()
-        return (f"<GradCheckResult {'passed' if self.passed else 'FAILED'}: "
+        return (f"<GradCheckResult {self.status}: "
                 f"{self.coverage}, {len(self.failures())} wrong coordinates found>")
 
-    def report(self, k=5):
+    def range_name(self, tname, start, stop):
+        """A flat range ``start:stop`` as an index expression of its tensor,
+        e.g. ``head.weight[174:183, :]``."""
+        for name, a, b, shape in self.problem.blocks:
+            if name == tname and a <= start and stop <= b:
+                return _range_expr(name, shape, start - a, stop - a)
+        return f"{tname}: flat coordinates {start}..{stop - 1}"
+
+    def report(self, k=5, max_ranges=8):
         """The compact report; for sampled checks with a coverage line, the
-        directional checks and the coordinates localized by bisection."""
+        directional checks and the coordinates localized by bisection;
+        failing ranges are named by tensor index and capped at `max_ranges`."""
         if not self.n_directions:
             return super().report(k)
         lines = []
         if self.mode == "all":
             lines.extend(super().report(k).split("\n"))
         else:
-            status = "passed" if self.passed else "FAILED"
+            status = {"passed": "passed", "failed": "FAILED",
+                      "inconclusive": "inconclusive"}[self.status]
             lines.append(f"Gradient check {status} (sampled): {self.coverage}")
             full = ("" if self.full_check_seconds is None else
                     f" (a full check: {2 * self.problem.n:,} evaluations, about "
@@ -705,43 +761,70 @@ class ScaleCheckResult(GradCheckResult):
                     f"  sampled coordinates: relative error {self.rel_error:.2e} (seed "
                     f"definition), max abs error {self.max_abs_error:.2e}, max rel error "
                     f"{self.max_rel_error:.2e}")
+                lines.extend(self._resolution_line())
+                lines.extend(self._advice())
             dfail = {}
             for t, *_ in self.direction_failures:
                 dfail[t] = dfail.get(t, 0) + 1
-            tensors = self.tensors
-            namew = max(6, max(len(t.name) for t in tensors))
-            lines.append(f"  {'tensor':<{namew}}  {'size':>9}  {'checked':>9}  "
-                         f"{'worst rel err':>13}  {'directions failed':>17}  status")
-            for t in tensors:
-                worst = "-" if t.worst_rel_error is None else f"{t.worst_rel_error:.2e}"
-                status = "FAIL" if t.passed is False else "pass"
-                lines.append(f"  {t.name:<{namew}}  {t.size:>9,}  {t.checked:>9,}  "
-                             f"{worst:>13}  {dfail.get(t.name, 0):>8} of {self.n_directions:<6}"
-                             f"  {status}")
+            lines.extend(self._table(("directions failed", lambda t: (
+                f"{dfail.get(t.name, 0):>8} of {self.n_directions:<6}")), sampled=True))
             rows = [r for r in GradCheckResult.worst(self, k) if r.verdict != "ok"]
             if rows:
-                lines.append("  failing sampled coordinates:")
+                lines.append("  failing or inconclusive sampled coordinates:")
                 cw = max(10, max(len(r.name) for r in rows))
                 for r in rows:
                     lines.append(f"  {r.name:<{cw}}  numerical {r.numerical:>13.6g}  "
                                  f"analytical {r.analytical:>13.6g}  {r.verdict}")
-        if self.localized:
-            lines.append(f"  wrong coordinates localized by bisection "
-                         f"({getattr(self, 'n_localize_evals', 0):,} evaluations):")
-            cw = max(10, max(len(c.name) for c in self.localized[:20]))
-            for c in self.localized[:20]:
+        for title, items in (("wrong coordinates localized by bisection "
+                              f"({getattr(self, 'n_localize_evals', 0):,} evaluations)",
+                              self.localized),
+                             ("coordinates bisection pointed at whose discrepancy changed "
+                              "at a 16x smaller step (inconclusive)", self.undecided_localized)):
+            if not items:
+                continue
+            lines.append(f"  {title}:")
+            cw = max(10, max(len(c.name) for c in items[:20]))
+            for c in items[:20]:
                 lines.append(f"  {c.name:<{cw}}  numerical {c.numerical:>13.6g}  "
                              f"analytical {c.analytical:>13.6g}  {c.verdict}")
-            if len(self.localized) > 20:
-                lines.append(f"  ... and {len(self.localized) - 20} more")
+            if len(items) > 20:
+                lines.append(f"  ... and {len(items) - 20} more")
         for t in self.truncated:
             lines.append(f"  {t}: stopped after localizing the first coordinates; it is "
                          f"wrong in more places")
-        for t, a, b, j, disc, tol in self.unresolved:
-            lines.append(f"  {t}: direction {j} fails on flat coordinates {a}..{b - 1} "
-                         f"(discrepancy {disc:.3e} > tolerance {tol:.3e}); no single "
-                         f"coordinate isolated")
+        for t, a, b, j, disc, tol, confirmed in self.unresolved[:max_ranges]:
+            where = ("all tensors" if t == "all tensors" else self.range_name(t, a, b))
+            what = ("confirmed at a 16x smaller step" if confirmed else
+                    "not confirmed at a 16x smaller step (kinks?): inconclusive")
+            lines.append(f"  {where}: direction {j} fails (discrepancy {disc:.3e} > "
+                         f"tolerance {tol:.3e}), no single coordinate isolated; {what}")
+        if len(self.unresolved) > max_ranges:
+            lines.append(f"  ... and {len(self.unresolved) - max_ranges} more failing ranges")
+        unconfirmed = [d for d in self.direction_failures if not d[5]]
+        if unconfirmed and not self.unresolved:
+            lines.append(f"  {len(unconfirmed)} directional failure(s) did not survive a "
+                         f"16x smaller step (kinks?): inconclusive; would help: coords=\"all\" "
+                         f"or a point away from kinks")
         if self.nonsmooth:
             lines.append(f"  non-smooth points: {len(self.nonsmooth)} directional "
                          f"check(s) crossed a kink (reported, not counted as errors)")
         return "\n".join(lines)
+
+
+def _range_expr(name, shape, a, b):
+    """``name[...]`` for the flat range ``a:b`` (C order) of a tensor of ``shape``."""
+    if len(shape) <= 1:
+        return f"{name}[{a}:{b}]" if b - a > 1 else f"{name}[{a}]"
+    inner = int(np.prod(shape[1:]))
+    rest = ", ".join([":"] * (len(shape) - 1))
+    if a % inner == 0 and b % inner == 0:
+        r0, r1 = a // inner, b // inner
+        return f"{name}[{r0}:{r1}, {rest}]" if r1 - r0 > 1 else f"{name}[{r0}, {rest}]"
+    if a // inner == (b - 1) // inner:
+        r = a // inner
+        sub = _range_expr("", shape[1:], a - r * inner, b - r * inner)
+        return f"{name}[{r}, {sub[1:-1]}]"
+    first = np.unravel_index(a, shape)
+    last = np.unravel_index(b - 1, shape)
+    fmt = lambda ix: ", ".join(str(int(i)) for i in ix)  # noqa: E731
+    return f"{name}[{fmt(first)}] .. {name}[{fmt(last)}]"

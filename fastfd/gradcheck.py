@@ -58,18 +58,58 @@ KINK_STABLE = 0.01
 # Parallel path: chunks per Numba thread (each chunk copies x once).
 CHUNKS_PER_THREAD = 8
 
+# A coordinate whose noise bound exceeds tol * scale passes at its noise
+# level (the report states it per tensor) only while that level is at most
+# RESOLUTION_LIMIT of the scale; beyond it the check cannot see a wrong sign
+# of a 5% term and the coordinate is inconclusive. Measured: a float32
+# conv net (3,818 parameters, cross-entropy ~2.4) resolves 0.5% to 2.6% of
+# its tensors' gradient scale; a float16 loss of the same size 24% to 70%.
+RESOLUTION_LIMIT = 0.05
+
+# A failing coordinate whose evidence is ambiguous (a kink or noise, or a
+# bent second difference) is re-checked at h / SMALL_STEP_FACTOR: a kink
+# farther than 2h/16 is no longer inside the stencil, while a wrong gradient
+# keeps its discrepancy (within STABLE_SMALL of it) at any step.
+SMALL_STEP_FACTOR = 16.0
+STABLE_SMALL = 0.5
+
 VERDICTS = ("ok", "gradient wrong", "finite-difference noise", "non-smooth point",
-            "non-finite loss", "non-finite gradient")
+            "non-finite loss", "non-finite gradient", "loss resolution",
+            "non-deterministic loss")
+(OK, WRONG, NOISE, NONSMOOTH, NONFINITE_LOSS, NONFINITE_GRADIENT, RESOLUTION,
+ NONDETERMINISTIC) = range(len(VERDICTS))
+
+# Status of a coordinate by verdict: only a wrong or non-finite analytic
+# value proves the gradient wrong; a non-finite loss at x +- h, a kink, noise,
+# a loss without digits for the change or a non-deterministic loss leave the
+# coordinate undecided.
+STATUSES = ("passed", "failed", "inconclusive")
+STATUS_OF = np.array([0, 1, 2, 2, 2, 1, 2, 2], dtype=np.int8)
+
+# What would help, by inconclusive verdict.
+ADVICE = {
+    "finite-difference noise": "a larger h, or the loss in float64",
+    "non-smooth point": "a point away from kinks (ReLU, max, abs), or a smaller h",
+    "non-finite loss": "a smaller h (the loss is not finite at x +- h)",
+    "loss resolution": "the loss in float64, a larger h, or a smaller loss offset",
+    "non-deterministic loss": "a deterministic loss (fixed seeds, no dropout)",
+}
 
 CoordinateCheck = namedtuple(
     "CoordinateCheck",
     "name index numerical analytical abs_error rel_error step verdict")
 CoordinateCheck.__doc__ = "One checked coordinate of a :class:`GradCheckResult`."
 
-TensorCheck = namedtuple("TensorCheck", "name size checked worst_rel_error passed")
-TensorCheck.__doc__ = ("One tensor of a :class:`GradCheckResult`: how many of its "
-                       "coordinates were checked, the worst relative error among "
-                       "them and whether all passed (None when none was checked).")
+TensorCheck = namedtuple("TensorCheck",
+                         "name size checked worst_rel_error passed status noise resolution",
+                         defaults=(None, None, None))
+TensorCheck.__doc__ = (
+    "One tensor of a :class:`GradCheckResult`: how many of its coordinates were "
+    "checked, the worst relative error among them, whether all passed (None when "
+    "none was checked), its status, the relative noise bound at its worst "
+    "coordinate, and its resolution: the smallest relative error (of the "
+    "tensor's gradient scale) that the check could detect in every checked "
+    "coordinate of it.")
 
 
 class GradientCheckError(AssertionError):
@@ -668,28 +708,72 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         numerical = (fp - fm) / den
     analytical = prob.g[idx]
+    verdict, noise, vscale = _verdicts(
+        prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analytical, eps, spread,
+        tol, nominal, use_jit, parallel, values)
     with np.errstate(invalid="ignore", over="ignore"):
         abs_err = np.abs(numerical - analytical)
         scale = np.maximum(np.abs(analytical), np.abs(numerical))
         rel_err = np.where(scale > 0, abs_err / np.where(scale > 0, scale, 1.0), 0.0)
-        roundoff = (ROUNDOFF_ULPS * eps * (np.abs(fp) + np.abs(fm)) + 2.0 * spread) / den
+        seed_rel = _norm(analytical - numerical) / (
+            _norm(analytical) + _norm(numerical) + 1e-15)
+    elapsed = time.perf_counter() - t0
+    return GradCheckResult(
+        prob, idx=idx, numerical=numerical, analytical=analytical, abs_errors=abs_err,
+        rel_errors=rel_err, noise=noise, steps=steps, verdict_codes=verdict,
+        rel_error=seed_rel, tol=tol, dtype=check_dtype, n_evals=ctx.n_evals,
+        elapsed=elapsed, f0=f0, nondeterminism=spread,
+        method=("parallel kernel" if parallel else "compiled kernel") if use_jit
+        else "python", scales=vscale)
+
+
+def _tensor_scales(prob, idx):
+    """Per checked coordinate: the RMS of the finite analytic gradient of its tensor."""
+    blk = prob.block_of(idx)
+    out = np.empty(idx.size)
+    for b in np.unique(blk):
+        _, start, stop, _ = prob.blocks[b]
+        g = prob.g[start:stop].astype(np.float64)
+        g = g[np.isfinite(g)]
+        out[blk == b] = math.sqrt(float(np.mean(g * g))) if g.size else 0.0
+    return out
+
+
+def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analytical, eps,
+              spread, tol, nominal, use_jit, parallel, values):
+    """Verdict codes (into VERDICTS), noise bounds and verdict scales (see
+    check_gradient's Notes, "Tolerance model")."""
+    m = idx.size
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        abs_err = np.abs(numerical - analytical)
+        vscale = np.maximum(np.maximum(np.abs(analytical), np.abs(numerical)),
+                            _tensor_scales(prob, idx))
+        jitter = 2.0 * spread / den
+        roundoff = ROUNDOFF_ULPS * eps * (np.abs(fp) + np.abs(fm)) / den + jitter
     finite_f = np.isfinite(fp) & np.isfinite(fm)
     finite_a = np.isfinite(analytical)
     ok = finite_f & finite_a
-    suspicious = ok & (abs_err > tol * scale) & (abs_err > roundoff)
+    allowed = tol * vscale
+    suspicious = ok & (abs_err > allowed) & (abs_err > roundoff)
     noise = roundoff.copy()
-    verdict = np.zeros(m, dtype=np.int8)   # index into VERDICTS
-    verdict[~finite_a] = 5
-    verdict[~finite_f] = 4
+    verdict = np.zeros(m, dtype=np.int8)
+    verdict[~finite_a] = NONFINITE_GRADIENT
+    verdict[~finite_f] = NONFINITE_LOSS
     sus = np.flatnonzero(suspicious)
-    if sus.size:
-        s_idx = idx[sus]
-        xp2, xm2, hp2, hm2 = _perturbed(prob.x0, s_idx, 2.0 * steps[sus])
-        fp2, fm2 = (values or _values)(ctx, s_idx, xp2, xm2, use_jit,
-                                       parallel and sus.size >= 16, _off(), "2h")
+    evaluate = values or _values
+
+    def again(where, factor, label):
+        s_idx = idx[where]
+        xp2, xm2, hp2, hm2 = _perturbed(prob.x0, s_idx, factor * steps[where])
+        fp2, fm2 = evaluate(ctx, s_idx, xp2, xm2, use_jit, parallel and where.size >= 16,
+                            _off(), label)
         if not use_jit:
             _check_unmodified(ctx)
-        den2 = 4.0 * steps[sus] if nominal else hp2 + hm2
+        den2 = 2.0 * factor * steps[where] if nominal else hp2 + hm2
+        return fp2, fm2, hp2, hm2, den2
+
+    if sus.size:
+        fp2, fm2, hp2, hm2, den2 = again(sus, 2.0, "2h")
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             num2 = (fp2 - fm2) / den2
             trunc = np.abs(numerical[sus] - num2)
@@ -705,33 +789,68 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None
             j2 = r2 - l2
             ro1 = (ROUNDOFF_ULPS * eps * (2 * abs(f0) + np.abs(fp[sus]) + np.abs(fm[sus]))
                    + 4.0 * spread) / np.minimum(hp[sus], hm[sus])
-            thr = np.maximum(tol * scale[sus], 4.0 * ro1)
+            thr = np.maximum(tol * vscale[sus], 4.0 * ro1)
+            # smooth: j2 = 2 j1 + O(h**3); a kink inside the stencil breaks it
+            bent = np.abs(j2 - 2.0 * j1) > thr
             side_stable = (np.minimum(np.abs(r1 - r2), np.abs(l1 - l2))
                            <= KINK_STABLE * np.abs(j1))
-            kink = (np.abs(j1) > thr) & (np.abs(j2 - 2.0 * j1) > thr) & side_stable
+            kink = (np.abs(j1) > thr) & bent & side_stable
             stable = trunc <= STABLE * d
-        code = np.where(kink, 3, np.where(stable, 1, 2))
+        code = np.where(kink, NONSMOOTH, np.where(stable, WRONG, NOISE))
         nonfinite2 = ~(np.isfinite(fp2) & np.isfinite(fm2))
-        code = np.where(nonfinite2, 4, code)
+        code = np.where(nonfinite2, NONFINITE_LOSS, code)
         verdict[sus[fails]] = code[fails]
+        # Re-check at h / SMALL_STEP_FACTOR what a step of h cannot decide:
+        # a discrepancy that is unstable between h and 2h, a kink, or a stable
+        # discrepancy next to a bent second difference (a kink at |s| < ~0.3 h
+        # moves the discrepancy by less than STABLE between h and 2h). The
+        # smaller stencil no longer reaches a kink farther than 2h/16.
+        retry = fails & ~nonfinite2 & ((code == NOISE) | (code == NONSMOOTH)
+                                       | ((code == WRONG) & bent))
+        xi = prob.x0[idx[sus]].astype(np.float64)
+        small = steps[sus] / SMALL_STEP_FACTOR
+        retry &= ((xi + small).astype(prob.dtype) != xi) & ((xi - small).astype(prob.dtype) != xi)
+        r = np.flatnonzero(retry)
+        if r.size:
+            where = sus[r]
+            fp3, fm3, hp3, hm3, den3 = again(where, 1.0 / SMALL_STEP_FACTOR, "h/16")
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                num3 = (fp3 - fm3) / den3
+                d3 = np.abs(num3 - analytical[where])
+                ro3 = (ROUNDOFF_ULPS * eps * (np.abs(fp3) + np.abs(fm3)) + 2.0 * spread) / den3
+                # the jump between one-sided slopes: smooth -> j1 / 16; a kink
+                # still inside the smaller stencil keeps it, and the side
+                # without the kink keeps its slope (noise moves both sides)
+                r3 = (fp3 - f0) / hp3
+                l3 = (f0 - fm3) / hm3
+                j3 = np.abs(r3 - l3)
+                aj1 = np.abs(j1[r])
+                kinked3 = ((j3 > np.maximum(tol * vscale[where], 4.0 * SMALL_STEP_FACTOR * ro1[r]))
+                           & (j3 >= 0.25 * aj1)
+                           & (np.minimum(np.abs(r1[r] - r3), np.abs(l1[r] - l3)) <= 0.25 * aj1))
+                # truncation shrinks as h**2; trunc / SMALL_STEP_FACTOR keeps a margin
+                bound3 = np.maximum(tol * vscale[where], ro3 + trunc[r] / SMALL_STEP_FACTOR)
+                same = np.abs(num3 - numerical[where]) <= STABLE_SMALL * d[r]
+                wrong3 = (d3 > bound3) & same & ~kinked3
+                fine3 = ((d3 <= np.maximum(tol * vscale[where], ro3))
+                         & (ro3 <= max(tol, RESOLUTION_LIMIT) * vscale[where]))
+            code3 = np.where(wrong3, WRONG, np.where(
+                fine3, OK, np.where(kinked3 | kink[r], NONSMOOTH, NOISE)))
+            code3 = np.where(np.isfinite(fp3) & np.isfinite(fm3), code3, verdict[where])
+            verdict[where] = code3
+            noise[where] = np.where(fine3, ro3, noise[where])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        res = noise / vscale
+    undecided = (verdict == OK) & ok & ~(res <= max(tol, RESOLUTION_LIMIT))
     if spread > 0:
         # A non-deterministic loss widens every noise bound until any
         # discrepancy fits inside it (a loss with 1e-3 noise passed a zero
-        # gradient). A coordinate whose discrepancy still exceeds tol cannot
-        # be confirmed correct: it fails as finite-difference noise.
-        verdict[ok & (verdict == 0) & (abs_err > tol * scale)] = 2
-
-    with np.errstate(invalid="ignore", over="ignore"):
-        seed_rel = _norm(analytical - numerical) / (
-            _norm(analytical) + _norm(numerical) + 1e-15)
-    elapsed = time.perf_counter() - t0
-    return GradCheckResult(
-        prob, idx=idx, numerical=numerical, analytical=analytical, abs_errors=abs_err,
-        rel_errors=rel_err, noise=noise, steps=steps, verdict_codes=verdict,
-        rel_error=seed_rel, tol=tol, dtype=check_dtype, n_evals=ctx.n_evals,
-        elapsed=elapsed, f0=f0, nondeterminism=spread,
-        method=("parallel kernel" if parallel else "compiled kernel") if use_jit
-        else "python")
+        # gradient): a discrepancy above tol cannot be confirmed either way.
+        undecided |= (verdict == OK) & ok & (abs_err > allowed)
+    why = np.where(jitter >= 0.5 * noise, NONDETERMINISTIC,
+                   np.where(roundoff >= 0.5 * noise, RESOLUTION, NOISE))
+    verdict[undecided] = why[undecided]
+    return verdict, noise, vscale
 
 
 def _norm(v):
@@ -799,7 +918,7 @@ class GradCheckResult:
 
     def __init__(self, prob, *, idx, numerical, analytical, abs_errors, rel_errors,
                  noise, steps, verdict_codes, rel_error, tol, dtype, n_evals, elapsed,
-                 f0, nondeterminism, method):
+                 f0, nondeterminism, method, scales=None):
         self.problem = prob
         self.index = idx
         self.numerical = numerical
@@ -818,7 +937,11 @@ class GradCheckResult:
         self.loss_value = f0
         self.nondeterminism = float(nondeterminism)
         self.method = method
-        self.passed = bool((verdict_codes == 0).all())
+        # the verdict scale of each coordinate: max(|a|, |n|, RMS of its tensor's gradient)
+        self.scales = (np.maximum(np.abs(analytical), np.abs(numerical)) if scales is None
+                       else scales)
+        self.status = self._overall_of()
+        self.passed = self.status == "passed"
         with np.errstate(invalid="ignore"):
             self.max_abs_error = float(np.max(np.where(np.isnan(abs_errors), np.inf, abs_errors)))
             self.max_rel_error = float(np.max(np.where(np.isnan(rel_errors), np.inf, rel_errors)))
@@ -828,10 +951,30 @@ class GradCheckResult:
     def verdicts(self):
         return np.array(VERDICTS, dtype=object)[self._codes].astype(str)
 
+    def _overall_of(self):
+        return _overall(STATUS_OF[self._codes])
+
+    @property
+    def statuses(self):
+        """Per checked coordinate: "passed", "failed" or "inconclusive"."""
+        return np.array(STATUSES, dtype=object)[STATUS_OF[self._codes]].astype(str)
+
     @property
     def failed(self):
-        """Boolean mask of failing checked coordinates."""
-        return self._codes != 0
+        """Boolean mask of failing checked coordinates (the gradient is wrong there)."""
+        return STATUS_OF[self._codes] == 1
+
+    @property
+    def inconclusive(self):
+        """Boolean mask of checked coordinates the check could not decide."""
+        return STATUS_OF[self._codes] == 2
+
+    @property
+    def resolution(self):
+        """Per checked coordinate: the smallest relative error (of its verdict
+        scale) the check could detect there, ``max(tol, noise / scale)``."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.maximum(self.tol, self.noise / self.scales)
 
     # ------------------------------------------------------------ access
     def __iter__(self):
@@ -856,12 +999,13 @@ class GradCheckResult:
             VERDICTS[self._codes[k]])
 
     def _order(self):
-        # failing first, then by relative error (NaN as worst)
+        # failing first, then inconclusive, then by relative error (NaN as worst)
         rel = np.where(np.isnan(self.rel_errors), np.inf, self.rel_errors)
-        return np.lexsort((-rel, ~self.failed))
+        return np.lexsort((-rel, ~self.inconclusive, ~self.failed))
 
     def worst(self, k=10):
-        """The `k` worst checked coordinates (failing first, then by relative error).
+        """The `k` worst checked coordinates (failing first, then inconclusive,
+        then by relative error).
 
         Returns a list of :class:`CoordinateCheck` with readable names.
         """
@@ -870,52 +1014,130 @@ class GradCheckResult:
         return [self._record(j) for j in self._order()[:int(k)]]
 
     def failures(self):
-        """Every failing coordinate, worst first, as :class:`CoordinateCheck`."""
-        return [self._record(j) for j in self._order() if self._codes[j] != 0]
+        """Every failing coordinate (status "failed"), worst first, as
+        :class:`CoordinateCheck`."""
+        return [self._record(j) for j in self._order() if STATUS_OF[self._codes[j]] == 1]
+
+    def undecided(self):
+        """Every inconclusive coordinate, worst first; ``verdict`` says why."""
+        return [self._record(j) for j in self._order() if STATUS_OF[self._codes[j]] == 2]
 
     @property
     def tensors(self):
         prob = self.problem
         blk = prob.block_of(self.index)
+        status = STATUS_OF[self._codes]
+        res = self.resolution
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel_noise = self.noise / np.maximum(np.abs(self.analytical), np.abs(self.numerical))
         rows = []
         for b, (name, start, stop, shape) in enumerate(prob.blocks):
-            mine = blk == b
-            checked = int(mine.sum())
+            mine = np.flatnonzero(blk == b)
+            checked = int(mine.size)
             if checked:
-                rel = self.rel_errors[mine]
-                worst = float(np.max(np.where(np.isnan(rel), np.inf, rel)))
-                ok = bool((self._codes[mine] == 0).all())
+                rel = np.where(np.isnan(self.rel_errors[mine]), np.inf, self.rel_errors[mine])
+                w = int(mine[np.argmax(rel)])
+                worst = float(rel.max())
+                st = _overall(status[mine])
+                ok = st == "passed"
+                noise = float(rel_noise[w])
+                good = mine[status[mine] == 0]
+                resolution = float(np.max(res[good])) if good.size else None
             else:
-                worst, ok = None, None
-            rows.append(TensorCheck(name, stop - start, checked, worst, ok))
+                worst, ok, st, noise, resolution = None, None, None, None, None
+            rows.append(TensorCheck(name, stop - start, checked, worst, ok, st, noise,
+                                    resolution))
         return rows
 
     # ------------------------------------------------------------ report
     def __repr__(self):
-        return (f"<GradCheckResult {'passed' if self.passed else 'FAILED'}: "
+        return (f"<GradCheckResult {self.status}: "
                 f"{int(self.failed.sum())} of {self.n_checked} coordinates fail, "
+                f"{int(self.inconclusive.sum())} inconclusive, "
                 f"rel_error={self.rel_error:.2e}>")
 
     def __str__(self):
         return self.report()
 
-    def report(self, k=5):
-        """The compact report: header, per-tensor table, `k` worst coordinates."""
-        nfail = int(self.failed.sum())
-        tensors = self.tensors
-        bad_t = [t.name for t in tensors if t.passed is False]
-        lines = []
+    def _header(self):
         n = self.problem.n
         checked = (f"{self.n_checked:,} coordinates" if self.n_checked == n else
                    f"{self.n_checked:,} of {n:,} coordinates")
-        if self.passed:
-            lines.append(f"Gradient check passed: {checked} (tol={self.tol:g}, {self.dtype})")
+        tensors = self.tensors
+        head = f"(tol={self.tol:g}, {self.dtype})"
+        nfail, nund = int(self.failed.sum()), int(self.inconclusive.sum())
+        bad_t = [t.name for t in tensors if t.status == "failed"]
+        und_t = [t.name for t in tensors if t.status == "inconclusive"]
+        if self.n_checked != n:
+            checked_of = f"{self.n_checked:,} checked coordinates ({n:,} in all)"
         else:
-            if self.n_checked != n:
-                checked = f"{self.n_checked:,} checked coordinates ({n:,} in all)"
-            lines.append(f"Gradient check FAILED: {nfail:,} of {checked} "
-                         f"in {len(bad_t)} of {len(tensors)} tensors "
-                         f"({', '.join(bad_t)}) (tol={self.tol:g}, {self.dtype})")
+            checked_of = checked
+        if self.criterion == "seed":
+            rule = "<" if self.passed else ">="
+            lines = [f"Gradient check {'passed' if self.passed else 'FAILED'} by the seed "
+                     f"rule: relative error {self.rel_error:.2e} {rule} tol={self.tol:g} "
+                     f"({checked}, {self.dtype})"]
+            if not self.passed:
+                verdict = (f"{nfail:,} of {checked_of} fail" if nfail else
+                           "no coordinate fails")
+                lines.append(f"  per coordinate (tolerance model): {verdict}, {nund:,} "
+                             f"inconclusive; status {self.status}")
+            return lines
+        if self.status == "passed":
+            return [f"Gradient check passed: {checked} {head}"]
+        if self.status == "failed":
+            line = (f"Gradient check FAILED: {nfail:,} of {checked_of} in {len(bad_t)} of "
+                    f"{len(tensors)} tensors ({', '.join(bad_t)}) {head}")
+            if nund:
+                line += f"; {nund:,} inconclusive"
+            return [line]
+        return [f"Gradient check inconclusive: {nund:,} of {checked_of} could not be "
+                f"decided, in {len(und_t)} of {len(tensors)} tensors ({', '.join(und_t)}); "
+                f"none is wrong {head}"]
+
+    def _advice(self):
+        """One line per inconclusive reason: how many, and what would help."""
+        lines = []
+        verdicts = self.verdicts[self.inconclusive]
+        for v in VERDICTS:
+            count = int(np.sum(verdicts == v))
+            if count:
+                lines.append(f"  inconclusive ({v}): {count:,} coordinate"
+                             f"{'s' if count != 1 else ''}; would help: {ADVICE[v]}")
+        return lines
+
+    def _table(self, extra=None, sampled=False):
+        tensors = self.tensors
+        namew = max(6, max(len(t.name) for t in tensors))
+        head = (f"  {'tensor':<{namew}}  {'size':>9}  {'checked':>9}  {'worst rel err':>13}"
+                f"  {'noise there':>11}  {'resolution':>10}")
+        if extra is not None:
+            head += f"  {extra[0]:>17}"
+        lines = [head + "  status"]
+        for t in tensors:
+            worst = "-" if t.worst_rel_error is None else f"{t.worst_rel_error:.2e}"
+            noise = "-" if t.noise is None or not np.isfinite(t.noise) else f"{t.noise:.1e}"
+            res = "-" if t.resolution is None else f"{t.resolution:.1e}"
+            status = {None: "pass" if sampled else "not checked", "passed": "pass",
+                      "failed": "FAIL", "inconclusive": "inconclusive"}[t.status]
+            row = (f"  {t.name:<{namew}}  {t.size:>9,}  {t.checked:>9,}  {worst:>13}"
+                   f"  {noise:>11}  {res:>10}")
+            if extra is not None:
+                row += f"  {extra[1](t):>17}"
+            lines.append(row + f"  {status}")
+        return lines
+
+    def _resolution_line(self):
+        res = [t.resolution for t in self.tensors if t.resolution is not None]
+        if not res or max(res) <= self.tol:
+            return []
+        return [f"  {self.dtype}: errors below ~{max(res):.0e} of a tensor's gradient scale "
+                f"are invisible here (noise of the finite differences; per tensor: "
+                f"'resolution'); a float64 loss resolves far smaller ones"]
+
+    def report(self, k=5):
+        """The compact report: header, per-tensor table, `k` worst coordinates."""
+        lines = self._header()
         lines.append(
             f"  relative error {self.rel_error:.2e} (seed definition), max abs error "
             f"{self.max_abs_error:.2e}, max rel error {self.max_rel_error:.2e}; "
@@ -923,18 +1145,13 @@ class GradCheckResult:
         if self.nondeterminism:
             lines.append(f"  warning: loss is not deterministic (repeated evaluations "
                          f"differ by {self.nondeterminism:.3g}); noise bounds widened")
-        namew = max(6, max(len(t.name) for t in tensors))
-        lines.append(f"  {'tensor':<{namew}}  {'size':>9}  {'checked':>9}  "
-                     f"{'worst rel err':>13}  status")
-        for t in tensors:
-            worst = "-" if t.worst_rel_error is None else f"{t.worst_rel_error:.2e}"
-            status = "not checked" if t.passed is None else ("pass" if t.passed else "FAIL")
-            lines.append(f"  {t.name:<{namew}}  {t.size:>9,}  {t.checked:>9,}  "
-                         f"{worst:>13}  {status}")
+        lines.extend(self._resolution_line())
+        lines.extend(self._advice())
+        lines.extend(self._table())
         rows = self.worst(k)
         if rows:
-            lines.append("  worst coordinates:" if self.passed else
-                         "  worst coordinates (failing first):")
+            lines.append("  worst coordinates:" if self.status == "passed" else
+                         "  worst coordinates (failing first, then inconclusive):")
             cw = max(10, max(len(r.name) for r in rows))
             lines.append(f"  {'coordinate':<{cw}}  {'numerical':>13}  {'analytical':>13}  "
                          f"{'abs err':>9}  {'rel err':>9}  verdict")
@@ -942,6 +1159,19 @@ class GradCheckResult:
                 lines.append(f"  {r.name:<{cw}}  {r.numerical:>13.6g}  {r.analytical:>13.6g}  "
                              f"{r.abs_error:>9.2e}  {r.rel_error:>9.2e}  {r.verdict}")
         return "\n".join(lines)
+
+
+def _overall(statuses):
+    """failed if any coordinate failed, else inconclusive if any could not be
+    decided, else passed (also for no coordinates)."""
+    statuses = np.asarray(statuses)
+    if statuses.dtype.kind in "iu":
+        statuses = np.array(STATUSES, dtype=object)[statuses]
+    if np.any(statuses == "failed"):
+        return "failed"
+    if np.any(statuses == "inconclusive"):
+        return "inconclusive"
+    return "passed"
 
 
 def _fmt_time(s):

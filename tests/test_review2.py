@@ -31,9 +31,12 @@ def test_float16_loss_values_do_not_pass_a_wrong_gradient(factor):
         return np.float16(np.sum(w * w))
 
     w = np.ones(5)
-    assert not gradcheck.check_gradient(loss, w, factor * 2 * w).passed
+    assert gradcheck.check_gradient(loss, w, factor * 2 * w).status == "failed"
+    # the correct gradient cannot be verified: the noise bound of a float16
+    # loss (~25% of the gradient here) is above the resolution limit
     good = gradcheck.check_gradient(loss, w, 2 * w)
-    assert good.passed
+    assert good.status == "inconclusive"
+    assert set(good.verdicts.tolist()) == {"loss resolution"}
     np.testing.assert_allclose(good.numerical, 2 * w, rtol=0.05)
 
 
@@ -53,8 +56,11 @@ def test_nondeterministic_loss_cannot_pass_a_wrong_gradient():
             warnings.simplefilter("ignore", RuntimeWarning)
             r = fastfd.check_gradient(noisy, w, g, coords="all")
         assert r.nondeterminism > 0
-        assert not r.passed
-        assert {c.verdict for c in r.failures()} == {"finite-difference noise"}
+        # noise of 1e-3 in the loss: neither a zero nor the correct gradient
+        # can be decided
+        assert not r.passed and r.status == "inconclusive"
+        assert "non-deterministic loss" in {c.verdict for c in r.undecided()}
+        assert "a deterministic loss" in str(r)
 
     # ulp-level nondeterminism (e.g. a threaded reduction) still passes a
     # correct gradient: its discrepancies stay far below tol
