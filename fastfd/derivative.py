@@ -100,7 +100,10 @@ class DerivativeResult:
         Step(s) used. For ``"richardson"`` the first (largest) step; the
         others are ``step / 2**k``, ``k < 16``.
     nfev : int
-        Evaluations of ``f`` per point.
+        Evaluations of ``f`` per point (calls of a vectorized ``f``), all
+        of them counted: ``"fd"`` twice the stencil's nonzero weights,
+        ``"richardson"`` see there, ``"complex"`` 1 (2 or 4 with the probes
+        made when ``Im f`` is exactly 0 at every point).
     nonfinite : bool or ndarray of bool
         Where ``value`` is not finite (a non-finite ``f`` value, or overflow).
     method : str
@@ -694,33 +697,8 @@ def _complex_step(f, x, h, vectorized, full_output):
     # Im f(x + ih) / h = f'(x) - h**2 f'''(x)/6 + ...: no subtraction, so h can
     # be tiny; h = eps * max(1, |x|) makes the truncation term ~eps**2.
     base = eps
-    if xa.size:
-        x0 = _first_point(xa)
-        h0 = ha.reshape(-1)[0] if ha is not None else xdt.type(step_rule(float(x0), base))
-        z0 = cdt.type(complex(x0, h0))
-        try:
-            v0 = f(z0)
-        except NumbaError as exc:
-            raise ValueError(
-                f"method='complex' needs an f that accepts complex arguments; the jitted f "
-                f"could not be compiled for {cdt}: {str(exc).splitlines()[0]}") from None
-        if np.ndim(v0) != 0:
-            raise ValueError(
-                f"f must return a scalar for a scalar argument, got shape {np.shape(v0)}: "
-                f"{short_repr(v0)}")
-        if _value_dtype(v0).kind != "c":
-            raise ValueError(
-                f"method='complex' needs an f that keeps the imaginary part, but f returned "
-                f"the real value {short_repr(v0)} for the complex argument {z0!r}")
-        if v0.imag == 0:
-            hr = x0 + max(1.0, abs(float(x0))) * 2.0 ** -10
-            if f(cdt.type(hr)).real != v0.real:
-                raise ValueError(
-                    f"method='complex' needs an analytic f that keeps the imaginary part: "
-                    f"f({z0!r}) has imaginary part exactly 0 but f is not constant near "
-                    f"x={x0!r} (it drops the imaginary part, e.g. via abs, .real or a "
-                    f"float() cast)")
     shape = xa.shape
+    step = _auto_steps(xa, base, xdt) if ha is None else np.broadcast_to(ha, shape)
     if jitted or not vectorized:
         xf = np.ascontiguousarray(xa).reshape(-1)
         if ha is None or ha.size == 1:
@@ -734,28 +712,106 @@ def _complex_step(f, x, h, vectorized, full_output):
         ctype = np.zeros(1, dtype=cdt)
         n = xf.size
         if jitted:
-            _run("complex", f, xf, (hf, hstride, b, ctype), n,
-                 _nchunks(n, n >= config.PARALLEL_MIN, CHUNKS_PER_THREAD), out)
+            try:
+                _run("complex", f, xf, (hf, hstride, b, ctype), n,
+                     _nchunks(n, n >= config.PARALLEL_MIN, CHUNKS_PER_THREAD), out)
+            except NumbaError as exc:
+                _complex_compile_error(f, xa, step, cdt, exc)
+            if n and _jit_return_dtype(f, cdt.type(0), cdt.type(0)).kind != "c":
+                z0 = cdt.type(complex(xf[0], step.reshape(-1)[0]))
+                _real_for_complex(f(z0), z0)
         else:
-            PY.complex_chunk(_ShapeChecked(f, True, complex_ok=True), xf, hf, hstride, b,
-                             ctype, 0, n, out)
+            PY.complex_chunk(_ComplexChecked(f), xf, hf, hstride, b, ctype, 0, n, out)
         value = out.reshape(shape)
-        step = _auto_steps(xa, base, xdt) if ha is None else np.broadcast_to(ha, shape)
     else:
-        step = _auto_steps(xa, base, xdt) if ha is None else np.broadcast_to(ha, shape)
         z = xa.astype(cdt) + 1j * step.astype(cdt)
         v = _ShapeChecked(f, False, complex_ok=True)(z)
         if _value_dtype(v).kind != "c":
-            raise ValueError(
-                f"method='complex' needs an f that keeps the imaginary part, but f returned "
-                f"dtype {np.asarray(v).dtype} for complex arguments")
+            _real_for_complex(v, z[()])
         value = (np.asarray(v).imag / step).astype(xdt)
+    nfev = 1
+    finite = np.isfinite(value)
+    if finite.any() and not np.any(value[finite] != 0):
+        nfev += _complex_zero_probe(f, jitted, vectorized, xa, cdt)
     if not full_output:
         return value[()]
     error = (eps * np.abs(value)).astype(xdt)
-    return DerivativeResult(value[()], error[()], np.asarray(step)[()], 1,
+    return DerivativeResult(value[()], error[()], np.asarray(step)[()], nfev,
                             (~np.isfinite(value))[()], "complex")
 
+
+def _real_for_complex(v, z):
+    raise ValueError(
+        f"method='complex' needs an f that keeps the imaginary part, but f returned "
+        f"the real value {short_repr(v)} for the complex argument {short_repr(z)}")
+
+
+class _ComplexChecked(_ShapeChecked):
+    """A scalar Python ``f`` on complex points: a real result means ``f``
+    dropped the imaginary part."""
+
+    def __init__(self, f):
+        super().__init__(f, True, complex_ok=True)
+
+    def __call__(self, z):
+        v = super().__call__(z)
+        if _value_dtype(v).kind != "c":
+            _real_for_complex(v, z)
+        return v
+
+
+def _complex_compile_error(f, xa, step, cdt, exc):
+    """A jitted ``f`` the complex kernel could not compile: name the cause."""
+    z0 = cdt.type(complex(xa.reshape(-1)[0], step.reshape(-1)[0]))
+    try:
+        v0 = f(z0)
+    except NumbaError:
+        v0 = None
+    if v0 is not None and np.ndim(v0) != 0:
+        raise ValueError(
+            f"f must return a scalar for a scalar argument, got shape {np.shape(v0)}: "
+            f"{short_repr(v0)}") from None
+    raise ValueError(
+        f"method='complex' needs an f that accepts complex arguments; the jitted f "
+        f"could not be compiled for {cdt}: {str(exc).splitlines()[0]}") from None
+
+
+def _complex_zero_probe(f, jitted, vectorized, xa, cdt):
+    """``Im f(x + ih)`` was exactly 0 at every point: ``f' = 0`` there (``cos``
+    at 0, ``x**2`` at 0), a constant ``f``, or an ``f`` that drops the
+    imaginary part (``abs``, ``.real``, ``float()``). An analytic non-constant
+    ``f`` has ``Im f(x + d + id) = d f'(x + d) + O(d**3) != 0`` at a shifted
+    point ``d = 2**-10 max(1, |x|)``; if that is 0 too, ``f`` must be constant:
+    its real values at ``x`` and ``x + d`` are compared. Returns the number of
+    calls per point (1 or 3)."""
+    xr = np.asarray(xa, dtype=np.float64)
+    d = np.asarray(np.ldexp(np.maximum(1.0, np.abs(xr)), -10))
+    fin = np.isfinite(xr)
+    if jitted or not vectorized:
+        idx = np.flatnonzero(fin.reshape(-1))
+
+        def call(z):
+            zf = np.asarray(z).reshape(-1)
+            return np.array([f(cdt.type(zf[k])) for k in idx])
+    else:
+        def call(z):
+            v = np.asarray(f(z))
+            return np.broadcast_to(v, xr.shape)[fin]
+    zs = np.asarray(xr + d + 1j * d).astype(cdt)
+    if np.any(call(zs).imag != 0):
+        return 1
+    r1, r0 = call((xr + d).astype(cdt)).real, call(xr.astype(cdt)).real
+    moved = (r1 != r0) & np.isfinite(r1) & np.isfinite(r0)
+    if moved.any():
+        k = np.flatnonzero(fin.reshape(-1))[int(np.flatnonzero(moved)[0])]
+        x0 = xa.reshape(-1)[k]
+        z0 = cdt.type(complex(x0, float(d.reshape(-1)[k])))
+        raise ValueError(
+            f"method='complex' needs an analytic f that keeps the imaginary part: "
+            f"Im f(x + ih) is exactly 0 at every point and f({z0!r}) has imaginary part "
+            f"exactly 0 too, but f is not constant near x={x0!r} (it drops the imaginary "
+            f"part, e.g. via abs, .real or a float() cast)")
+    return 3
 
 
 # ------------------------------------------------------- the seed's functions
@@ -888,8 +944,12 @@ def derivative(f: Callable[..., Any], x: ArrayLike, *, order: int = 1, accuracy:
     with ``h = eps * max(1, |x|)``. There is no subtraction, so the result
     is accurate to a few ulps, but ``f`` must be analytic and written so that
     it keeps the imaginary part (NumPy ufuncs do; ``abs``, ``.real``,
-    ``float()`` and comparisons do not). An ``f`` whose imaginary part comes
-    back exactly zero while it is not constant is rejected.
+    ``float()`` and comparisons do not). An ``f`` that returns real numbers
+    for complex arguments is rejected. Where ``Im f(x + ih)`` is exactly 0 at
+    every point (``f' = 0`` there, as for ``cos`` at 0, or a dropped imaginary
+    part), ``f`` is probed once more at ``x + d + id``, ``d = 2**-10 max(1,
+    |x|)`` (not 0 for an analytic non-constant ``f``), and if that is 0 as
+    well, its real values at ``x`` and ``x + d`` must agree (a constant ``f``).
 
     Parameters
     ----------

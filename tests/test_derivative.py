@@ -889,7 +889,7 @@ def _sq(x):
     (lambda: D.derivative(lambda z: np.exp(z.real), 1.0, method="complex"), ValueError,
      "method='complex' needs an f that keeps the imaginary part, but f returned the real value"),
     (lambda: D.derivative(lambda z: np.exp(z.real) + 0j, 1.0, method="complex"), ValueError,
-     "has imaginary part exactly 0 but f is not constant near x=np.float64.1.0."),
+     "has imaginary part exactly 0 too, but f is not constant near x=np.float64.1.0."),
     (lambda: D.derivative(lambda z: np.abs(z) + 0j, [1.0, 2.0], method="complex",
                           vectorized=False), ValueError, "has imaginary part exactly 0"),
     (lambda: D.derivative(poly_jit, 1.0, method="complex"), ValueError,

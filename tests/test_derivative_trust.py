@@ -152,3 +152,69 @@ def test_scheme_array_is_refused_naming_scheme(call):
 def test_string_options_of_other_types_are_refused(kw, exc, match):
     with pytest.raises(exc, match=match):
         D.derivative(np.sin, 1.0, **kw)
+
+
+# ------------------------------------------------ complex step: analyticity
+
+@numba.njit
+def cos_jit(z):
+    return np.cos(z)
+
+
+@numba.njit
+def abs_c_jit(z):
+    return abs(z) + 0j
+
+
+def _sq(z):
+    return z * z
+
+
+@pytest.mark.parametrize("f", [np.cos, cos_jit], ids=["python", "jitted"])
+def test_complex_step_where_the_derivative_is_zero(f):
+    # Im cos(0 + ih) is exactly 0: f' = 0 there, not a dropped imaginary part
+    r = D.derivative(f, 0.0, method="complex", full_output=True)
+    assert r.value == 0.0 and r.nfev == 2
+    got = D.derivative(f, np.array([0.0, 1.0, np.pi]), method="complex")
+    assert np.allclose(got, -np.sin([0.0, 1.0, np.pi]), rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("kw", [{}, {"vectorized": False}], ids=["vectorized", "scalar"])
+def test_complex_step_looks_at_every_point(kw):
+    # [1, 0] worked and [0, 1] raised: only the first point was probed
+    for x in ([0.0, 1.0], [1.0, 0.0], [0.0, 0.0]):
+        got = D.derivative(_sq, np.array(x), method="complex", **kw)
+        assert np.array_equal(got, 2 * np.array(x)), x
+
+
+@pytest.mark.parametrize("f, kw", [
+    (lambda z: np.abs(z), {}),
+    (lambda z: np.abs(z), {"vectorized": False}),
+    (lambda z: float(np.real(z)) ** 2, {"vectorized": False}),
+    (lambda z: np.real(z) ** 2, {}),
+], ids=["abs", "abs-scalar", "float", "real"])
+def test_complex_step_refuses_an_f_returning_reals(f, kw):
+    with pytest.raises(ValueError, match=r"^method='complex' needs an f that keeps the "
+                       r"imaginary part, but f returned the real value"):
+        D.derivative(f, np.array([0.0, 1.0]), method="complex", **kw)
+
+
+@pytest.mark.parametrize("f, kw", [
+    (lambda z: np.abs(z) + 0j, {}),
+    (lambda z: np.abs(z) + 0j, {"vectorized": False}),
+    (abs_c_jit, {}),
+    (lambda z: complex(np.real(z) ** 2), {"vectorized": False}),
+], ids=["abs", "abs-scalar", "abs-jitted", "complex-of-real"])
+def test_complex_step_refuses_an_f_dropping_the_imaginary_part(f, kw):
+    with pytest.raises(ValueError, match=r"needs an analytic f that keeps the imaginary part: "
+                       r"Im f\(x \+ ih\) is exactly 0 at every point .* but f is not constant "
+                       r"near x=np\.float64\(0\.0\)"):
+        D.derivative(f, np.array([0.0, 1.0]), method="complex", **kw)
+    with pytest.raises(ValueError, match=r"but f is not constant near x=np\.float64\(1\.0\)"):
+        D.derivative(f, 1.0, method="complex", **kw)
+
+
+def test_complex_step_constant_f_is_zero():
+    r = D.derivative(lambda z: 3.0 + 0 * z, np.array([0.0, 2.0]), method="complex",
+                     full_output=True)
+    assert np.array_equal(r.value, [0.0, 0.0]) and r.nfev == 4
