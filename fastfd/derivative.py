@@ -174,7 +174,9 @@ def _check_derivative_args(order, accuracy, scheme, method):
     order = check_order(order)
     if order > MAX_ORDER:
         raise ValueError(f"order must be between 1 and {MAX_ORDER}, got {order!r}")
-    accuracy = check_accuracy(accuracy, scheme)
+    # the float64 limit of fastfd._weights.max_accuracy; float32 points get
+    # float32's in _stencil_derivative, before f runs
+    accuracy = check_accuracy(accuracy, scheme, order=order)
     if method == "complex" and order != 1:
         raise ValueError(
             f"method='complex' computes first derivatives only, got order={order!r}")
@@ -543,6 +545,8 @@ def _jit_return_dtype(f, arg, value):
 def _stencil_derivative(f, x, h, order, accuracy, scheme, vectorized, full_output=False,
                         method="fd", seed=False):
     jitted, vectorized, xa, xdt, ha = _prepare_points(f, x, h, vectorized)
+    if xdt != np.float64:
+        check_accuracy(accuracy, scheme, order=order, dtype=xdt)
     # Richardson's smallest step is h / 2**(RICHARDSON_STEPS - 1), exact
     divisor = 2 ** (RICHARDSON_STEPS - 1) if method == "richardson" else 1
     if not seed:
@@ -961,7 +965,9 @@ def derivative(f: Callable[..., Any], x: ArrayLike, *, order: int = 1, accuracy:
     order : int, optional
         Derivative order, 1 to 4.
     accuracy : int, optional
-        Formal accuracy ``p`` of the stencil (even for ``"centered"``).
+        Formal accuracy ``p`` of the stencil (even for ``"centered"``), at
+        most ``fastfd._weights.max_accuracy(order, scheme, x.dtype)`` (40
+        for a centered first derivative in float64): ValueError beyond.
     scheme : {"centered", "forward", "backward"}, optional
     h : float or array_like, optional
         Step(s), positive and finite, broadcastable with ``x``. ``None``:
@@ -1028,6 +1034,8 @@ def _prepare_vector(f, x, h, accuracy, scheme, parallel, orders=(1,), power=1):
     if xa.ndim != 1 or xa.size == 0:
         raise ValueError(
             f"x must be a non-empty 1-D array, got shape {xa.shape}: {short_repr(x)}")
+    for order in orders:
+        check_accuracy(accuracy, scheme, order=order, dtype=xdt)
     ha = None
     if h is not None:
         ha = _check_h(h, xdt)
@@ -1110,7 +1118,9 @@ def gradient(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
         The point. Never modified (also not if ``f`` raises).
     scheme : {"centered", "forward", "backward"}, optional
     accuracy : int, optional
-        Formal accuracy of the stencil (even for ``"centered"``).
+        Formal accuracy of the stencil (even for ``"centered"``), at most
+        ``fastfd._weights.max_accuracy`` for ``x``'s dtype (as for
+        :func:`derivative`).
     h : float or array_like, optional
         Step, or one step per coordinate. ``None``: ``optimal_step(scheme,
         x, accuracy=accuracy)``. A given step must be above the resolution

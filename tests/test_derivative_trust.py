@@ -218,3 +218,35 @@ def test_complex_step_constant_f_is_zero():
     r = D.derivative(lambda z: 3.0 + 0 * z, np.array([0.0, 2.0]), method="complex",
                      full_output=True)
     assert np.array_equal(r.value, [0.0, 0.0]) and r.nfev == 4
+
+
+# ------------------------------------------------------ accuracy limit
+
+def _never(x):
+    raise AssertionError("f must not be called for a refused accuracy")
+
+
+@pytest.mark.parametrize("call, match", [
+    # was a bare OverflowError after 36 s
+    (lambda f: D.derivative(f, 1.0, accuracy=1000),
+     r"^accuracy=1000 is too high for order=1, scheme='centered' in float64: the limit is 40"),
+    (lambda f: D.derivative(f, 1.0, accuracy=1000, method="richardson"),
+     r"^accuracy=1000 is too high for order=1, .* the limit is 40"),
+    (lambda f: D.derivative(f, 1.0, order=3, accuracy=25, scheme="forward"),
+     r"^accuracy=25 is too high for order=3, scheme='forward' in float64: the limit is 16"),
+    (lambda f: D.derivative(f, np.float32(1.0), accuracy=20),
+     r"^accuracy=20 is too high for order=1, scheme='centered' in float32: the limit is 18"),
+    (lambda f: D.gradient(f, [1.0, 2.0], accuracy=1000),
+     r"^accuracy=1000 is too high for order=1, .* the limit is 40"),
+    (lambda f: D.jacobian(f, np.ones(2, np.float32), accuracy=20),
+     r"^accuracy=20 is too high for order=1, .* in float32: the limit is 18"),
+    (lambda f: D.hessian(f, [1.0, 2.0], accuracy=30),
+     r"^accuracy=30 is too high for order=2, scheme='centered' in float64: the limit is 28"),
+], ids=["derivative", "richardson", "forward", "float32", "gradient", "jacobian", "hessian"])
+def test_accuracy_beyond_the_limit_is_refused_before_f_runs(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(_never)
+
+
+def test_accuracy_at_the_limit_works():
+    assert abs(D.derivative(np.sin, 1.0, accuracy=40) - np.cos(1.0)) < 1e-8
