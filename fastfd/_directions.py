@@ -73,6 +73,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._distributed import evaluate_loss
+from ._flat import readonly_alias
 from ._kernels.directions import realized_dots as _realized_dots
 from ._kernels.directions import shift as _shift
 from ._kernels.directions import sum_squares as _sum_squares
@@ -103,17 +104,24 @@ class Counter:
     restore blocks from it instead of copying them first.
     """
 
+    where = "in the directional checks"
+
     def __init__(self, loss, tick=None, base=None):
         self.loss = loss
         self.tick = tick
         self.base = base
         self.n = 0
         self.seconds = 0.0      # spent inside the loss
+        self._x = self._ro = None
 
     def __call__(self, x):
+        # the loss sees a read-only alias of x (a write fails at the write);
+        # converted and wrapped by the same code as every other path
+        if x is not self._x:
+            self._x, self._ro = x, readonly_alias(x)
         self.n += 1
         t0 = time.perf_counter()
-        value = evaluate_loss(self.loss, x)
+        value = evaluate_loss(self.loss, self._ro, self.where, x)
         self.seconds += time.perf_counter() - t0
         if self.tick is not None:
             self.tick(1)

@@ -47,10 +47,13 @@ import pickle
 
 import numpy as np
 
+from ._flat import (InputWriteError, LossEvaluationError, LossReturnError, call_loss,
+                    loss_error, readonly_alias, same_values)
 from ._validation import check_int, short_repr
 
 __all__ = [
-    "BATCH_BYTES", "BATCH_ROWS", "ChunkError", "check_executor",
+    "BATCH_BYTES", "BATCH_ROWS", "ChunkError", "WorkerMismatchError", "check_executor",
+    "cross_check",
     "coordinate_differences", "coordinate_values", "evaluate_loss", "batched_losses",
 ]
 
@@ -62,24 +65,82 @@ class ChunkError(RuntimeError):
     """A task of a distributed check failed; names the chunk and its range."""
 
 
-def evaluate_loss(loss, x):
-    """``float(loss(x))``, with a clear error when the loss is not a scalar."""
-    value = loss(x)
-    if np.ndim(value) != 0:
-        raise ValueError(
-            f"loss must return a scalar, got an array of shape {np.shape(value)}")
-    try:
-        return float(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"loss must return a real number, got {short_repr(value)}") from exc
+class WorkerMismatchError(RuntimeError):
+    """The workers' losses differ from the loss evaluated in the calling process."""
+
+
+# Coordinates of every executor run re-evaluated in the calling process
+# (2 loss evaluations each, plus 2 more when one differs): a loss that reads
+# state the workers lack (a module global set at run time) returns other
+# values there, and a zero gradient would pass on the workers' zeros.
+SPOT_CHECKS = 4
+
+
+def cross_check(loss, x0, index, xp, xm, fp, fm, pick, *, vectorized=False, name=None,
+                batch_size=None):
+    """Re-evaluate coordinates ``index[pick]`` here and compare with the
+    workers' ``fp``, ``fm``; returns the number of evaluations made.
+
+    A deterministic loss gives the same bits here and on a worker. A
+    difference is re-measured with a second local evaluation: it is an error
+    (:class:`WorkerMismatchError`) unless it is within 4x the local
+    run-to-run difference (a non-deterministic loss).
+    """
+    pick = np.asarray(pick, dtype=np.intp)
+    if pick.size == 0:
+        return 0
+    sub = index[pick]
+
+    def here():
+        return coordinate_values(loss, np.array(x0, copy=True), sub, xp[pick], xm[pick],
+                                 vectorized=vectorized, batch_size=batch_size, name=name)
+
+    lp, lm = here()
+    wp, wm = fp[pick], fm[pick]
+    with np.errstate(invalid="ignore"):
+        diff = np.maximum(np.abs(lp - wp), np.abs(lm - wm))
+        nan = (np.isnan(lp) != np.isnan(wp)) | (np.isnan(lm) != np.isnan(wm))
+        if not (nan | (diff > 0)).any():
+            return 2 * sub.size
+        lp2, lm2 = here()
+        noise = np.maximum(np.abs(lp2 - lp), np.abs(lm2 - lm))
+        bad = nan | (diff > 4.0 * noise)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        i = int(sub[j])
+        label = name(i) if name is not None else f"flat coordinate {i}"
+        plus = bool(nan[j] or (abs(lp[j] - wp[j]) >= abs(lm[j] - wm[j])))
+        worker, local = (float(wp[j]), float(lp[j])) if plus else (float(wm[j]), float(lm[j]))
+        raise WorkerMismatchError(
+            f"the workers compute a different loss than this process: at {label} "
+            f"{'+' if plus else '-'} h a worker returned {worker!r}, this process "
+            f"{local!r} ({int(bad.sum())} of {sub.size} coordinates re-evaluated here "
+            "differ). The loss depends on state the workers do not have (a global set "
+            "at run time, data loaded in this process only); make it self-contained, "
+            "e.g. an instance of a module-level class that holds its data")
+    return 4 * sub.size
+
+
+def evaluate_loss(loss, x, where="at the given point", writeable=None, name=None):
+    """``loss(x)`` as a float, through the one conversion of every path
+    (``fastfd._flat.call_loss``): a TypeError when the loss returns anything
+    but a real scalar, a LossEvaluationError naming `where` when it raises."""
+    return call_loss(loss, x, where, writeable, name)
 
 
 def batched_losses(loss, points):
     """``loss(points)`` for a ``(k, n)`` batch, checked to be ``k`` reals."""
     k = points.shape[0]
-    values = loss(points)
+    try:
+        values = loss(points)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        raise loss_error(exc, f"on a batch of {k} points") from exc
     arr = np.asarray(values)
+    if arr.dtype.kind == "b":
+        raise TypeError(
+            f"vectorized=True: loss must return real numbers, got dtype {arr.dtype}")
     if arr.shape != (k,):
         raise ValueError(
             f"vectorized=True: loss must return {k} values (one per row of its "
@@ -100,15 +161,20 @@ def batch_rows(n, itemsize, batch_size=None):
     return rows - rows % 2
 
 
-def _serial(loss, x, index, xp, xm, fp, fm, tick):
+def _serial(loss, x, index, xp, xm, fp, fm, tick, name=None):
+    # the loss sees a read-only alias of x: a write fails at the write
+    ro = readonly_alias(x)
+    if name is None:
+        name = getattr(loss, "name", None)     # fastfd._sampling.StructuredLoss
+    label = name if name is not None else (lambda i: f"flat coordinate {i}")
     for j in range(index.size):
         i = index[j]
         xi = x[i]
         try:
             x[i] = xp[j]
-            fp[j] = evaluate_loss(loss, x)
+            fp[j] = call_loss(loss, ro, f"at {label(i)} + h", x, name)
             x[i] = xm[j]
-            fm[j] = evaluate_loss(loss, x)
+            fm[j] = call_loss(loss, ro, f"at {label(i)} - h", x, name)
         finally:
             x[i] = xi
         if tick is not None:
@@ -119,6 +185,7 @@ def _batched(loss, x, index, xp, xm, fp, fm, rows, tick):
     half = rows // 2
     buf = np.empty((2 * min(half, index.size), x.size), dtype=x.dtype)
     buf[...] = x
+    ro = readonly_alias(buf)
     for s in range(0, index.size, half):
         idx = index[s:s + half]
         m = idx.size
@@ -127,7 +194,7 @@ def _batched(loss, x, index, xp, xm, fp, fm, rows, tick):
         buf[r, idx] = xp[s:s + m]
         buf[m + r, idx] = xm[s:s + m]
         try:
-            values = batched_losses(loss, buf[:2 * m])
+            values = batched_losses(loss, ro[:2 * m])
         finally:
             buf[r, idx] = xi
             buf[m + r, idx] = xi
@@ -140,14 +207,27 @@ def _batched(loss, x, index, xp, xm, fp, fm, rows, tick):
 def evaluate_chunk(loss, x, index, xp, xm, vectorized=False, rows=BATCH_ROWS):
     """``(f(x with x[i] = xp), f(x with x[i] = xm))`` for each ``i`` in
     ``index``, on a private copy of ``x`` (the body of one task)."""
-    x = np.array(x, copy=True)
+    x0 = np.asarray(x)
+    x = np.array(x0, copy=True)
     fp = np.empty(index.size, dtype=np.float64)
     fm = np.empty(index.size, dtype=np.float64)
     if vectorized:
         _batched(loss, x, index, xp, xm, fp, fm, rows, None)
     else:
         _serial(loss, x, index, xp, xm, fp, fm, None)
+    _check_same(x, x0)
     return fp, fm
+
+
+def _check_same(x, x0):
+    """The worker's copy must equal the parameters it received (as the
+    local engine compares its private copy)."""
+    i = same_values(x, x0)
+    if i >= 0:
+        raise InputWriteError(
+            f"loss modified its input: flat coordinate {i} changed from {x0[i]!r} to "
+            f"{x[i]!r}. A loss must not write to the parameters it is given; copy them "
+            "first")
 
 
 def _is_dask_client(executor):
@@ -247,6 +327,10 @@ def _gather(loss, x, index, xp, xm, vectorized, rows, executor, chunk_size, tick
             a, b = chunks[k]
             try:
                 part = fut.result()
+            except (LossEvaluationError, LossReturnError, InputWriteError) as exc:
+                # the loss's own failure: the same error as on every other path
+                raise type(exc)(
+                    f"{exc} (chunk {k} of {len(chunks)} on the executor)") from exc.__cause__
             except Exception as exc:
                 first, last = int(index[a]), int(index[b - 1])
                 raise ChunkError(
@@ -273,12 +357,13 @@ def _gather(loss, x, index, xp, xm, vectorized, rows, executor, chunk_size, tick
 
 
 def coordinate_values(loss, x, index, xp, xm, *, vectorized=False, batch_size=None,
-                      executor=None, chunk_size=None, tick=None):
+                      executor=None, chunk_size=None, tick=None, name=None):
     """Losses with coordinate ``index[j]`` set to ``xp[j]`` and to ``xm[j]``.
 
     The building block of :func:`coordinate_differences` (same parameters,
     with the perturbed values ``xp``, ``xm`` in the dtype of ``x`` instead of
-    steps). Returns ``(fp, fm)``, float64 arrays.
+    steps). Returns ``(fp, fm)``, float64 arrays. ``name(i)`` names flat
+    coordinate ``i`` in errors of the local paths.
     """
     index = np.asarray(index, dtype=np.intp)
     xp = np.asarray(xp, dtype=x.dtype)
@@ -298,7 +383,7 @@ def coordinate_values(loss, x, index, xp, xm, *, vectorized=False, batch_size=No
     if vectorized:
         _batched(loss, x, index, xp, xm, fp, fm, rows, tick)
     else:
-        _serial(loss, x, index, xp, xm, fp, fm, tick)
+        _serial(loss, x, index, xp, xm, fp, fm, tick, name)
     return fp, fm
 
 

@@ -15,13 +15,33 @@ each flattened in C order. ``blocks[k] = (name, start, stop, shape)``.
 
 from __future__ import annotations
 
+import decimal
 import numbers
 
 import numpy as np
 
 from ._validation import short_repr
 
-__all__ = ["FlatProblem", "loss_value"]
+__all__ = ["FlatProblem", "LossEvaluationError", "loss_value", "loss_dtype", "call_loss",
+           "input_error", "loss_error", "readonly_alias", "same_values", "write_probe"]
+
+
+class LossEvaluationError(RuntimeError):
+    """The loss raised while it was evaluated at a perturbed coordinate.
+
+    The message names the coordinate; ``__cause__`` is the original exception.
+    """
+
+
+LossEvaluationError.__module__ = "fastfd.gradcheck"
+
+
+class LossReturnError(TypeError):
+    """The loss returned something that is not a real scalar (see :func:`loss_value`)."""
+
+
+class InputWriteError(ValueError):
+    """The loss wrote to the parameters it was given."""
 
 
 def _is_jitted(fn):
@@ -62,14 +82,29 @@ def _as_real_array(value, label, argname):
         try:
             arr = np.asarray(value)
         except Exception as exc:  # ragged nesting and the like
+            if hasattr(value, "detach"):
+                _detached(value, label, argname, exc)
             raise TypeError(
                 f"{argname} must hold real numeric arrays; {label} is {short_repr(value)}"
             ) from exc
+    if arr.dtype.kind == "O" and hasattr(value, "detach"):
+        return _as_real_array(_detached(value, label, argname, None), label, argname)
     if arr.dtype.kind not in "iuf":
         raise TypeError(
             f"{argname} must hold real numeric arrays (integer or float); {label} has "
             f"dtype {arr.dtype}: {short_repr(value)}")
     return arr
+
+
+def _detached(value, label, argname, exc):
+    """A framework tensor NumPy cannot read (PyTorch refuses ``numpy()`` on a
+    tensor that requires grad): say how to pass it."""
+    why = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
+    raise TypeError(
+        f"{argname} must hold real numeric arrays; {label} is a "
+        f"{type(value).__module__.split('.')[0]}.{type(value).__name__} that NumPy cannot "
+        f"read{why}. Pass {label}.detach() (for a PyTorch tensor on a GPU, "
+        f".detach().cpu()): gradient checks need plain values, not a graph") from exc
 
 
 def _index_suffix(idx, shape):
@@ -81,27 +116,169 @@ def _index_suffix(idx, shape):
 
 
 def loss_value(value, what="loss"):
-    """A loss result as a Python float; TypeError for anything that is not a real scalar."""
+    """A loss result as a Python float; :class:`LossReturnError` (a TypeError)
+    for anything that is not a real scalar.
+
+    Every path that calls a loss (per coordinate, directions, batches,
+    executors) converts its return value here. Accepted: Python and NumPy
+    real numbers, 0-d real arrays, and 0-d framework scalars (an object with
+    ``__float__`` whose ``shape``, when it has one, is empty: a PyTorch or
+    JAX scalar). Refused: bool, str, complex, ``decimal.Decimal`` (decimal
+    arithmetic has its own precision, which the finite-difference noise
+    model, written for binary floats, does not know: return ``float(v)``),
+    object arrays, and arrays or tensors of any other shape, ``(1,)``
+    included (a batch of one is not a scalar).
+    """
     if type(value) is float:
         return value
     if isinstance(value, float):            # np.float64 and other float subclasses
         return float(value)
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{what} must return a real scalar, got {value!r} of type bool")
+        raise LossReturnError(f"{what} must return a real scalar, got {value!r} of type bool")
     if isinstance(value, (numbers.Real, np.floating, np.integer)):
         return float(value)
     if isinstance(value, np.ndarray):
         if value.ndim != 0:
-            raise TypeError(
+            raise LossReturnError(
                 f"{what} must return a real scalar, got an array of shape {value.shape}: "
                 f"{short_repr(value)}")
         if value.dtype.kind in "iuf":
             return float(value[()])
-        raise TypeError(
+        raise LossReturnError(
             f"{what} must return a real scalar, got a 0-d array of dtype {value.dtype}: "
             f"{short_repr(value)}")
-    raise TypeError(
+    if isinstance(value, decimal.Decimal):
+        raise LossReturnError(
+            f"{what} must return a real scalar, got Decimal: {short_repr(value)}; return "
+            "float(value) (the noise model is for binary floating point)")
+    if (hasattr(type(value), "__float__") and not isinstance(value, (numbers.Number, str))):
+        return _framework_scalar(value, what)
+    raise LossReturnError(
         f"{what} must return a real scalar, got {type(value).__name__}: {short_repr(value)}")
+
+
+def _framework_scalar(value, what):
+    kind = type(value).__name__
+    shape = getattr(value, "shape", ())
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        shape = ()
+    if shape != ():
+        raise LossReturnError(
+            f"{what} must return a real scalar, got a {kind} of shape {shape}: "
+            f"{short_repr(value)}")
+    dtype = str(getattr(value, "dtype", ""))
+    if "bool" in dtype or "complex" in dtype:
+        raise LossReturnError(
+            f"{what} must return a real scalar, got a {kind} of dtype {dtype}: "
+            f"{short_repr(value)}")
+    try:
+        return float(value)
+    except Exception as exc:
+        raise LossReturnError(
+            f"{what} must return a real scalar, got a {kind} that float() refuses "
+            f"({type(exc).__name__}: {exc})") from exc
+
+
+def loss_dtype(value):
+    """The floating-point type of a loss value (None when it is not a float):
+    NumPy scalars and arrays, and framework scalars whose ``dtype`` names one
+    (``torch.float32``, a JAX array's NumPy dtype)."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        dt = np.result_type(value)
+    else:
+        name = str(getattr(value, "dtype", "")).rsplit(".", 1)[-1]
+        if name not in ("float16", "bfloat16", "float32", "float64"):
+            return None
+        # bfloat16 has 8 significant bits, like float16's 11 it is coarser
+        # than float32: resolve it as float16
+        dt = np.dtype("float16" if name == "bfloat16" else name)
+    return dt if dt.kind == "f" else None
+
+
+def loss_error(exc, where):
+    """The one wrapper of an exception raised by the loss, naming where."""
+    return LossEvaluationError(f"loss raised {type(exc).__name__} {where}: {exc}")
+
+
+def call_loss(fn, arg, where, writeable=None, name=None):
+    """``loss_value(fn(arg))``; an exception from the loss becomes a
+    :class:`LossEvaluationError` naming `where` (or an :class:`InputWriteError`,
+    see :func:`input_error`), a bad return value a TypeError naming it.
+
+    `writeable`, when given, is the writeable flat array `arg` is a
+    read-only alias of, and `fn` takes such a flat array.
+    """
+    try:
+        value = fn(arg)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        raise input_error(fn, writeable, exc, where, name) from exc
+    try:
+        return loss_value(value)
+    except LossReturnError as exc:
+        raise LossReturnError(f"{exc} ({where})") from None
+
+
+def input_error(call, x, exc, where, name=None):
+    """The error for `exc`, raised by a loss given read-only views of flat `x`.
+
+    A write to read-only memory is a ValueError that NumPy gives no type of
+    its own: the loss is run once on a writeable copy of the point
+    (``call(copy)``) to see what it changes; a loss that does not repeat the
+    write is recognized by NumPy's message. Anything else is a
+    :class:`LossEvaluationError`.
+    """
+    if x is not None and isinstance(exc, ValueError):
+        i = write_probe(call, x)
+        if i >= 0 or "read-only" in str(exc):
+            what = ""
+            if i >= 0:
+                what = f" ({name(i) if name is not None else f'flat coordinate {i}'} changed)"
+            return InputWriteError(
+                f"loss modified its input {where} ({exc}). A loss must not write "
+                f"to the parameters it is given{what}; copy them first")
+    return loss_error(exc, where)
+
+
+def readonly_alias(x):
+    """A read-only array on the memory of the contiguous array `x`.
+
+    Its base is a read-only buffer, so neither it nor any view of it can be
+    made writeable again (``flags.writeable = True`` raises): a loss cannot
+    undo the protection and write to the vector being perturbed.
+    """
+    alias = np.frombuffer(memoryview(x).toreadonly(), dtype=x.dtype)
+    return alias.reshape(x.shape)
+
+
+def same_values(a, b):
+    """Flat index of the first entry where `a` and `b` differ (NaN equals
+    NaN), or -1."""
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    if same.all():
+        return -1
+    return int(np.flatnonzero(~same)[0])
+
+
+def write_probe(call, x):
+    """Whether ``call(scratch)`` writes to `scratch`, a writeable copy of `x`.
+
+    Run after a loss given read-only views raised a ValueError: NumPy's
+    refusal to write to a read-only array has no exception type of its own,
+    so the loss is run once more on memory it may write to, and the memory
+    is compared. Returns the first flat index it changed, or -1.
+    """
+    scratch = np.array(x, copy=True)
+    try:
+        call(scratch)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception:
+        pass
+    return same_values(scratch.reshape(-1), np.asarray(x).reshape(-1))
 
 
 class FlatProblem:
@@ -179,16 +356,15 @@ class FlatProblem:
         With `readonly`, the views are marked read-only (`x` itself stays
         writeable), so a loss that writes to its input fails at the write.
         """
+        if readonly:
+            # views of a read-only buffer: clearing the flag on a view of a
+            # writeable array could be undone by the loss (flags.writeable =
+            # True is allowed there) and its writes erased by the restore
+            x = readonly_alias(x)
         if self.kind == "array":
             shape = self.blocks[0][3]
-            v = x if len(shape) == 1 and not readonly else x.reshape(shape)
-            if readonly:
-                v.flags.writeable = False
-            return v
+            return x if len(shape) == 1 else x.reshape(shape)
         vs = [x[start:stop].reshape(shape) for _, start, stop, shape in self.blocks]
-        if readonly:
-            for v in vs:
-                v.flags.writeable = False
         if self.kind == "dict":
             return dict(zip(self.keys, vs))
         return tuple(vs) if self.kind == "tuple" else vs

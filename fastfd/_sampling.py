@@ -288,6 +288,16 @@ class StructuredLoss:
         self.keys = keys
         self.batched = batched
 
+    def name(self, i):
+        """Readable name of flat coordinate `i` (as ``FlatProblem.name``)."""
+        from ._flat import _index_suffix
+        i = int(i)
+        for label, a, b, shape in self.blocks:
+            if a <= i < b:
+                return label + _index_suffix(np.unravel_index(i - a, shape) if shape else (),
+                                             shape)
+        raise IndexError(f"coordinate {i} is out of range")
+
     def __call__(self, x):
         lead = x.shape[:1] if self.batched else ()
         parts = [x[..., a:b].reshape(lead + tuple(shape)) for _, a, b, shape in self.blocks]
@@ -332,16 +342,49 @@ def _single_from_batched(loss, kind):
 
 
 def _engine_values(flat, x0, vectorized, batch_size, executor):
-    """The engine's (fp, fm) evaluator, batched and/or on an executor."""
-    from ._distributed import coordinate_values
+    """The engine's (fp, fm) evaluator, batched and/or on an executor.
+
+    On an executor, :data:`~fastfd._distributed.SPOT_CHECKS` coordinates of
+    every run (drawn at random) are re-evaluated in this process and must
+    give the workers' values; ``values.recheck(prob, index)`` does the same
+    for chosen coordinates (the failing ones) after the run.
+    """
+    from ._distributed import SPOT_CHECKS, coordinate_values, cross_check
+
+    seen = {}
 
     def values(ctx, idx, xp, xm, use_jit, parallel, bar, label):
         x = np.array(x0, copy=True)
+        local = executor is None
         fp, fm = coordinate_values(flat, x, idx, xp, xm, vectorized=vectorized,
                                    batch_size=batch_size, executor=executor,
-                                   tick=bar.update)
+                                   tick=bar.update, name=ctx.prob.name if local else None)
         ctx.n_evals += 2 * idx.size
+        if not local:
+            rng = np.random.default_rng(np.random.SeedSequence(
+                [int(idx.size), int(idx[0]), int(idx[-1])]))
+            pick = np.sort(rng.choice(idx.size, size=min(SPOT_CHECKS, idx.size),
+                                      replace=False))
+            ctx.n_evals += cross_check(flat, x0, idx, xp, xm, fp, fm, pick,
+                                       vectorized=vectorized, name=ctx.prob.name,
+                                       batch_size=batch_size)
+            if label == "h":
+                seen.update(zip(idx.tolist(), zip(xp.tolist(), xm.tolist(),
+                                                  fp.tolist(), fm.tolist())))
         return fp, fm
+
+    def recheck(prob, index, limit=32):
+        """Re-evaluate `index` (at most `limit` of them) here; evaluations made."""
+        index = [i for i in np.asarray(index).tolist() if i in seen][:limit]
+        if executor is None or not index:
+            return 0
+        xp, xm, fp, fm = (np.array(c) for c in zip(*(seen[i] for i in index)))
+        sub = np.array(index, dtype=np.intp)
+        return cross_check(flat, x0, sub, xp.astype(x0.dtype), xm.astype(x0.dtype), fp, fm,
+                           np.arange(sub.size), vectorized=vectorized, name=prob.name,
+                           batch_size=batch_size)
+
+    values.recheck = recheck
     return values
 
 
@@ -545,6 +588,10 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
                 idx = np.empty(0, dtype=np.intp)
         else:
             idx = np.empty(0, dtype=np.intp)
+    if executor is not None and base is not None:
+        # every coordinate the workers' values fail (or leave undecided) is
+        # re-evaluated in this process: they must agree before it is reported
+        extra_evals += values.recheck(prob, base.index[base._codes != 0])
     if rep is None:
         if directions is None and budget is not None and base is not None:
             spare = budget - (time.perf_counter() - t_start)

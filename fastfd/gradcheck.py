@@ -22,7 +22,8 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._flat import FlatProblem, loss_value
+from ._flat import (FlatProblem, LossEvaluationError, LossReturnError, input_error,
+                    loss_dtype, loss_error, loss_value)
 from ._progress import Progress, check_progress, progress_enabled
 from ._steps import optimal_step
 from ._validation import check_positive_scalar, short_repr
@@ -123,13 +124,6 @@ class GradientCheckError(AssertionError):
         super().__init__(str(result))
 
 
-class LossEvaluationError(RuntimeError):
-    """The loss raised while it was evaluated at a perturbed coordinate.
-
-    The message names the coordinate; ``__cause__`` is the original exception.
-    """
-
-
 class _Context:
     """What one check needs while it evaluates: problem, buffer, counters."""
 
@@ -143,31 +137,36 @@ class _Context:
         # its writes are caught by comparing with x0.
         self.readonly = not prob.jitted
         self.views = prob.views(self.x, self.readonly)
-        self.evaluate = prob.bind(self.x, self.readonly)
         self.n_evals = 0
 
-    def call(self, where):
+    def call(self, where, raw=False):
+        """The loss at the current contents of ``x``: a float (with `raw`,
+        also the value as returned)."""
+        self.n_evals += 1
         try:
-            value = self.evaluate()
+            value = self.loss(self.views)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except TypeError as exc:
-            if "loss must return" in str(exc):
-                raise
-            raise _wrap(exc, where) from exc
         except Exception as exc:
-            raise _wrap(exc, where) from exc
-        finally:
-            self.n_evals += 1
-        return value
+            raise _wrap(self, exc, where) from exc
+        f = _as_float(value, where)
+        return (f, value) if raw else f
 
 
-def _wrap(exc, where):
-    if isinstance(exc, ValueError) and "read-only" in str(exc):
-        return ValueError(
-            f"loss modified its input {where} ({exc}). A loss must not write to the "
-            "parameters it is given; copy them first")
-    return LossEvaluationError(f"loss raised {type(exc).__name__} {where}: {exc}")
+def _as_float(value, where):
+    """``loss_value(value)``, its TypeError naming `where`."""
+    try:
+        return loss_value(value)
+    except LossReturnError as exc:
+        raise LossReturnError(f"{exc} ({where})") from None
+
+
+def _wrap(ctx, exc, where):
+    """The error for an exception the loss raised at the current point of ``ctx.x``."""
+    if not ctx.readonly:
+        return loss_error(exc, where)
+    prob = ctx.prob
+    return input_error(lambda s: ctx.loss(prob.views(s)), ctx.x, exc, where, prob.name)
 
 
 # --------------------------------------------------------------- validation
@@ -315,16 +314,16 @@ def _python_values(ctx, idx, xp, xm, bar, label):
     except (KeyboardInterrupt, SystemExit):
         x[ii[k]] = xs[k]
         raise
-    except TypeError as exc:
+    except LossReturnError as exc:
         x[ii[k]] = xs[k]
         ctx.n_evals += 2 * k + (side == "-") + 1
-        if "loss must return" in str(exc):
-            raise TypeError(f"{exc} (at {ctx.prob.name(ii[k])} {side} {label})") from None
-        raise _wrap(exc, f"at {ctx.prob.name(ii[k])} {side} {label}") from exc
+        raise LossReturnError(f"{exc} (at {ctx.prob.name(ii[k])} {side} {label})") from None
     except Exception as exc:
+        # diagnosed at the perturbed point, then restored
+        err = _wrap(ctx, exc, f"at {ctx.prob.name(ii[k])} {side} {label}")
         x[ii[k]] = xs[k]
         ctx.n_evals += 2 * k + (side == "-") + 1
-        raise _wrap(exc, f"at {ctx.prob.name(ii[k])} {side} {label}") from exc
+        raise err from exc
     ctx.n_evals += 2 * m
     return np.array(fp), np.array(fm)
 
@@ -634,16 +633,7 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None
     t0 = time.perf_counter()
     ctx = _Context(prob, loss)
     # Baseline: two evaluations at the unperturbed point.
-    raw = None
-    try:
-        raw = loss(prob.views(ctx.x, ctx.readonly))
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except Exception as exc:
-        raise _wrap(exc, "at the unperturbed params") from exc
-    finally:
-        ctx.n_evals += 1
-    f0 = loss_value(raw)
+    f0, raw = ctx.call("at the unperturbed params", raw=True)
     _check_unmodified(ctx)
     t_call = time.perf_counter()
     f0b = ctx.call("at the unperturbed params")
@@ -652,10 +642,9 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None
         on_timed(t_call)
     if not math.isfinite(f0):
         raise ValueError(f"loss is not finite at the unperturbed params: {f0!r}")
-    loss_dtype = np.result_type(raw) if isinstance(raw, (np.generic, np.ndarray)) else None
+    raw_dtype = loss_dtype(raw)
     eps = max(float(np.finfo(prob.dtype).eps),
-              float(np.finfo(loss_dtype).eps) if loss_dtype is not None
-              and loss_dtype.kind == "f" else 0.0)
+              float(np.finfo(raw_dtype).eps) if raw_dtype is not None else 0.0)
     check_dtype = np.dtype(np.float32) if eps > np.finfo(np.float64).eps else np.dtype(np.float64)
     if tol is None:
         tol = DEFAULT_TOL[check_dtype]

@@ -49,3 +49,26 @@ class Quadratic:
 
     def grad(self, x):
         return self.A @ x + self.b
+
+
+# State set at run time in the calling process only: worker processes (a
+# spawned pool, Dask workers) import this module and find it empty.
+STATE = {}
+
+
+def stateful(x):
+    """sum(x**2) scaled by STATE["scale"] (0 where it is missing)."""
+    return float(STATE.get("scale", 0.0) * np.sum(x * x))
+
+
+def bumped(x):
+    """sum(x**2) + STATE["bump"] * (x[7] - STATE["x7"]): the same values
+    everywhere but along x[7] where the state is missing."""
+    return float(np.sum(x * x) + STATE.get("bump", 0.0) * (x[7] - STATE.get("x7", 0.0)))
+
+
+def writes_when_perturbed(x):
+    """sum(x**2), but zeroes the last entry whenever x[0] is moved off 1.0."""
+    if x[0] != 1.0:
+        x[-1] = 0.0
+    return float(np.sum(x * x))

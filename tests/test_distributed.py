@@ -14,6 +14,7 @@ import scale_losses as L
 from fastfd._distributed import (
     BATCH_BYTES, ChunkError, batch_rows, check_executor, coordinate_differences)
 from fastfd._steps import optimal_step
+from fastfd.gradcheck import LossEvaluationError
 
 N = 200
 
@@ -41,8 +42,10 @@ def test_serial_matches_analytic_and_restores(point):
 def test_serial_restores_after_loss_raises():
     x = np.array([1.0, 2.0, L.TRAP - 1e-12, 3.0])
     scratch = x.copy()
-    with pytest.raises(FloatingPointError, match="trapped"):
+    with pytest.raises(LossEvaluationError, match=r"loss raised FloatingPointError at flat "
+                                                  r"coordinate 2 \+ h: trapped") as info:
         coordinate_differences(L.trapped, scratch, np.arange(4), np.full(4, 1e-5))
+    assert isinstance(info.value.__cause__, FloatingPointError)
     np.testing.assert_array_equal(scratch, x)
 
 
@@ -144,8 +147,9 @@ def test_processes_unpicklable_loss(point, processes):
 def test_processes_failure_names_chunk(processes):
     x = np.zeros(100)
     x[60] = L.TRAP - 1e-12     # the +h perturbation of coordinate 60 trips the loss
-    with pytest.raises(ChunkError, match=r"chunk 2 of 4 \(coordinates 50\.\.74, 25 of "
-                                         r"them\) failed.*FloatingPointError: trapped"):
+    with pytest.raises(LossEvaluationError, match=r"loss raised FloatingPointError at flat "
+                                                  r"coordinate 60 \+ h: trapped.* \(chunk 2 "
+                                                  r"of 4 on the executor\)"):
         coordinate_differences(L.trapped, x, np.arange(100), np.full(100, 1e-5),
                                executor=processes, chunk_size=25)
 
@@ -182,7 +186,8 @@ def test_dask_bitwise_equal_and_failures(point, dask_client):
 
     y = np.zeros(40)
     y[5] = L.TRAP - 1e-12
-    with pytest.raises(ChunkError, match=r"chunk 0 of 2 \(coordinates 0\.\.19"):
+    with pytest.raises(LossEvaluationError, match=r"at flat coordinate 5 \+ h: trapped.*"
+                                                  r"\(chunk 0 of 2 on the executor\)"):
         coordinate_differences(L.trapped, y, np.arange(40), np.full(40, 1e-5),
                                executor=dask_client, chunk_size=20)
 
@@ -199,7 +204,9 @@ def test_check_gradient_processes_and_dask_equal_local(processes, dask_client):
         r = check_gradient(L.sin_sum, x, g, coords="all", executor=ex)
         np.testing.assert_array_equal(r.numerical, local_r.numerical)
         assert [c.name for c in r.failures()] == ["params[77]"]
-        assert r.n_evals == local_r.n_evals
+        # plus, in this process: 4 spot-checked coordinates of the run at h, the
+        # one coordinate of the run at 2h, and the failing coordinate (2 each)
+        assert r.n_evals == local_r.n_evals + 2 * (4 + 1 + 1)
 
 
 def test_check_gradient_chunk_failure_is_an_error(processes):
@@ -207,6 +214,54 @@ def test_check_gradient_chunk_failure_is_an_error(processes):
     x = np.zeros(100)
     x[60] = L.TRAP - 1e-12
     # default: four chunks per worker, 8 chunks of 13 coordinates
-    with pytest.raises(ChunkError, match=r"chunk 4 of 8 \(coordinates 52\.\.64, 13 of them\) "
-                                         r"failed on the executor: FloatingPointError"):
+    with pytest.raises(LossEvaluationError, match=r"loss raised FloatingPointError at "
+                                                  r"params\[60\] \+ h: trapped.*\(chunk 4 of "
+                                                  r"8 on the executor\)"):
         check_gradient(L.trapped, x, L.sin_sum_grad(x), coords="all", executor=processes)
+
+
+@pytest.fixture(scope="module")
+def spawned():
+    # spawned workers import the test modules afresh: state set at run time in
+    # this process is missing there (a forked pool could inherit it)
+    import multiprocessing
+    with cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:
+        yield ex
+
+
+def test_workers_computing_another_loss_is_an_error(spawned, dask_client):
+    from fastfd._distributed import WorkerMismatchError
+    from fastfd.gradcheck import check_gradient
+    x = np.linspace(-1.0, 1.0, 40)
+    L.STATE["scale"] = 1.0
+    L.STATE["bump"] = 1.0
+    L.STATE["x7"] = x[7]
+    try:
+        for ex in (spawned, dask_client):
+            # the workers' loss is 0 everywhere: a zero gradient passed there
+            with pytest.raises(WorkerMismatchError, match=(
+                    r"the workers compute a different loss than this process: at "
+                    r"params\[\d+\] [+-] h a worker returned 0\.0, this process \d+\.\d+ \(4 "
+                    r"of 4 coordinates re-evaluated here differ\)\. The loss depends on "
+                    r"state the workers do not have")):
+                check_gradient(L.stateful, x, np.zeros(40), coords="all", executor=ex)
+            # only params[7] differs there: the workers' values make the
+            # correct gradient fail at it, and it is re-evaluated here
+            g = 2 * x
+            g[7] += 1.0
+            with pytest.raises(WorkerMismatchError, match=r"at params\[7\] [+-] h a worker "
+                                                          r"returned"):
+                check_gradient(L.bumped, x, g, coords="all", executor=ex)
+    finally:
+        L.STATE.clear()
+
+
+def test_workers_get_read_only_parameters(processes):
+    from fastfd.gradcheck import check_gradient
+    x = np.linspace(1.0, 2.0, 40)
+    with pytest.raises(ValueError, match=r"loss modified its input at params\[0\] \+ h "
+                                         r"\(assignment destination is read-only\)\. A loss "
+                                         r"must not write to the parameters it is given "
+                                         r"\(params\[39\] changed\).*\(chunk 0 of 8 on the "
+                                         r"executor\)"):
+        check_gradient(L.writes_when_perturbed, x, 2 * x, coords="all", executor=processes)

@@ -98,3 +98,179 @@ def test_concurrent_checks_leave_warning_filters_alone():
         print("ok")
     """)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+# ---------------------------------------------------------------- loss values
+class Scalar0d:
+    """A 0-d framework scalar (as a PyTorch or JAX scalar): __float__, shape ()."""
+
+    shape = ()
+    dtype = "torch.float64"
+
+    def __init__(self, v):
+        self.v = v
+
+    def __float__(self):
+        return float(self.v)
+
+
+class FloatOnly:
+    """Anything else with __float__ and no shape."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __float__(self):
+        return float(self.v)
+
+
+class Tensor1:
+    """A one-element tensor of shape (1,): __float__ works, but it is not a scalar."""
+
+    shape = (1,)
+
+    def __init__(self, v):
+        self.v = v
+
+    def __float__(self):
+        return float(self.v)
+
+
+MODES = {
+    "coordinates": dict(coords="all"),
+    "directions": dict(coords=0, directions=2, seed=0),
+    "sampled": dict(coords=4, directions=1, seed=0),
+    "threads": dict(coords="all", executor="threads"),
+}
+
+
+def check(loss, params, grad, mode):
+    import concurrent.futures as cf
+    kw = dict(MODES[mode])
+    if kw.get("executor") == "threads":
+        with cf.ThreadPoolExecutor(2) as ex:
+            kw["executor"] = ex
+            return check_gradient(loss, params, grad, **kw)
+    return check_gradient(loss, params, grad, **kw)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("wrap", [Scalar0d, FloatOnly, lambda v: np.array(v),
+                                  lambda v: np.array(v, dtype=np.float32)[()] * 0 + v])
+def test_zero_d_scalars_are_accepted_in_every_mode(wrap, mode):
+    r = check(lambda p: wrap(np.sum(p ** 2)), W, 2 * W, mode)
+    assert r.passed
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("value, msg", [
+    ("1.0", r"got str: '1\.0'"),
+    (True, r"got True of type bool"),
+    (np.bool_(False), r"got np.False_ of type bool"),
+    (__import__("decimal").Decimal("1.5"), r"got Decimal: Decimal\('1\.5'\); return float"),
+    (np.array([1.0, 2.0], dtype=object), r"got an array of shape \(2,\)"),
+    (np.array(1.0, dtype=object), r"got a 0-d array of dtype object"),
+    (np.ones(2), r"got an array of shape \(2,\)"),
+    (np.ones(1), r"got an array of shape \(1,\)"),
+    (Tensor1(1.0), r"got a Tensor1 of shape \(1,\)"),
+    (1 + 2j, r"got complex"),
+])
+def test_bad_loss_values_are_the_same_type_error_in_every_mode(value, msg, mode):
+    # the directional stage accepted '1.0', True and Decimal and blamed the
+    # gradient, and raised ValueError for an array
+    with pytest.raises(TypeError, match=r"loss must return a real scalar, " + msg):
+        check(lambda p: value, W, 2 * W, mode)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_loss_exception_is_a_loss_evaluation_error_in_every_mode(mode):
+    calls = {"n": 0}
+
+    def fragile(p):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise KeyError("state")
+        return float(np.sum(p ** 2))
+
+    with pytest.raises(LossEvaluationError,
+                       match=r"loss raised KeyError (at params\[\d\] [+-] h|in the "
+                             r"directional checks|at the unperturbed params.*): 'state'") as info:
+        check(fragile, W, 2 * W, mode)
+    assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_vectorized_bool_values_are_a_type_error():
+    with pytest.raises(TypeError, match=r"vectorized=True: loss must return real numbers, "
+                                        r"got dtype bool"):
+        check_gradient(lambda P: np.sum(P, axis=1) > 0, W, 2 * W, coords="all",
+                       vectorized=True)
+
+
+class RequiresGrad:
+    """Mimics a PyTorch tensor that requires grad: NumPy cannot read it."""
+
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                           "tensor.detach().numpy() instead.")
+
+    def detach(self):
+        return W.copy()
+
+
+def test_params_needing_detach_say_so():
+    with pytest.raises(TypeError, match=r"params must hold real numeric arrays; "
+                                        r"params\['w'\] is a .*RequiresGrad that NumPy cannot "
+                                        r"read \(RuntimeError: Can't call numpy\(\).*\)\. "
+                                        r"Pass params\['w'\]\.detach\(\)"):
+        check_gradient(sq, {"w": RequiresGrad()}, {"w": 2 * W}, coords="all")
+    with pytest.raises(TypeError, match=r"grad\['w'\] is a .*RequiresGrad .*Pass "
+                                        r"grad\['w'\]\.detach\(\)"):
+        check_gradient(lambda p: sq(p["w"]), {"w": W}, {"w": RequiresGrad()}, coords="all")
+
+
+# ---------------------------------------------------------------- writes to the input
+def test_python_loss_cannot_reenable_writes_and_hide_them():
+    # it set writeable=True on its view and zeroed another coordinate; the
+    # engine's restore of that coordinate erased the evidence and the check
+    # passed a gradient that is wrong at params[3]
+    def sneaky(p):
+        if np.any(p != W):
+            p.flags.writeable = True
+            p[3] = 0.0
+        return float(np.sum(p ** 2))
+
+    g = 2 * W
+    g[3] = 0.0
+    before = W.copy()
+    with pytest.raises(ValueError, match=r"loss modified its input at params\[0\] \+ h "
+                                         r"\(cannot set WRITEABLE flag to True of this array\)\. "
+                                         r"A loss must not write to the parameters it is given "
+                                         r"\(params\[3\] changed\)"):
+        check_gradient(sneaky, W, g, coords="all")
+    np.testing.assert_array_equal(W, before)
+
+
+@__import__("numba").njit
+def sneaky_jit(x):
+    if x[0] != 1.0:
+        x[3] = 0.0
+    return np.sum(x * x)
+
+
+def test_jitted_loss_writing_a_coordinate_perturbed_later_is_caught():
+    g = 2 * W
+    with pytest.raises(ValueError, match=r"loss modified its input: params\[3\] changed from "
+                                         r"np\.float64\(3\.0\)"):
+        check_gradient(sneaky_jit, W, g, coords="all")
+
+
+def test_directional_stage_gives_read_only_views():
+    def writer(p):
+        p[0] = 5.0
+        return float(np.sum(p ** 2))
+
+    big = np.linspace(1.0, 2.0, 40)
+    with pytest.raises(ValueError, match=r"loss modified its input (at the unperturbed params|"
+                                         r"in the directional checks) \(assignment destination "
+                                         r"is read-only\)"):
+        check_gradient(writer, big, 2 * big, coords=0, directions=2)

@@ -22,15 +22,24 @@ def central_chunk(f, x0, idx, xp, xm, fp, fm, lo, hi):
     """Fill ``fp[lo:hi]``, ``fm[lo:hi]`` on a private copy of ``x0``.
 
     Returns -1, or the first flat index where the copy differs from ``x0``
-    after the chunk (the loss modified its input; NaN equals NaN here).
+    (the loss modified its input; NaN equals NaN here). Besides the
+    comparison after the chunk, each coordinate is compared before it is
+    perturbed and after each evaluation (O(1) each): the restore by
+    assignment would otherwise erase a write to a coordinate perturbed later.
     """
     x = x0.copy()
     for k in range(lo, hi):
         i = idx[k]
+        if x[i] != x0[i] and not (x[i] != x[i] and x0[i] != x0[i]):
+            return i
         x[i] = xp[k]
         fp[k] = f(x)
+        if x[i] != xp[k]:
+            return i
         x[i] = xm[k]
         fm[k] = f(x)
+        if x[i] != xm[k]:
+            return i
         x[i] = x0[i]
     for j in range(x.size):
         a = x[j]
