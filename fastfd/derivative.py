@@ -211,16 +211,6 @@ def _value_dtype(v, name="f"):
     return dt
 
 
-def _probe_scalar(f, x0, what="a scalar x"):
-    """Call ``f(x0)`` once: ``f`` must return a scalar. Returns the value."""
-    v = f(x0)
-    if np.ndim(v) != 0:
-        raise ValueError(
-            f"f must return a scalar for {what}, got shape {np.shape(v)}: {short_repr(v)}")
-    _value_dtype(v)
-    return v
-
-
 def _real_dtype(dt):
     dt = np.dtype(dt)
     if dt.kind == "c":
@@ -405,6 +395,9 @@ class _ShapeChecked:
                 raise ValueError(
                     f"f must return a scalar for a scalar argument, got shape {shape}: "
                     f"{short_repr(v)}")
+        elif shape != () and np.shape(z) == ():
+            raise ValueError(
+                f"f must return a scalar for a scalar x, got shape {shape}: {short_repr(v)}")
         elif shape != () and shape != np.shape(z):
             raise ValueError(
                 f"f must return an array of its argument's shape {np.shape(z)}, got "
@@ -507,39 +500,77 @@ def _check_resolution(x, h, lo, hi, dt, power=1, divisor=1):
         f"which underflows to 0 in {dt}; use a larger h or h=None")
 
 
-def _first_point(xa):
-    return xa.reshape(-1)[0] if xa.size else None
-
-
-def _fdtype(f, jitted, xa, xdt, need):
-    """dtype of ``f`` values, from one scalar call (needed for jitted ``f``
-    (compiles it, checks it returns a scalar) and for automatic steps)."""
-    if not need or xa.size == 0:
+def _jit_fdtype(f, xa, xdt):
+    """dtype a jitted ``f`` returns for a scalar of ``x``'s dtype, from its
+    compiled signature: no call of ``f`` (every call is counted in nfev)."""
+    if xa.size == 0:
         return xdt
-    x0 = _first_point(xa)
-    if jitted:
-        try:
-            v = _probe_scalar(f, x0)
-        except NumbaError as exc:
-            raise TypeError(
-                f"f (a jitted function) could not be compiled for a {xdt} scalar "
-                f"argument: {str(exc).splitlines()[0]}") from None
-        return _jit_return_dtype(f, x0, v)
-    v = _probe_scalar(f, x0)
-    return _value_dtype(v)
+    x0 = xa.reshape(-1)[0]
+    try:
+        f.compile((numba.typeof(x0),))
+    except NumbaError as exc:
+        raise TypeError(
+            f"f (a jitted function) could not be compiled for a {xdt} scalar "
+            f"argument: {str(exc).splitlines()[0]}") from None
+    rt = _jit_return_type(f, x0)
+    if not isinstance(rt, numba.types.Number) and not isinstance(rt, numba.types.Boolean):
+        raise ValueError(f"f must return a scalar for a scalar x, got {rt}")
+    return _jit_return_dtype(f, x0, x0)
+
+
+def _jit_return_type(f, arg):
+    argtype = numba.typeof(arg)
+    for sig in f.nopython_signatures:
+        if tuple(sig.args) == (argtype,):
+            return sig.return_type
+    return None
 
 
 def _jit_return_dtype(f, arg, value):
     """The dtype a jitted ``f`` returns for ``arg``'s type (Numba boxes a
     float32 result as a Python float, so ``value`` alone cannot tell)."""
-    argtype = numba.typeof(arg)
-    for sig in f.nopython_signatures:
-        if tuple(sig.args) == (argtype,):
-            try:
-                return numba.np.numpy_support.as_dtype(sig.return_type)
-            except NumbaError:
-                break
+    rt = _jit_return_type(f, arg)
+    if rt is not None:
+        try:
+            return numba.np.numpy_support.as_dtype(rt)
+        except NumbaError:
+            pass
     return _value_dtype(value)
+
+
+class _Restart(Exception):
+    """The first value of a Python ``f`` showed a dtype that changes the steps
+    or the compute dtype: the run starts again with it."""
+
+    def __init__(self, fdt):
+        super().__init__(str(fdt))
+        self.fdt = fdt
+
+
+class _Watched:
+    """A Python ``f``, counted. The dtype of its first value is ``f``'s dtype
+    (learned from the real evaluations, not from an extra call). Where the
+    run was set up for another dtype (``x``'s) and that changes the steps
+    (``on_eps``: a float32 ``f`` of float64 ``x`` needs float32-sized steps)
+    or the compute dtype (``on_dtype``), the first call raises
+    :class:`_Restart`; that evaluation is counted in ``nfev``."""
+
+    def __init__(self, f, xdt, fdt, on_eps, on_dtype):
+        self.f = f
+        self.xdt, self.fdt = xdt, fdt
+        self.on_eps, self.on_dtype = on_eps, on_dtype
+        self.seen = None
+
+    def __call__(self, z):
+        v = self.f(z)
+        if self.seen is None:
+            self.seen = fdt = _value_dtype(v)
+            if fdt.kind != "c" and (
+                    (self.on_eps and _eps(self.xdt, fdt) != _eps(self.xdt, self.fdt))
+                    or (self.on_dtype and _out_dtype(self.xdt, fdt)
+                        != _out_dtype(self.xdt, self.fdt))):
+                raise _Restart(fdt)
+        return v
 
 
 def _stencil_derivative(f, x, h, order, accuracy, scheme, vectorized, full_output=False,
@@ -555,7 +586,25 @@ def _stencil_derivative(f, x, h, order, accuracy, scheme, vectorized, full_outpu
         offsets = stencil_offsets(order, accuracy, scheme)
         _check_resolution(xa, ha, offsets[0], offsets[-1], np.dtype(np.float64), order,
                           divisor)
-    fdt = _fdtype(f, jitted, xa, xdt, need=jitted or ha is None)
+    # f's dtype: from the compiled signature of a jitted f; for a Python f,
+    # x's dtype until its first value says otherwise (then the run restarts
+    # once if the steps or the compute dtype change; with a given h the old
+    # rule, compute in x's dtype, stands)
+    fdt = _jit_fdtype(f, xa, xdt) if jitted else xdt
+    wasted = 0
+    while True:
+        call = f if jitted else _Watched(f, xdt, fdt, on_eps=ha is None and method == "fd",
+                                         on_dtype=ha is None)
+        try:
+            return _stencil_run(call, jitted, xa, xdt, fdt, ha, order, accuracy, scheme,
+                                vectorized, full_output, method, seed, divisor, wasted)
+        except _Restart as restart:
+            fdt = restart.fdt
+            wasted += 1
+
+
+def _stencil_run(f, jitted, xa, xdt, fdt, ha, order, accuracy, scheme, vectorized,
+                 full_output, method, seed, divisor, wasted):
     dt = _out_dtype(xdt, fdt)
     offs, nums, den = _stencil_arrays(order, accuracy, scheme, dt.str)
     if not seed and dt != np.float64:
@@ -564,7 +613,7 @@ def _stencil_derivative(f, x, h, order, accuracy, scheme, vectorized, full_outpu
     nfev = nums.size
     if method == "richardson":
         return _richardson(f, jitted, xc, ha, offs, nums, den, order, accuracy, scheme,
-                           xdt, fdt, dt, vectorized, nfev, full_output)
+                           xdt, fdt, dt, vectorized, nfev, full_output, wasted)
     if ha is None:
         base = step_base(_eps(xdt, fdt), order, accuracy)
         hh = np.zeros(1, dtype=dt)
@@ -576,17 +625,24 @@ def _stencil_derivative(f, x, h, order, accuracy, scheme, vectorized, full_outpu
     value = value.astype(dt, copy=False)
     if not full_output:
         return value[()]
+    fdt = _seen_dtype(f, fdt)
     step = _auto_steps(xc, base, dt) if ha is None else np.broadcast_to(hh, xc.shape)
     coarse = _fd_eval(f, jitted, xc, np.asarray(2 * step, dtype=dt), offs, nums, den, order,
                       ha is None, 0.0, dt, vectorized)
     error = np.maximum(np.abs(value - coarse) / (2.0 ** accuracy - 1),
                        _eps(xdt, fdt) * np.abs(value))
-    return DerivativeResult(value[()], error.astype(dt)[()], np.asarray(step)[()], 2 * nfev,
-                            (~np.isfinite(value))[()], method)
+    return DerivativeResult(value[()], error.astype(dt)[()], np.asarray(step)[()],
+                            2 * nfev + wasted, (~np.isfinite(value))[()], "fd")
+
+
+def _seen_dtype(f, fdt):
+    """``f``'s dtype as its values showed it (Python ``f``), else ``fdt``."""
+    seen = getattr(f, "seen", None)
+    return fdt if seen is None or seen.kind == "c" else seen
 
 
 def _richardson(f, jitted, x, ha, offs, nums, den, order, accuracy, scheme, xdt, fdt, dt,
-                vectorized, nfev, full_output):
+                vectorized, nfev, full_output, wasted=0):
     """Richardson extrapolation over windows of a geometric sequence of steps.
 
     The stencil ``D(h)`` is evaluated at ``RICHARDSON_STEPS`` steps
@@ -628,7 +684,6 @@ def _richardson(f, jitted, x, ha, offs, nums, den, order, accuracy, scheme, xdt,
     q = 2 if scheme == "centered" else 1
     K = RICHARDSON_STEPS
     jmax = max(RICHARDSON_WINDOWS) - 1
-    eps = _eps(xdt, fdt)
     if ha is None:
         h0 = _auto_steps(x, RICHARDSON_FIRST, dt)
     else:
@@ -649,6 +704,7 @@ def _richardson(f, jitted, x, ha, offs, nums, den, order, accuracy, scheme, xdt,
     fx = _fd_eval(f, jitted, x, np.ones(1, dtype=dt), np.zeros(1, dtype=dt),
                   np.ones(1, dtype=dt), dt.type(1), 1, False, 0.0, dt, vectorized)
     fx = np.where(np.isfinite(fx), np.abs(fx), 0).astype(dt)
+    eps = _eps(xdt, _seen_dtype(f, fdt))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         sigma0 = (dt.type(RICHARDSON_NOISE * eps * np.linalg.norm(nums) / den) * fx
                   / h0 ** order)        # roundoff of D(h0)
@@ -674,7 +730,7 @@ def _richardson(f, jitted, x, ha, offs, nums, den, order, accuracy, scheme, xdt,
                            dt.type(eps) * np.abs(value))
     if not full_output:
         return value[()]
-    return DerivativeResult(value[()], error[()], h0[()], K * nfev + 1,
+    return DerivativeResult(value[()], error[()], h0[()], K * nfev + 1 + wasted,
                             (~np.isfinite(value))[()], "richardson")
 
 

@@ -864,7 +864,7 @@ def _sq(x):
     (lambda: D.centered_diff(lambda x: np.array([x, x]), 1.0), ValueError,
      r"f must return a scalar for a scalar x, got shape \(2,\)"),
     (lambda: D.centered_diff(lambda x: np.ones(3), [1.0, 2.0]), ValueError,
-     r"f must return a scalar for a scalar x, got shape \(3,\)"),
+     r"f must return an array of its argument's shape \(2,\), got shape \(3,\)"),
     (lambda: D.centered_diff(lambda x: np.ones(3) if np.ndim(x) else 1.0, [1.0, 2.0], h=0.1),
      ValueError, r"f must return an array of its argument's shape \(2,\), got shape \(3,\); "
      "pass vectorized=False"),

@@ -9,6 +9,8 @@ import numba
 import numpy as np
 import pytest
 
+from fastfd._steps import optimal_step
+
 D = importlib.import_module("fastfd.derivative")
 
 
@@ -250,3 +252,70 @@ def test_accuracy_beyond_the_limit_is_refused_before_f_runs(call, match):
 
 def test_accuracy_at_the_limit_works():
     assert abs(D.derivative(np.sin, 1.0, accuracy=40) - np.cos(1.0)) < 1e-8
+
+
+# ------------------------------------------- nfev counts every call of f
+
+class Counting:
+    def __init__(self, f):
+        self.f = f
+        self.calls = 0
+
+    def __call__(self, x):
+        self.calls += 1
+        return self.f(x)
+
+
+@pytest.mark.parametrize("kw", [
+    {}, {"order": 2, "accuracy": 4}, {"scheme": "forward", "accuracy": 3}, {"h": 1e-3},
+    {"method": "richardson"}, {"method": "richardson", "h": 0.25}, {"method": "complex"},
+], ids=["fd", "fd-order2", "fd-forward", "fd-h", "richardson", "richardson-h", "complex"])
+@pytest.mark.parametrize("x", [0.7, np.array([0.3, 1.1, 2.0])], ids=["scalar", "array"])
+def test_nfev_counts_every_call(kw, x):
+    # the automatic step made an extra scalar call to learn f's dtype
+    f = Counting(np.exp)
+    r = D.derivative(f, x, full_output=True, **kw)
+    assert f.calls == r.nfev
+    assert np.allclose(r.value, np.exp(x), rtol=1e-6)
+
+
+def test_nfev_counts_the_evaluation_that_showed_a_float32_f():
+    # float64 x, float32 f: float32-sized steps are learned from the first
+    # value, and that evaluation is counted
+    f = Counting(lambda t: np.exp(np.asarray(t, dtype=np.float32)))
+    x = np.array([0.5, 1.0])
+    r = D.derivative(f, x, full_output=True)
+    assert f.calls == r.nfev == 2 * 2 + 1
+    assert np.array_equal(r.step, optimal_step("centered", x, dtype=np.float32))
+    assert np.max(np.abs(r.value / np.exp(x) - 1)) < 2e-4
+
+
+def test_nfev_scalar_path_one_point():
+    f = Counting(lambda t: float(np.sin(t)))
+    r = D.derivative(f, 0.4, full_output=True, vectorized=False, method="richardson")
+    assert f.calls == r.nfev
+
+
+def test_vectorized_f_of_one_shape_only():
+    # f only works on arrays of x's shape: the scalar dtype probe failed
+    w = np.array([1.0, 2.0, 3.0])
+
+    def f(t):
+        return w * np.sin(t)
+
+    x = np.array([0.1, 0.2, 0.3])
+    for kw in ({}, {"order": 2}, {"method": "richardson"}, {"method": "complex"}):
+        got = D.derivative(f, x, **kw)
+        ref = w * (np.cos(x) if kw.get("order", 1) == 1 else -np.sin(x))
+        assert np.allclose(got, ref, rtol=1e-6), kw
+
+
+@numba.njit
+def _pair_jit(x):
+    return np.array([x, x])
+
+
+def test_jitted_f_returning_an_array_for_a_scalar():
+    with pytest.raises(ValueError, match=r"^f must return a scalar for a scalar x, got "
+                       r"array\(float64, 1d, C\)"):
+        D.derivative(_pair_jit, 1.0)
