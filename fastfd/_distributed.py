@@ -297,6 +297,37 @@ def _blas_threads(executor):
     return threadpool_limits(limits=1, user_api="blas")
 
 
+def _dask_workers(client):
+    try:
+        return set(client.scheduler_info()["workers"])
+    except Exception:
+        return None
+
+
+def _dask_deaths(client, before, exc):
+    """Why a Dask task failed, when it is because workers died; else None.
+
+    A worker that dies takes the broadcast copy of the parameters with it;
+    tasks that needed it are then cancelled as "already forgotten", which
+    says nothing about the cause: compare the workers with those at the
+    start (a restarted worker has a new address).
+    """
+    try:
+        from distributed import KilledWorker
+    except ImportError:  # pragma: no cover - dask is optional
+        KilledWorker = ()
+    if isinstance(exc, KilledWorker):
+        return "the Dask workers running it died, each time it was retried"
+    now = _dask_workers(client)
+    if before is None or now is None:
+        return None
+    gone = before - now
+    if gone:
+        return (f"{len(gone)} of the {len(before)} Dask workers died during the check "
+                f"({', '.join(sorted(gone)[:4])})")
+    return None
+
+
 def _run_executor(loss, x, index, xp, xm, vectorized, rows, executor, chunk_size, tick):
     _check_picklable(loss, executor)
     with _blas_threads(executor):
@@ -310,6 +341,7 @@ def _gather(loss, x, index, xp, xm, vectorized, rows, executor, chunk_size, tick
     dask = _is_dask_client(executor)
     if dask:
         from distributed import as_completed
+        before = _dask_workers(executor)
         x_remote = executor.scatter(x, broadcast=True, hash=False)
         futures = [executor.submit(evaluate_chunk, loss, x_remote, index[a:b], xp[a:b],
                                    xm[a:b], vectorized, rows, pure=False)
@@ -333,6 +365,13 @@ def _gather(loss, x, index, xp, xm, vectorized, rows, executor, chunk_size, tick
                     f"{exc} (chunk {k} of {len(chunks)} on the executor)") from exc.__cause__
             except Exception as exc:
                 first, last = int(index[a]), int(index[b - 1])
+                died = _dask_deaths(executor, before, exc) if dask else None
+                if died:
+                    raise ChunkError(
+                        f"chunk {k} of {len(chunks)} (coordinates {first}..{last}) was lost: "
+                        f"{died}. A worker process ended while it evaluated the loss (out "
+                        f"of memory, a crash in compiled code, or an exit in the loss); "
+                        f"Dask reported {type(exc).__name__}: {exc}") from exc
                 raise ChunkError(
                     f"chunk {k} of {len(chunks)} (coordinates {first}..{last}, "
                     f"{b - a} of them) failed on the executor: "

@@ -72,3 +72,12 @@ def writes_when_perturbed(x):
     if x[0] != 1.0:
         x[-1] = 0.0
     return float(np.sum(x * x))
+
+
+def dies_in_workers(x):
+    """sin_sum in the calling process; ends the process anywhere else (a
+    worker that dies mid-task, as one killed for memory would)."""
+    import os
+    if not STATE.get("parent"):
+        os._exit(3)
+    return sin_sum(x)

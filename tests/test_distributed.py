@@ -265,3 +265,27 @@ def test_workers_get_read_only_parameters(processes):
                                          r"\(params\[39\] changed\).*\(chunk 0 of 8 on the "
                                          r"executor\)"):
         check_gradient(L.writes_when_perturbed, x, 2 * x, coords="all", executor=processes)
+
+
+def test_dask_workers_that_die_are_reported_as_dead():
+    # Dask said only "FutureCancelledError ... cancelled for reason: already
+    # forgotten" (the broadcast parameters died with the workers)
+    distributed = pytest.importorskip("distributed")
+    from fastfd.gradcheck import check_gradient
+    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                       dashboard_address=None, silence_logs=50)
+    client = distributed.Client(cluster)
+    L.STATE["parent"] = True
+    try:
+        x = np.linspace(-1.0, 1.0, 30)
+        with pytest.raises(ChunkError, match=r"chunk \d of 8 \(coordinates \d+\.\.\d+\) was "
+                                             r"lost: (\d of the 2 Dask workers died during "
+                                             r"the check|the Dask workers running it died)"
+                                             r".*A worker process ended while it evaluated "
+                                             r"the loss"):
+            check_gradient(L.dies_in_workers, x, L.sin_sum_grad(x), coords="all",
+                           executor=client)
+    finally:
+        L.STATE.clear()
+        client.close()
+        cluster.close()
