@@ -19,6 +19,7 @@ Models and sizes
 conv      two 5x5 convolutions (im2col + matmul), tanh, ReLU, 2x2 max-pool,
           linear head, mean softmax cross-entropy over 4 images of 20x20:
           conv1 16x1x5x5, conv2 28x16x5x5, head 10x1008; 21,734 parameters.
+          ``smooth=True``: tanh and average pooling instead (no kinks).
 mlp       tanh MLP 20 -> 64 -> 32 -> 5, mean squared error over 16 samples;
           3,589 parameters.
 lstm      LSTM cell (input 6, hidden 16), 5 time steps, batch 4, a linear
@@ -27,9 +28,9 @@ relu_mlp  ReLU MLP 10 -> 32 -> 24 -> 8 (352 + 792 + 200 = 1,344 parameters),
           mean squared error over 8 samples, with 6 first-layer and 4
           second-layer pre-activations moved to within 2 float32 default steps
           (2**-8 for parameters below 1 in magnitude) of zero.
-tanh_max  8 parameters: ``sum(w * tanh(c * p + d)) + max(a * p[0], k)`` with
-          ``k`` placed so that the max switches at ``p[0] - 0.2 h``, ``h`` the
-          float32 default step of ``p[0]``.
+tanh_max  8 parameters: ``sum(w * tanh(c * p + d)) + max(tanh(5 p[0]),
+          tanh(-5 p[0]) + k)`` with ``k`` placed so that the max switches at
+          ``p[0] - 0.2 h``, ``h`` the float32 default step of ``p[0]``.
 
 ``plant(grad, kind, name, index=None)`` returns a planted bug (see there).
 """
@@ -107,6 +108,19 @@ def _maxpool_backward(dp, arg, shape):
     return d.reshape(B, O, H, W)
 
 
+def _avgpool_forward(a):
+    B, O, H, W = a.shape
+    r = a.reshape(B, O, H // 2, 2, W // 2, 2)
+    return r.sum(axis=(3, 5)) * a.dtype.type(0.25)
+
+
+def _avgpool_backward(dp, shape):
+    B, O, H, W = shape
+    d = np.broadcast_to((dp * dp.dtype.type(0.25))[:, :, :, None, :, None],
+                        (B, O, H // 2, 2, W // 2, 2))
+    return d.reshape(B, O, H, W)
+
+
 def _softmax_xent(logits, y):
     """Mean cross-entropy and its gradient with respect to the logits."""
     B = logits.shape[0]
@@ -120,10 +134,18 @@ def _softmax_xent(logits, y):
     return loss, p / logits.dtype.type(B)
 
 
-def make_conv(seed, dtype=np.float32):
+def make_conv(seed, dtype=np.float32, smooth=False):
     """Two conv layers (tanh, ReLU), 2x2 max-pool, linear head, softmax cross-entropy.
 
     21,734 parameters; a batch of 4 single-channel 20x20 images, 10 classes.
+    ``smooth=True``: tanh after conv2 and 2x2 average pooling instead of ReLU
+    and max-pool (same parameters and data), a model without kinks.
+
+    With ReLU and max-pool, a step of the float32 default size (``2**-8``)
+    in a conv weight moves hundreds of conv2 pre-activations, and some cross
+    zero or swap a pool maximum: even the exact (float64) centered difference
+    at that step differs from the gradient by ~1e-2 relative (median over
+    conv1.weight, seeds 0-2), at ``h = 6e-6`` (the float64 step) it does not.
     """
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(seed)
@@ -146,8 +168,12 @@ def make_conv(seed, dtype=np.float32):
         a1, cols1 = _conv_forward(x, p["conv1.weight"], p["conv1.bias"])
         t1 = np.tanh(a1)
         a2, cols2 = _conv_forward(t1, p["conv2.weight"], p["conv2.bias"])
-        r2 = np.maximum(a2, dtype.type(0))
-        pooled, arg = _maxpool_forward(r2)
+        if smooth:
+            r2 = np.tanh(a2)
+            pooled = _avgpool_forward(r2)
+        else:
+            r2 = np.maximum(a2, dtype.type(0))
+            pooled, arg = _maxpool_forward(r2)
         flat = pooled.reshape(B, F)
         logits = flat @ p["head.weight"].T + p["head.bias"]
         loss, dlogits = _softmax_xent(logits, y)
@@ -155,8 +181,12 @@ def make_conv(seed, dtype=np.float32):
             return loss
         g = {"head.weight": dlogits.T @ flat, "head.bias": dlogits.sum(axis=0)}
         dflat = dlogits @ p["head.weight"]
-        dr2 = _maxpool_backward(dflat.reshape(pooled.shape), arg, r2.shape)
-        da2 = dr2 * (a2 > 0).astype(dtype)
+        if smooth:
+            dr2 = _avgpool_backward(dflat.reshape(pooled.shape), r2.shape)
+            da2 = dr2 * (1 - r2 * r2)
+        else:
+            dr2 = _maxpool_backward(dflat.reshape(pooled.shape), arg, r2.shape)
+            da2 = dr2 * (a2 > 0).astype(dtype)
         g["conv2.weight"], g["conv2.bias"], dt1 = _conv_backward(
             da2, cols2, t1.shape, p["conv2.weight"], need_dx=True)
         da1 = dt1 * (1 - t1 * t1)
@@ -379,36 +409,41 @@ def _relu_pre(x, p, nl):
 
 # ------------------------------------------------------------- tanh_max
 def make_tanh_max(seed, dtype=np.float32, kink=-0.2):
-    """``sum(w * tanh(c * p + d)) + max(a * p[0], k)``, 8 parameters under the name "p".
+    """``sum(w * tanh(c * p + d)) + max(tanh(5 p[0]), tanh(-5 p[0]) + k)``, 8 parameters "p".
 
-    ``k = a * (p[0] + kink * h)`` with ``h = 2**-8`` (the float32 default
-    step of ``p[0]``, which is drawn in (0.3, 0.9)): the max switches at
-    ``p[0] + kink * h`` along coordinate 0 only, and its active branch at
-    ``p`` is ``a * p[0]`` when ``kink < 0``.
+    Two curved branches (slopes ``+-5 sech^2(5 p[0])``, a slope jump of
+    about 5 at ``p[0]`` in (0.2, 0.4)); ``k`` is chosen so that they cross at
+    ``p[0] + kink * h`` with ``h = 2**-8``, the float32 default step of
+    ``p[0]``: the max switches along coordinate 0 only, and for ``kink < 0``
+    its active branch at ``p`` is ``tanh(5 p[0])``.
     """
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(seed)
     n = 8
     p0 = rng.uniform(-1.0, 1.0, n)
-    p0[0] = rng.uniform(0.3, 0.9)
+    p0[0] = rng.uniform(0.2, 0.4)
     consts = {"w": rng.uniform(0.5, 1.5, n), "c": rng.uniform(0.5, 2.0, n),
               "d": rng.uniform(-0.5, 0.5, n)}
     params = _cast({"p": p0}, dtype)
     consts = _cast(consts, dtype)
     w, c, d = consts["w"], consts["c"], consts["d"]
-    a = dtype.type(1.5)
-    x0 = np.float64(params["p"][0])
-    k = dtype.type(np.float32(1.5 * (x0 + kink * FLOAT32_STEP_BELOW_ONE)))
+    s = dtype.type(5)
+    xk = np.float64(params["p"][0]) + kink * FLOAT32_STEP_BELOW_ONE
+    k = dtype.type(np.float32(np.tanh(5 * xk) - np.tanh(-5 * xk)))
 
     def loss(p):
         q = p["p"]
-        return np.sum(w * np.tanh(c * q + d)) + np.maximum(a * q[0], k)
+        return np.sum(w * np.tanh(c * q + d)) + np.maximum(np.tanh(s * q[0]),
+                                                           np.tanh(-s * q[0]) + k)
 
     q = params["p"]
     th = np.tanh(c * q + d)
     g = w * c * (1 - th * th)
-    if a * q[0] > k:
-        g[0] += a
+    up, down = np.tanh(s * q[0]), np.tanh(-s * q[0])
+    if up >= down + k:
+        g[0] += s * (1 - up * up)
+    else:
+        g[0] += -s * (1 - down * down)
     return loss, params, {"p": g}
 
 
