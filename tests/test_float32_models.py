@@ -300,7 +300,7 @@ def test_relu_mlp_kinks_are_never_wrong(seed, dtype):
     loss, params, grad = M.make_relu_mlp(seed, dtype)
     r = _check(loss, params, grad, coords="all", seed=seed)
     assert r.status in ("passed", "inconclusive"), _summary(r)
-    assert not r.passed or r.status == "passed"
+    assert r.passed == (r.status == "passed")
     assert _wrong_verdicts(r) == [], _summary(r)
     assert _failed_tensors(r) == [], _summary(r)
 
