@@ -50,6 +50,20 @@ def _build(jit, pjit, prange, step_rule, realized_step):
         return acc
 
     @jit
+    def point_sum_mag(f, xi, hh, offs, nums, zero):
+        """:func:`point_sum` (the same operations in the same order) and
+        ``sum|nums[k] * f(...)|``, the scale of its roundoff. A separate
+        function: accumulating both always cost the jitted centered
+        difference 33% (12 -> 16 ms for 2e6 points)."""
+        acc = zero
+        mag = zero
+        for k in range(len(offs) - 1, -1, -1):
+            term = nums[k] * f(xi + offs[k] * hh)
+            acc = acc + term
+            mag = mag + abs(term)
+        return acc, mag
+
+    @jit
     def finish(acc, den, step, order):
         """``acc / (den * step**order)``; ``step**order`` by repeated products."""
         sd = step
@@ -67,16 +81,26 @@ def _build(jit, pjit, prange, step_rule, realized_step):
 
     @jit
     def points_chunk(f, x, h, hstride, base, realize, offs, nums, den, order, lo, hi,
-                     start, stop, out):
+                     mags, start, stop, out):
         """Stencil derivative of scalar ``f`` at ``x[start:stop]`` into ``out``.
 
         ``offs``/``nums``: the nonzero-weight points only (measured: dropping
         the zero test from the inner loop took the kernel from 1.18x to 1.03x
         of a hand-written centered difference); ``lo``/``hi``: the outermost
-        offsets of the full stencil, for the realized step.
+        offsets of the full stencil, for the realized step. ``mags``, unless
+        empty, receives ``sum|w_k f_k| / h**order`` (for the roundoff bound).
         """
         hbuf = np.empty_like(x[:1])
         zero = nums[0] - nums[0]
+        if mags.shape[0] > 0:
+            for i in range(start, stop):
+                xi = x[i]
+                hh = _step_at(xi, h, hstride, i, base, hbuf)
+                acc, mag = point_sum_mag(f, xi, hh, offs, nums, zero)
+                step = realized_step(xi, hh, lo, hi) if realize else hh
+                out[i] = finish(acc, den, step, order)
+                mags[i] = finish(mag, den, step, order)
+            return out
         for i in range(start, stop):
             xi = x[i]
             hh = _step_at(xi, h, hstride, i, base, hbuf)
@@ -87,17 +111,17 @@ def _build(jit, pjit, prange, step_rule, realized_step):
 
     @jit
     def points_guarded(f, x, h, hstride, base, realize, offs, nums, den, order, lo, hi,
-                       start, stop, out):
+                       mags, start, stop, out):
         try:
             points_chunk(f, x, h, hstride, base, realize, offs, nums, den, order, lo, hi,
-                         start, stop, out)
+                         mags, start, stop, out)
         except Exception:
             return 1
         return 0
 
     @pjit
-    def points(f, x, h, hstride, base, realize, offs, nums, den, order, lo, hi, nchunks, out,
-               status):
+    def points(f, x, h, hstride, base, realize, offs, nums, den, order, lo, hi, mags, nchunks,
+               out, status):
         """``points_chunk`` over ``nchunks`` contiguous chunks.
 
         The prange body is a call to the chunk helper: measured on this
@@ -117,7 +141,8 @@ def _build(jit, pjit, prange, step_rule, realized_step):
         old = set_parallel_chunksize(1)
         for c in prange(nchunks):
             status[c] = points_guarded(f, x, h, hstride, base, realize, offs, nums, den, order,
-                                       lo, hi, c * n // nchunks, (c + 1) * n // nchunks, out)
+                                       lo, hi, mags, c * n // nchunks, (c + 1) * n // nchunks,
+                                       out)
         set_parallel_chunksize(old)
         return out
 
