@@ -2,10 +2,14 @@
 
     .venv/bin/python -m pytest bench/bench_kernels.py --benchmark-only -q
 
+Compare the fastfd rows as ratios to the roofline of the same run (the
+machine is shared; absolute times drift between runs).
+
 These kernels are serial by design (they run inside a user's own njit or
 prange loop), so the roofline here is the single-threaded ``np.copyto``.
 """
 
+import numba
 import numpy as np
 import pytest
 
@@ -74,3 +78,81 @@ def test_stencil_numpy(role, line):
 def test_stencil_roofline(role, line):
     u, out = line
     role("roofline", GS)(_warm(lambda: np.copyto(out, u)))
+
+
+# Small arrays inside a user's njit loop: the O(1) precondition checks of the
+# public kernels are most visible here (100 calls on 1e3 points per round).
+NS = 1000
+REPS = 100
+
+
+@numba.njit
+def _loop_centered(u, out, reps):
+    for _ in range(reps):
+        kernels.centered_diff(u, H, out)
+
+
+@numba.njit
+def _loop_copy(u, out, reps):
+    for _ in range(reps):
+        out[:] = u
+
+
+@numba.njit
+def _loop_numpy(u, out, reps):
+    for _ in range(reps):
+        out[1:-1] = (u[2:] - u[:-2]) / (2 * H)
+
+
+GL = "kernels: centered_diff in an njit loop, 100 x 1e3 float64"
+
+
+@pytest.fixture(scope="module")
+def small():
+    u = np.random.default_rng(3).standard_normal(NS)
+    return u, np.empty_like(u)
+
+
+def test_loop_fastfd(role, small):
+    u, out = small
+    role("fastfd", GL)(_warm(lambda: _loop_centered(u, out, REPS)))
+
+
+def test_loop_numpy(role, small):
+    u, out = small
+    role("numpy", GL)(_warm(lambda: _loop_numpy(u, out, REPS)))
+
+
+def test_loop_roofline(role, small):
+    u, out = small
+    role("roofline", GL)(_warm(lambda: _loop_copy(u, out, REPS)))
+
+
+G2 = "kernels: laplacian_2d one-sided, 1024^2 float64"
+
+
+@pytest.fixture(scope="module")
+def plane():
+    u = np.random.default_rng(4).standard_normal((1024, 1024))
+    return u, np.empty_like(u)
+
+
+def test_lap2_fastfd(role, plane):
+    u, out = plane
+    role("fastfd", G2)(_warm(lambda: kernels.laplacian_2d(u, H, H, out, kernels.ONE_SIDED)))
+
+
+def test_lap2_numpy(role, plane):
+    u, out = plane
+    c = 1 / H**2
+
+    def f():
+        out[1:-1, 1:-1] = (u[2:, 1:-1] + u[:-2, 1:-1] + u[1:-1, 2:] + u[1:-1, :-2]
+                           - 4 * u[1:-1, 1:-1]) * c
+
+    role("numpy", G2)(_warm(f))
+
+
+def test_lap2_roofline(role, plane):
+    u, out = plane
+    role("roofline", G2)(_warm(lambda: np.copyto(out, u)))

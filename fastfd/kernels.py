@@ -25,10 +25,18 @@ The contract:
 * **Nothing is allocated** (except the small scratch documented in
   :func:`apply_stencil`'s one-sided mode): results go into ``out``, which you
   supply and may reuse across calls. Functions return ``None``.
-* **Nothing is checked.** Numba does not bounds-check, so a call that breaks
-  a function's preconditions (listed in each docstring: lengths, shapes,
-  ``out`` distinct from ``u``) reads or writes out of bounds silently. The
-  validated, allocating, NumPy-style API is :mod:`fastfd.grid`.
+* **Preconditions are checked inside the kernel**, so they hold when your
+  own ``@njit`` code calls it (Numba does not bounds-check): ``out`` of
+  ``u``'s length or shape, the minimum length of ``u``, a known ``mode``,
+  and ``out`` not overlapping ``u`` in memory (address ranges; the one
+  exception recognized is two 1-D views with the same stride that interleave
+  without sharing a byte, such as ``z.real`` and ``z.imag``). A violation
+  raises ``ValueError`` naming the function and the argument, before
+  anything is written. Each check is O(1) next to the O(n) loop (measured
+  within noise of the unchecked kernels, ``bench/bench_kernels.py``).
+  Values are not checked (``dx > 0``, finite data), nor dtypes: ``out``
+  should have ``u``'s dtype. The validated, allocating, NumPy-style API is
+  :mod:`fastfd.grid`.
 * ``u`` and ``out`` are float32, float64, complex64 or complex128 arrays of
   the same dtype and any layout; ``dx`` (and ``dy``, ``dz``) are cast to
   ``u``'s real dtype first, so float32 data is computed in float32, exactly as
@@ -73,6 +81,12 @@ def forward_diff(u, dx, out):
     dx : float, > 0
     out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
 
+    Raises
+    ------
+    ValueError
+        ``out`` not of ``u``'s length, ``u`` shorter than 2, ``u`` or ``out``
+        not 1-D, or ``out`` overlapping ``u`` in memory.
+
     Examples
     --------
     >>> import numpy as np
@@ -83,6 +97,9 @@ def forward_diff(u, dx, out):
     >>> out
     array([1., 3., 5., 5.])
     """
+    err = _simple.check_1d(u, out, 2)
+    if err:
+        _simple.fail_1d(_simple.FORWARD, err, u.shape[0], out.shape[0], 2)
     _simple.forward_diff(u, dx, out)
 
 
@@ -99,6 +116,12 @@ def backward_diff(u, dx, out):
     dx : float, > 0
     out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
 
+    Raises
+    ------
+    ValueError
+        ``out`` not of ``u``'s length, ``u`` shorter than 2, ``u`` or ``out``
+        not 1-D, or ``out`` overlapping ``u`` in memory.
+
     Examples
     --------
     >>> import numpy as np
@@ -109,6 +132,9 @@ def backward_diff(u, dx, out):
     >>> out
     array([1., 1., 3., 5.])
     """
+    err = _simple.check_1d(u, out, 2)
+    if err:
+        _simple.fail_1d(_simple.BACKWARD, err, u.shape[0], out.shape[0], 2)
     _simple.backward_diff(u, dx, out)
 
 
@@ -127,6 +153,12 @@ def centered_diff(u, dx, out):
     dx : float, > 0
     out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
 
+    Raises
+    ------
+    ValueError
+        ``out`` not of ``u``'s length, ``u`` shorter than 3, ``u`` or ``out``
+        not 1-D, or ``out`` overlapping ``u`` in memory.
+
     Examples
     --------
     >>> import numpy as np
@@ -137,6 +169,9 @@ def centered_diff(u, dx, out):
     >>> out
     array([0., 2., 4., 6., 8.])
     """
+    err = _simple.check_1d(u, out, 3)
+    if err:
+        _simple.fail_1d(_simple.CENTERED, err, u.shape[0], out.shape[0], 3)
     _simple.centered_diff(u, dx, out)
 
 
@@ -154,6 +189,12 @@ def second_diff(u, dx, out):
     dx : float, > 0
     out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
 
+    Raises
+    ------
+    ValueError
+        ``out`` not of ``u``'s length, ``u`` shorter than 4, ``u`` or ``out``
+        not 1-D, or ``out`` overlapping ``u`` in memory.
+
     Examples
     --------
     >>> import numpy as np
@@ -164,6 +205,9 @@ def second_diff(u, dx, out):
     >>> out
     array([ 0.,  6., 12., 18., 24.])
     """
+    err = _simple.check_1d(u, out, 4)
+    if err:
+        _simple.fail_1d(_simple.SECOND, err, u.shape[0], out.shape[0], 4)
     _simple.second_diff(u, dx, out)
 
 
@@ -196,7 +240,9 @@ def apply_stencil(u, offsets, weights, out, mode):
     ----------
     u : 1-D array, length ``n``
         ``ONE_SIDED`` needs ``n >= d + p`` and ``n`` larger than the stencil's
-        span ``max(offsets) - min(offsets)``.
+        span ``max(offsets) - min(offsets)``; ``PERIODIC`` and ``INTERIOR``
+        accept any ``n`` (with ``INTERIOR`` points whose stencil does not fit
+        are not written).
     offsets : 1-D integer array
         Distinct offsets, any order.
     weights : 1-D float array
@@ -210,6 +256,16 @@ def apply_stencil(u, offsets, weights, out, mode):
     out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
     mode : int
         ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR``.
+
+    Raises
+    ------
+    ValueError
+        ``mode`` not one of the three; ``out`` not of ``u``'s length;
+        ``weights`` not of ``offsets``' length, or no offsets; an argument
+        not 1-D; ``out`` overlapping ``u`` in memory; with ``ONE_SIDED``,
+        ``u`` shorter than ``max(span + 1, d + p)`` (span
+        ``max(offsets) - min(offsets)``, ``d`` and ``p`` read off the
+        moments). Checked before anything is written.
 
     Examples
     --------
@@ -250,6 +306,13 @@ def laplacian_2d(u, dx, dy, out, mode):
     mode : int
         ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR``.
 
+    Raises
+    ------
+    ValueError
+        ``mode`` not one of the three, ``out`` not of ``u``'s shape, an axis
+        shorter than the mode needs, or ``out`` overlapping ``u`` in memory.
+        Checked before anything is written.
+
     Examples
     --------
     >>> import numpy as np
@@ -262,6 +325,9 @@ def laplacian_2d(u, dx, dy, out, mode):
     >>> bool(np.allclose(out, 8.0))
     True
     """
+    err = _simple.check_grid(u, out, mode)
+    if err:
+        _simple.fail_grid(_simple.LAP2, err, u.shape, out.shape, mode)
     a1 = _real_like(1.0 / (dx * dx), u)
     a2 = _real_like(1.0 / (dy * dy), u)
     _lap.lap2_serial(u, out, a1, a2, mode, 0)
@@ -291,6 +357,13 @@ def laplacian_3d(u, dx, dy, dz, out, mode):
     mode : int
         ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR``.
 
+    Raises
+    ------
+    ValueError
+        ``mode`` not one of the three, ``out`` not of ``u``'s shape, an axis
+        shorter than the mode needs, or ``out`` overlapping ``u`` in memory.
+        Checked before anything is written.
+
     Examples
     --------
     >>> import numpy as np
@@ -302,6 +375,9 @@ def laplacian_3d(u, dx, dy, dz, out, mode):
     >>> bool((out == 6.0).all())
     True
     """
+    err = _simple.check_grid(u, out, mode)
+    if err:
+        _simple.fail_grid(_simple.LAP3, err, u.shape, out.shape, mode)
     a0 = _real_like(1.0 / (dx * dx), u)
     a1 = _real_like(1.0 / (dy * dy), u)
     a2 = _real_like(1.0 / (dz * dz), u)

@@ -1,0 +1,274 @@
+"""fastfd.kernels check their O(1) preconditions inside the kernel: a short
+``out``, a short ``u``, mismatched shapes, an unknown ``mode`` and ``out``
+overlapping ``u`` raise ValueError, from Python and from user @njit code,
+before anything is written."""
+
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+
+import fastfd
+from fastfd import kernels
+
+# One jitted caller per kernel family, shared by every test (compile once).
+
+
+@numba.njit
+def call_1d(which, u, dx, out):
+    if which == 0:
+        kernels.forward_diff(u, dx, out)
+    elif which == 1:
+        kernels.backward_diff(u, dx, out)
+    elif which == 2:
+        kernels.centered_diff(u, dx, out)
+    else:
+        kernels.second_diff(u, dx, out)
+
+
+@numba.njit
+def call_stencil(u, offsets, weights, out, mode):
+    kernels.apply_stencil(u, offsets, weights, out, mode)
+
+
+@numba.njit
+def call_lap2(u, out, mode):
+    kernels.laplacian_2d(u, 1.0, 1.0, out, mode)
+
+
+@numba.njit
+def call_lap3(u, out, mode):
+    kernels.laplacian_3d(u, 1.0, 1.0, 1.0, out, mode)
+
+
+ONE_D = [(0, kernels.forward_diff, 2), (1, kernels.backward_diff, 2),
+         (2, kernels.centered_diff, 3), (3, kernels.second_diff, 4)]
+NAMES = {0: "forward_diff", 1: "backward_diff", 2: "centered_diff", 3: "second_diff"}
+
+
+def _both(py, jit):
+    """The same call directly and through the user's @njit caller."""
+    return [py, jit]
+
+
+def _calls_1d(which, func):
+    return _both(lambda u, out: func(u, 0.5, out), lambda u, out: call_1d(which, u, 0.5, out))
+
+
+# ---------------------------------------------------------------- 1-D kernels
+
+@pytest.mark.parametrize("which, func, minimum", ONE_D)
+def test_1d_short_out_raises_and_writes_nothing(which, func, minimum):
+    for call in _calls_1d(which, func):
+        u = np.arange(10.0)
+        buf = np.full(12, -7.0)
+        with pytest.raises(ValueError, match=rf"{NAMES[which]}: out has length 5, "
+                                             rf"expected 10 \(the length of u\)"):
+            call(u, buf[:5])
+        assert (buf == -7.0).all()  # buf[5:] (and buf[:5]) untouched
+        with pytest.raises(ValueError, match=r"out has length 11, expected 10"):
+            call(u, buf[:11])
+
+
+@pytest.mark.parametrize("which, func, minimum", ONE_D)
+def test_1d_short_u_raises(which, func, minimum):
+    for call in _calls_1d(which, func):
+        u = np.arange(float(minimum - 1))
+        out = np.full(minimum - 1, -7.0)
+        with pytest.raises(ValueError, match=rf"{NAMES[which]}: u has length {minimum - 1}, "
+                                             rf"needs at least {minimum}"):
+            call(u, out)
+        assert (out == -7.0).all()
+        ok = np.empty(minimum)
+        call(np.arange(float(minimum)), ok)  # the minimum itself is accepted
+        assert np.isfinite(ok).all()
+
+
+@pytest.mark.parametrize("which, func, minimum", ONE_D)
+def test_1d_overlap_raises(which, func, minimum):
+    for call in _calls_1d(which, func):
+        buf = np.arange(20.0)
+        for u, out in [(buf[:10], buf[:10]), (buf[:10], buf[5:15]), (buf[:10], buf[9::-1]),
+                       (buf[::2], buf[1:11])]:
+            before = buf.copy()
+            with pytest.raises(ValueError, match=rf"{NAMES[which]}: out overlaps u in memory"):
+                call(u, out)
+            np.testing.assert_array_equal(buf, before)
+
+
+@pytest.mark.parametrize("which, func, minimum", ONE_D)
+def test_1d_disjoint_views_are_accepted(which, func, minimum):
+    for call in _calls_1d(which, func):
+        buf = np.arange(20.0) ** 2
+        call(buf[:10], buf[10:])  # adjacent
+        z = (np.arange(8.0) ** 2).astype(np.complex128)
+        call(z.real, z.imag)  # interleaved, no shared element
+        out = np.empty(10)
+        call(np.arange(20.0)[::2], out)  # strided u
+        assert np.isfinite(out).all()
+
+
+# ------------------------------------------------------------- apply_stencil
+
+def _calls_stencil():
+    return _both(kernels.apply_stencil, call_stencil)
+
+
+def test_stencil_unknown_mode_raises():
+    offsets, weights = fastfd.stencil(1)
+    for call in _calls_stencil():
+        out = np.full(10, -7.0)
+        for mode in (7, -1, 3):
+            with pytest.raises(ValueError, match=rf"apply_stencil: mode must be ONE_SIDED \(0\), "
+                                                 rf"PERIODIC \(1\) or INTERIOR \(2\), got {mode}"):
+                call(np.arange(10.0), offsets, weights, out, mode)
+        assert (out == -7.0).all()
+
+
+def test_stencil_lengths_raise():
+    offsets, weights = fastfd.stencil(1)
+    u = np.arange(10.0)
+    for call in _calls_stencil():
+        buf = np.full(12, -7.0)
+        with pytest.raises(ValueError, match=r"apply_stencil: out has length 5, expected 10 "
+                                             r"\(the length of u\)"):
+            call(u, offsets, weights, buf[:5], kernels.INTERIOR)
+        assert (buf == -7.0).all()
+        with pytest.raises(ValueError, match=r"apply_stencil: weights has length 2, expected 3 "
+                                             r"\(the length of offsets\)"):
+            call(u, offsets, weights[:2], buf[:10], kernels.PERIODIC)
+        with pytest.raises(ValueError, match=r"apply_stencil: offsets has length 0, expected 1 \(the length of a stencil, at least\)"):
+            call(u, offsets[:0], weights[:0], buf[:10], kernels.PERIODIC)
+        assert (buf == -7.0).all()
+
+
+def test_stencil_one_sided_needs_enough_points():
+    offsets, weights = fastfd.stencil(2, 4)  # 5 points, edges need d + p = 6
+    for call in _calls_stencil():
+        for n in (3, 5):
+            out = np.full(n, -7.0)
+            with pytest.raises(ValueError, match=rf"apply_stencil: u has length {n}, "
+                                                 rf"ONE_SIDED needs at least 6"):
+                call(np.arange(float(n)), offsets, weights, out, kernels.ONE_SIDED)
+            assert (out == -7.0).all()
+        out = np.empty(6)
+        call(np.arange(6.0) ** 2, offsets, weights, out, kernels.ONE_SIDED)
+        np.testing.assert_allclose(out, 2.0, rtol=1e-9)
+        # the other modes need no minimum (periodic wraps, interior skips)
+        out = np.full(3, -7.0)
+        call(np.arange(3.0), offsets, weights, out, kernels.INTERIOR)
+        assert (out == -7.0).all()
+        call(np.arange(3.0), offsets, weights, out, kernels.PERIODIC)
+        assert np.isfinite(out).all()
+
+
+def test_stencil_offsets_wider_than_u_one_sided():
+    offsets = np.array([-4, 0, 4])
+    weights = np.array([1.0, -2.0, 1.0]) / 16.0
+    for call in _calls_stencil():
+        out = np.full(8, -7.0)
+        with pytest.raises(ValueError, match=r"apply_stencil: u has length 8, ONE_SIDED needs "
+                                             r"at least 9 \(the stencil spans 9 points, "
+                                             r"offsets -4\.\.4; its one-sided edge stencils, "
+                                             r"derivative 2 of accuracy 2, take 4\)"):
+            call(np.arange(8.0), offsets, weights, out, kernels.ONE_SIDED)
+        assert (out == -7.0).all()
+
+
+def test_stencil_overlap_raises():
+    offsets, weights = fastfd.stencil(1)
+    for call in _calls_stencil():
+        buf = np.arange(20.0)
+        with pytest.raises(ValueError, match=r"apply_stencil: out overlaps u in memory"):
+            call(buf[:10], offsets, weights, buf[3:13], kernels.PERIODIC)
+        np.testing.assert_array_equal(buf, np.arange(20.0))
+
+
+# ---------------------------------------------------------------- Laplacians
+
+LAPS = [(kernels.laplacian_2d, call_lap2, 2), (kernels.laplacian_3d, call_lap3, 3)]
+
+
+def _lap_calls(py, jit, ndim):
+    h = (1.0,) * ndim
+    return _both(lambda u, out, mode: py(u, *h, out, mode), jit)
+
+
+def _shape_re(shape):
+    return r"\(" + r", ".join(map(str, shape)) + (r",\)" if len(shape) == 1 else r"\)")
+
+
+@pytest.mark.parametrize("py, jit, ndim", LAPS)
+def test_laplacian_shape_mismatch_raises(py, jit, ndim):
+    name = f"laplacian_{ndim}d"
+    shape = (6,) * ndim
+    short = (6,) * (ndim - 1) + (5,)
+    for call in _lap_calls(py, jit, ndim):
+        buf = np.full(7 ** ndim, -7.0)
+        out = buf[:6 ** (ndim - 1) * 5].reshape(short)
+        with pytest.raises(ValueError, match=rf"{name}: out has shape {_shape_re(short)}, "
+                                             rf"expected {_shape_re(shape)} \(the shape of u\)"):
+            call(np.ones(shape), out, kernels.ONE_SIDED)
+        assert (buf == -7.0).all()
+
+
+@pytest.mark.parametrize("py, jit, ndim", LAPS)
+def test_laplacian_minimum_sizes(py, jit, ndim):
+    name = f"laplacian_{ndim}d"
+    for call in _lap_calls(py, jit, ndim):
+        for mode, need in ((kernels.ONE_SIDED, 4), (kernels.PERIODIC, 3), (kernels.INTERIOR, 3)):
+            shape = (need,) * (ndim - 1) + (need - 1,)
+            out = np.full(shape, -7.0)
+            with pytest.raises(ValueError, match=rf"{name}: u has shape {_shape_re(shape)}; "
+                                                 rf"this mode needs every axis at least {need} "
+                                                 rf"long \(axis {ndim - 1} has {need - 1}\)"):
+                call(np.ones(shape), out, mode)
+            assert (out == -7.0).all()
+            ok = np.full((need,) * ndim, -7.0)
+            call(np.ones((need,) * ndim), ok, mode)
+
+
+@pytest.mark.parametrize("py, jit, ndim", LAPS)
+def test_laplacian_unknown_mode_and_overlap(py, jit, ndim):
+    name = f"laplacian_{ndim}d"
+    for call in _lap_calls(py, jit, ndim):
+        u = np.ones((5,) * ndim)
+        out = np.full_like(u, -7.0)
+        with pytest.raises(ValueError, match=rf"{name}: mode must be ONE_SIDED \(0\), "
+                                             rf"PERIODIC \(1\) or INTERIOR \(2\), got 7"):
+            call(u, out, 7)
+        assert (out == -7.0).all()
+        with pytest.raises(ValueError, match=rf"{name}: out overlaps u in memory"):
+            call(u, u, kernels.PERIODIC)
+        big = np.ones((10,) * ndim)
+        with pytest.raises(ValueError, match=rf"{name}: out overlaps u in memory"):
+            call(big[:5], big[2:7], kernels.PERIODIC)
+        assert (big == 1.0).all()
+        call(big[:5], big[5:], kernels.PERIODIC)  # disjoint halves of one buffer
+
+
+# ------------------------------------------------------------ the segfault case
+
+def test_forward_diff_huge_u_tiny_out_in_subprocess():
+    # without the check this wrote 8e7 bytes past a 1-element buffer and
+    # crashed the interpreter (SIGSEGV)
+    code = (
+        "import numpy as np, numba\n"
+        "from fastfd import kernels\n"
+        "@numba.njit\n"
+        "def user(u, out):\n"
+        "    kernels.forward_diff(u, 1.0, out)\n"
+        "for call in (lambda u, o: kernels.forward_diff(u, 1.0, o), user):\n"
+        "    try:\n"
+        "        call(np.zeros(10**7), np.empty(1))\n"
+        "    except ValueError as exc:\n"
+        "        assert 'out has length 1, expected 10000000' in str(exc), exc\n"
+        "    else:\n"
+        "        raise SystemExit('accepted')\n"
+        "print('ok')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
+    assert res.stdout.strip() == "ok"
