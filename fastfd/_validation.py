@@ -100,11 +100,13 @@ def as_float_array(u, name="u", min_ndim=1):
 
 
 def normalize_axis(axis, ndim, name="axis"):
+    """``axis`` in ``[0, ndim)``. Out of range is ``numpy.exceptions.AxisError``,
+    as in NumPy: a subclass of both ValueError and IndexError."""
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {short_repr(axis)}")
     axis = operator.index(axis)
     if not -ndim <= axis < ndim:
-        raise ValueError(
+        raise _AxisError(
             f"{name}={axis} is out of range for an array with {ndim} dimension(s)")
     return axis % ndim
 
@@ -158,3 +160,4 @@ def _overlap(a, b):
 
 
 _TOO_HARD = getattr(np, "exceptions", np).TooHardError  # np.TooHardError before 1.25
+_AxisError = getattr(np, "exceptions", np).AxisError

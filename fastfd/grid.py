@@ -442,10 +442,12 @@ def derivative(u: ArrayLike, order: int = 1, *, dx: float | ArrayLike = 1.0,
     ------
     TypeError
         Non-numeric ``u``, non-integer ``order``/``accuracy``/``axis``.
+    numpy.exceptions.AxisError
+        ``axis`` out of range (a ValueError and an IndexError, as in NumPy).
     ValueError
-        Bad ``axis``, ``dx``, ``scheme``, ``boundary``, ``order``,
-        ``accuracy`` or ``out``, or fewer points along ``axis`` than the
-        stencil needs.
+        Bad ``dx``, ``scheme``, ``boundary``, ``order``, ``accuracy`` (above
+        the limit of the working precision, see ``accuracy``) or ``out``, or
+        fewer points along ``axis`` than the stencil needs.
 
     Notes
     -----
