@@ -303,7 +303,7 @@ def _confirm(f, x, g, v, first, f0):
     return _stable(f, x, g, v, first, f0)
 
 
-def localize(f, x, g, v, root, f0, *, max_coords=32, max_evals=None):
+def localize(f, x, g, v, root, f0, *, max_coords=32, max_evals=None, deadline=None):
     """Bisect the failing block ``root`` (a SegmentCheck) down to coordinates.
 
     Depth first, left half first; every half whose check fails is followed.
@@ -312,7 +312,8 @@ def localize(f, x, g, v, root, f0, *, max_coords=32, max_evals=None):
     parent's), the half closer to failing is followed if it carries at least
     half of its tolerance; if that path ends without a confirmed coordinate,
     the block where it started is reported. Stops after ``max_coords`` wrong
-    coordinates (``truncated``) or when ``max_evals`` evaluations are spent.
+    coordinates (``truncated``), when ``max_evals`` evaluations are spent or
+    at ``deadline`` (a ``time.perf_counter()`` value: the end of a budget).
     Failing blocks no single coordinate explains are kept in ``unresolved``.
     """
     out = Localization()
@@ -340,7 +341,8 @@ def localize(f, x, g, v, root, f0, *, max_coords=32, max_evals=None):
             elif origin is not None:
                 unresolved(origin)
             continue
-        if max_evals is not None and f.n - start_evals >= max_evals:
+        if ((max_evals is not None and f.n - start_evals >= max_evals)
+                or (deadline is not None and time.perf_counter() > deadline)):
             unresolved(origin or node)
             out.truncated = True
             for block, anc in stack:
@@ -392,14 +394,16 @@ class DirectionReport:
 
 
 def check_directions(f, x, g, blocks, f0, k, rng, *, max_coords=32,
-                     localize_evals=None, check_global=True, deadline=None):
+                     localize_evals=None, check_global=True, deadline=None,
+                     localize_deadline=None):
     """Check ``k`` Rademacher directions globally and within each tensor.
 
     ``blocks`` are ``(name, start, stop, shape)``. A tensor whose restricted
     check fails (and is confirmed) is bisected once, with the first direction
     that fails there. With a ``deadline`` (a ``time.perf_counter()`` value),
     no new direction starts after it (at least one always runs);
-    ``n_directions`` is then the number done. Returns a
+    ``n_directions`` is then the number done. Bisection stops at
+    ``localize_deadline`` (what is left is reported unresolved). Returns a
     :class:`DirectionReport`.
     """
     report = DirectionReport(n_directions=k)
@@ -426,7 +430,7 @@ def check_directions(f, x, g, blocks, f0, k, rng, *, max_coords=32,
                 if name != "all" and name not in report.localized:
                     report.localized[name] = localize(
                         f, x, g, v, final, f0, max_coords=max_coords,
-                        max_evals=localize_evals)
+                        max_evals=localize_evals, deadline=localize_deadline)
                 if not (report.localized.get(name) and report.localized[name].coordinates):
                     confirm_small(f, x, g, v, final, f0)
     report.n_evals = f.n - start_evals

@@ -416,6 +416,48 @@ def _merge(G, prob, parts, elapsed):
         scales=cat("scales"))
 
 
+def _split_minimum(idx, prob, minimum=MIN_PER_TENSOR):
+    """``(must, rest)`` of a sample: per tensor, its ``min(count, minimum)``
+    sampled coordinates of largest ``|g|`` (the stratified minimum), and the
+    others."""
+    blk = prob.block_of(idx)
+    mag = np.abs(prob.g[idx])
+    mag[np.isnan(mag)] = np.inf
+    must = np.zeros(idx.size, dtype=bool)
+    for b in np.unique(blk):
+        where = np.flatnonzero(blk == b)
+        must[where[np.argsort(-mag[where], kind="stable")[:minimum]]] = True
+    return idx[must], idx[~must]
+
+
+def _run_sample(G, prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
+                chunk=None, on_timed=None, chunk_seconds=None):
+    """:func:`_run_until`, after the stratified minimum of the sample (every
+    tensor ``min(size, 16)``), which runs whatever the clock says: a sample
+    cut at the deadline after its first interleaved chunk gave a 7-element
+    tensor 6 of its 7 coordinates, a million-parameter model's biases none."""
+    t0 = _clock()
+    must, rest = _split_minimum(idx, prob)
+    first_chunk = max(64, idx.size // 16) if chunk is None else chunk
+    order = _interleaved(idx, np.array([b[1] for b in prob.blocks], dtype=np.intp))
+    nb = len(prob.blocks)
+    have = np.bincount(prob.block_of(idx[order[:first_chunk]]), minlength=nb)
+    if (have >= np.bincount(prob.block_of(must), minlength=nb)).all():
+        # the first interleaved chunk holds the minimum already
+        done = _run_until(G, prob, loss, idx, h, tol, parallel, progress, values, deadline,
+                          chunk=chunk, on_timed=on_timed, chunk_seconds=chunk_seconds)
+        if done is not None:
+            return done
+        return G._run(prob, loss, must, h, tol, parallel, progress, values=values)
+    first = G._run(prob, loss, must, h, tol, parallel, progress, values=values,
+                   on_timed=on_timed)
+    more = (_run_until(G, prob, loss, rest, h, tol, parallel, progress, values, deadline,
+                       chunk=chunk, chunk_seconds=chunk_seconds) if rest.size else None)
+    if more is None:
+        return first
+    return _merge(G, prob, [first, more], _clock() - t0)
+
+
 def _run_until(G, prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
                chunk=None, on_timed=None, chunk_seconds=None):
     """The engine on a sample, in chunks, until ``deadline``.
@@ -451,8 +493,44 @@ def _run_until(G, prob, loss, idx, h, tol, parallel, progress, values, deadline,
     return _merge(G, prob, parts, time.perf_counter() - t0)
 
 
+# compile time is measured apart from the budget's clock (``time.perf_counter``
+# through the module, which tests replace with scripted clocks)
+_clock = time.perf_counter
+
+
+def _square_sum(y):
+    return float(np.sum(np.asarray(y, dtype=np.float64) ** 2))
+
+
+def compile_kernels(prob, loss, parallel):
+    """Compile (or load from Numba's disk cache) every kernel a check of
+    `prob` runs, before the budget clock starts; returns the seconds spent.
+
+    On a cold cache this took seconds (the directions kernels, the step
+    rules; for a jitted loss the per-coordinate drivers, compiled for each
+    loss): counted in the budget, it left a first check with 0 coordinates
+    and 1 direction. The runs here are on two coordinates and call the
+    user's loss not at all (a jitted loss is compiled, not run).
+    """
+    from . import _directions as D
+    from . import gradcheck as G
+    from ._flat import FlatProblem
+
+    t0 = _clock()
+    tiny = np.array([1.0, 2.0], dtype=prob.dtype)
+    small = FlatProblem(tiny, 2 * tiny, _square_sum)
+    G._run(small, _square_sum, np.arange(2, dtype=np.intp), None, None, False, False)
+    x = small.x0.copy()
+    D.check_segment(D.Counter(_square_sum, base=small.x0), x, small.g,
+                    D.rademacher(np.random.default_rng(0), 2, prob.dtype), 0, 2,
+                    _square_sum(x))
+    if prob.jitted:
+        G._compile_drivers(loss, prob.x0, parallel is not False)
+    return _clock() - t0
+
+
 def _directions_with_progress(f, x, prob, f0, k, rng, max_localize, deadline, progress,
-                              t_call):
+                              t_call, localize_deadline=None):
     from . import _directions as D
     from ._progress import Progress, progress_enabled
 
@@ -463,7 +541,8 @@ def _directions_with_progress(f, x, prob, f0, k, rng, max_localize, deadline, pr
         f.tick = bar.update
         try:
             return D.check_directions(f, x, prob.g, prob.blocks, f0, k, rng,
-                                      max_coords=max_localize, deadline=deadline)
+                                      max_coords=max_localize, deadline=deadline,
+                                      localize_deadline=localize_deadline)
         finally:
             f.tick = None
 
@@ -488,7 +567,9 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     coords, directions, budget = check_scale_options(
         coords, directions, budget, vectorized, executor, progress, batch_size, n, T)
     # the budget is for the check: it starts once the gradient (a callable
-    # may take longer than the budget) and the arguments are ready
+    # may take longer than the budget) and the arguments are ready, and the
+    # kernels are compiled (reported apart, as compile_seconds)
+    compile_seconds = compile_kernels(prob, c_loss, parallel)
     t_start = time.perf_counter()
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     flat = StructuredLoss(loss, prob.blocks, prob.kind, prob.keys, batched=vectorized)
@@ -518,15 +599,19 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
         return 2 * n * t_coord + per_dir * (directions or 0) * t <= eff_budget
 
     def on_timed(t):
-        # the engine timed one call; one call can be inflated (first-call
-        # costs, a busy machine), so re-time before deciding against it
-        if (eff_budget is not None and eff_budget < t) or (auto and not fits(t)):
-            t = min(t, time_loss(f, x)[0])
+        # A call slower than the whole budget is an error at once: re-timing
+        # it would spend several more calls (5 s for budget=0.5 s and a 1 s
+        # loss). Otherwise one call can be inflated (first-call costs, a busy
+        # machine): re-time before deciding against a full check.
         timed["t"] = t
         if eff_budget is not None and eff_budget < t:
             raise ValueError(
-                f"budget={budget!r} s is too small for even one loss evaluation, "
-                f"which takes {_fmt_seconds(t)}")
+                f"budget={budget if budget is not None else eff_budget!r} s is too small "
+                f"for even one loss evaluation, which takes {_fmt_seconds(t)} (measured "
+                f"once, on the second call at params)")
+        if auto and not fits(t):
+            t = min(t, time_loss(f, x)[0])
+            timed["t"] = t
         if auto and not fits(t):
             raise _Replan(t)
 
@@ -548,12 +633,12 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
             # machine (measured: a 51k-parameter check planned at 5 s took
             # 300 s). Chunks in interleaved order, so a check cut short is a
             # stratified sample; up to FULL_CHUNK coordinates, one engine run.
-            base = _run_until(G, prob, c_loss, idx, h, tol, parallel, progress, values,
-                              t_start + eff_budget, chunk=max(FULL_CHUNK, n // 16),
-                              on_timed=on_timed, chunk_seconds=eff_budget / 8)
-            if base is None or base.n_checked < n:
+            base = _run_sample(G, prob, c_loss, idx, h, tol, parallel, progress, values,
+                               t_start + eff_budget, chunk=max(FULL_CHUNK, n // 16),
+                               on_timed=on_timed, chunk_seconds=eff_budget / 8)
+            if base.n_checked < n:
                 mode = "sampled"
-                idx = base.index if base is not None else np.empty(0, dtype=np.intp)
+                idx = base.index
         elif idx.size:
             base = G._run(prob, c_loss, idx, h, tol, parallel, progress, values=values,
                           on_timed=on_timed)
@@ -574,20 +659,20 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
             k, deadline = MAX_DIRECTIONS, t_start + eff_budget * DIRECTION_SHARE
         else:
             k, deadline = directions, None
+        # bisection of a dense bug stops at the end of the budget (what is
+        # left is reported as failing ranges); 16 s were spent of 10
         rep = _directions_with_progress(f, x, prob, f0, k, rng, max_localize, deadline,
-                                        progress, t_call)
-        # the sample is sized from what a loss call costs now
+                                        progress, t_call, t_start + eff_budget)
+        # the sample is sized from what a loss call costs now, and is never
+        # below the stratified minimum (every tensor min(size, 16))
         slow = (f.seconds / max(f.n, 1)) / max(t_call, 1e-12)
         left = t_start + eff_budget * (1.0 - RESERVE_SHARE) - time.perf_counter()
-        m = int(min(n, max(0.0, left) / (2 * t_coord * slow)))
-        if m >= T:
-            idx = stratified_sample(prob.blocks, prob.g, m, rng)
-            base = _run_until(G, prob, c_loss, idx, h, tol, parallel, progress, values,
-                              t_start + eff_budget * (1.0 - RESERVE_SHARE))
-            if base is None:
-                idx = np.empty(0, dtype=np.intp)
-        else:
-            idx = np.empty(0, dtype=np.intp)
+        minimum = int(sum(min(b - a, MIN_PER_TENSOR) for _, a, b, _ in prob.blocks))
+        m = max(minimum, int(min(n, max(0.0, left) / (2 * t_coord * slow))))
+        idx = stratified_sample(prob.blocks, prob.g, m, rng)
+        base = _run_sample(G, prob, c_loss, idx, h, tol, parallel, progress, values,
+                           t_start + eff_budget * (1.0 - RESERVE_SHARE))
+        idx = base.index
     if executor is not None and base is not None:
         # every coordinate the workers' values fail (or leave undecided) is
         # re-evaluated in this process: they must agree before it is reported
@@ -601,14 +686,18 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
             k = directions or 0
         if k:
             f0 = base.loss_value if base is not None else f(x)
-            rep = _directions_with_progress(f, x, prob, f0, k, rng, max_localize, None,
-                                            progress, timed.get("t", 0.0))
+            rep = _directions_with_progress(
+                f, x, prob, f0, k, rng, max_localize, None, progress, timed.get("t", 0.0),
+                None if eff_budget is None else t_start + eff_budget)
     if tol is None:
         tol = G.DEFAULT_TOL[np.dtype(prob.dtype)]
     result = ScaleCheckResult(prob, base, rep, mode=mode, tol=tol,
                               n_evals=extra_evals + f.n + (base.n_evals if base is not None else 0),
                               elapsed=time.perf_counter() - t_start,
                               t_call=timed.get("t"))
+    # seconds spent compiling (or loading) kernels before the budget clock
+    # started; not part of `elapsed`
+    result.compile_seconds = compile_seconds
     if raise_on_fail and not result.passed:
         raise G.GradientCheckError(result)
     return result

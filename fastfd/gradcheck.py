@@ -376,6 +376,25 @@ def _jit_values(ctx, idx, xp, xm, parallel, bar):
     return fp, fm
 
 
+def _compile_drivers(loss, x0, parallel):
+    """Compile the drivers for a jitted `loss` and the arguments
+    :func:`_jit_values` passes (nothing is evaluated), so that compilation
+    is not timed as part of a check."""
+    import numba
+
+    from ._kernels import gradcheck as K
+
+    drivers = (K.central_values_serial, K.central_values_parallel) if parallel else (
+        K.central_values_serial,)
+    vec = numba.typeof(np.empty(1, dtype=x0.dtype))
+    f64 = numba.typeof(np.empty(1))
+    ints = numba.typeof(np.empty(1, dtype=np.intp))
+    sig = (numba.typeof(loss), numba.typeof(x0), ints, vec, vec, f64, f64, ints)
+    for driver in drivers:
+        if hasattr(driver, "compile"):
+            driver.compile(sig)
+
+
 def _values(ctx, idx, xp, xm, use_jit, parallel, bar, label):
     if use_jit:
         try:
@@ -432,8 +451,13 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
     ----------
     loss : callable
         ``loss(params) -> float``, receiving parameters in the structure of
-        `params`. A Numba-jitted loss of one 1-D float array runs in a
-        compiled (and by default parallel) per-coordinate kernel.
+        `params` as read-only views. A Numba-jitted loss of one 1-D float
+        array runs in a compiled (and by default parallel) per-coordinate
+        kernel. The value may be a float, a NumPy real scalar, a 0-d real
+        array or a 0-d framework scalar (anything with ``__float__`` and an
+        empty shape, such as a PyTorch or JAX scalar); bool, str, complex,
+        ``decimal.Decimal`` and arrays or tensors of any other shape,
+        ``(1,)`` included, are a TypeError in every mode.
     params : ndarray, dict of str -> ndarray, or list/tuple of ndarrays
         Point to check at. Integer arrays are checked as float64; the check
         runs in float32 only when every array is float32.
@@ -478,6 +502,10 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
         a target, not a hard stop (a failure found late is still confirmed
         and localized). Default 10 s with ``coords="auto"``; a budget smaller
         than one loss evaluation is an error that says how long one takes.
+        The clock starts once the gradient is computed and Numba's kernels
+        are compiled (reported apart as ``compile_seconds``); bisection stops
+        at the end of the budget, and the stratified minimum (every tensor
+        ``min(size, 16)`` coordinates) always runs.
     vectorized : bool, optional
         `loss` accepts every tensor with a leading batch axis (a ``(k, n)``
         array for a flat `params`) and returns ``k`` losses; perturbations

@@ -273,7 +273,7 @@ def test_dask_workers_that_die_are_reported_as_dead():
     distributed = pytest.importorskip("distributed")
     from fastfd.gradcheck import check_gradient
     cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                       dashboard_address=None, silence_logs=50)
+                                       dashboard_address=":0", silence_logs=50)
     client = distributed.Client(cluster)
     L.STATE["parent"] = True
     try:

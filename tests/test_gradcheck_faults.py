@@ -24,9 +24,9 @@ def sq(p):
     return float(np.sum(p ** 2))
 
 
-def run_python(code, timeout=120):
+def run_python(code, timeout=120, env=None):
     """Run ``code`` in a fresh interpreter; returns the completed process."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+    env = dict(os.environ, **(env or {}), PYTHONPATH=os.pathsep.join(
         [ROOT, os.path.join(ROOT, "tests"), os.environ.get("PYTHONPATH", "")]))
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
                           capture_output=True, text=True, timeout=timeout)
@@ -274,3 +274,101 @@ def test_directional_stage_gives_read_only_views():
                                          r"in the directional checks) \(assignment destination "
                                          r"is read-only\)"):
         check_gradient(writer, big, 2 * big, coords=0, directions=2)
+
+
+class FakeClock:
+    """time.perf_counter for fastfd's modules; the loss advances it."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    import types
+
+    from fastfd import _directions, _sampling, gradcheck
+    clock = FakeClock()
+    fake = types.SimpleNamespace(perf_counter=clock.perf_counter)
+    for mod in (_sampling, _directions, gradcheck):
+        monkeypatch.setattr(mod, "time", fake)
+    return clock
+
+
+def test_loss_slower_than_the_budget_is_refused_at_once(fake_clock):
+    calls = {"n": 0}
+
+    def slow(p):
+        calls["n"] += 1
+        fake_clock.now += 1.0
+        return float(np.sum(p ** 2))
+
+    # it was re-timed first: 3 to 6 more calls (5 s for budget=0.5 and a 1 s loss)
+    with pytest.raises(ValueError, match=r"budget=0\.5 s is too small for even one loss "
+                                         r"evaluation, which takes 1 s \(measured once"):
+        check_gradient(slow, W, 2 * W, budget=0.5)
+    assert calls["n"] == 2
+
+
+def test_stratified_minimum_holds_when_the_deadline_has_passed():
+    from fastfd import gradcheck as G
+    from fastfd._flat import FlatProblem
+    from fastfd._sampling import _run_sample, stratified_sample
+    rng = np.random.default_rng(0)
+    params = {"W": rng.standard_normal(3000), "b": rng.standard_normal(40),
+              "c": rng.standard_normal(7)}
+    prob = FlatProblem(params, {k: 2 * v for k, v in params.items()},
+                       lambda p: sum(float(np.sum(v ** 2)) for v in p.values()))
+    idx = stratified_sample(prob.blocks, prob.g, 600, rng)
+    r = _run_sample(G, prob, prob._loss, idx, None, None, False, False, None, deadline=0.0)
+    assert {t.name: t.checked for t in r.tensors} == {"W": 16, "b": 16, "c": 7}
+    assert set(r.index.tolist()) <= set(idx.tolist())
+
+
+def test_dense_bug_bisection_stays_inside_the_budget(fake_clock):
+    rng = np.random.default_rng(1)
+    params = {"W": rng.standard_normal(4000), "b": rng.standard_normal(50)}
+    grad = {k: 2 * v for k, v in params.items()}
+    grad["W"][::97] *= 1.5          # 42 wrong coordinates, each bisected apart
+
+    def loss(p):
+        fake_clock.now += 1e-3
+        return float(np.sum(p["W"] ** 2) + np.sum(p["b"] ** 2))
+
+    r = check_gradient(loss, params, grad, budget=1.0, seed=0)
+    assert not r.passed and r.tensors[0].passed is False
+    # bisection ran to the end of the budget and stopped (it took 2.2 s of
+    # the fake clock without a deadline); then the stratified minimum of 32
+    # coordinates (64 calls, 0.064 s), which it used to skip
+    assert r.elapsed < 1.25 and r.n_checked == 32
+
+
+def test_cold_numba_cache_does_not_eat_the_budget(tmp_path):
+    # on a cold cache the first check spent its budget compiling and passed
+    # after 0 coordinates and 1 direction
+    proc = run_python("""
+        import time
+        import numpy as np
+        from fastfd.gradcheck import check_gradient
+
+        rng = np.random.default_rng(0)
+        P = {"W": rng.standard_normal((50, 50)), "b": rng.standard_normal(50),
+             "c": rng.standard_normal(7)}
+
+        def loss(p):
+            t = time.perf_counter()
+            while time.perf_counter() - t < 2e-4:
+                pass
+            return sum(float(np.sum(v ** 2)) for v in p.values())
+
+        r = check_gradient(loss, P, {k: 2 * v for k, v in P.items()}, budget=1.0, seed=0)
+        checked = {t.name: t.checked for t in r.tensors}
+        assert r.passed and r.n_directions >= 2, (r.n_directions, checked)
+        assert checked["W"] >= 16 and checked["b"] >= 16 and checked["c"] == 7, checked
+        assert r.compile_seconds > 0 and r.elapsed < 10, (r.compile_seconds, r.elapsed)
+        print("ok")
+    """, env={"NUMBA_CACHE_DIR": str(tmp_path)})
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
