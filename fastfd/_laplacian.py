@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 import functools
 import math
@@ -39,13 +40,15 @@ def _split_dx(dx, u, boundary):
         return [dx] * ndim, ["dx"] * ndim
     from .grid import _check_dx  # grid imports this module
 
-    if isinstance(dx, (str, bytes)):
-        raise TypeError(
-            f"dx must be a positive number or a sequence with one spacing per "
-            f"axis, got {short_repr(dx)}")
     if _is_scalar(dx):
         h = check_positive_scalar("dx", dx)
         return [h] * ndim, ["dx"] * ndim
+    if isinstance(dx, (str, bytes)) or not isinstance(dx, (Sequence, np.ndarray)):
+        # a dict iterates its keys, a set has no order, a generator is spent
+        # after one look: per-axis spacing is a sequence
+        raise TypeError(
+            f"dx must be a positive number or a sequence with one spacing per "
+            f"axis, got a {type(dx).__name__}: {short_repr(dx)}")
     if ndim == 1 and isinstance(dx, np.ndarray) and dx.ndim == 1 and dx.shape[0] != 1:
         return [_check_dx(dx, u.shape[0], 0, boundary, name="dx")], ["dx"]
     try:
@@ -270,7 +273,9 @@ def laplacian(u: ArrayLike, dx: Any = 1.0, *, accuracy: int = 2, boundary: str =
         axis, each a positive number or a 1-D strictly monotonic coordinate
         array of that axis's length (non-uniform grid, summed from
         ``grid.derivative(u, 2, dx=..., axis=a)``). For 1-D ``u`` a 1-D array
-        of ``u``'s length is taken as its coordinate array.
+        of ``u``'s length is taken as its coordinate array. The per-axis
+        form is a sequence (list, tuple, array): a dict would give its keys,
+        a set has no order, so both are a TypeError.
     accuracy : int, optional
         Even order of accuracy of the centred stencil, >= 2. The truncation
         error is ``O(h**accuracy)``; the result is exact for polynomials of
@@ -305,7 +310,8 @@ def laplacian(u: ArrayLike, dx: Any = 1.0, *, accuracy: int = 2, boundary: str =
         ``boundary``; ``out`` of the wrong shape or dtype, read-only or
         overlapping ``u``; 0-d ``u``.
     TypeError
-        Non-numeric ``u``, ``dx`` or ``accuracy``.
+        Non-numeric ``u``, ``dx`` or ``accuracy``; ``dx`` neither a number
+        nor a sequence (a dict, set, string or generator).
 
     See Also
     --------

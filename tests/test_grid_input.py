@@ -8,6 +8,23 @@ from fastfd import grid
 
 AxisError = getattr(np, "exceptions", np).AxisError
 
+
+@pytest.mark.parametrize("dx", [{0: 1.0, 1: 1.0}, {1.0, 2.0}, frozenset({1.0, 2.0}),
+                                {0: 1.0, 1: 2.0}.values(), (h for h in (1.0, 2.0))])
+def test_laplacian_dx_must_be_a_sequence(dx):
+    u = np.ones((5, 5))
+    with pytest.raises(TypeError, match=r"dx must be a positive number or a sequence with one "
+                                        r"spacing per axis, got a \w+"):
+        grid.laplacian(u, dx=dx)
+
+
+def test_laplacian_dx_sequences_still_work():
+    x = np.arange(6.0)
+    u = x[:, None] ** 2 + x[None, :] ** 2
+    for dx in ([1.0, 1.0], (1.0, 1.0), np.array([1.0, 1.0]), [1, 1]):
+        np.testing.assert_allclose(grid.laplacian(u, dx=dx), 4.0, rtol=1e-12)
+
+
 @pytest.mark.parametrize("call, axis", [
     (lambda a: grid.gradient(a, axis=3), 3),
     (lambda a: grid.gradient(a, axis=(0, -4)), -4),
