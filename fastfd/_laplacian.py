@@ -310,7 +310,8 @@ def laplacian(u: ArrayLike, dx: Any = 1.0, *, accuracy: int = 2, boundary: str =
         ``boundary``; ``out`` of the wrong shape or dtype, read-only or
         overlapping ``u``; 0-d ``u``.
     TypeError
-        Non-numeric ``u``, ``dx`` or ``accuracy``; ``dx`` neither a number
+        Non-numeric or masked ``u`` (pass ``u.filled(value)``), non-numeric
+        ``dx`` or ``accuracy``; ``dx`` neither a number
         nor a sequence (a dict, set, string or generator).
 
     See Also

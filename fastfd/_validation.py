@@ -74,10 +74,23 @@ def result_dtype(dtype, name="u"):
 def as_float_array(u, name="u", min_ndim=1):
     """Return ``(array, dtype)`` with ``array`` of the result dtype.
 
+    A ``numpy.ma.MaskedArray`` is a TypeError naming ``name`` (it used to
+    reach Numba, which refused it or ignored the mask depending on what had
+    been compiled before).
+
     Never modifies or aliases-for-writing the caller's array: a cast makes a
     copy, and an array already of the right dtype is returned as is (read
     only use).
     """
+    if isinstance(u, np.ma.MaskedArray):
+        # A masked result would need each stencil's footprint (interior, edge
+        # windows, periodic wrap) to propagate the mask; the kernels take
+        # plain arrays. The caller decides what a masked sample means.
+        raise TypeError(
+            f"{name} is a masked array (numpy.ma.MaskedArray), which fastfd does not "
+            f"support: a stencil would mix masked samples into their neighbours' "
+            f"derivatives. Pass {name}.filled(value) to choose the masked values, or "
+            f"np.asarray({name}) to ignore the mask")
     if isinstance(u, np.ndarray):
         arr = u
     else:

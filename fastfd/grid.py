@@ -441,7 +441,9 @@ def derivative(u: ArrayLike, order: int = 1, *, dx: float | ArrayLike = 1.0,
     Raises
     ------
     TypeError
-        Non-numeric ``u``, non-integer ``order``/``accuracy``/``axis``.
+        Non-numeric ``u``, a masked ``u`` (``numpy.ma.MaskedArray``: pass
+        ``u.filled(value)`` or ``np.asarray(u)``; the same in every function
+        of this module), non-integer ``order``/``accuracy``/``axis``.
     numpy.exceptions.AxisError
         ``axis`` out of range (a ValueError and an IndexError, as in NumPy).
     ValueError

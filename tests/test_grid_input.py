@@ -1,12 +1,61 @@
 """Bad input to the grid API that used to slip through: masked arrays, a
 mapping or set as per-axis spacing, and out-of-range axes (AxisError)."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from fastfd import grid
 
 AxisError = getattr(np, "exceptions", np).AxisError
+
+MASKED = r"u is a masked array \(numpy\.ma\.MaskedArray\).*u\.filled\(value\).*np\.asarray\(u\)"
+
+GRID_CALLS = [
+    lambda u: grid.derivative(u),
+    lambda u: grid.derivative(u, 2, dx=0.5),
+    lambda u: grid.forward_diff(u),
+    lambda u: grid.backward_diff(u),
+    lambda u: grid.centered_diff(u),
+    lambda u: grid.second_diff(u),
+    lambda u: grid.gradient(u),
+    lambda u: grid.laplacian(u),
+]
+
+
+@pytest.mark.parametrize("call", GRID_CALLS)
+def test_masked_array_is_refused(call):
+    u = np.ma.masked_array(np.arange(8.0) ** 2, mask=[0, 0, 1, 0, 0, 0, 0, 0])
+    with pytest.raises(TypeError, match=MASKED):
+        call(u)
+    grid.derivative(np.arange(8.0))  # after a plain call: still refused
+    with pytest.raises(TypeError, match=MASKED):
+        call(u)
+    with pytest.raises(TypeError, match=MASKED):
+        call(np.ma.arange(8.0))  # no element masked: refused all the same
+    np.testing.assert_array_equal(call(u.filled(0.0)), call(np.asarray(u.filled(0.0))))
+
+
+def test_masked_array_refused_in_a_fresh_process():
+    # the first call in a process used to reach Numba and raise NumbaTypeError;
+    # after any plain call it silently ignored the mask
+    code = (
+        "import numpy as np\n"
+        "from fastfd import grid\n"
+        "try:\n"
+        "    grid.gradient(np.ma.arange(5.0))\n"
+        "except TypeError as exc:\n"
+        "    assert type(exc) is TypeError, type(exc)\n"
+        "    assert 'u is a masked array' in str(exc), exc\n"
+        "else:\n"
+        "    raise SystemExit('accepted')\n"
+        "print('ok')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "ok"
 
 
 @pytest.mark.parametrize("dx", [{0: 1.0, 1: 1.0}, {1.0, 2.0}, frozenset({1.0, 2.0}),
