@@ -372,3 +372,15 @@ def test_cold_numba_cache_does_not_eat_the_budget(tmp_path):
         print("ok")
     """, env={"NUMBA_CACHE_DIR": str(tmp_path)})
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_a_float32_framework_scalar_sets_the_check_precision():
+    class Scalar32(Scalar0d):
+        dtype = "torch.float32"
+
+    x = np.linspace(0.5, 1.5, 6)
+    r64 = check_gradient(lambda p: Scalar0d(np.sum(p ** 2)), x, 2 * x, coords="all")
+    r32 = check_gradient(lambda p: Scalar32(np.float32(np.sum(p ** 2))), x, 2 * x,
+                         coords="all")
+    assert r64.dtype == np.float64 and r32.dtype == np.float32
+    assert r32.passed and r32.tol > r64.tol
