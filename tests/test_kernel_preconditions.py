@@ -139,7 +139,8 @@ def test_stencil_lengths_raise():
         with pytest.raises(ValueError, match=r"apply_stencil: weights has length 2, expected 3 "
                                              r"\(the length of offsets\)"):
             call(u, offsets, weights[:2], buf[:10], kernels.PERIODIC)
-        with pytest.raises(ValueError, match=r"apply_stencil: offsets has length 0, expected 1 \(the length of a stencil, at least\)"):
+        with pytest.raises(ValueError, match=r"apply_stencil: offsets and weights are empty; a "
+                                             r"stencil needs at least one point"):
             call(u, offsets[:0], weights[:0], buf[:10], kernels.PERIODIC)
         assert (buf == -7.0).all()
 

@@ -220,6 +220,12 @@ def fail_axis(k, shape, need, axis):
 
 
 @njit(cache=CACHE)
+def fail_empty():
+    raise ValueError("apply_stencil: offsets and weights are empty; a stencil needs "
+                     "at least one point")
+
+
+@njit(cache=CACHE)
 def fail_one_sided(n, lo, hi, d, p):
     need = max(hi - lo + 1, d + p)
     raise ValueError("apply_stencil: u has length " + str(n) + ", ONE_SIDED needs at least "
@@ -427,7 +433,7 @@ def apply_stencil(u, offsets, weights, out, mode):
     if weights.shape[0] != npts:
         fail_length(STENCIL, "weights", weights.shape[0], npts, "offsets")
     if npts == 0:
-        fail_length(STENCIL, "offsets", 0, 1, "a stencil, at least")
+        fail_empty()
     if overlaps(u, out):
         fail_overlap(STENCIL)
     lo, hi = _span(offsets)
