@@ -178,6 +178,8 @@ def stencil_offsets(order: int, accuracy: int = 2, scheme: str = "centered") -> 
 
     centered: ``-m..m`` with ``m = (order - 1)//2 + accuracy//2``;
     forward: ``0..order + accuracy - 1``; backward: the negation of forward.
+    An accuracy above :func:`max_accuracy` in float64 is a ValueError that
+    gives the limit, before any weights are computed.
     """
     scheme = _check_scheme(scheme)
     order = _check_order(order)
