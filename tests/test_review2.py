@@ -32,11 +32,11 @@ def test_float16_loss_values_do_not_pass_a_wrong_gradient(factor):
 
     w = np.ones(5)
     assert gradcheck.check_gradient(loss, w, factor * 2 * w).status == "failed"
-    # the correct gradient cannot be verified: the noise bound of a float16
-    # loss (~25% of the gradient here) is above the resolution limit
+    # at the default step the noise bound of a float16 loss is ~25% of the
+    # gradient; the re-check at 16h brings it under the 5% resolution limit
     good = gradcheck.check_gradient(loss, w, 2 * w)
-    assert good.status == "inconclusive"
-    assert set(good.verdicts.tolist()) == {"loss resolution"}
+    assert good.status == "passed"
+    assert (good.resolution <= 0.05).all() and (good.steps > 1.0).all()
     np.testing.assert_allclose(good.numerical, 2 * w, rtol=0.05)
 
 
