@@ -1157,8 +1157,7 @@ def derivative(f: Callable[..., Any], x: ArrayLike, *, order: int = 1, accuracy:
         realized step. For Richardson the first (largest) step, by default
         ``max(1, |x|) / 8`` rounded down to a power of two (``sqrt(|x|)``
         instead of ``|x|/8`` above ``|x| = 64``, at least ``|x| / 2**29``:
-        ``sin`` at ``1e4`` varies on
-        the scale 1, not ``1e4``). A given step
+        ``sin`` at ``1e4`` varies on the scale 1, not ``1e4``). A given step
         (for Richardson the smallest, ``h / 2**15``) must be above the
         resolution of ``x`` (``x + h != x``) and ``h**order`` must not
         underflow: ValueError otherwise, before ``f`` is called. Not checked

@@ -434,3 +434,25 @@ def test_richardson_extension_is_per_point():
     for i, one in enumerate(ones):
         assert one.value[0] == r.value[i] and one.error[0] == r.error[i]
     assert np.allclose(r.value, 1 / x, rtol=1e-12)
+
+
+def _bump(t):
+    # a Lorentzian of width 1e-3: its scale is far below the first step 0.125
+    return 1.0 / (1.0 + 1e6 * t * t)
+
+
+bump_jit = numba.njit(_bump)
+
+
+def test_richardson_extension_same_on_every_path():
+    x = np.array([1e-3, 2e-3])
+    a = D.derivative(_bump, x, method="richardson", full_output=True)
+    b = D.derivative(bump_jit, x, method="richardson", full_output=True)
+    c = D.derivative(lambda t: _bump(float(t)), x, method="richardson", full_output=True,
+                     vectorized=False)
+    assert a.nfev > 33 and a.nfev == b.nfev == c.nfev
+    assert np.array_equal(a.value, b.value) and np.array_equal(a.value, c.value)
+    assert np.array_equal(a.error, b.error) and np.array_equal(a.error, c.error)
+    exact = -2e6 * x / (1.0 + 1e6 * x * x) ** 2
+    assert np.allclose(a.value, exact, rtol=1e-11, atol=0)
+    assert np.all(a.error >= np.abs(a.value - exact) / 3)
