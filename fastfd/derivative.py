@@ -39,7 +39,7 @@ from numba.extending import is_jitted
 
 from . import _config as config
 from ._kernels.fd import JIT, PY
-from ._steps import _eps, _step_rule_array, realized_step, step_base, step_rule
+from ._steps import _eps, _step_rule_array, realized_step, step_base
 from ._validation import (
     SCHEMES, check_accuracy, check_choice, check_order, result_dtype, short_repr,
 )
