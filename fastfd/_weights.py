@@ -167,9 +167,11 @@ def check_accuracy_limit(accuracy, order, scheme="centered", dtype=np.float64,
 
 
 def _check_scheme(scheme):
-    if scheme not in SCHEMES:
+    if not isinstance(scheme, str) or scheme not in SCHEMES:
+        r = repr(scheme)
         raise ValueError(
-            f"scheme must be one of {', '.join(map(repr, SCHEMES))}, got {scheme!r}")
+            f"scheme must be one of {', '.join(map(repr, SCHEMES))}, got "
+            f"{r if len(r) <= 80 else r[:77] + '...'}")
     return scheme
 
 

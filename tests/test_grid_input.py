@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+import fastfd
 from fastfd import grid
 
 AxisError = getattr(np, "exceptions", np).AxisError
@@ -92,3 +93,12 @@ def test_out_of_range_axis_raises_axis_error(call, axis):
         call(a)
     with pytest.raises(IndexError):
         call(a)
+
+
+@pytest.mark.parametrize("call", [
+    lambda s: fastfd.stencil(1, scheme=s),
+    lambda s: grid.derivative(np.arange(8.0), scheme=s),
+])
+def test_array_scheme_is_refused_naming_scheme(call):
+    with pytest.raises(ValueError, match=r"scheme must be one of 'centered'.*got array\(\[0\., 0\., 0\.\]\)"):
+        call(np.zeros(3))
