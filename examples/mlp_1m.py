@@ -162,7 +162,7 @@ def main(argv=None):
         title = "correct gradient" if bug is None else f"planted bug: {bug}"
         print(f"=== {title} ===")
         print(result)
-        print(f"-> {'PASS' if result.passed else 'FAIL'} in {seconds:.1f} s with "
+        print(f"-> {result.status} in {seconds:.1f} s with "
               f"{result.n_evals:,} loss evaluations "
               f"(full check: {2 * model.n:,} evaluations, about {t_full:,.0f} s)\n")
 

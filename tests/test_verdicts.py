@@ -1,12 +1,16 @@
 """Three verdicts: passed only when verified to the stated tolerance, failed
 only when the gradient is wrong, inconclusive (with the reason) otherwise."""
 
+import re
 import warnings
 
 import numpy as np
 import pytest
 
+import float32_models as M
 from fastfd import check_gradient
+from fastfd._sampling import _range_expr
+from fastfd._steps import optimal_step
 from fastfd.gradcheck import STATUSES, gradient_check
 
 W = np.array([1.0, -2.0, 0.5, 3.0])
@@ -64,3 +68,127 @@ def test_status_values_and_per_coordinate_statuses():
     r = check_gradient(lambda v: float(np.sum(np.sin(v))), x, g, coords="all")
     assert r.status == "failed" and not r.passed
     assert r.statuses.tolist() == ["passed"] * 3 + ["failed", "passed"]
+
+
+# ------------------------------------------------- gradient wrong must hold
+# A loss that varies on a scale smaller than the step: the correct gradient
+# differs from every centered difference at h, 2h and 4h by about the same
+# amount (the discrepancy looks stable), but not at h/16.
+_H = float(optimal_step("centered", np.asarray(1.0)))
+_X0 = np.where(np.random.default_rng(0).random(64) < 0.5, -1.0, 1.0)
+
+
+def wiggle(q):
+    w = _H / 3.0
+    return float(0.5 * np.sum(q ** 2) + np.sum(w * np.sin((q - _X0) / w)))
+
+
+def wiggle_dict(p):
+    return wiggle(p["W"].ravel())
+
+
+def test_a_discrepancy_that_vanishes_at_a_smaller_step_is_never_wrong():
+    r = check_gradient(wiggle, _X0.copy(), _X0 + 1.0, coords="all")
+    assert r.status == "inconclusive" and not r.failures()
+    assert "gradient wrong" not in r.verdicts.tolist()
+    # the same with a real error of 1 on one coordinate: still named
+    g = _X0 + 1.0
+    g[5] += 50.0
+    r = check_gradient(lambda q: float(0.5 * np.sum(q ** 2)), _X0.copy(), g - 1.0,
+                       coords="all")
+    assert r.status == "failed" and [c.index for c in r.failures()] == [5]
+
+
+def test_directional_failure_not_surviving_a_smaller_step_is_inconclusive():
+    # bisection pointed at coordinates (and a range) that were failed as
+    # "gradient wrong" before; their discrepancy vanishes at h/16
+    r = check_gradient(wiggle_dict, {"W": _X0.reshape(8, 8)}, {"W": (_X0 + 1.0).reshape(8, 8)},
+                       coords=0, directions=4, seed=0)
+    assert r.status == "inconclusive" and not r.passed
+    assert not r.localized and not r.failures()
+    assert r.undecided() and all(c.verdict != "gradient wrong" for c in r.undecided())
+    text = str(r)
+    assert "Gradient check inconclusive (sampled)" in text
+    assert re.search(r"W\[0:8, :\]: direction \d+ fails .* not confirmed at a 16x smaller step",
+                     text)
+    # a real wrong entry is still localized, confirmed and named
+    g = {"W": _X0.reshape(8, 8).copy()}
+    g["W"][3, 4] += 1.0
+    r = check_gradient(lambda q: float(0.5 * np.sum(q["W"] ** 2)), {"W": _X0.reshape(8, 8)},
+                       g, coords=0, directions=4, seed=0)
+    assert r.status == "failed" and [c.name for c in r.failures()] == ["W[3, 4]"]
+
+
+# ------------------------------------------------------------ float32 kinks
+@pytest.mark.parametrize("seed", [0, 4])
+def test_float32_relu_mlp_correct_gradient_is_never_wrong(seed):
+    # before: 12 "gradient wrong" on seed 0 (kinks within +-2h)
+    loss, params, grad = M.make_relu_mlp(seed)
+    r = check_gradient(loss, params, grad, coords="all")
+    assert r.status in ("passed", "inconclusive"), str(r)
+    assert "gradient wrong" not in r.verdicts.tolist()
+
+
+def test_float32_tanh_max_kink_at_minus_point_two_steps_is_never_wrong():
+    loss, params, grad = M.make_tanh_max(0)
+    r = check_gradient(loss, params, grad, coords="all")
+    assert r.status in ("passed", "inconclusive") and not r.failures(), str(r)
+
+
+def test_float32_report_states_what_it_could_not_see():
+    loss, params, grad = M.make_mlp(0)
+    r = check_gradient(loss, params, grad, coords="all")
+    assert r.status == "passed", str(r)
+    res = [t.resolution for t in r.tensors]
+    assert all(r.tol <= q <= 0.05 for q in res)
+    text = str(r)
+    assert re.search(r"float32: errors below ~\de-0\d of a tensor's gradient scale are "
+                     r"invisible here", text)
+    assert "resolution" in text.splitlines()[3]
+
+
+# ---------------------------------------------------------------- seed call
+def test_seed_gradient_check_in_float32_is_consistent_and_warns(capsys):
+    x = np.linspace(-1, 1, 30).astype(np.float32)
+    with pytest.warns(RuntimeWarning, match=r"h=1e-05 is below the resolution of the float32 "
+                      r"parameters: x \+ h rounds by up to \S+ of the step"):
+        r = gradient_check(lambda v: float(np.sum(np.sin(v))), x, np.cos(x))
+    out = capsys.readouterr().out
+    assert " Status: FAIL (tol=0.0001)" in out          # the seed's block is unchanged
+    assert not r.passed and r.status != "failed"
+    text = str(r)
+    assert "FAILED: 0 of 30" not in text
+    assert text.startswith("Gradient check FAILED by the seed rule: relative error")
+    assert "per coordinate (tolerance model): no coordinate fails" in text
+    # float64 parameters: no warning, the seed rule passes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = gradient_check(lambda v: float(np.sum(np.sin(v))), x.astype(float),
+                           np.cos(x.astype(float)), verbose=False)
+    assert r.passed and r.status == "passed"
+
+
+# ----------------------------------------------------- readable at scale
+def test_ranges_are_named_by_tensor_index():
+    assert _range_expr("head.weight", (300, 10), 1740, 1830) == "head.weight[174:183, :]"
+    assert _range_expr("b", (10,), 3, 7) == "b[3:7]"
+    assert _range_expr("W", (4, 6, 5), 30, 60) == "W[1, :, :]"
+    assert _range_expr("W", (4, 6), 7, 10) == "W[1, 1:4]"
+    assert _range_expr("W", (4, 6), 5, 14) == "W[0, 5] .. W[2, 1]"
+
+
+def test_unresolved_ranges_are_capped_with_a_count():
+    r = check_gradient(wiggle_dict, {"W": _X0.reshape(8, 8)}, {"W": (_X0 + 1.0).reshape(8, 8)},
+                       coords=0, directions=4, seed=0)
+    r.unresolved = [("W", 8 * k, 8 * k + 8, 0, 1.0, 0.5, False) for k in range(8)] * 3
+    lines = str(r).splitlines()
+    ranges = [ln for ln in lines if "no single coordinate isolated" in ln]
+    assert len(ranges) == 8 and ranges[1].lstrip().startswith("W[1, :]")
+    assert "  ... and 16 more failing ranges" in lines
+
+
+def test_scale_path_has_a_status_too():
+    r = check_gradient(offset_loss, W, np.zeros(4))            # coords="auto"
+    assert r.status == "inconclusive" and not r.passed
+    r = check_gradient(lambda p: float(np.sum(p ** 2)), W, 2 * W)
+    assert r.status == "passed" and r.passed
