@@ -28,13 +28,12 @@ from dataclasses import dataclass
 import functools
 import time
 from typing import Any
-import warnings
 
 import numba
 import numba.np.numpy_support
 import numpy as np
 from numpy.typing import ArrayLike
-from numba.core.errors import NumbaError, NumbaWarning
+from numba.core.errors import NumbaError
 from numba.extending import is_jitted
 
 from . import _config as config
@@ -240,13 +239,6 @@ def _out_dtype(xdt, fdt):
     return np.result_type(xdt, _real_dtype(fdt))
 
 
-def _quiet(call, *args):
-    """Run a kernel; Numba's warnings (e.g. caching) must not reach users."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NumbaWarning)
-        return call(*args)
-
-
 # Kernels over points split them into this many chunks per thread, handed out
 # dynamically, so a core shared with another process slows the run by its
 # share of the chunks, not by a whole static half (see
@@ -301,11 +293,11 @@ def _run(kind, f, x, args, n, nch, out):
         return (bad[c:c + 1],) if per_coordinate else ()
 
     if nch == 1:
-        status = np.array([_quiet(guarded, f, x, *private(0), *args, *bounds(0), out,
+        status = np.array([guarded(f, x, *private(0), *args, *bounds(0), out,
                                   *flag(0))])
     else:
         status = np.zeros(nch, dtype=np.int64)
-        _quiet(par, f, x, *((work,) if per_coordinate else ()), *args, nch, out, status,
+        par(f, x, *((work,) if per_coordinate else ()), *args, nch, out, status,
                *((bad,) if per_coordinate else ()))
     for c in np.flatnonzero(status):
         c = int(c)

@@ -456,3 +456,49 @@ def test_richardson_extension_same_on_every_path():
     exact = -2e6 * x / (1.0 + 1e6 * x * x) ** 2
     assert np.allclose(a.value, exact, rtol=1e-11, atol=0)
     assert np.all(a.error >= np.abs(a.value - exact) / 3)
+
+
+_FILTERS_SCRIPT = r"""
+import threading, warnings
+import numba, numpy as np, fastfd
+
+@numba.njit
+def f(x):
+    return np.sum(np.sin(x) * x)
+
+@numba.njit
+def g(t):
+    return t * t
+
+before = list(warnings.filters)
+x = np.linspace(0.1, 1.0, 64)
+errors = []
+
+def work():
+    try:
+        for _ in range(200):
+            fastfd.gradient(f, x)
+            fastfd.derivative(g, x)
+    except Exception as exc:
+        errors.append(exc)
+
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+assert not errors, errors
+assert list(warnings.filters) == before, [w for w in warnings.filters if w not in before]
+print("ok")
+"""
+
+
+def test_concurrent_derivatives_leave_warning_filters_alone():
+    # catch_warnings edits the process-wide filter list and is not thread
+    # safe: threads interleaving enter/exit leave ('ignore', NumbaWarning)
+    # behind, silencing the user's own Numba warnings
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-c", _FILTERS_SCRIPT], capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
