@@ -793,7 +793,8 @@ class ScaleCheckResult(GradCheckResult):
                     verdict = "non-smooth point" if c.kink > 0.25 * abs(c.discrepancy) \
                         else "finite-difference noise"
                 record = CoordinateCheck(prob.name(i), i, num, ana, err,
-                                         err / scale if scale else 0.0, c.step, verdict)
+                                         err / scale if scale else 0.0, c.step, verdict,
+                                         "failed" if c.confirmed else "inconclusive")
                 (self.localized if c.confirmed else self.undecided_localized).append(record)
             for c in loc.unresolved:
                 self.unresolved.append((tname, c.start, c.stop, c.direction,

@@ -100,8 +100,10 @@ ADVICE = {
 
 CoordinateCheck = namedtuple(
     "CoordinateCheck",
-    "name index numerical analytical abs_error rel_error step verdict")
-CoordinateCheck.__doc__ = "One checked coordinate of a :class:`GradCheckResult`."
+    "name index numerical analytical abs_error rel_error step verdict status",
+    defaults=(None,))
+CoordinateCheck.__doc__ = ("One checked coordinate of a :class:`GradCheckResult`; "
+                           "``status`` is \"passed\", \"failed\" or \"inconclusive\".")
 
 TensorCheck = namedtuple("TensorCheck",
                          "name size checked worst_rel_error passed status noise resolution",
@@ -1194,7 +1196,7 @@ class GradCheckResult:
         return CoordinateCheck(
             self.problem.name(i), i, float(self.numerical[k]), float(self.analytical[k]),
             float(self.abs_errors[k]), float(self.rel_errors[k]), float(self.steps[k]),
-            VERDICTS[self._codes[k]])
+            VERDICTS[self._codes[k]], STATUSES[STATUS_OF[self._codes[k]]])
 
     def _order(self):
         # failing first, then inconclusive, then by relative error (NaN as worst)
