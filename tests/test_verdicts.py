@@ -192,3 +192,12 @@ def test_scale_path_has_a_status_too():
     assert r.status == "inconclusive" and not r.passed
     r = check_gradient(lambda p: float(np.sum(p ** 2)), W, 2 * W)
     assert r.status == "passed" and r.passed
+
+
+def test_a_dense_failure_is_confirmed_on_a_sample():
+    # every coordinate 10% off: 256 of them are confirmed from far and near
+    # (10 evaluations each), the others of the tensor follow them
+    x = np.random.default_rng(1).standard_normal(2000)
+    r = check_gradient(lambda p: float(np.sum(np.sin(p))), x, 1.1 * np.cos(x), coords="all")
+    assert r.status == "failed" and len(r.failures()) == x.size
+    assert r.n_evals <= 2 * x.size + 3 + 2 * x.size + 10 * 256
