@@ -718,7 +718,11 @@ class ScaleCheckResult(GradCheckResult):
     direction, discrepancy, tolerance, confirmed), ``undecided_localized``
     (coordinates bisection pointed at whose failure did not survive a
     smaller step), ``nonsmooth`` (directions whose steps crossed a kink),
-    ``t_call`` and ``full_check_seconds`` (per-call time x 2n).
+    ``direction_resolution`` (tensor -> the error of one coordinate,
+    relative to the tensor's gradient RMS, that fails each direction: the
+    median directional tolerance; in float32 often near 1, so a single
+    wrong entry is left to the sampled coordinates), ``t_call`` and
+    ``full_check_seconds`` (per-call time x 2n).
 
     ``status`` combines the stages: "failed" when a checked coordinate
     failed, bisection localized a wrong coordinate, or a directional
@@ -755,6 +759,7 @@ class ScaleCheckResult(GradCheckResult):
         self.n_directions = rep.n_directions if rep is not None else 0
         self.localized, self.unresolved, self.nonsmooth = [], [], []
         self.direction_failures, self.truncated, self.undecided_localized = [], [], []
+        self.direction_resolution = {}
         if rep is not None:
             self._absorb(rep)
         self.status = self._combine()
@@ -810,6 +815,17 @@ class ScaleCheckResult(GradCheckResult):
                 break
         self.nonsmooth.extend((t, c.direction) for t, c in rep.nonsmooth)
         self.n_localize_evals = sum(loc.n_evals for loc in rep.localized.values())
+        # a coordinate off by more than a direction's tolerance fails it
+        # (module fastfd._directions, "Detection power")
+        tols = {}
+        for tname, c in rep.checks:
+            if tname != "all" and c.tolerance > 0 and np.isfinite(c.tolerance):
+                tols.setdefault(tname, []).append(c.tolerance)
+        for tname, a, b, _ in prob.blocks:
+            g = prob.g[a:b].astype(np.float64)
+            rms = math.sqrt(float(np.mean(g * g))) if b > a else 0.0
+            if tname in tols and rms > 0 and math.isfinite(rms):
+                self.direction_resolution[tname] = float(np.median(tols[tname])) / rms
 
     @property
     def coverage(self):
@@ -903,8 +919,17 @@ class ScaleCheckResult(GradCheckResult):
             dfail = {}
             for t, *_ in self.direction_failures:
                 dfail[t] = dfail.get(t, 0) + 1
-            lines.extend(self._table(("directions failed", lambda t: (
-                f"{dfail.get(t.name, 0):>8} of {self.n_directions:<6}")), sampled=True))
+            dres = self.direction_resolution
+            lines.extend(self._table([
+                ("directions failed", lambda t: (
+                    f"{dfail.get(t.name, 0):>8} of {self.n_directions:<6}")),
+                ("dir. resolution", lambda t: (
+                    "-" if dres.get(t.name) is None else f"{dres[t.name]:.1e}"))],
+                sampled=True))
+            if dres:
+                lines.append("  dir. resolution: the error of one coordinate, relative to its "
+                             "tensor's gradient RMS, that fails each direction (median "
+                             "tolerance); smaller errors are invisible to the directions")
             rows = [r for r in GradCheckResult.worst(self, k) if r.verdict != "ok"]
             if rows:
                 lines.append("  failing or inconclusive sampled coordinates:")

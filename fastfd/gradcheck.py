@@ -1330,8 +1330,9 @@ class GradCheckResult:
         namew = max(6, max(len(t.name) for t in tensors))
         head = (f"  {'tensor':<{namew}}  {'size':>9}  {'checked':>9}  {'worst rel err':>13}"
                 f"  {'noise there':>11}  {'resolution':>10}")
-        if extra is not None:
-            head += f"  {extra[0]:>17}"
+        extra = [] if extra is None else extra
+        for title, _ in extra:
+            head += f"  {title:>17}"
         lines = [head + "  status"]
         for t in tensors:
             worst = "-" if t.worst_rel_error is None else f"{t.worst_rel_error:.2e}"
@@ -1341,8 +1342,8 @@ class GradCheckResult:
                       "failed": "FAIL", "inconclusive": "inconclusive"}[t.status]
             row = (f"  {t.name:<{namew}}  {t.size:>9,}  {t.checked:>9,}  {worst:>13}"
                    f"  {noise:>11}  {res:>10}")
-            if extra is not None:
-                row += f"  {extra[1](t):>17}"
+            for _, cell in extra:
+                row += f"  {cell(t):>17}"
             lines.append(row + f"  {status}")
         return lines
 

@@ -201,3 +201,12 @@ def test_a_dense_failure_is_confirmed_on_a_sample():
     r = check_gradient(lambda p: float(np.sum(np.sin(p))), x, 1.1 * np.cos(x), coords="all")
     assert r.status == "failed" and len(r.failures()) == x.size
     assert r.n_evals <= 2 * x.size + 3 + 2 * x.size + 10 * 256
+
+
+def test_sampled_report_states_what_the_directions_could_not_see():
+    loss, params, grad = M.make_mlp(0)
+    r = check_gradient(loss, params, grad, coords=64, directions=4, seed=0)
+    assert set(r.direction_resolution) == set(params)
+    assert all(q > 0 for q in r.direction_resolution.values())
+    text = str(r)
+    assert "dir. resolution" in text and "invisible to the directions" in text
