@@ -252,18 +252,8 @@ def check_scale_options(coords, directions, budget, vectorized, executor, progre
                 f"coords={coords} is fewer than the {n_blocks} tensors; a stratified "
                 f"sample needs at least one coordinate per tensor")
     else:
-        arr = np.asarray(coords)
-        if arr.dtype.kind not in "iu" or arr.ndim != 1:
-            raise TypeError(
-                f"coords as an array must be a 1-D array of integer flat indices, got "
-                f"{short_repr(coords)}")
-        if arr.size == 0:
-            raise ValueError("coords is an empty array; pass at least one flat index")
-        if arr.min() < 0 or arr.max() >= n:
-            raise ValueError(
-                f"coords has flat indices out of range [0, {n}): min {int(arr.min())}, "
-                f"max {int(arr.max())}")
-        coords = arr.astype(np.intp)
+        from .gradcheck import _index_array
+        coords = _index_array(coords, n)
     budget = check_budget(budget)
     if not isinstance(vectorized, (bool, np.bool_)):
         raise TypeError(f"vectorized must be True or False, got {short_repr(vectorized)}")

@@ -225,18 +225,27 @@ def _check_coords(coords, seed, prob):
             return np.arange(n, dtype=np.intp)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         return np.sort(rng.choice(n, size=k, replace=False)).astype(np.intp)
+    return _index_array(coords, n)
+
+
+def _index_array(coords, n):
+    """Explicit flat indices `coords` (any sequence or array) as intp: the one
+    check of every mode."""
     try:
         arr = np.asarray(coords)
     except Exception as exc:
         raise TypeError(
             f"coords must be 'auto', 'all', a number of coordinates or flat indices, "
             f"got {short_repr(coords)}") from exc
+    # empty before the dtype: np.asarray([]) is float64
+    if arr.size == 0:
+        raise ValueError(
+            f"coords is empty ({short_repr(coords)}); pass 'auto', 'all', a count or at "
+            "least one flat index")
     if arr.dtype.kind not in "iu" or arr.ndim != 1:
         raise TypeError(
             f"coords must be 'auto', 'all', an integer count or a 1-D sequence of integer flat "
             f"indices, got {short_repr(coords)}")
-    if arr.size == 0:
-        raise ValueError("coords is empty; pass 'auto', 'all', a count or at least one index")
     out = (arr < 0) | (arr >= n)
     if out.any():
         raise ValueError(

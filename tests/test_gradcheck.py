@@ -324,7 +324,7 @@ def test_coords_explicit_indices_only_those_are_checked():
     ([1, 5], ValueError, r"coords has indices out of range for 5 parameters: \[5\]"),
     ([-1], ValueError, r"coords has indices out of range for 5 parameters: \[-1\]"),
     ([1, 1], ValueError, r"coords has repeated indices: \[1, 1\]"),
-    ([], TypeError, r"coords must be 'auto', 'all', an integer count or a 1-D sequence"),
+    ([], ValueError, r"coords is empty \(\[\]\); pass"),
     (np.array([], dtype=int), ValueError, r"coords is empty"),
 ])
 def test_coords_errors(coords, exc, msg):

@@ -384,3 +384,14 @@ def test_a_float32_framework_scalar_sets_the_check_precision():
                          coords="all")
     assert r64.dtype == np.float64 and r32.dtype == np.float32
     assert r32.passed and r32.tol > r64.tol
+
+
+# ---------------------------------------------------------------- coords
+@pytest.mark.parametrize("empty", [[], (), np.array([], dtype=int), np.array([]),
+                                   np.empty((0, 2), dtype=int)])
+@pytest.mark.parametrize("extra", [{}, dict(directions=2), dict(budget=5.0)])
+def test_empty_coords_is_one_value_error(empty, extra):
+    # [] was a TypeError (its dtype is float64), np.array([], int) a ValueError
+    with pytest.raises(ValueError, match=r"coords is empty \(.*\); pass 'auto', 'all', a "
+                                         r"count or at least one flat index"):
+        check_gradient(sq, W, 2 * W, coords=empty, **extra)
