@@ -444,16 +444,18 @@ def test_richardson_error_estimate_within_10x(name):
 
 @pytest.mark.parametrize("name", list(RICH))
 def test_richardson_error_estimate_statistics(name):
-    # 60 points per function (measured: the estimate is never below 0.32x of
-    # the true error, median estimate/true 1.2 to 2.6, at least 80% of points
-    # within 10x both ways; overestimates come from points where the true
-    # error happens to be far below its roundoff level)
+    # 60 points per function, measured with and without AVX-512: estimate/
+    # true error >= 0.50 here and >= 0.40 at 641 points of the same
+    # intervals (other roundoff, as another CPU gives), medians 1.7 to 4.1,
+    # at least 76% of points within 10x both ways (sin, order 2: 46 of 60;
+    # overestimates come from points whose true error happens to be far
+    # below their roundoff level)
     f, order, _, _, (a, b) = RICH[name]
     x = np.linspace(a, b, 61)[:-1] + 0.0123
     r = D.derivative(f, x, order=order, method="richardson", full_output=True)
     err, scale = _true_error(name, x, r.value)
     ratio = r.error / err
-    assert ratio.min() >= 0.3, x[np.argmin(ratio)]
+    assert ratio.min() >= 0.35, x[np.argmin(ratio)]
     assert 0.5 <= np.median(ratio) <= 5
     assert np.mean((ratio >= 0.1) & (ratio <= 10)) >= 0.75
     assert np.median(err / scale) <= RICH_VALUE_TOL[name]
@@ -468,7 +470,8 @@ def test_richardson_error_estimate_statistics(name):
 @pytest.mark.parametrize("name", ["seed d1", "expsin d1", "sinxy dx", "expsin d2"])
 @pytest.mark.parametrize("scheme, accuracy", [("forward", 1), ("backward", 2), ("centered", 4)])
 def test_richardson_error_estimate_other_stencils(name, scheme, accuracy):
-    # measured: estimate/true >= 0.27, medians 1.2 to 2.9 (one-sided stencils
+    # measured with and without AVX-512: estimate/true >= 0.41 here and
+    # >= 0.35 at 641 points, medians 1.7 to 4.0 (one-sided stencils
     # extrapolate odd and even powers: q = 1)
     f, order, _, _, (a, b) = RICH[name]
     x = np.linspace(a, b, 61)[:-1] + 0.0123
@@ -476,7 +479,7 @@ def test_richardson_error_estimate_other_stencils(name, scheme, accuracy):
                      full_output=True)
     err, _ = _true_error(name, x, r.value)
     ratio = r.error / err
-    assert ratio.min() >= 0.25 and 0.5 <= np.median(ratio) <= 5
+    assert ratio.min() >= 0.3 and 0.5 <= np.median(ratio) <= 5, (ratio.min(), np.median(ratio))
     assert r.nfev == 16 * len(D._stencil_arrays(order, accuracy, scheme, "<f8")[1]) + 1
 
 
@@ -491,13 +494,14 @@ def test_richardson_issue_oracles():
 
 
 def test_richardson_float32():
-    # measured: estimate/true >= 0.30, median 1.46; values ~1e-6 relative
+    # measured with and without AVX-512: estimate/true >= 0.51 here and
+    # >= 0.38 at 641 points, median 2.0; values ~1e-6 relative
     x = (np.linspace(-3.0, 3.0, 61)[:-1] + 0.0123).astype(np.float32)
     r = D.derivative(expsin, x, method="richardson", full_output=True)
     assert r.value.dtype == np.float32 and r.error.dtype == np.float32
     err, scale = _true_error("expsin d1", x, r.value)
     ratio = r.error / err
-    assert ratio.min() >= 0.25 and 0.5 <= np.median(ratio) <= 5
+    assert ratio.min() >= 0.3 and 0.5 <= np.median(ratio) <= 5, (ratio.min(), np.median(ratio))
     assert np.median(err / scale) <= 4e-6
 
 
