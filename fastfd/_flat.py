@@ -22,7 +22,8 @@ import numpy as np
 
 from ._validation import short_repr
 
-__all__ = ["FlatProblem", "LossEvaluationError", "loss_value", "loss_dtype", "call_loss",
+__all__ = ["FlatProblem", "LossEvaluationError", "loss_value", "loss_dtype", "loss_precision",
+           "jit_return_type", "call_loss",
            "input_error", "loss_error", "readonly_alias", "same_values", "write_probe"]
 
 
@@ -195,6 +196,42 @@ def loss_dtype(value):
         # than float32: resolve it as float16
         dt = np.dtype("float16" if name == "bfloat16" else name)
     return dt if dt.kind == "f" else None
+
+
+def jit_return_type(f, arg):
+    """The Numba type a jitted `f` returns for one argument of ``arg``'s type,
+    read from its compiled signatures (None when it has none for that type).
+
+    Numba boxes a float32 result as a Python float, so the value alone
+    cannot tell a float32 function from a float64 one.
+    """
+    import numba
+
+    argtype = numba.typeof(arg)
+    for sig in f.nopython_signatures:
+        if tuple(sig.args) == (argtype,):
+            return sig.return_type
+    return None
+
+
+def loss_precision(value, loss=None, arg=None):
+    """The floating-point type a loss computes in (None when its value does
+    not say): for a Numba-jitted `loss` called on `arg`, the return type of
+    its compiled signature; otherwise :func:`loss_dtype` of `value`. Every
+    mode of a gradient check learns the loss precision here."""
+    if loss is not None and _is_jitted(loss):
+        import numba.np.numpy_support
+        from numba.core.errors import NumbaError
+
+        rt = jit_return_type(loss, arg)
+        if rt is not None:
+            try:
+                dt = numba.np.numpy_support.as_dtype(rt)
+            except NumbaError:
+                dt = None
+            if dt is not None and dt.kind == "f":
+                return dt
+    return loss_dtype(value)
 
 
 def loss_error(exc, where):

@@ -327,7 +327,8 @@ def _single_from_batched(loss, kind):
             raise ValueError(
                 f"vectorized=True: loss must return 1 value for a batch of 1 (shape "
                 f"(1,)), got shape {values.shape}")
-        return float(values[0])
+        # the NumPy scalar, not float(): its dtype is the loss precision
+        return values[0]
     return single
 
 

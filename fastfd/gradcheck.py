@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._flat import (FlatProblem, LossEvaluationError, LossReturnError, input_error,
-                    loss_dtype, loss_error, loss_value)
+                    loss_error, loss_precision, loss_value)
 from ._progress import Progress, check_progress, progress_enabled
 from ._steps import optimal_step
 from ._validation import check_positive_scalar, short_repr
@@ -725,7 +725,7 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None
         on_timed(t_call)
     if not math.isfinite(f0):
         raise ValueError(f"loss is not finite at the unperturbed params: {f0!r}")
-    raw_dtype = loss_dtype(raw)
+    raw_dtype = loss_precision(raw, ctx.loss, ctx.views)
     eps = max(float(np.finfo(prob.dtype).eps),
               float(np.finfo(raw_dtype).eps) if raw_dtype is not None else 0.0)
     check_dtype = np.dtype(np.float32) if eps > np.finfo(np.float64).eps else np.dtype(np.float64)

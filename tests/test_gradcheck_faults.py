@@ -395,3 +395,49 @@ def test_empty_coords_is_one_value_error(empty, extra):
     with pytest.raises(ValueError, match=r"coords is empty \(.*\); pass 'auto', 'all', a "
                                          r"count or at least one flat index"):
         check_gradient(sq, W, 2 * W, coords=empty, **extra)
+
+
+# ---------------------------------------------------------------- loss precision
+def f16_rows(P):
+    return np.sum(P ** 2, axis=1).astype(np.float16)
+
+
+def f16_one(p):
+    return np.float16(np.sum(p ** 2))
+
+
+@pytest.mark.parametrize("extra", [dict(coords="all"), dict(coords=4)])
+def test_vectorized_loss_precision_is_that_of_its_batch(extra):
+    # the batch's float16 was dropped: "tol=1e-06, float64", every
+    # coordinate "gradient wrong" (without vectorized it passes)
+    one = check_gradient(f16_one, W, 2 * W, **extra)
+    vec = check_gradient(f16_rows, W, 2 * W, vectorized=True, **extra)
+    assert one.passed and vec.passed
+    assert vec.dtype == one.dtype == np.float32 and vec.tol == one.tol
+
+
+@__import__("numba").njit
+def jit_f32(p):
+    q = p.astype(np.float32)
+    return np.sum(q * q) + np.float32(1e4)
+
+
+def py_f32(p):
+    q = p.astype(np.float32)
+    return np.sum(q * q) + np.float32(1e4)
+
+
+def test_jitted_float32_loss_is_checked_in_float32():
+    # Numba returns a float32 result as a Python float: the check ran in
+    # float64 and failed a correct gradient
+    jit = check_gradient(jit_f32, W, 2 * W, coords="all")
+    py = check_gradient(py_f32, W, 2 * W, coords="all")
+    assert py.passed and jit.passed
+    assert jit.dtype == py.dtype == np.float32 and jit.tol == py.tol
+
+
+def test_jit_return_type_is_shared_with_derivative():
+    import importlib
+    derivative = importlib.import_module("fastfd.derivative")
+    from fastfd import _flat
+    assert derivative._jit_return_type is _flat.jit_return_type
