@@ -73,7 +73,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._distributed import evaluate_loss
-from ._flat import readonly_alias
+from ._flat import InputWriteError, loss_precision, readonly_alias, same_values
 from ._kernels.directions import realized_dots as _realized_dots
 from ._kernels.directions import shift as _shift
 from ._kernels.directions import sum_squares as _sum_squares
@@ -101,28 +101,59 @@ class Counter:
     """A flat loss that counts its evaluations and reports progress.
 
     ``base``, when given, is the unperturbed point (read only): checks then
-    restore blocks from it instead of copying them first.
+    restore blocks from it instead of copying them first. ``jitted``, when
+    given, is the user's Numba-jitted loss behind `loss` (a flat loss of one
+    1-D array), ``name(i)`` names flat coordinate ``i`` in errors. After the
+    first call, ``dtype`` is the precision of the loss values
+    (``fastfd._flat.loss_precision``; None when they do not say).
     """
 
     where = "in the directional checks"
 
-    def __init__(self, loss, tick=None, base=None):
+    def __init__(self, loss, tick=None, base=None, *, jitted=None, name=None):
         self.loss = loss
         self.tick = tick
         self.base = base
+        self.jitted = jitted
+        self.name = name
         self.n = 0
         self.seconds = 0.0      # spent inside the loss
-        self._x = self._ro = None
+        self.dtype = None
+        self._first = True
+        self._scratch = self._arg = None
 
     def __call__(self, x):
-        # the loss sees a read-only alias of x (a write fails at the write);
-        # converted and wrapped by the same code as every other path
-        if x is not self._x:
-            self._x, self._ro = x, readonly_alias(x)
+        # The loss gets its own copy of x, compared with x after the call:
+        # a write through a raw pointer (ctypes, a C extension) or from
+        # compiled code is caught at the call, before the check restores the
+        # block it perturbed (which would erase it). A Python loss sees a
+        # read-only alias of the copy (a write fails at the write); a jitted
+        # loss a writeable array, as on the per-coordinate path (a read-only
+        # one compiles a second specialization, and one that writes fails
+        # Numba's typing). Copy and comparison cost two passes over x, less
+        # than any loss that reads its input.
+        s = self._scratch
+        if s is None or s.shape != x.shape or s.dtype != x.dtype:
+            s = self._scratch = np.empty_like(x)
+            self._arg = s if self.jitted is not None else readonly_alias(s)
+        np.copyto(s, x)
         self.n += 1
         t0 = time.perf_counter()
-        value = evaluate_loss(self.loss, self._ro, self.where, x)
+        if self._first:
+            value, raw = evaluate_loss(self.loss, self._arg, self.where, s, self.name,
+                                       raw=True)
+            self.dtype = loss_precision(raw, self.jitted, self._arg)
+            self._first = False
+        else:
+            value = evaluate_loss(self.loss, self._arg, self.where, s, self.name)
         self.seconds += time.perf_counter() - t0
+        i = same_values(s, x)
+        if i >= 0:
+            what = self.name(i) if self.name is not None else f"flat coordinate {i}"
+            raise InputWriteError(
+                f"loss modified its input {self.where}: {what} changed from {x[i].item()!r} to "
+                f"{s[i].item()!r}. A loss must not write to the parameters it is given; copy "
+                "them first")
         if self.tick is not None:
             self.tick(1)
         return value

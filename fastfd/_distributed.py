@@ -121,15 +121,17 @@ def cross_check(loss, x0, index, xp, xm, fp, fm, pick, *, vectorized=False, name
     return 4 * sub.size
 
 
-def evaluate_loss(loss, x, where="at the given point", writeable=None, name=None):
+def evaluate_loss(loss, x, where="at the given point", writeable=None, name=None, raw=False):
     """``loss(x)`` as a float, through the one conversion of every path
     (``fastfd._flat.call_loss``): a TypeError when the loss returns anything
-    but a real scalar, a LossEvaluationError naming `where` when it raises."""
-    return call_loss(loss, x, where, writeable, name)
+    but a real scalar, a LossEvaluationError naming `where` when it raises.
+    With `raw`, ``(float, value as returned)``."""
+    return call_loss(loss, x, where, writeable, name, raw)
 
 
-def batched_losses(loss, points):
-    """``loss(points)`` for a ``(k, n)`` batch, checked to be ``k`` reals."""
+def batched_losses(loss, points, native=False):
+    """``loss(points)`` for a ``(k, n)`` batch, checked to be ``k`` reals
+    (float64; with `native`, in the dtype the loss returned)."""
     k = points.shape[0]
     try:
         values = loss(points)
@@ -149,7 +151,7 @@ def batched_losses(loss, points):
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"vectorized=True: loss must return real numbers, got dtype {arr.dtype}")
-    return arr.astype(np.float64, copy=False)
+    return arr if native else arr.astype(np.float64, copy=False)
 
 
 def batch_rows(n, itemsize, batch_size=None):

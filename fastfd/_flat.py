@@ -239,13 +239,14 @@ def loss_error(exc, where):
     return LossEvaluationError(f"loss raised {type(exc).__name__} {where}: {exc}")
 
 
-def call_loss(fn, arg, where, writeable=None, name=None):
+def call_loss(fn, arg, where, writeable=None, name=None, raw=False):
     """``loss_value(fn(arg))``; an exception from the loss becomes a
     :class:`LossEvaluationError` naming `where` (or an :class:`InputWriteError`,
     see :func:`input_error`), a bad return value a TypeError naming it.
 
     `writeable`, when given, is the writeable flat array `arg` is a
-    read-only alias of, and `fn` takes such a flat array.
+    read-only alias of, and `fn` takes such a flat array. With `raw`, returns
+    ``(float, value as returned)``.
     """
     try:
         value = fn(arg)
@@ -254,9 +255,10 @@ def call_loss(fn, arg, where, writeable=None, name=None):
     except Exception as exc:
         raise input_error(fn, writeable, exc, where, name) from exc
     try:
-        return loss_value(value)
+        f = loss_value(value)
     except LossReturnError as exc:
         raise LossReturnError(f"{exc} ({where})") from None
+    return (f, value) if raw else f
 
 
 def input_error(call, x, exc, where, name=None):

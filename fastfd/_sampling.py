@@ -214,7 +214,8 @@ def _batched_flat(loss):
     from ._distributed import batched_losses
 
     def f(x):
-        return float(batched_losses(loss, x[None, :])[0])
+        # the NumPy scalar: its dtype is the loss precision
+        return batched_losses(loss, x[None, :], native=True)[0]
     return f
 
 
@@ -583,7 +584,8 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     timed = {}
 
     x = np.array(prob.x0, copy=True)
-    f = D.Counter(_batched_flat(flat) if vectorized else flat, base=prob.x0)
+    f = D.Counter(_batched_flat(flat) if vectorized else flat, base=prob.x0,
+                  jitted=loss if prob.jitted else None, name=prob.name)
 
     def fits(t):
         t_coord = (t_row if t_row is not None else t) / workers

@@ -441,3 +441,72 @@ def test_jit_return_type_is_shared_with_derivative():
     derivative = importlib.import_module("fastfd.derivative")
     from fastfd import _flat
     assert derivative._jit_return_type is _flat.jit_return_type
+
+
+# ---------------------------------------------------------------- writes in the directional stage
+def raw_writer(p):
+    # a write through a raw pointer (ctypes, a C extension): read-only flags
+    # do not stop it
+    import ctypes
+    raw = np.ctypeslib.as_array((ctypes.c_double * p.size).from_address(p.ctypes.data))
+    raw[3] = 0.0
+    return float(np.sum(p ** 2))
+
+
+def raw_writer_rows(P):
+    import ctypes
+    raw = np.ctypeslib.as_array((ctypes.c_double * P.size).from_address(P.ctypes.data))
+    raw.reshape(P.shape)[:, 3] = 0.0
+    return np.sum(P ** 2, axis=1)
+
+
+@pytest.mark.parametrize("loss, extra", [(raw_writer, {}),
+                                         (raw_writer_rows, dict(vectorized=True))])
+def test_raw_pointer_write_is_caught_in_the_directional_stage(loss, extra):
+    # it was reported as "params[3] gradient wrong" (the check's restore of
+    # the block it perturbed erased the write)
+    before = W.copy()
+    with pytest.raises(ValueError, match=r"loss modified its input in the directional checks: "
+                                         r"params\[3\] changed from 3\.0 to 0\.0\. A loss must "
+                                         r"not write to the parameters it is given"):
+        check_gradient(loss, W, 2 * W, coords=0, directions=4, seed=0, **extra)
+    np.testing.assert_array_equal(W, before)
+
+
+@__import__("numba").njit
+def jit_writer(p):
+    p[0] = 5.0
+    return np.sum(p ** 2)
+
+
+@__import__("numba").njit
+def jit_writer_after(p):
+    s = np.sum(p ** 2)
+    p[3] = 0.0
+    return s
+
+
+@pytest.mark.parametrize("loss, name, old, new", [(jit_writer, 0, "1.0", "5.0"),
+                                                  (jit_writer_after, 3, "3.0", "0.0")])
+def test_jitted_loss_writing_its_input_in_the_directional_stage(loss, name, old, new):
+    # it got a read-only array: LossEvaluationError: loss raised TypingError
+    # ... No implementation of function
+    before = W.copy()
+    with pytest.raises(ValueError, match=rf"loss modified its input in the directional checks: "
+                                         rf"params\[{name}\] changed from {old} to {new}\."):
+        check_gradient(loss, W, 2 * W, coords=0, directions=4, seed=0)
+    np.testing.assert_array_equal(W, before)
+
+
+@__import__("numba").njit
+def jit_sq(p):
+    return np.sum(p * p)
+
+
+def test_jitted_loss_in_the_directional_stage_passes_and_fails():
+    x = np.linspace(-1.0, 1.0, 50)
+    assert check_gradient(jit_sq, x, 2 * x, coords=0, directions=4, seed=0).passed
+    g = 2 * x
+    g[17] += 1.0
+    r = check_gradient(jit_sq, x, g, coords=0, directions=4, seed=0)
+    assert [c.name for c in r.failures()] == ["params[17]"]
