@@ -517,6 +517,8 @@ def compile_kernels(prob, loss, parallel):
                     D.rademacher(np.random.default_rng(0), 2, prob.dtype), 0, 2,
                     _square_sum(x))
     if prob.jitted:
+        # (this compiles the loss for the writeable flat array the calls
+        # from Python pass too: the first timed call is not a compilation)
         G._compile_drivers(loss, prob.x0, parallel is not False)
     return _clock() - t0
 
@@ -591,17 +593,21 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
         t_coord = (t_row if t_row is not None else t) / workers
         return 2 * n * t_coord + per_dir * (directions or 0) * t <= eff_budget
 
-    def on_timed(t):
-        # A call slower than the whole budget is an error at once: re-timing
-        # it would spend several more calls (5 s for budget=0.5 s and a 1 s
-        # loss). Otherwise one call can be inflated (first-call costs, a busy
-        # machine): re-time before deciding against a full check.
-        timed["t"] = t
+    def on_timed(t, first=False):
+        # A call slower than the whole budget is an error at once, from the
+        # first call (a jitted loss was compiled before the clock started):
+        # re-timing it spent several more calls (5 s for budget=0.5 s and a
+        # 1 s loss), a second call 1 s more. Otherwise one call can be
+        # inflated (first-call costs, a busy machine): re-time before
+        # deciding against a full check.
         if eff_budget is not None and eff_budget < t:
             raise ValueError(
                 f"budget={budget if budget is not None else eff_budget!r} s is too small "
                 f"for even one loss evaluation, which takes {_fmt_seconds(t)} (measured "
-                f"once, on the second call at params)")
+                f"once, on the {'first' if first else 'second'} call at params)")
+        if first:
+            return
+        timed["t"] = t
         if auto and not fits(t):
             t = min(t, time_loss(f, x)[0])
             timed["t"] = t

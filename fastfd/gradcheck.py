@@ -712,11 +712,16 @@ def _large_model_options(coords, directions, budget, vectorized, executor):
 def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None,
          on_timed=None):
     # values: an (fp, fm) evaluator replacing _values (batched losses, executors);
-    # on_timed(t_call): called once the loss is timed, may raise to replan
+    # on_timed(t_call, first=False): called with the first call's time
+    # (first=True: one call slower than the budget is enough to refuse; a
+    # jitted loss is compiled before, see fastfd._sampling.compile_kernels),
+    # then with the second's; may raise to replan
     t0 = time.perf_counter()
     ctx = _Context(prob, loss)
     # Baseline: two evaluations at the unperturbed point.
     f0, raw = ctx.call("at the unperturbed params", raw=True)
+    if on_timed is not None:
+        on_timed(time.perf_counter() - t0, first=True)
     _check_unmodified(ctx)
     t_call = time.perf_counter()
     f0b = ctx.call("at the unperturbed params")
