@@ -244,7 +244,9 @@ def apply_stencil(u, offsets, weights, out, mode):
         accept any ``n`` (with ``INTERIOR`` points whose stencil does not fit
         are not written).
     offsets : 1-D integer array
-        Distinct offsets, any order.
+        Distinct offsets, any order, any integer dtype; each is read as int64
+        (unsigned values above ``2**63 - 1`` wrap), and the span is compared
+        with ``n`` without overflow, so offsets up to +-2**63 are safe.
     weights : 1-D float array
         Same length as ``offsets``. float64 weights are recommended for
         ``ONE_SIDED`` (the moment test treats anything below ``1e-9`` of

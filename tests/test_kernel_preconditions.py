@@ -273,3 +273,83 @@ def test_forward_diff_huge_u_tiny_out_in_subprocess():
                          timeout=300)
     assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
     assert res.stdout.strip() == "ok"
+
+
+# ------------------------------------------------- offsets of any integer type
+
+_GUARDED = (
+    "import numpy as np\n"
+    "from fastfd import kernels\n"
+    "def guarded(n, fill=1.0):\n"
+    "    # u and out in the middle of buffers whose other elements are poison\n"
+    "    ub = np.full(3 * n, 1e300); u = ub[n:2 * n]; u[:] = fill\n"
+    "    ob = np.full(3 * n, -7.0); out = ob[n:2 * n]\n"
+    "    return ub, u, ob, out\n")
+
+
+def _run_code(code):
+    res = subprocess.run([sys.executable, "-c", _GUARDED + code], capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
+    return res.stdout
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16"])
+def test_stencil_narrow_offsets_at_their_minimum_read_only_u(dtype):
+    # int8: -(-128) is -128 again, so the first point whose stencil fits was
+    # taken as 0 and the kernel read 128 elements before u (the poison 1e300)
+    code = (
+        f"dt = np.dtype('{dtype}'); lo = int(np.iinfo(dt).min); n = -lo + 72\n"
+        "ub, u, ob, out = guarded(n)\n"
+        "offsets = np.array([lo, 0, 1], dt); w = np.array([1.0, -2.0, 1.0])\n"
+        "for mode in (kernels.INTERIOR, kernels.PERIODIC, kernels.ONE_SIDED):\n"
+        "    out[:] = 0.0\n"
+        "    kernels.apply_stencil(u, offsets, w, out, mode)\n"
+        "    assert np.abs(out).max() < 1e-9, (mode, np.abs(out).max())\n"
+        "    assert (ob[:n] == -7).all() and (ob[2 * n:] == -7).all()\n"
+        "print('ok')\n")
+    assert _run_code(code).strip() == "ok"
+
+
+@pytest.mark.parametrize("offsets", [
+    [-2**62, 0, 2**62],            # hi - lo + 1 overflows int64
+    [-2**63, 0, 1],                # -lo overflows int64
+    [0, 1, 2**63 - 1],             # i + hi overflows int64
+])
+def test_stencil_offsets_near_int64_limits(offsets):
+    # ONE_SIDED accepted n=20 for a stencil spanning 2**63 points and
+    # returned garbage; the span must be compared with n without overflow
+    code = (
+        f"offsets = np.array({offsets!r}, np.int64); n = 20\n"
+        "w = np.array([1.0, -2.0, 1.0])\n"
+        "ub, u, ob, out = guarded(n)\n"
+        "u[:] = np.arange(n) ** 2.0\n"
+        "try:\n"
+        "    kernels.apply_stencil(u, offsets, w, out, kernels.ONE_SIDED)\n"
+        "except ValueError as exc:\n"
+        "    assert 'apply_stencil: u has length 20, ONE_SIDED needs the stencil to span at '\\\n"
+        "        'most 20 points' in str(exc), exc\n"
+        "else:\n"
+        "    raise SystemExit('ONE_SIDED accepted')\n"
+        "assert (ob == -7).all()\n"
+        "kernels.apply_stencil(u, offsets, w, out, kernels.INTERIOR)\n"
+        "assert (ob == -7).all()  # no point's stencil fits: nothing written\n"
+        "kernels.apply_stencil(u, offsets, w, out, kernels.PERIODIC)\n"
+        "ref = [sum(wk * u[(i + int(o)) % n] for o, wk in zip(offsets.tolist(), w))\n"
+        "       for i in range(n)]\n"
+        "assert np.array_equal(out, ref), (out, ref)\n"
+        "assert (ob[:n] == -7).all() and (ob[2 * n:] == -7).all()\n"
+        "print('ok')\n")
+    assert _run_code(code).strip() == "ok"
+
+
+def test_stencil_unsigned_and_narrow_offsets_match_int64():
+    u = np.arange(30.0) ** 3
+    w = np.array([1.0, -3.0, 3.0, -1.0])
+    for mode in (kernels.INTERIOR, kernels.PERIODIC, kernels.ONE_SIDED):
+        ref = np.full(30, -7.0)
+        kernels.apply_stencil(u, np.array([0, 1, 2, 3]), w, ref, mode)
+        for dt in (np.uint8, np.uint64, np.int8, np.int32):
+            out = np.full(30, -7.0)
+            kernels.apply_stencil(u, np.array([0, 1, 2, 3], dt), w, out, mode)
+            np.testing.assert_array_equal(out, ref)

@@ -226,7 +226,20 @@ def fail_empty():
 
 
 @njit(cache=CACHE)
-def fail_one_sided(n, lo, hi, d, p):
+def _int_str(v):
+    """``str`` of an int64; Numba's ``str(-2**63)`` fails to allocate (it
+    negates the value)."""
+    if v == np.iinfo(np.int64).min:
+        return "-9223372036854775808"
+    return str(v)
+
+
+@njit(cache=CACHE)
+def fail_one_sided(n, lo, hi, d, p, fits):
+    if not fits:  # hi - lo + 1 may not even fit in int64
+        raise ValueError("apply_stencil: u has length " + str(n) + ", ONE_SIDED needs the "
+                         "stencil to span at most " + str(n) + " points (offsets "
+                         + _int_str(lo) + ".." + _int_str(hi) + ")")
     need = max(hi - lo + 1, d + p)
     raise ValueError("apply_stencil: u has length " + str(n) + ", ONE_SIDED needs at least "
                      + str(need) + " (the stencil spans " + str(hi - lo + 1)
@@ -289,9 +302,13 @@ def second_diff(u, dx, out):
 
 @njit(cache=CACHE, fastmath=FASTMATH)
 def _span(offsets):
-    lo = offsets[0]
-    hi = offsets[0]
-    for o in offsets:
+    """``(min, max)`` of ``offsets`` as int64. Every offset is read as int64
+    here and in the loops (a narrow type overflows on negation: ``-(-128)``
+    is -128 in int8)."""
+    lo = np.int64(offsets[0])
+    hi = lo
+    for k in range(offsets.shape[0]):
+        o = np.int64(offsets[k])
         lo = min(lo, o)
         hi = max(hi, o)
     return lo, hi
@@ -401,21 +418,23 @@ def _apply_range(u, offsets, weights, out, lo, hi):
         ob = out[b:e]
         k = 0
         if npts >= 3:
-            o0, o1, o2 = offsets[0], offsets[1], offsets[2]
+            o0, o1, o2 = np.int64(offsets[0]), np.int64(offsets[1]), np.int64(offsets[2])
             _set3(ob, weights[0], u[b + o0:e + o0], weights[1], u[b + o1:e + o1],
                   weights[2], u[b + o2:e + o2])
             k = 3
         else:
-            o0 = offsets[0]
+            o0 = np.int64(offsets[0])
             scale_into(ob, weights[0], u[b + o0:e + o0])
             k = 1
         while k + 3 <= npts:
-            o0, o1, o2 = offsets[k], offsets[k + 1], offsets[k + 2]
+            o0 = np.int64(offsets[k])
+            o1 = np.int64(offsets[k + 1])
+            o2 = np.int64(offsets[k + 2])
             _add3(ob, weights[k], u[b + o0:e + o0], weights[k + 1], u[b + o1:e + o1],
                   weights[k + 2], u[b + o2:e + o2])
             k += 3
         while k < npts:
-            o0 = offsets[k]
+            o0 = np.int64(offsets[k])
             add_scaled(ob, weights[k], u[b + o0:e + o0])
             k += 1
 
@@ -437,14 +456,21 @@ def apply_stencil(u, offsets, weights, out, mode):
     if overlaps(u, out):
         fail_overlap(STENCIL)
     lo, hi = _span(offsets)
+    # Compare lo and hi with n before any arithmetic on them: hi - lo + 1
+    # overflows int64 for offsets near +-2**62, -lo for -2**63. Once
+    # -n < lo and hi < n, every expression below is within (-2n, 2n).
+    fits = lo > -n and hi < n
     d = p = 0
     scale = 0.0
     if mode == ONE_SIDED:  # O(taps**2), before anything is written
         d, p, scale = stencil_moments(offsets, weights)
-        if n < max(hi - lo + 1, d + p):
-            fail_one_sided(n, lo, hi, d, p)
-    first = max(0, -lo)  # first point whose stencil fits
-    last = min(n, n - hi)  # one past the last such point
+        if not fits or n < max(hi - lo + 1, d + p):
+            fail_one_sided(n, lo, hi, d, p, fits)
+    first = n  # no point's stencil fits unless fits
+    last = 0
+    if fits:
+        first = max(0, -lo)  # first point whose stencil fits
+        last = min(n, n - hi)  # one past the last such point
     if first < last:
         _apply_range(u, offsets, weights, out, first, last)
     if mode == INTERIOR:
@@ -474,9 +500,11 @@ def apply_stencil(u, offsets, weights, out, mode):
 
 @njit(cache=CACHE, fastmath=FASTMATH)
 def _periodic_point(u, offsets, weights, out, i, npts, n):
-    acc = weights[0] * u[(i + offsets[0]) % n]
+    # (i + o % n) % n: o % n is in [0, n) for any int64 o, so the sum
+    # cannot overflow as i + o can for offsets near 2**63
+    acc = weights[0] * u[(i + np.int64(offsets[0]) % n) % n]
     for k in range(1, npts):
-        acc += weights[k] * u[(i + offsets[k]) % n]
+        acc += weights[k] * u[(i + np.int64(offsets[k]) % n) % n]
     out[i] = acc
 
 
