@@ -75,21 +75,44 @@ class WorkerMismatchError(RuntimeError):
 # values there, and a zero gradient would pass on the workers' zeros.
 SPOT_CHECKS = 4
 
+# A worker's loss value may differ from this process's by this many ulps of
+# the loss precision times |f| (BLAS with another thread count sums in
+# another order; the engine's roundoff bound allows the same 8 ulps).
+CROSS_ULPS = 8.0
+
+
+def _apart(a, b):
+    """``|a - b|``, 0 where they are equal (also both infinite), inf where
+    only one is NaN."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = np.abs(a - b)
+    d[a == b] = 0.0
+    d[np.isnan(a) & np.isnan(b)] = 0.0
+    d[np.isnan(a) != np.isnan(b)] = np.inf
+    return d
+
 
 def cross_check(loss, x0, index, xp, xm, fp, fm, pick, *, vectorized=False, name=None,
-                batch_size=None):
+                batch_size=None, eps=None):
     """Re-evaluate coordinates ``index[pick]`` here and compare with the
     workers' ``fp``, ``fm``; returns the number of evaluations made.
 
-    A deterministic loss gives the same bits here and on a worker. A
-    difference is re-measured with a second local evaluation: it is an error
-    (:class:`WorkerMismatchError`) unless it is within 4x the local
-    run-to-run difference (a non-deterministic loss).
+    The same loss may round differently on a worker: Dask's nanny sets
+    OMP/MKL/OPENBLAS_NUM_THREADS=1 there, and a BLAS reduction split over
+    another number of threads adds in another order. A value is accepted
+    within ``CROSS_ULPS * eps * |f|`` (`eps` of the loss precision, default
+    that of ``x0``); a larger difference is re-measured with a second local
+    evaluation and is an error (:class:`WorkerMismatchError`) unless it is
+    also within 4x the local run-to-run difference (a non-deterministic
+    loss). A loss the workers compute without some state (0 for ``f``, a
+    missing term) differs by far more.
     """
     pick = np.asarray(pick, dtype=np.intp)
     if pick.size == 0:
         return 0
     sub = index[pick]
+    if eps is None:
+        eps = float(np.finfo(np.asarray(x0).dtype).eps)
 
     def here():
         return coordinate_values(loss, np.array(x0, copy=True), sub, xp[pick], xm[pick],
@@ -97,19 +120,20 @@ def cross_check(loss, x0, index, xp, xm, fp, fm, pick, *, vectorized=False, name
 
     lp, lm = here()
     wp, wm = fp[pick], fm[pick]
-    with np.errstate(invalid="ignore"):
-        diff = np.maximum(np.abs(lp - wp), np.abs(lm - wm))
-        nan = (np.isnan(lp) != np.isnan(wp)) | (np.isnan(lm) != np.isnan(wm))
-        if not (nan | (diff > 0)).any():
+    with np.errstate(invalid="ignore", over="ignore"):
+        dp, dm = _apart(lp, wp), _apart(lm, wm)
+        ap = CROSS_ULPS * eps * np.maximum(np.abs(lp), np.abs(wp))
+        am = CROSS_ULPS * eps * np.maximum(np.abs(lm), np.abs(wm))
+        nan = np.isinf(dp) | np.isinf(dm)
+        if not (nan | (dp > ap) | (dm > am)).any():
             return 2 * sub.size
         lp2, lm2 = here()
-        noise = np.maximum(np.abs(lp2 - lp), np.abs(lm2 - lm))
-        bad = nan | (diff > 4.0 * noise)
+        bad = nan | (dp > ap + 4.0 * _apart(lp2, lp)) | (dm > am + 4.0 * _apart(lm2, lm))
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
         i = int(sub[j])
         label = name(i) if name is not None else f"flat coordinate {i}"
-        plus = bool(nan[j] or (abs(lp[j] - wp[j]) >= abs(lm[j] - wm[j])))
+        plus = bool(dp[j] - ap[j] >= dm[j] - am[j])
         worker, local = (float(wp[j]), float(lp[j])) if plus else (float(wm[j]), float(lm[j]))
         raise WorkerMismatchError(
             f"the workers compute a different loss than this process: at {label} "

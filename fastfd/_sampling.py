@@ -357,9 +357,10 @@ def _engine_values(flat, x0, vectorized, batch_size, executor):
                 [int(idx.size), int(idx[0]), int(idx[-1])]))
             pick = np.sort(rng.choice(idx.size, size=min(SPOT_CHECKS, idx.size),
                                       replace=False))
+            seen["eps"] = ctx.eps
             ctx.n_evals += cross_check(flat, x0, idx, xp, xm, fp, fm, pick,
                                        vectorized=vectorized, name=ctx.prob.name,
-                                       batch_size=batch_size)
+                                       batch_size=batch_size, eps=ctx.eps)
             if label == "h":
                 seen.update(zip(idx.tolist(), zip(xp.tolist(), xm.tolist(),
                                                   fp.tolist(), fm.tolist())))
@@ -367,6 +368,7 @@ def _engine_values(flat, x0, vectorized, batch_size, executor):
 
     def recheck(prob, index, limit=32):
         """Re-evaluate `index` (at most `limit` of them) here; evaluations made."""
+        eps = seen.get("eps")
         index = [i for i in np.asarray(index).tolist() if i in seen][:limit]
         if executor is None or not index:
             return 0
@@ -374,7 +376,7 @@ def _engine_values(flat, x0, vectorized, batch_size, executor):
         sub = np.array(index, dtype=np.intp)
         return cross_check(flat, x0, sub, xp.astype(x0.dtype), xm.astype(x0.dtype), fp, fm,
                            np.arange(sub.size), vectorized=vectorized, name=prob.name,
-                           batch_size=batch_size)
+                           batch_size=batch_size, eps=eps)
 
     values.recheck = recheck
     return values

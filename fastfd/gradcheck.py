@@ -143,6 +143,7 @@ class _Context:
         self.readonly = not prob.jitted
         self.views = prob.views(self.x, self.readonly)
         self.n_evals = 0
+        self.eps = None         # the loss precision's, once the baseline is evaluated
 
     def call(self, where, raw=False):
         """The loss at the current contents of ``x``: a float (with `raw`,
@@ -734,6 +735,7 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None
     eps = max(float(np.finfo(prob.dtype).eps),
               float(np.finfo(raw_dtype).eps) if raw_dtype is not None else 0.0)
     check_dtype = np.dtype(np.float32) if eps > np.finfo(np.float64).eps else np.dtype(np.float64)
+    ctx.eps = eps           # for evaluators that compare loss values (executors)
     if tol is None:
         tol = DEFAULT_TOL[check_dtype]
 

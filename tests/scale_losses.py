@@ -81,3 +81,23 @@ def dies_in_workers(x):
     if not STATE.get("parent"):
         os._exit(3)
     return sin_sum(x)
+
+
+
+def _off_in_workers(x, rel):
+    import os
+    s = float(np.sum(x * x))
+    if STATE.get("pid") == os.getpid():
+        return s
+    return float(max(np.nextafter(s, np.inf), s * (1.0 + rel)))
+
+
+def ulp_in_workers(x):
+    """sum(x**2) in the process that set STATE["pid"], one ulp higher in any
+    other (a worker: BLAS with another thread count rounds so)."""
+    return _off_in_workers(x, 0.0)
+
+
+def far_in_workers(x):
+    """sum(x**2), 1e-9 relative higher in the workers: another loss."""
+    return _off_in_workers(x, 1e-9)

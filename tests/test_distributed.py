@@ -291,3 +291,28 @@ def test_dask_workers_that_die_are_reported_as_dead():
         L.STATE.clear()
         client.close()
         cluster.close()
+
+
+@pytest.mark.parametrize("executor", ["processes", "spawned", "dask_client"])
+def test_worker_values_are_compared_within_the_loss_roundoff(executor, request):
+    # a one-ulp difference (Dask's nanny sets OPENBLAS_NUM_THREADS=1 in its
+    # workers, so BLAS sums in another order) was a WorkerMismatchError,
+    # while local noise of 2e-16 in the same loss was tolerated
+    import os
+
+    from fastfd._distributed import WorkerMismatchError
+    from fastfd.gradcheck import check_gradient
+    ex = request.getfixturevalue(executor)
+    x = np.linspace(-1.0, 1.0, 40)
+    L.STATE["pid"] = os.getpid()
+    try:
+        r = check_gradient(L.ulp_in_workers, x, 2 * x, coords="all", executor=ex)
+        assert r.passed
+        # ... and a loss that really differs (1e-9 relative, far above the
+        # roundoff of sum(x**2)) is still caught
+        with pytest.raises(WorkerMismatchError, match=r"the workers compute a different loss "
+                                                      r"than this process: at params\[\d+\] "
+                                                      r"[+-] h a worker returned"):
+            check_gradient(L.far_in_workers, x, 2 * x, coords="all", executor=ex)
+    finally:
+        L.STATE.clear()
