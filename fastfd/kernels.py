@@ -55,7 +55,8 @@ Formulas (``h`` the spacing): forward ``(u[i+1] - u[i])/h``, backward
 versions and ``np.gradient``.
 """
 
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from ._config import CACHE, FASTMATH
 from ._kernels import laplacian as _lap
@@ -257,12 +258,13 @@ def apply_stencil(u, offsets, weights, out, mode):
         off by up to a few percent, in the interior as at the edges.
     out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
     mode : int
-        ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR``.
+        ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR`` (any integer type).
 
     Raises
     ------
     ValueError
-        ``mode`` not one of the three; ``out`` not of ``u``'s length;
+        ``mode`` not one of the three (a bool or a float is refused by its
+        type, although ``True == PERIODIC``); ``out`` not of ``u``'s length;
         ``weights`` not of ``offsets``' length, or no offsets; an argument
         not 1-D; ``out`` overlapping ``u`` in memory; with ``ONE_SIDED``,
         ``u`` shorter than ``max(span + 1, d + p)`` (span
@@ -301,17 +303,18 @@ def laplacian_2d(u, dx, dy, out, mode):
 
     Parameters
     ----------
-    u : 2-D array
+    u : 2-D array (another ndim is a ValueError)
         Each axis at least 4 long for ``ONE_SIDED``, 3 otherwise.
     dx, dy : float, > 0
     out : 2-D array, ``u``'s shape and dtype, not overlapping ``u``
     mode : int
-        ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR``.
+        ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR`` (any integer type).
 
     Raises
     ------
     ValueError
-        ``mode`` not one of the three, ``out`` not of ``u``'s shape, an axis
+        ``u`` or ``out`` not 2-D; ``mode`` not one of the three (a bool or a
+        float is refused by its type); ``out`` not of ``u``'s shape, an axis
         shorter than the mode needs, or ``out`` overlapping ``u`` in memory.
         Checked before anything is written.
 
@@ -327,12 +330,7 @@ def laplacian_2d(u, dx, dy, out, mode):
     >>> bool(np.allclose(out, 8.0))
     True
     """
-    err = _simple.check_grid(u, out, mode)
-    if err:
-        _simple.fail_grid(_simple.LAP2, err, u.shape, out.shape, mode)
-    a1 = _real_like(1.0 / (dx * dx), u)
-    a2 = _real_like(1.0 / (dy * dy), u)
-    _lap.lap2_serial(u, out, a1, a2, mode, 0)
+    _lap2(u, dx, dy, out, mode)
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
@@ -351,18 +349,19 @@ def laplacian_3d(u, dx, dy, dz, out, mode):
 
     Parameters
     ----------
-    u : 3-D array
+    u : 3-D array (another ndim is a ValueError)
         Each axis at least 4 long for ``ONE_SIDED``, 3 otherwise.
     dx, dy, dz : float, > 0
         Spacings along axes 0, 1, 2.
     out : 3-D array, ``u``'s shape and dtype, not overlapping ``u``
     mode : int
-        ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR``.
+        ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR`` (any integer type).
 
     Raises
     ------
     ValueError
-        ``mode`` not one of the three, ``out`` not of ``u``'s shape, an axis
+        ``u`` or ``out`` not 3-D; ``mode`` not one of the three (a bool or a
+        float is refused by its type); ``out`` not of ``u``'s shape, an axis
         shorter than the mode needs, or ``out`` overlapping ``u`` in memory.
         Checked before anything is written.
 
@@ -377,10 +376,64 @@ def laplacian_3d(u, dx, dy, dz, out, mode):
     >>> bool((out == 6.0).all())
     True
     """
-    err = _simple.check_grid(u, out, mode)
-    if err:
-        _simple.fail_grid(_simple.LAP3, err, u.shape, out.shape, mode)
-    a0 = _real_like(1.0 / (dx * dx), u)
-    a1 = _real_like(1.0 / (dy * dy), u)
-    a2 = _real_like(1.0 / (dz * dz), u)
-    _lap.lap3_serial(u, out, a0, a1, a2, mode, 0)
+    _lap3(u, dx, dy, dz, out, mode)
+
+
+# The Laplacian bodies are chosen by the number of dimensions at compile
+# time: a u or out of another ndim gets a body that raises ValueError (the
+# real body would not type: a raw Numba TypingError from deep in the loop).
+
+def _wrong_ndim(name, nd, u, out):
+    """The message for arguments of the wrong ndim, or None if they fit."""
+    def describe(a):
+        return f"{a.ndim}-d" if isinstance(a, types.Array) else f"{a}"
+    if isinstance(u, types.Array) and isinstance(out, types.Array) and (
+            u.ndim == nd and out.ndim == nd):
+        return None
+    return (f"{name}: u and out must be {nd}-D arrays, got a {describe(u)} u and a "
+            f"{describe(out)} out")
+
+
+def _lap2(u, dx, dy, out, mode):
+    """Body of :func:`laplacian_2d` (compiled through the overload below)."""
+
+
+def _lap3(u, dx, dy, dz, out, mode):
+    """Body of :func:`laplacian_3d` (compiled through the overload below)."""
+
+
+@overload(_lap2, jit_options=dict(fastmath=FASTMATH))
+def _lap2_impl(u, dx, dy, out, mode):
+    msg = _wrong_ndim("laplacian_2d", 2, u, out)
+    if msg is not None:
+        def bad(u, dx, dy, out, mode):
+            raise ValueError(msg)
+        return bad
+
+    def impl(u, dx, dy, out, mode):
+        err = _simple.check_grid(u, out, mode)
+        if err:
+            _simple.fail_grid(_simple.LAP2, err, u.shape, out.shape, mode)
+        a1 = _real_like(1.0 / (dx * dx), u)
+        a2 = _real_like(1.0 / (dy * dy), u)
+        _lap.lap2_serial(u, out, a1, a2, mode, 0)
+    return impl
+
+
+@overload(_lap3, jit_options=dict(fastmath=FASTMATH))
+def _lap3_impl(u, dx, dy, dz, out, mode):
+    msg = _wrong_ndim("laplacian_3d", 3, u, out)
+    if msg is not None:
+        def bad(u, dx, dy, dz, out, mode):
+            raise ValueError(msg)
+        return bad
+
+    def impl(u, dx, dy, dz, out, mode):
+        err = _simple.check_grid(u, out, mode)
+        if err:
+            _simple.fail_grid(_simple.LAP3, err, u.shape, out.shape, mode)
+        a0 = _real_like(1.0 / (dx * dx), u)
+        a1 = _real_like(1.0 / (dy * dy), u)
+        a2 = _real_like(1.0 / (dz * dz), u)
+        _lap.lap3_serial(u, out, a0, a1, a2, mode, 0)
+    return impl

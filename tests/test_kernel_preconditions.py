@@ -353,3 +353,59 @@ def test_stencil_unsigned_and_narrow_offsets_match_int64():
             out = np.full(30, -7.0)
             kernels.apply_stencil(u, np.array([0, 1, 2, 3], dt), w, out, mode)
             np.testing.assert_array_equal(out, ref)
+
+
+# ------------------------------------------------------ mode and ndim by type
+
+MODE_CALLS = [
+    ("apply_stencil", lambda u, mode: call_stencil(u, *fastfd.stencil(1), np.full(u.shape, -7.0),
+                                                   mode), 1),
+    ("apply_stencil", lambda u, mode: kernels.apply_stencil(
+        u, *fastfd.stencil(1), np.full(u.shape, -7.0), mode), 1),
+    ("laplacian_2d", lambda u, mode: call_lap2(u, np.full(u.shape, -7.0), mode), 2),
+    ("laplacian_2d", lambda u, mode: kernels.laplacian_2d(u, 1.0, 1.0, np.full(u.shape, -7.0),
+                                                          mode), 2),
+    ("laplacian_3d", lambda u, mode: call_lap3(u, np.full(u.shape, -7.0), mode), 3),
+]
+MODE_MSG = r"mode must be ONE_SIDED \(0\), PERIODIC \(1\) or INTERIOR \(2\), got "
+
+
+@pytest.mark.parametrize("name, call, ndim", MODE_CALLS)
+def test_bool_mode_is_refused(name, call, ndim):
+    # True == PERIODIC, so a bool ran as a mode
+    u = np.ones((5,) * ndim)
+    for mode, text in ((True, "True"), (False, "False"), (np.bool_(True), "True")):
+        with pytest.raises(ValueError, match=rf"{name}: {MODE_MSG}{text} \(a bool; pass "
+                                             rf"one of the integer constants\)"):
+            call(u, mode)
+
+
+@pytest.mark.parametrize("name, call, ndim", MODE_CALLS)
+def test_float_mode_is_refused_naming_its_type(name, call, ndim):
+    # 0.5 was refused as "got <object type:float64>"; 1.0 ran as PERIODIC
+    u = np.ones((5,) * ndim)
+    for mode in (0.5, 1.0, np.float32(2.0)):
+        with pytest.raises(ValueError, match=rf"{name}: {MODE_MSG}a value of type "
+                                             rf"float(64|32) \(mode is an integer\)"):
+            call(u, mode)
+    call(u, np.int8(1))  # any integer type is a mode
+
+
+@pytest.mark.parametrize("shape", [(6,), (6, 6, 6)])
+def test_laplacian_2d_wrong_ndim_is_a_value_error(shape):
+    # a 1-D or 3-D u was a raw Numba TypingError from deep in the kernel
+    u = np.ones(shape)
+    for call in (lambda u, out: kernels.laplacian_2d(u, 1.0, 1.0, out, kernels.PERIODIC),
+                 lambda u, out: call_lap2(u, out, kernels.PERIODIC)):
+        with pytest.raises(ValueError, match=rf"laplacian_2d: u and out must be 2-D arrays, "
+                                             rf"got a {len(shape)}-d u and a {len(shape)}-d out"):
+            call(u, np.zeros(shape))
+    with pytest.raises(ValueError, match=r"laplacian_2d: u and out must be 2-D arrays, got a "
+                                         r"2-d u and a 1-d out"):
+        kernels.laplacian_2d(np.ones((6, 6)), 1.0, 1.0, np.zeros(36), kernels.PERIODIC)
+
+
+def test_laplacian_3d_wrong_ndim_is_a_value_error():
+    with pytest.raises(ValueError, match=r"laplacian_3d: u and out must be 3-D arrays, got a "
+                                         r"2-d u and a 2-d out"):
+        kernels.laplacian_3d(np.ones((6, 6)), 1.0, 1.0, 1.0, np.zeros((6, 6)), kernels.PERIODIC)

@@ -110,8 +110,40 @@ def overlaps(u, out):
                            out.strides[0] if one_d else 0, u.itemsize, out.itemsize)
 
 
+def mode_is_int(mode):
+    """Whether ``mode`` is of an integer type (not bool). Decided from the
+    Numba type at compile time, so it costs nothing at run time."""
+    return isinstance(mode, (int, np.integer)) and not isinstance(mode, (bool, np.bool_))
+
+
+@overload(mode_is_int)
+def _mode_is_int_impl(mode):
+    # types.Boolean is not a types.Integer: True == PERIODIC is refused
+    ok = isinstance(mode, types.Integer)
+    return lambda mode: ok
+
+
+def mode_str(mode):
+    """How a bad ``mode`` is shown: its value for an integer or a bool, its
+    type otherwise (Numba's ``str`` of a float is ``<object type:float64>``)."""
+    return str(mode)
+
+
+@overload(mode_str)
+def _mode_str_impl(mode):
+    if isinstance(mode, types.Integer):
+        return lambda mode: str(mode)
+    if isinstance(mode, types.Boolean):
+        return lambda mode: ("True" if mode else "False") + (
+            " (a bool; pass one of the integer constants)")
+    text = "a value of type " + str(mode) + " (mode is an integer)"
+    return lambda mode: text
+
+
 @njit(cache=CACHE)
 def bad_mode(mode):
+    if not mode_is_int(mode):
+        return True
     return mode != ONE_SIDED and mode != PERIODIC and mode != INTERIOR
 
 
@@ -191,7 +223,7 @@ def fail_overlap(k):
 @njit(cache=CACHE)
 def fail_mode(k, mode):
     raise ValueError(NAMES[k] + ": mode must be ONE_SIDED (0), PERIODIC (1) or "
-                     "INTERIOR (2), got " + str(mode))
+                     "INTERIOR (2), got " + mode_str(mode))
 
 
 @njit(cache=CACHE)
