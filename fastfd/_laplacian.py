@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 from ._config import PARALLEL_MIN
 from ._kernels import laplacian as lk
 from ._validation import (
-    as_float_array, check_accuracy, check_choice, check_out,
+    as_float_array, check_accuracy, check_choice, check_not_masked, check_out,
     check_positive_scalar, short_repr,
 )
 from ._weights import exact_weights
@@ -40,6 +40,7 @@ def _split_dx(dx, u, boundary):
         return [dx] * ndim, ["dx"] * ndim
     from .grid import _check_dx  # grid imports this module
 
+    check_not_masked(dx, "dx", "a masked coordinate or spacing would be used as a value")
     if _is_scalar(dx):
         h = check_positive_scalar("dx", dx)
         return [h] * ndim, ["dx"] * ndim
@@ -310,7 +311,8 @@ def laplacian(u: ArrayLike, dx: Any = 1.0, *, accuracy: int = 2, boundary: str =
         ``boundary``; ``out`` of the wrong shape or dtype, read-only or
         overlapping ``u``; 0-d ``u``.
     TypeError
-        Non-numeric or masked ``u`` (pass ``u.filled(value)``), non-numeric
+        Non-numeric or masked ``u`` (pass ``u.filled(value)``), a masked
+        ``dx`` (or entry of ``dx``) or ``out``, non-numeric
         ``dx`` or ``accuracy``; ``dx`` neither a number
         nor a sequence (a dict, set, string or generator).
 

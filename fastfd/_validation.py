@@ -18,7 +18,7 @@ from ._weights import SCHEMES, _check_accuracy, _check_order, _check_scheme
 __all__ = [
     "SCHEMES", "check_order", "check_accuracy", "check_scheme", "check_choice",
     "result_dtype", "as_float_array", "normalize_axis", "check_out",
-    "check_positive_scalar", "check_int", "short_repr",
+    "check_positive_scalar", "check_int", "short_repr", "check_not_masked",
 ]
 
 check_order = _check_order
@@ -82,15 +82,11 @@ def as_float_array(u, name="u", min_ndim=1):
     copy, and an array already of the right dtype is returned as is (read
     only use).
     """
-    if isinstance(u, np.ma.MaskedArray):
-        # A masked result would need each stencil's footprint (interior, edge
-        # windows, periodic wrap) to propagate the mask; the kernels take
-        # plain arrays. The caller decides what a masked sample means.
-        raise TypeError(
-            f"{name} is a masked array (numpy.ma.MaskedArray), which fastfd does not "
-            f"support: a stencil would mix masked samples into their neighbours' "
-            f"derivatives. Pass {name}.filled(value) to choose the masked values, or "
-            f"np.asarray({name}) to ignore the mask")
+    # A masked result would need each stencil's footprint (interior, edge
+    # windows, periodic wrap) to propagate the mask; the kernels take plain
+    # arrays. The caller decides what a masked sample means.
+    check_not_masked(u, name, "a stencil would mix masked samples into their "
+                              "neighbours' derivatives")
     if isinstance(u, np.ndarray):
         arr = u
     else:
@@ -112,9 +108,23 @@ def as_float_array(u, name="u", min_ndim=1):
     return arr, dtype
 
 
+def check_not_masked(value, name, reason):
+    """TypeError if ``value`` is a ``numpy.ma.MaskedArray`` (or the masked
+    constant): ``np.asarray`` would drop the mask without a word, and Numba
+    refuses or accepts one depending on what was compiled before."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array (numpy.ma.MaskedArray), which fastfd does not "
+            f"support: {reason}. Pass {name}.filled(value) to choose the masked values, "
+            f"or np.asarray({name}) to ignore the mask")
+
+
 def normalize_axis(axis, ndim, name="axis"):
     """``axis`` in ``[0, ndim)``. Out of range is ``numpy.exceptions.AxisError``,
-    as in NumPy: a subclass of both ValueError and IndexError."""
+    as in NumPy: a subclass of both ValueError and IndexError. A 0-d integer
+    array is an integer, as in NumPy (``operator.index`` accepts it)."""
+    if isinstance(axis, np.ndarray) and axis.ndim == 0 and axis.dtype.kind in "iu":
+        axis = axis[()]
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {short_repr(axis)}")
     axis = operator.index(axis)
@@ -143,7 +153,12 @@ def check_positive_scalar(name, value, dtype=np.float64):
 
 def check_out(out, shape, dtype, inputs=(), name="out"):
     """``out`` must be an ndarray of exactly ``shape``/``dtype``, writeable,
-    and share no memory with any of ``inputs``."""
+    and share no memory with any of ``inputs``. A masked array is refused:
+    the kernels would write its data and leave its mask as it was."""
+    if isinstance(out, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array (numpy.ma.MaskedArray); pass a plain "
+            f"numpy.ndarray (the result has no mask)")
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != tuple(shape):

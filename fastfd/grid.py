@@ -36,7 +36,7 @@ from . import _config
 from ._kernels import stencil as _k
 from ._laplacian import laplacian
 from ._validation import (
-    as_float_array, check_accuracy, check_choice, check_int, check_out,
+    as_float_array, check_accuracy, check_choice, check_int, check_not_masked, check_out,
     check_positive_scalar, check_scheme, normalize_axis, short_repr,
 )
 from ._weights import check_accuracy_limit, exact_weights, integer_form, stencil_offsets
@@ -191,6 +191,7 @@ def _nonuniform_plan(order, accuracy, scheme, boundary, x, rdtype, dx_name="dx")
 
 def _check_dx(dx, n, axis, boundary, name="dx"):
     """A float (uniform) or a float64 coordinate array (non-uniform)."""
+    check_not_masked(dx, name, "a masked coordinate or spacing would be used as a value")
     if isinstance(dx, (numbers.Number, np.generic)) or (
             isinstance(dx, np.ndarray) and dx.ndim == 0):
         return check_positive_scalar(name, dx)
@@ -443,7 +444,9 @@ def derivative(u: ArrayLike, order: int = 1, *, dx: float | ArrayLike = 1.0,
     TypeError
         Non-numeric ``u``, a masked ``u`` (``numpy.ma.MaskedArray``: pass
         ``u.filled(value)`` or ``np.asarray(u)``; the same in every function
-        of this module), non-integer ``order``/``accuracy``/``axis``.
+        of this module, and for a masked coordinate array ``dx`` or a masked
+        ``out``), non-integer ``order``/``accuracy``/``axis`` (a 0-d integer
+        array is an integer, as in NumPy).
     numpy.exceptions.AxisError
         ``axis`` out of range (a ValueError and an IndexError, as in NumPy).
     ValueError

@@ -1,6 +1,7 @@
 """Bad input to the grid API that used to slip through: masked arrays, a
 mapping or set as per-axis spacing, and out-of-range axes (AxisError)."""
 
+import re
 import subprocess
 import sys
 
@@ -102,3 +103,97 @@ def test_out_of_range_axis_raises_axis_error(call, axis):
 def test_array_scheme_is_refused_naming_scheme(call):
     with pytest.raises(ValueError, match=r"scheme must be one of 'centered'.*got array\(\[0\., 0\., 0\.\]\)"):
         call(np.zeros(3))
+
+
+@pytest.mark.parametrize("call", [
+    lambda a, ax: grid.derivative(a, axis=ax),
+    lambda a, ax: grid.centered_diff(a, axis=ax),
+    lambda a, ax: grid.gradient(a, axis=ax),
+    lambda a, ax: grid.gradient(a, axis=(ax, 0))[0],
+])
+def test_zero_d_integer_array_axis_is_accepted(call):
+    # NumPy takes np.array(1) as an axis (operator.index works on it)
+    a = np.arange(60.0).reshape(3, 4, 5) ** 2
+    for ax in (np.array(1), np.array(-2, dtype=np.int8), np.array(1, dtype=np.uint16)):
+        np.testing.assert_array_equal(call(a, ax), call(a, 1))
+    with pytest.raises(AxisError, match=r"axis=3 is out of range for an array with 3 "):
+        call(a, np.array(3))
+    for bad in (np.array(1.0), np.array([1]), np.array(True)):
+        with pytest.raises(TypeError, match=r"axis must be an integer, got array\("):
+            call(a, bad)
+
+
+MASKED_OUT = (r"out is a masked array \(numpy\.ma\.MaskedArray\); pass a plain "
+              r"numpy\.ndarray")
+OUT_CALLS = [
+    lambda out: grid.derivative(np.arange(8.0), out=out),
+    lambda out: grid.forward_diff(np.arange(8.0), out=out),
+    lambda out: grid.centered_diff(np.arange(8.0), out=out),
+    lambda out: grid.second_diff(np.arange(8.0), out=out),
+    lambda out: grid.laplacian(np.arange(8.0), out=out),
+]
+
+
+@pytest.mark.parametrize("call", OUT_CALLS)
+def test_masked_out_is_refused(call):
+    out = np.ma.zeros(8)
+    with pytest.raises(TypeError, match=MASKED_OUT):
+        call(out)
+    call(np.zeros(8))  # after a plain call (fast path warm): still refused
+    with pytest.raises(TypeError, match=MASKED_OUT):
+        call(out)
+    assert (out.data == 0).all()
+
+
+def test_masked_out_refused_in_a_fresh_process():
+    # first call in a process: NumbaTypeError; after a plain call the
+    # masked array was filled and returned
+    code = (
+        "import numpy as np\n"
+        "from fastfd import grid\n"
+        "for k in range(2):\n"
+        "    try:\n"
+        "        grid.derivative(np.arange(8.0), out=np.ma.zeros(8))\n"
+        "    except TypeError as exc:\n"
+        "        assert type(exc) is TypeError, type(exc)\n"
+        "        assert 'out is a masked array' in str(exc), exc\n"
+        "    else:\n"
+        "        raise SystemExit('accepted')\n"
+        "    grid.derivative(np.arange(8.0), out=np.zeros(8))\n"
+        "print('ok')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "ok"
+
+
+def _masked_dx(name):
+    return (rf"{re.escape(name)} is a masked array \(numpy\.ma\.MaskedArray\), which fastfd does not "
+            rf"support.*{re.escape(name)}\.filled\(value\).*np\.asarray\({re.escape(name)}\)")
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda x: grid.derivative(np.arange(8.0), dx=x), "dx"),
+    (lambda x: grid.derivative(np.arange(8.0), 2, dx=x), "dx"),
+    (lambda x: grid.forward_diff(np.arange(8.0), x), "dx"),
+    (lambda x: grid.gradient(np.arange(8.0), x), "spacing"),
+    (lambda x: grid.gradient(np.ones((8, 8)), x, x), "spacing[0]"),
+    (lambda x: grid.laplacian(np.arange(8.0), dx=x), "dx"),
+    (lambda x: grid.laplacian(np.ones((8, 8)), dx=[x, 1.0]), "dx[0]"),
+])
+def test_masked_coordinates_are_refused(call, name):
+    # the mask was dropped and the masked coordinate used as a value
+    x = np.ma.masked_array(np.arange(8.0), mask=[0, 1] + [0] * 6)
+    with pytest.raises(TypeError, match=_masked_dx(name)):
+        call(x)
+    with pytest.raises(TypeError, match=_masked_dx(name)):
+        call(np.ma.arange(8.0))  # nothing masked: refused all the same
+
+
+def test_masked_per_axis_spacing_is_refused_like_coordinates():
+    # laplacian said "dx must be a positive real number, got masked"
+    for dx in (np.ma.masked_array([1.0, 1.0], mask=[1, 0]), np.ma.masked_array([1.0, 1.0])):
+        with pytest.raises(TypeError, match=_masked_dx("dx")):
+            grid.laplacian(np.ones((5, 5)), dx=dx)
+    with pytest.raises(TypeError, match=_masked_dx("dx[0]")):
+        grid.laplacian(np.ones((5, 5)), dx=[np.ma.masked, 1.0])
