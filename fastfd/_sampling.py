@@ -203,9 +203,13 @@ def check_budget(budget):
         return None
     if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, (int, float, np.integer, np.floating)):
         raise TypeError(f"budget must be a positive number of seconds, got {short_repr(budget)}")
-    b = float(budget)
+    try:
+        b = float(budget)
+    except OverflowError:           # an int beyond float range
+        b = math.inf
     if not math.isfinite(b) or b <= 0:
-        raise ValueError(f"budget must be a positive, finite number of seconds, got {budget!r}")
+        raise ValueError(
+            f"budget must be a positive, finite number of seconds, got {short_repr(budget)}")
     return b
 
 

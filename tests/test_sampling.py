@@ -109,10 +109,17 @@ def test_coverage_line():
     (0, ValueError, r"budget must be a positive, finite number of seconds, got 0"),
     (-2.0, ValueError, r"got -2.0"),
     (float("inf"), ValueError, r"got inf"),
+    (10**400, ValueError, r"budget must be a positive, finite number of seconds, got 1000"),
 ])
 def test_bad_budget(value, exc, match):
     with pytest.raises(exc, match=match):
         S.check_budget(value)
+
+
+@pytest.mark.parametrize("value", [1e308, np.float32(3e38), 10**300, 1e-3])
+def test_any_finite_positive_budget_is_a_float(value):
+    # the planning arithmetic clamps before int() (1e308 overflowed there)
+    assert S.check_budget(value) == float(value)
 
 
 # ------------------------------------------------------------------ progress
