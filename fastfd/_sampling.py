@@ -14,9 +14,11 @@ Budgets
 -------
 ``coords="auto"`` times the loss (:func:`time_loss` re-times a few calls
 when one looks inflated) and runs a full check (``2n`` evaluations) when it
-fits the budget (10 s by default); above 2,048 coordinates it runs in
-interleaved chunks and stops at the budget, so a loss that slows down
-mid-run gives a stratified partial check, not an overrun. Otherwise: directional checks (with
+fits the budget (10 s by default); above 512 coordinates it runs in
+interleaved chunks (16 coordinates first, then each sized from the time
+left and the rate measured on the chunk before) and stops at the budget,
+so a loss that slows down mid-run gives a stratified partial check, not an
+overrun. Otherwise: directional checks (with
 bisection of failing tensors) until 45% of the budget is spent, at most 64
 directions of ``4 (1 + tensors)`` evaluations each; then a stratified
 sample sized to end at 75%, from what a loss call costs at that moment; the
@@ -61,7 +63,14 @@ MAX_DIRECTIONS = 64
 TOP_FRACTION = 0.25
 DIRECTION_SHARE = 0.45
 RESERVE_SHARE = 0.25
-FULL_CHUNK = 2048
+# A full check of more than SINGLE_RUN coordinates runs in chunks against
+# the budget, starting at MIN_CHUNK coordinates and growing at most
+# CHUNK_GROWTH times per chunk (see _run_until). Up to 512 coordinates
+# (1,024 calls) it is one engine run.
+SINGLE_RUN = 512
+MIN_CHUNK = 64
+CHUNK_GROWTH = 4
+LEFT_SHARE = 0.5
 
 
 def _allocate(sizes, count, minimum):
@@ -429,63 +438,88 @@ def _split_minimum(idx, prob, minimum=MIN_PER_TENSOR):
 
 
 def _run_sample(G, prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
-                chunk=None, on_timed=None, chunk_seconds=None):
+                chunk=None, on_timed=None, chunk_seconds=None, per_coord=None):
     """:func:`_run_until`, after the stratified minimum of the sample (every
     tensor ``min(size, 16)``), which runs whatever the clock says: a sample
     cut at the deadline after its first interleaved chunk gave a 7-element
     tensor 6 of its 7 coordinates, a million-parameter model's biases none."""
     t0 = _clock()
     must, rest = _split_minimum(idx, prob)
-    first_chunk = max(64, idx.size // 16) if chunk is None else chunk
+    first_chunk = max(MIN_CHUNK, idx.size // 16) if chunk is None else chunk
     order = _interleaved(idx, np.array([b[1] for b in prob.blocks], dtype=np.intp))
     nb = len(prob.blocks)
     have = np.bincount(prob.block_of(idx[order[:first_chunk]]), minlength=nb)
     if (have >= np.bincount(prob.block_of(must), minlength=nb)).all():
         # the first interleaved chunk holds the minimum already
         done = _run_until(G, prob, loss, idx, h, tol, parallel, progress, values, deadline,
-                          chunk=chunk, on_timed=on_timed, chunk_seconds=chunk_seconds)
+                          chunk=chunk, on_timed=on_timed, chunk_seconds=chunk_seconds,
+                          per_coord=per_coord)
         if done is not None:
             return done
         return G._run(prob, loss, must, h, tol, parallel, progress, values=values)
+    t_must = time.perf_counter()
     first = G._run(prob, loss, must, h, tol, parallel, progress, values=values,
                    on_timed=on_timed)
+    t_must = time.perf_counter() - t_must
     more = (_run_until(G, prob, loss, rest, h, tol, parallel, progress, values, deadline,
-                       chunk=chunk, chunk_seconds=chunk_seconds) if rest.size else None)
+                       chunk=chunk, chunk_seconds=chunk_seconds,
+                       per_coord=t_must / max(must.size, 1)) if rest.size else None)
     if more is None:
         return first
     return _merge(G, prob, [first, more], _clock() - t0)
 
 
 def _run_until(G, prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
-               chunk=None, on_timed=None, chunk_seconds=None):
+               chunk=None, on_timed=None, chunk_seconds=None, per_coord=None):
     """The engine on a sample, in chunks, until ``deadline``.
 
     The loss can slow down during the run (another process takes the
-    cores): chunks in interleaved order keep a sample cut short stratified.
-    Each chunk costs the engine's three evaluations at the unperturbed point
-    (at most 2.5%: chunks of at least 64 coordinates). With
-    ``chunk_seconds``, chunks after the first grow to about that many
-    seconds each: every engine run re-enters the thread pool and BLAS's
-    thread limit, and a jitted MSE check (n = 1e4) in 5 chunks of 2048 took
-    1.25x the time of one run (measured). Returns None when the deadline has
-    passed before the first chunk.
+    cores, a cache fills, a data loader stalls): the clock is read between
+    chunks, and each chunk is sized from the time left and the seconds per
+    coordinate measured on the chunk before it (``per_coord`` for the first
+    one, when known) to use at most half of the time left, so the check
+    ends near the deadline even when the loss is now 1000x slower than when
+    it was timed. Chunks start at ``chunk``
+    coordinates (default ``max(64, size / 16)``) and grow at most
+    ``CHUNK_GROWTH`` times per chunk, and, with ``chunk_seconds``, to about
+    that many seconds: every engine run costs three evaluations at the
+    unperturbed point and re-enters the thread pool and BLAS's thread limit
+    (a jitted MSE check, n = 1e4, in 5 chunks of 2048 took 1.25x the time of
+    one run; measured). Chunks in interleaved order keep a sample cut short
+    stratified. Returns None when the deadline has passed before the first
+    chunk.
     """
     t0 = time.perf_counter()
     order = _interleaved(idx, np.array([b[1] for b in prob.blocks], dtype=np.intp))
-    chunk = max(64, idx.size // 16) if chunk is None else chunk
+    size = float(max(MIN_CHUNK, idx.size // 16) if chunk is None else chunk)
     parts = []
     lo = 0
+    now = t0
     while lo < idx.size:
-        if time.perf_counter() > deadline:
+        left = deadline - now
+        if not left > 0:
             break
-        part = np.sort(idx[order[lo:lo + chunk]])
-        t_part = time.perf_counter()
+        # in floats, clamped before int(): a budget of 1e308 s over a
+        # per-coordinate time of 1e-9 s is no count
+        k = min(size, float(idx.size - lo))
+        if per_coord is not None and per_coord > 0:
+            # half of the time left: a rate measured on the chunk before can
+            # be wrong for this one (stalls, a slowdown); re-measured, the
+            # chunks close in on the deadline
+            k = min(k, max(1.0, LEFT_SHARE * left / per_coord))
+        k = int(k)
+        part = np.sort(idx[order[lo:lo + k]])
         parts.append(G._run(prob, loss, part, h, tol, parallel, progress, values=values,
                             on_timed=on_timed if lo == 0 else None))
         lo += part.size
-        t_part = time.perf_counter() - t_part
-        if chunk_seconds is not None and t_part > 0:
-            chunk = max(chunk, int(part.size * chunk_seconds / t_part))
+        after = time.perf_counter()
+        t_part = after - now
+        now = after
+        if t_part > 0:
+            per_coord = t_part / part.size
+        size = CHUNK_GROWTH * part.size
+        if chunk_seconds is not None and per_coord:
+            size = min(size, max(float(MIN_CHUNK), chunk_seconds / per_coord))
     if len(parts) <= 1:
         return parts[0] if parts else None
     return _merge(G, prob, parts, time.perf_counter() - t0)
@@ -632,14 +666,17 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     rep = None
     mode = "all" if idx.size == n else "sampled"
     try:
-        if auto and idx.size > FULL_CHUNK:
+        if auto and idx.size > SINGLE_RUN:
             # a full check that fit when timed still runs against the
             # budget: the loss can slow down 10-100x mid-run on a shared
             # machine (measured: a 51k-parameter check planned at 5 s took
-            # 300 s). Chunks in interleaved order, so a check cut short is a
-            # stratified sample; up to FULL_CHUNK coordinates, one engine run.
+            # 300 s; a loss fast for 20 calls and then 5 ms, n = 3000 and
+            # budget=1.0, took 21.9 s in a first chunk of 2,048). Chunks in
+            # interleaved order, so a check cut short is a stratified sample,
+            # the first of 16 coordinates (32 calls: the timing said nothing
+            # about the calls after it), the others sized from the time left.
             base = _run_sample(G, prob, c_loss, idx, h, tol, parallel, progress, values,
-                               t_start + eff_budget, chunk=max(FULL_CHUNK, n // 16),
+                               t_start + eff_budget, chunk=MIN_PER_TENSOR,
                                on_timed=on_timed, chunk_seconds=eff_budget / 8)
             if base.n_checked < n:
                 mode = "sampled"
@@ -673,10 +710,11 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
         slow = (f.seconds / max(f.n, 1)) / max(t_call, 1e-12)
         left = t_start + eff_budget * (1.0 - RESERVE_SHARE) - time.perf_counter()
         minimum = int(sum(min(b - a, MIN_PER_TENSOR) for _, a, b, _ in prob.blocks))
-        m = max(minimum, int(min(n, max(0.0, left) / (2 * t_coord * slow))))
+        per_coord = max(2 * t_coord * slow, 1e-12)
+        m = max(minimum, int(min(n, max(0.0, left) / per_coord)))
         idx = stratified_sample(prob.blocks, prob.g, m, rng)
         base = _run_sample(G, prob, c_loss, idx, h, tol, parallel, progress, values,
-                           t_start + eff_budget * (1.0 - RESERVE_SHARE))
+                           t_start + eff_budget * (1.0 - RESERVE_SHARE), per_coord=per_coord)
         idx = base.index
     if executor is not None and base is not None:
         # every coordinate the workers' values fail (or leave undecided) is
@@ -685,8 +723,8 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     if rep is None:
         if directions is None and budget is not None and base is not None:
             spare = budget - (time.perf_counter() - t_start)
-            k = int(min(MAX_DIRECTIONS, max(0.0, spare * DIRECTION_SHARE /
-                                            (per_dir * timed.get("t", base.elapsed)))))
+            t_dir = per_dir * max(timed.get("t", base.elapsed), 1e-12)
+            k = int(min(MAX_DIRECTIONS, max(0.0, spare * DIRECTION_SHARE / t_dir)))
         else:
             k = directions or 0
         if k:

@@ -636,7 +636,8 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
     (up to 64 directions, ``4 (1 + tensors)`` evaluations each), then a
     stratified sample of coordinates sized by the time left, keeping a
     quarter for confirming and localizing failures. A full check that fits
-    still stops at the budget (above 2,048 coordinates it runs in chunks),
+    still stops at the budget (above 512 coordinates it runs in chunks
+    sized from the time left and the rate measured on the one before),
     leaving a stratified partial check if the loss slows down mid-run. A directional check's
     tolerance comes from the finite-difference noise measured along that
     direction (steps ``h`` and ``2h``), about 1e-8 of ``|grad . v|`` on

@@ -537,3 +537,65 @@ def test_jitted_loss_is_compiled_before_its_first_timed_call(monkeypatch):
     r = check_gradient(jit_slow_sq, x, 2 * x, budget=5.0)
     import numba
     assert r.passed and (numba.typeof(np.empty(1)),) in seen[0]
+
+
+# ---------------------------------------------------------------- the deadline of a full check
+def slowing_loss(clock, fast_calls, slow, stall_every=None, stall=0.0):
+    """sum(p**2) that costs 1 us on the scripted clock for `fast_calls`
+    calls and `slow` s after, plus `stall` s on every `stall_every`-th call."""
+    calls = {"n": 0}
+
+    def loss(p):
+        calls["n"] += 1
+        clock.now += 1e-6 if calls["n"] <= fast_calls else slow
+        if stall_every and calls["n"] % stall_every == 0:
+            clock.now += stall
+        return float(np.sum(p ** 2))
+
+    return loss, calls
+
+
+@pytest.mark.parametrize("fast_calls, slow, stall_every, stall", [
+    (20, 5e-3, None, 0.0),      # 21.9 s and 4,099 calls for budget=1.0
+    (20, 20e-3, None, 0.0),     # 82 s
+    (0, 1e-6, 20, 0.2),         # 0.2 s stalls on 5% of the calls: 43.8 s
+])
+def test_full_check_obeys_the_deadline_when_the_loss_slows_down(fake_clock, fast_calls, slow,
+                                                                 stall_every, stall):
+    import re
+    x = np.linspace(-1.0, 1.0, 3000)
+    loss, calls = slowing_loss(fake_clock, fast_calls, slow, stall_every, stall)
+    r = check_gradient(loss, x, 2 * x, budget=1.0, seed=0)
+    # a target, re-measured between chunks: the last chunk may run over by
+    # a fraction of the time left when it started
+    assert r.elapsed <= 1.5, (r.elapsed, calls["n"])
+    assert r.passed and r.mode == "sampled" and 16 <= r.n_checked < 3000
+    assert re.fullmatch(r"checked [\d,]+ of 3,000 coordinates in 1 tensor", r.coverage)
+    assert r.coverage.startswith(f"checked {r.n_checked:,} of")
+
+
+def test_full_check_of_a_steady_loss_is_complete_in_few_chunks(fake_clock, monkeypatch):
+    from fastfd import gradcheck as G
+    runs = []
+    real = G._run
+
+    def counting(prob, loss, idx, *args, **kwargs):
+        if prob.n == 3000:          # not the compile run on two coordinates
+            runs.append(idx.size)
+        return real(prob, loss, idx, *args, **kwargs)
+
+    monkeypatch.setattr(G, "_run", counting)
+    x = np.linspace(-1.0, 1.0, 3000)
+    loss, calls = slowing_loss(fake_clock, 0, 1e-5)      # 2n calls: 0.06 s of 1 s
+    r = check_gradient(loss, x, 2 * x, budget=1.0, seed=0)
+    assert r.passed and r.mode == "all" and r.n_checked == 3000
+    # chunks of 16, 64, 256, 1024 and the rest (each at most 4x the one before)
+    assert sum(runs) == 3000 and 2 <= len(runs) <= 8, runs
+
+
+@pytest.mark.parametrize("budget", [1e308, __import__("sys").float_info.max])
+def test_a_huge_budget_is_no_overflow(budget):
+    # OverflowError: cannot convert float infinity to integer (chunk sizing)
+    x = np.linspace(-1.0, 1.0, 3000)
+    r = check_gradient(sq, x, 2 * x, budget=budget)
+    assert r.passed and r.n_checked == 3000
