@@ -546,7 +546,7 @@ def compile_kernels(prob, loss, parallel):
     """
     from . import _directions as D
     from . import gradcheck as G
-    from ._flat import FlatProblem
+    from ._flat import FlatProblem, _is_jitted
 
     t0 = _clock()
     tiny = np.array([1.0, 2.0], dtype=prob.dtype)
@@ -560,6 +560,16 @@ def compile_kernels(prob, loss, parallel):
         # (this compiles the loss for the writeable flat array the calls
         # from Python pass too: the first timed call is not a compilation)
         G._compile_drivers(loss, prob.x0, parallel is not False)
+    elif prob.kind == "array" and _is_jitted(loss):
+        # a jitted loss of an n-d array gets read-only views (as in the
+        # engine and the directional checks): compiled here, not in the
+        # first timed call
+        import numba
+        from numba.core.errors import NumbaError
+        try:
+            loss.compile((numba.typeof(prob.views(np.empty_like(prob.x0), True)),))
+        except NumbaError:
+            pass            # the first call raises it, wrapped and named
     return _clock() - t0
 
 

@@ -599,3 +599,30 @@ def test_a_huge_budget_is_no_overflow(budget):
     x = np.linspace(-1.0, 1.0, 3000)
     r = check_gradient(sq, x, 2 * x, budget=budget)
     assert r.passed and r.n_checked == 3000
+
+
+@__import__("numba").njit
+def jit_sq_2d(p):
+    return np.sum(p * p)
+
+
+def test_jitted_loss_of_a_matrix_is_compiled_before_the_clock(monkeypatch):
+    # its first call would compile it (read-only 2-D views), and one call
+    # slower than the budget is refused
+    import numba
+
+    from fastfd import _sampling
+    from fastfd._flat import readonly_alias
+    seen = []
+    real = _sampling.compile_kernels
+
+    def spy(prob, loss, parallel):
+        out = real(prob, loss, parallel)
+        seen.append(list(loss.signatures))
+        return out
+
+    monkeypatch.setattr(_sampling, "compile_kernels", spy)
+    x = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    r = check_gradient(jit_sq_2d, x, 2 * x, budget=5.0)
+    view = numba.typeof(readonly_alias(np.empty(12)).reshape(3, 4))
+    assert r.passed and (view,) in seen[0]
