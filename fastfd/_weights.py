@@ -55,7 +55,17 @@ def _check_accuracy(accuracy, scheme, order=None, dtype=np.float64, edges=False)
 # Orders above this have no usable stencil in float32 or float64: the minimal
 # stencil's sum|w| grows about 2x per order and fails the rule below from order
 # 28 on in float64 (measured up to order 64), so the Fornberg work is skipped.
-_MAX_ORDER_ANY = 32
+# stencil_weights takes the same limit.
+MAX_ORDER = _MAX_ORDER_ANY = 32
+
+# Most offsets stencil_weights takes. The limit is on time and size, not on
+# float usability (exact weights rounded once are the point of it): rational
+# Fornberg is O(points**2 * order) operations on growing fractions. Measured
+# (this machine): 64 integer offsets 0.01 s at order 1, 0.27 s at order 32;
+# 64 arbitrary float offsets 0.06 s / 1.3 s; 100 float offsets 5 s at order
+# 32; 3000 integer offsets 52 s. The largest standard stencil (fastfd.stencil,
+# centered first derivative of accuracy 40) has 41 points.
+MAX_STENCIL_POINTS = 64
 
 
 def _limit_dtype(dtype):
@@ -346,11 +356,26 @@ def stencil_weights(order: int, offsets):
         the grid step. Integers give the classical stencils; real values
         (non-uniform grids) are converted to fractions exactly, so the weights
         are still the exact weights of those float positions, rounded once.
-        At least ``order + 1`` of them are needed.
+        At least ``order + 1`` of them are needed, at most 64
+        (``MAX_STENCIL_POINTS``: the exact rational recurrence takes about a
+        second at 64 arbitrary float offsets and order 32, and grows as
+        ``points**2 * order`` on ever longer fractions).
 
     Returns
     -------
     ndarray of float64, read-only
+        The exact weights, each rounded once. Nothing here judges whether
+        they are usable in floating point: evaluating the stencil on data
+        amplifies rounding by ``sum(abs(weights))`` (about ``2**points``
+        for one-sided integer offsets), which :func:`fastfd.stencil` bounds
+        through its accuracy limit and this function does not.
+
+    Raises
+    ------
+    ValueError
+        ``order`` above 32 (``MAX_ORDER``, the limit of
+        :func:`fastfd.stencil`), more than 64 offsets, repeated or too few
+        offsets, or weights beyond float64.
 
     Examples
     --------
@@ -361,9 +386,18 @@ def stencil_weights(order: int, offsets):
     [1.0, -2.0, 1.0]
     """
     order = _check_order(order)
+    if order > MAX_ORDER:
+        raise ValueError(
+            f"order={order} is above the limit of {MAX_ORDER} for stencil weights (the "
+            f"limit of fastfd.stencil: no stencil of a higher order is usable in float64)")
     arr = np.asarray(offsets)
     if arr.ndim != 1:
         raise ValueError(f"offsets must be a 1-D sequence, got shape {arr.shape}")
+    if arr.shape[0] > MAX_STENCIL_POINTS:  # before any Fraction is formed
+        raise ValueError(
+            f"offsets has {arr.shape[0]} points; stencil_weights takes at most "
+            f"{MAX_STENCIL_POINTS} (exact rational weights cost points**2 * order "
+            f"operations on ever longer fractions: about 1 s at 64 points)")
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"offsets must be real numbers, got dtype {arr.dtype}")
     offs = tuple(_as_offset(o) for o in arr.tolist())

@@ -2,6 +2,8 @@
 an independent Vandermonde solve, and every error message."""
 
 import math
+import subprocess
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -148,3 +150,46 @@ def test_integer_form_is_exact():
 def test_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_stencil_weights_point_limit():
+    # np.arange(800) returned sum|w| = 8.4e237 after 2.4 s; np.arange(3000)
+    # took 52 s to refuse with "offsets are too close together"
+    limit = _weights.MAX_STENCIL_POINTS
+    w = fastfd.stencil_weights(1, np.arange(limit) - limit // 2)
+    assert abs(float(np.sum(w))) < 1e-12
+    for n in (limit + 1, 800):
+        with pytest.raises(ValueError, match=rf"offsets has {n} points; stencil_weights takes "
+                                             rf"at most {limit}"):
+            fastfd.stencil_weights(1, np.arange(n))
+
+
+def test_stencil_weights_order_limit_is_that_of_stencil():
+    # stencil_weights(39, np.arange(40)) was accepted while stencil refuses
+    # every order above 32
+    top = _weights.MAX_ORDER
+    assert fastfd.stencil_weights(top, np.arange(top + 1)).shape == (top + 1,)
+    for order in (top + 1, 39):
+        with pytest.raises(ValueError, match=rf"order={order} is above the limit of {top}"):
+            fastfd.stencil_weights(order, np.arange(40))
+        with pytest.raises(ValueError, match=rf"order={order} has no usable stencil"):
+            fastfd.stencil(order)
+
+
+def test_stencil_weights_huge_input_refused_at_once():
+    # the point limit is checked before any Fraction is formed; a hang is
+    # caught by the timeout (10**5 points of rational Fornberg never return)
+    code = (
+        "import numpy as np, fastfd\n"
+        "for offs in (np.arange(10**5), np.linspace(0.0, 1.0, 3000)):\n"
+        "    try:\n"
+        "        fastfd.stencil_weights(1, offs)\n"
+        "    except ValueError as exc:\n"
+        "        assert 'stencil_weights takes at most' in str(exc), exc\n"
+        "    else:\n"
+        "        raise SystemExit('accepted')\n"
+        "print('ok')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "ok"
