@@ -18,7 +18,7 @@ fits the budget (10 s by default); above 512 coordinates it runs in
 interleaved chunks (16 coordinates first, then each sized from the time
 left and the rate measured on the chunk before) and stops at the budget,
 so a loss that slows down mid-run gives a stratified partial check, not an
-overrun. Otherwise: directional checks (with
+overrun (so does ``coords=m`` with a ``budget``). Otherwise: directional checks (with
 bisection of failing tensors) until 45% of the budget is spent, at most 64
 directions of ``4 (1 + tensors)`` evaluations each; then a stratified
 sample sized to end at 75%, from what a loss call costs at that moment; the
@@ -676,7 +676,8 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     rep = None
     mode = "all" if idx.size == n else "sampled"
     try:
-        if auto and idx.size > SINGLE_RUN:
+        count = not isinstance(coords, str) and np.ndim(coords) == 0
+        if (auto or (count and budget is not None)) and idx.size > SINGLE_RUN:
             # a full check that fit when timed still runs against the
             # budget: the loss can slow down 10-100x mid-run on a shared
             # machine (measured: a 51k-parameter check planned at 5 s took
@@ -685,10 +686,11 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
             # interleaved order, so a check cut short is a stratified sample,
             # the first of 16 coordinates (32 calls: the timing said nothing
             # about the calls after it), the others sized from the time left.
+            # A stratified count with a budget likewise.
             base = _run_sample(G, prob, c_loss, idx, h, tol, parallel, progress, values,
                                t_start + eff_budget, chunk=MIN_PER_TENSOR,
                                on_timed=on_timed, chunk_seconds=eff_budget / 8)
-            if base.n_checked < n:
+            if base.n_checked < idx.size:
                 mode = "sampled"
                 idx = base.index
         elif idx.size:

@@ -626,3 +626,13 @@ def test_jitted_loss_of_a_matrix_is_compiled_before_the_clock(monkeypatch):
     r = check_gradient(jit_sq_2d, x, 2 * x, budget=5.0)
     view = numba.typeof(readonly_alias(np.empty(12)).reshape(3, 4))
     assert r.passed and (view,) in seen[0]
+
+
+def test_a_stratified_count_with_a_budget_obeys_it(fake_clock):
+    # coords=1000, budget=1.0 and a 5 ms loss ran all 2,000 calls (10 s)
+    x = np.linspace(-1.0, 1.0, 3000)
+    loss, calls = slowing_loss(fake_clock, 0, 5e-3)
+    r = check_gradient(loss, x, 2 * x, coords=1000, budget=1.0, seed=0)
+    assert r.elapsed <= 1.5, (r.elapsed, calls["n"])
+    assert r.passed and r.mode == "sampled" and 16 <= r.n_checked < 1000
+    assert r.coverage.startswith(f"checked {r.n_checked:,} of 3,000 coordinates")
