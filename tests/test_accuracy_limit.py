@@ -152,3 +152,63 @@ def test_huge_accuracy_returns_at_once():
                          timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
+
+
+def _coordinate_grids():
+    n = 60
+    rng = np.random.default_rng(1)
+    geom = np.cumsum(1.15 ** np.arange(n))
+    return {"geometric": geom / geom[-1],
+            "chebyshev": (1 - np.cos(np.pi * np.arange(n) / (n - 1))) / 2,
+            "random": np.cumsum(rng.uniform(0.01, 1.0, n)) / n}
+
+
+@pytest.mark.parametrize("kind", ["geometric", "chebyshev", "random"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("scheme", ["centered", "forward", "backward"])
+def test_nonuniform_constant_has_zero_derivative_at_every_accepted_accuracy(
+        kind, dtype, order, scheme):
+    # The limit of coordinate arrays came from the uniform stencil: on the
+    # geometric grid (ratio 1.15) the first derivative of a constant was 2849
+    # at accuracy 24 and 0.002 at 20. Every accuracy accepted now gives a
+    # constant's derivative within a few sqrt(eps) / spacing**order, with the
+    # spacing the smaller of the point's two neighbouring gaps.
+    x = _coordinate_grids()[kind].astype(dtype)
+    n = x.shape[0]
+    gaps = np.abs(np.diff(x.astype(np.float64)))
+    h = np.minimum(np.r_[gaps[0], gaps], np.r_[gaps, gaps[-1]])
+    eps = float(np.finfo(dtype).eps)
+    step = 2 if scheme == "centered" else 1
+    limit = min(max_accuracy(order, scheme, dtype), max_accuracy(order, "forward", dtype))
+    accepted = []
+    for accuracy in range(step, limit + 1, step):
+        try:
+            d = grid.derivative(np.ones(n, dtype), order, dx=x, accuracy=accuracy, scheme=scheme)
+        except ValueError as exc:
+            assert "is the highest these coordinates accept" in str(exc), exc
+            continue
+        accepted.append(accuracy)
+        worst = float(np.max(np.abs(d.astype(np.float64)) * h ** order))
+        assert worst <= 4 * math.sqrt(eps), (accuracy, worst / math.sqrt(eps))
+    assert accepted and accepted[0] == step
+
+
+def test_nonuniform_refusal_names_the_point_and_the_accepted_accuracy():
+    x = _coordinate_grids()["geometric"]
+    u = np.ones(60)
+    for accuracy in (20, 24):
+        with pytest.raises(ValueError, match=rf"accuracy={accuracy} is too high for order=1, "
+                                             r"scheme='centered' on the coordinates dx in "
+                                             r"float64: at point \d+ \(dx\[\d+\] = [0-9.e+-]+\) "
+                                             r"the weights amplify rounding [0-9.e+]+ times "
+                                             r"beyond sqrt\(eps\)/spacing\*\*1; accuracy=\d+ "
+                                             r"is the highest these coordinates accept") as info:
+            grid.derivative(u, dx=x, accuracy=accuracy)
+    ok = int(str(info.value).split("; accuracy=")[1].split()[0])
+    assert np.max(np.abs(grid.derivative(u, dx=x, accuracy=ok))) < 1e-6
+    with pytest.raises(ValueError, match=rf"accuracy={ok + 2} is too high"):
+        grid.derivative(u, dx=x, accuracy=ok + 2)
+    # the same rule through the Laplacian's per-axis coordinates
+    with pytest.raises(ValueError, match=r"on the coordinates dx\[1\] in float64"):
+        grid.laplacian(np.ones((20, 60)), dx=[1.0, x], accuracy=ok + 2)
