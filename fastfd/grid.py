@@ -521,8 +521,18 @@ def derivative(u: ArrayLike, order: int = 1, *, dx: float | ArrayLike = 1.0,
 
     Notes
     -----
-    Rounding: the error of a stencil grows like ``eps * max|u| / dx**order``
-    as ``dx`` shrinks, so in float32 high orders on fine grids lose digits.
+    Rounding: the error of a stencil grows like ``eps * sum|w| * max|u| /
+    dx**order`` as ``dx`` shrinks (``w`` the unit-step weights), so in
+    float32 high orders on fine grids lose digits, and more at higher
+    accuracy, whose ``sum|w|`` is larger. The accuracy limit cannot know
+    ``dx``: it bounds that error by ``sqrt(eps) * max|u| / dx**order``, not by
+    the truncation error it trades against. Measured, forward fourth
+    derivative of float32 ``sin(3x)`` on ``[0, 1]``: with 12 points accuracy
+    5 is best (relative error 7e-3, 0.2 at accuracy 2); with 30 points
+    accuracy 2 is (0.04, 0.45 at accuracy 5, of which the float32 samples
+    alone, differentiated in float64, cause 0.17); with 200 points every
+    accuracy is above 100%. Choose the accuracy for your ``dx`` or use
+    float64.
 
     Examples
     --------
