@@ -18,7 +18,8 @@ fits the budget (10 s by default); above 512 coordinates it runs in
 interleaved chunks (16 coordinates first, then each sized from the time
 left and the rate measured on the chunk before) and stops at the budget,
 so a loss that slows down mid-run gives a stratified partial check, not an
-overrun (so does ``coords=m`` with a ``budget``). Otherwise: directional checks (with
+overrun (so does ``coords=m`` with a ``budget``, and ``directions=k`` stop
+starting new directions at it). Otherwise: directional checks (with
 bisection of failing tensors) until 45% of the budget is spent, at most 64
 directions of ``4 (1 + tensors)`` evaluations each; then a stratified
 sample sized to end at 75%, from what a loss call costs at that moment; the
@@ -677,7 +678,8 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     mode = "all" if idx.size == n else "sampled"
     try:
         count = not isinstance(coords, str) and np.ndim(coords) == 0
-        if (auto or (count and budget is not None)) and idx.size > SINGLE_RUN:
+        if ((auto and idx.size > SINGLE_RUN)
+                or (count and budget is not None and idx.size > MIN_PER_TENSOR)):
             # a full check that fit when timed still runs against the
             # budget: the loss can slow down 10-100x mid-run on a shared
             # machine (measured: a 51k-parameter check planned at 5 s took
@@ -741,9 +743,11 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
             k = directions or 0
         if k:
             f0 = base.loss_value if base is not None else f(x)
+            # with a budget, no direction starts after it (at least one runs)
+            end = None if eff_budget is None else t_start + eff_budget
             rep = _directions_with_progress(
-                f, x, prob, f0, k, rng, max_localize, None, progress, timed.get("t", 0.0),
-                None if eff_budget is None else t_start + eff_budget)
+                f, x, prob, f0, k, rng, max_localize, end if budget is not None else None,
+                progress, timed.get("t", 0.0), end)
     if tol is None:
         tol = G.DEFAULT_TOL[np.dtype(prob.dtype)]
     result = ScaleCheckResult(prob, base, rep, mode=mode, tol=tol,

@@ -636,3 +636,17 @@ def test_a_stratified_count_with_a_budget_obeys_it(fake_clock):
     assert r.elapsed <= 1.5, (r.elapsed, calls["n"])
     assert r.passed and r.mode == "sampled" and 16 <= r.n_checked < 1000
     assert r.coverage.startswith(f"checked {r.n_checked:,} of 3,000 coordinates")
+
+
+def test_small_count_and_explicit_directions_obey_a_budget(fake_clock):
+    # coords=200 with budget=0.3 and a 10 ms loss took 4.2 s; directions=64
+    # took 2.7 s (the first direction always runs, and the stratified minimum)
+    x = np.linspace(-1.0, 1.0, 3000)
+    loss, calls = slowing_loss(fake_clock, 0, 10e-3)
+    r = check_gradient(loss, x, 2 * x, coords=200, budget=0.3, seed=0)
+    assert r.passed and r.n_checked == 16 and r.elapsed <= 0.5, (r.n_checked, r.elapsed)
+    loss, calls = slowing_loss(fake_clock, 0, 10e-3)
+    r = check_gradient(loss, x, 2 * x, coords=0, directions=64, budget=0.3, seed=0)
+    assert r.passed and 1 <= r.n_directions < 64 and r.elapsed <= 0.5, (r.n_directions,
+                                                                        r.elapsed)
+    assert r.coverage == f"checked 0 of 3,000 coordinates in 1 tensor and {r.n_directions} directions"
