@@ -94,7 +94,12 @@ WRONG = "gradient wrong"
 NONSMOOTH = "non-smooth point"
 NOISE = "finite-difference noise"
 NONFINITE = "non-finite loss"
+RESOLUTION = "loss resolution"
 OK = "ok"
+
+# As per coordinate (fastfd.gradcheck.RESOLUTION_LIMIT): a direction whose
+# noise bound exceeds this fraction of the scale of g . v cannot verify it.
+RESOLUTION_LIMIT = 0.05
 
 
 class Counter:
@@ -180,6 +185,7 @@ class SegmentCheck:
     sign: float = 1.0
     scale: float = 1.0
     confirmed: bool = False     # the failure survived a step 16x smaller
+    gscale: float = None        # RMS of the gradient over the segment's tensor
 
     @property
     def failed(self):
@@ -207,31 +213,52 @@ def rademacher(rng, n, dtype=np.float64):
     return out
 
 
-def _segment_step(seg, dtype, scale):
+def _loss_eps(f, dtype):
+    """eps of the lower of the parameters' and the loss's precision (the
+    counting loss learns the latter from its first value)."""
+    eps = float(np.finfo(dtype).eps)
+    ldt = getattr(f, "dtype", None)
+    if ldt is not None and np.dtype(ldt).kind == "f":
+        eps = max(eps, float(np.finfo(ldt).eps))
+    return eps
+
+
+def _segment_step(seg, dtype, scale, eps=None):
+    # the per-coordinate rule (fastfd.gradcheck): eps**(1/3) of the check's
+    # precision, float16 losses scaled up from the float32 step
     rms = math.sqrt(_sum_squares(seg) / max(seg.size, 1))
-    h = float(optimal_step("centered", np.asarray(rms, dtype=dtype)))
+    eps = float(np.finfo(dtype).eps) if eps is None else eps
+    eps32 = float(np.finfo(np.float32).eps)
+    check = np.float32 if eps > float(np.finfo(np.float64).eps) else dtype
+    h = float(optimal_step("centered", np.asarray(rms, dtype=dtype), dtype=check))
+    if eps > eps32:
+        h *= (eps / eps32) ** (1.0 / 3.0)
     return h * scale
 
 
-def check_segment(f, x, g, v, start, stop, f0, *, direction=-1, scale=1.0, base=None):
+def check_segment(f, x, g, v, start, stop, f0, *, direction=-1, scale=1.0, base=None,
+                  gscale=None):
     """Check ``g[start:stop] . v[start:stop]`` against the loss along it.
 
     ``x`` is a private flat vector: the block is perturbed in place and
     restored by assignment from ``base`` (the unperturbed point; a copy of
     the block is taken when it is not given). ``f`` is the (counting) flat
-    loss, ``f0 = f(x)``. Returns a :class:`SegmentCheck`; ``verdict`` is
-    "ok", "gradient wrong", "non-smooth point" or "non-finite loss" (one
-    check, no confirmation).
+    loss, ``f0 = f(x)``. ``gscale`` is the RMS of the analytic gradient
+    over the segment's tensor (default: over all of ``g``, computed only
+    when needed): ``gscale * sqrt(stop - start)`` is the floor of the scale
+    of ``g . v`` the noise bound is compared with, as the tensor's RMS is
+    per coordinate. Returns a :class:`SegmentCheck`; ``verdict`` is "ok",
+    "gradient wrong", "non-smooth point", "non-finite loss" or "loss
+    resolution" (one check, no confirmation).
     """
     dtype = x.dtype
-    eps = float(np.finfo(dtype).eps)
     if base is None:
         base = getattr(f, "base", None)
     seg = x[start:stop].copy() if base is None else base[start:stop]
     vs = v[start:stop]
     gs = g[start:stop]
     out = x[start:stop]
-    h = _segment_step(seg, dtype, scale)
+    h = _segment_step(seg, dtype, scale, _loss_eps(f, dtype))
     t1, t2 = dtype.type(h), dtype.type(2.0 * h)
     values = []
     try:
@@ -251,15 +278,36 @@ def check_segment(f, x, g, v, start, stop, f0, *, direction=-1, scale=1.0, base=
     a2 = dot2 / (4.0 * h)
     disc1 = d1 - a1
     disc2 = d2 - a2
+    # eps of the loss values as well as of the parameters (after the calls:
+    # the counting loss learns the loss precision from its first value)
+    eps = _loss_eps(f, dtype)
     fscale = max(abs(f0), abs(fp1), abs(fm1), abs(fp2), abs(fm2))
     roundoff = eps * fscale / h
     trunc = abs(disc2 - disc1) / 3.0
     gnorm = math.sqrt(_sum_squares(gs))
     tol = SAFETY * (trunc + roundoff + eps * (gnorm + abs(a1)))
+    # the roundoff part of the noise bound (8 ulps, as per coordinate),
+    # against the scale of g . v: |g_S . v| is about ||g_S|| for a
+    # Rademacher v. (A large truncation estimate is a kink or a loss
+    # varying on a scale below the step: handled as before, by the kink
+    # statistic and the tolerance.)
+    noise = SAFETY * (roundoff + eps * (gnorm + abs(a1)))
+    vscale = max(abs(a1), abs(d1), gnorm)
+    if not noise <= RESOLUTION_LIMIT * vscale:
+        # a segment of zero gradient (a dead ReLU unit) is verified to the
+        # scale of its tensor, as a coordinate is (per-coordinate floor)
+        if gscale is None:
+            gscale = _rms(g)
+        vscale = max(vscale, gscale * math.sqrt(stop - start))
     kink = abs((fp1 + fm1 - 2.0 * f0) / h - (fp2 + fm2 - 2.0 * f0) / (4.0 * h))
     finite = all(math.isfinite(q) for q in (fp1, fm1, fp2, fm2, f0))
     if not finite:
         verdict = NONFINITE
+    elif not abs(disc1) > tol and not noise <= RESOLUTION_LIMIT * vscale:
+        # within a noise bound above RESOLUTION_LIMIT of |g . v|: the loss
+        # has no digits for the change (1e12 + sum(p**2), a float16 loss),
+        # so this direction verified nothing
+        verdict = RESOLUTION
     elif not abs(disc1) > tol:
         # a kink also inflates the truncation estimate, and with it the
         # tolerance: a kink signal well above it marks the check non-smooth
@@ -271,12 +319,19 @@ def check_segment(f, x, g, v, start, stop, f0, *, direction=-1, scale=1.0, base=
     else:
         verdict = WRONG
     return SegmentCheck(start, stop, direction, h, d1, a1, disc1, tol, kink, verdict, 4,
-                        float(vs[0]) if stop - start == 1 else 1.0, scale)
+                        float(vs[0]) if stop - start == 1 else 1.0, scale, gscale=gscale)
+
+
+def _rms(g):
+    """RMS of the finite entries of ``g`` (0.0 when there are none)."""
+    g = np.asarray(g, dtype=np.float64)
+    g = g[np.isfinite(g)]
+    return math.sqrt(float(np.mean(g * g))) if g.size else 0.0
 
 
 def _recheck(f, x, g, v, node, f0, factor, base=None):
     return check_segment(f, x, g, v, node.start, node.stop, f0, direction=node.direction,
-                         scale=node.scale * factor, base=base)
+                         scale=node.scale * factor, base=base, gscale=node.gscale)
 
 
 def _stable(f, x, g, v, first, f0):
@@ -383,8 +438,10 @@ def localize(f, x, g, v, root, f0, *, max_coords=32, max_evals=None, deadline=No
                 unresolved(anc or block)
             break
         m = (a + b) // 2
-        halves = [check_segment(f, x, g, v, a, m, f0, direction=node.direction),
-                  check_segment(f, x, g, v, m, b, f0, direction=node.direction)]
+        halves = [check_segment(f, x, g, v, a, m, f0, direction=node.direction,
+                                gscale=node.gscale),
+                  check_segment(f, x, g, v, m, b, f0, direction=node.direction,
+                                gscale=node.gscale)]
         # a half whose step crosses a kink is re-checked once with h/16
         halves = [_recheck(f, x, g, v, c, f0, KINK_RETRY_SCALE)
                   if c.verdict == NONSMOOTH else c for c in halves]
@@ -420,6 +477,8 @@ class DirectionReport:
     localized: dict = field(default_factory=dict)     # block name -> Localization
     nonsmooth: list = field(default_factory=list)
     noise: list = field(default_factory=list)
+    resolution: list = field(default_factory=list)    # checks the loss could not resolve
+    eps: float = None                                 # of the loss and parameter precisions
     n_evals: int = 0
 
     @property
@@ -443,22 +502,28 @@ def check_directions(f, x, g, blocks, f0, k, rng, *, max_coords=32,
     report = DirectionReport(n_directions=k)
     start_evals = f.n
     n = x.size
-    segments = [(name, a, b) for name, a, b, _ in blocks]
+    if getattr(f, "_first", False):
+        # the counting loss learns the loss precision (which sets the steps
+        # and the roundoff) from its first value
+        f(x)
+    segments = [(name, a, b, _rms(g[a:b])) for name, a, b, _ in blocks]
     if check_global and len(blocks) > 1:
-        segments = [("all", 0, n)] + segments
+        segments = [("all", 0, n, _rms(g))] + segments
     for j in range(k):
         if j and deadline is not None and time.perf_counter() > deadline:
             report.n_directions = j
             break
         v = rademacher(rng, n, x.dtype)
-        for name, a, b in segments:
-            first = check_segment(f, x, g, v, a, b, f0, direction=j)
+        for name, a, b, gscale in segments:
+            first = check_segment(f, x, g, v, a, b, f0, direction=j, gscale=gscale)
             final = _confirm(f, x, g, v, first, f0)
             report.checks.append((name, final))
             if final.verdict == NONSMOOTH:
                 report.nonsmooth.append((name, final))
             elif final.verdict == NOISE:
                 report.noise.append((name, final))
+            elif final.verdict == RESOLUTION:
+                report.resolution.append((name, final))
             elif final.failed:
                 report.failing.append((name, final))
                 if name != "all" and name not in report.localized:
@@ -468,4 +533,5 @@ def check_directions(f, x, g, blocks, f0, k, rng, *, max_coords=32,
                 if not (report.localized.get(name) and report.localized[name].coordinates):
                     confirm_small(f, x, g, v, final, f0)
     report.n_evals = f.n - start_evals
+    report.eps = _loss_eps(f, x.dtype)
     return report

@@ -819,8 +819,13 @@ class ScaleCheckResult(GradCheckResult):
         self.localized, self.unresolved, self.nonsmooth = [], [], []
         self.direction_failures, self.truncated, self.undecided_localized = [], [], []
         self.direction_resolution = {}
+        # directional checks whose noise bound exceeded 5% of |g . v| (the
+        # loss has no digits for the change): (tensor, direction)
+        self.unresolvable = []
         if rep is not None:
             self._absorb(rep)
+            if getattr(self, "eps", None) is None:
+                self.eps = rep.eps
         self.status = self._combine()
         self.passed = self.status == "passed"
 
@@ -831,7 +836,7 @@ class ScaleCheckResult(GradCheckResult):
         if coords == "failed" or self.localized or confirmed:
             return "failed"
         if (coords == "inconclusive" or self.direction_failures or self.unresolved
-                or self.undecided_localized):
+                or self.undecided_localized or self.unresolvable):
             return "inconclusive"
         return "passed"
 
@@ -873,6 +878,7 @@ class ScaleCheckResult(GradCheckResult):
                                         c.discrepancy, c.tolerance, bool(c.confirmed)))
                 break
         self.nonsmooth.extend((t, c.direction) for t, c in rep.nonsmooth)
+        self.unresolvable.extend((t, c.direction) for t, c in rep.resolution)
         self.n_localize_evals = sum(loc.n_evals for loc in rep.localized.values())
         # a coordinate off by more than a direction's tolerance fails it
         # (module fastfd._directions, "Detection power")
@@ -903,6 +909,7 @@ class ScaleCheckResult(GradCheckResult):
                   | {self.problem.name(c.index).split("[")[0] for c in self.localized}
                   | {u[0] for u in self.unresolved if u[6]})
         unsure = ({t for t, *_ in self.direction_failures}
+                  | {t for t, _ in self.unresolvable if t != "all"}
                   | {self.problem.name(c.index).split("[")[0]
                      for c in self.undecided_localized}
                   | {u[0] for u in self.unresolved})
@@ -1026,6 +1033,11 @@ class ScaleCheckResult(GradCheckResult):
             lines.append(f"  {len(unconfirmed)} directional failure(s) did not survive a "
                          f"16x smaller step (kinks?): inconclusive; would help: coords=\"all\" "
                          f"or a point away from kinks")
+        if self.unresolvable:
+            lines.append(f"  inconclusive (loss resolution): {len(self.unresolvable)} "
+                         f"directional check(s) could not resolve the change of the loss "
+                         f"(noise above 5% of |grad . v|); would help: "
+                         f"{self._resolution_advice()}")
         if self.nonsmooth:
             lines.append(f"  non-smooth points: {len(self.nonsmooth)} directional "
                          f"check(s) crossed a kink (reported, not counted as errors)")

@@ -804,7 +804,7 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None
         rel_error=seed_rel, tol=tol, dtype=check_dtype, n_evals=ctx.n_evals,
         elapsed=elapsed, f0=f0, nondeterminism=spread,
         method=("parallel kernel" if parallel else "compiled kernel") if use_jit
-        else "python", scales=vscale)
+        else "python", scales=vscale, eps=eps)
 
 
 def _tensor_scales(prob, idx):
@@ -1154,8 +1154,13 @@ class GradCheckResult:
 
     def __init__(self, prob, *, idx, numerical, analytical, abs_errors, rel_errors,
                  noise, steps, verdict_codes, rel_error, tol, dtype, n_evals, elapsed,
-                 f0, nondeterminism, method, scales=None):
+                 f0, nondeterminism, method, scales=None, eps=None, quantum=0.0):
         self.problem = prob
+        # eps of the lower of the loss and parameter precisions, and the
+        # quantum of the loss values (0: not quantized); they say what
+        # would help a check without digits for the change
+        self.eps = eps
+        self.quantum = float(quantum)
         self.index = idx
         self.numerical = numerical
         self.analytical = analytical
@@ -1331,6 +1336,20 @@ class GradCheckResult:
                 f"decided, in {len(und_t)} of {len(tensors)} tensors ({', '.join(und_t)}); "
                 f"none is wrong {head}"]
 
+    def _resolution_advice(self):
+        """What would help a loss without digits for the change: depends on
+        the precision its values carry."""
+        eps = getattr(self, "eps", None)
+        quantum = getattr(self, "quantum", 0.0) or 0.0
+        if quantum > 0:
+            return (f"a loss that is not rounded (its values are multiples of {quantum:.3g}), "
+                    "or a larger h")
+        if eps is not None and eps <= float(np.finfo(np.float64).eps):
+            # already float64: only the digits left for the change can help
+            return ("a smaller loss offset (subtract a large constant from the loss), "
+                    "or a larger h")
+        return ADVICE["loss resolution"]
+
     def _advice(self):
         """One line per inconclusive reason: how many, and what would help."""
         lines = []
@@ -1338,8 +1357,9 @@ class GradCheckResult:
         for v in VERDICTS:
             count = int(np.sum(verdicts == v))
             if count:
+                helps = self._resolution_advice() if v == "loss resolution" else ADVICE[v]
                 lines.append(f"  inconclusive ({v}): {count:,} coordinate"
-                             f"{'s' if count != 1 else ''}; would help: {ADVICE[v]}")
+                             f"{'s' if count != 1 else ''}; would help: {helps}")
         return lines
 
     def _table(self, extra=None, sampled=False):

@@ -210,3 +210,68 @@ def test_sampled_report_states_what_the_directions_could_not_see():
     assert all(q > 0 for q in r.direction_resolution.values())
     text = str(r)
     assert "dir. resolution" in text and "invisible to the directions" in text
+
+
+# ------------------------------------------- loss resolution in the directions
+import numba  # noqa: E402
+
+
+@numba.njit
+def jit_offset_loss(p):
+    return 1e12 + np.sum(p ** 2)
+
+
+def offset_rows(P):
+    return 1e12 + np.sum(P ** 2, axis=1)
+
+
+def f32_offset_loss(p):
+    return np.float32(np.sum(p ** 2) + 1e4)
+
+
+@pytest.mark.parametrize("loss, kw", [
+    (offset_loss, {}),
+    (jit_offset_loss, {}),
+    (offset_rows, {"vectorized": True}),
+    (f32_offset_loss, {}),
+])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_directions_without_digits_for_the_change_are_inconclusive(loss, kw, seed):
+    # the directional stage "passed" a zero gradient: it took eps of the
+    # params (float64) and had no rule for noise above the resolution limit
+    r = check_gradient(loss, W, np.zeros(4), coords=0, directions=4, seed=seed, **kw)
+    assert r.status == "inconclusive" and not r.passed, str(r)
+    assert "loss resolution" in str(r)
+    r = check_gradient(loss, W, 2 * W, coords=0, directions=4, seed=seed, **kw)
+    assert r.status == "inconclusive", str(r)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_directions_of_a_float16_loss_never_fail_a_correct_gradient(seed):
+    # every coordinate was bisected to "gradient wrong" with numerical value 0
+    r = check_gradient(half_loss, W, 2 * W, coords=0, directions=4, seed=seed)
+    assert r.status in ("passed", "inconclusive") and not r.failures(), str(r)
+    # a gradient 50% off is not passed
+    r = check_gradient(half_loss, W, 3 * W, coords=0, directions=4, seed=seed)
+    assert r.status != "passed", str(r)
+
+
+def test_float16_sin_at_scale_never_fails_a_correct_gradient():
+    # n = 20,000 with budget=1: "failed (64 of 64 directions)"; a smaller
+    # model and fixed counts keep it cheap and independent of timing
+    x = np.random.default_rng(0).standard_normal(4000)
+    r = check_gradient(half_sin, x, np.cos(x), coords=64, directions=8, seed=0)
+    assert r.status in ("passed", "inconclusive") and not r.failures(), str(r)
+
+
+@pytest.mark.parametrize("kw", [{"coords": "all"}, {"coords": 0, "directions": 4, "seed": 0},
+                                {}])
+def test_advice_for_a_float64_loss_with_an_offset_is_not_float64(kw):
+    # "would help: the loss in float64" for a loss that already is
+    text = str(check_gradient(offset_loss, W, np.zeros(4), **kw))
+    assert "would help: a smaller loss offset (subtract a large constant from the loss), " \
+           "or a larger h" in text, text
+    assert "in float64" not in text
+    # a float16 loss is told to compute in float64
+    text = str(check_gradient(half_loss, W, np.zeros(4) + 100.0, **kw))
+    assert "would help: the loss in float64" in text or "FAILED" in text, text
