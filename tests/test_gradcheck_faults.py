@@ -408,14 +408,20 @@ def f16_one(p):
     return np.float16(np.sum(p ** 2))
 
 
-@pytest.mark.parametrize("extra", [dict(coords="all"), dict(coords=4)])
+@pytest.mark.parametrize("extra", [dict(coords="all"), dict(coords=4),
+                                   dict(coords=4, budget=5.0),
+                                   dict(coords=0, directions=4, seed=0)])
 def test_vectorized_loss_precision_is_that_of_its_batch(extra):
     # the batch's float16 was dropped: "tol=1e-06, float64", every
     # coordinate "gradient wrong" (without vectorized it passes)
     one = check_gradient(f16_one, W, 2 * W, **extra)
     vec = check_gradient(f16_rows, W, 2 * W, vectorized=True, **extra)
-    assert one.passed and vec.passed
-    assert vec.dtype == one.dtype == np.float32 and vec.tol == one.tol
+    assert vec.status == one.status != "failed"
+    assert vec.dtype == one.dtype and vec.tol == one.tol
+    if extra.get("directions") is None:
+        assert vec.dtype == np.float32
+    if "budget" not in extra and "directions" not in extra:
+        assert one.passed
 
 
 @__import__("numba").njit
