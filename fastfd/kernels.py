@@ -402,7 +402,7 @@ def _lap3(u, dx, dy, dz, out, mode):
     """Body of :func:`laplacian_3d` (compiled through the overload below)."""
 
 
-@overload(_lap2, jit_options=dict(fastmath=FASTMATH))
+@overload(_lap2, jit_options={"fastmath": FASTMATH})
 def _lap2_impl(u, dx, dy, out, mode):
     msg = _wrong_ndim("laplacian_2d", 2, u, out)
     if msg is not None:
@@ -420,7 +420,7 @@ def _lap2_impl(u, dx, dy, out, mode):
     return impl
 
 
-@overload(_lap3, jit_options=dict(fastmath=FASTMATH))
+@overload(_lap3, jit_options={"fastmath": FASTMATH})
 def _lap3_impl(u, dx, dy, dz, out, mode):
     msg = _wrong_ndim("laplacian_3d", 3, u, out)
     if msg is not None:
