@@ -282,7 +282,8 @@ def check_segment(f, x, g, v, start, stop, f0, *, direction=-1, scale=1.0, base=
     # the counting loss learns the loss precision from its first value)
     eps = _loss_eps(f, dtype)
     fscale = max(abs(f0), abs(fp1), abs(fm1), abs(fp2), abs(fm2))
-    roundoff = eps * fscale / h
+    quantum = _quantum(f, x, out, seg, vs, t1, (f0, fp1, fm1, fp2, fm2), fscale, eps)
+    roundoff = (eps * fscale + quantum) / h
     trunc = abs(disc2 - disc1) / 3.0
     gnorm = math.sqrt(_sum_squares(gs))
     tol = SAFETY * (trunc + roundoff + eps * (gnorm + abs(a1)))
@@ -320,6 +321,36 @@ def check_segment(f, x, g, v, start, stop, f0, *, direction=-1, scale=1.0, base=
         verdict = WRONG
     return SegmentCheck(start, stop, direction, h, d1, a1, disc1, tol, kink, verdict, 4,
                         float(vs[0]) if stop - start == 1 else 1.0, scale, gscale=gscale)
+
+
+def _quantum(f, x, out, seg, vs, t, values, fscale, eps):
+    """The spacing of a quantized loss's values (integers, float16 values
+    returned as floats), or 0.0; see fastfd.gradcheck._loss_quantum. The
+    probe off the dyadic grid (``x + 0.3 t v``) is made once per loss."""
+    from .gradcheck import QUANTUM_BITS, _quantum_of
+
+    q = _quantum_of(values)
+    if not (fscale > 0 and q > max(16.0 * eps, 2.0 ** -QUANTUM_BITS) * fscale):
+        return 0.0
+    known = getattr(f, "quantized", None)
+    if known is None:
+        _shift(out, seg, vs, type(t)(0.3 * t))
+        try:
+            probe = f(x)
+        finally:
+            out[...] = seg
+        known = bool(math.isfinite(probe) and probe != 0.0 and _quantum_of([probe])
+                     > max(16.0 * eps, 2.0 ** -QUANTUM_BITS) * abs(probe))
+        try:
+            f.quantized = known
+        except AttributeError:
+            pass
+    if known:
+        try:
+            f.quantum = min(q, getattr(f, "quantum", q))
+        except AttributeError:
+            pass
+    return q if known else 0.0
 
 
 def _rms(g):
@@ -479,6 +510,7 @@ class DirectionReport:
     noise: list = field(default_factory=list)
     resolution: list = field(default_factory=list)    # checks the loss could not resolve
     eps: float = None                                 # of the loss and parameter precisions
+    quantum: float = 0.0                              # spacing of a quantized loss's values
     n_evals: int = 0
 
     @property
@@ -534,4 +566,5 @@ def check_directions(f, x, g, blocks, f0, k, rng, *, max_coords=32,
                     confirm_small(f, x, g, v, final, f0)
     report.n_evals = f.n - start_evals
     report.eps = _loss_eps(f, x.dtype)
+    report.quantum = float(getattr(f, "quantum", 0.0))
     return report

@@ -826,6 +826,8 @@ class ScaleCheckResult(GradCheckResult):
             self._absorb(rep)
             if getattr(self, "eps", None) is None:
                 self.eps = rep.eps
+            if not getattr(self, "quantum", 0.0):
+                self.quantum = rep.quantum
         self.status = self._combine()
         self.passed = self.status == "passed"
 

@@ -72,6 +72,10 @@ RESOLUTION_LIMIT = 0.05
 # farther than 2h/16 is no longer inside the stencil, while a wrong gradient
 # keeps its discrepancy (within STABLE_SMALL of it) at any step.
 SMALL_STEP_FACTOR = 16.0
+# A loss whose values all end in at least this many zero bits of a 53-bit
+# mantissa (about sqrt(eps) of |f|) is tested for quantization (see
+# _loss_quantum).
+QUANTUM_BITS = 26
 STABLE_SMALL = 0.5
 LARGE_STEP_FACTOR = 16.0
 NEAR_STEPS = (0.5, 0.25, 0.125)
@@ -584,7 +588,14 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
     noise exceeds 5% of its scale cannot be verified: it is re-checked at
     ``16h`` and ``32h`` (roundoff 16x smaller, truncation estimated from the
     two steps) and is inconclusive ("loss resolution") if that does not
-    help either; ``1e12 + sum(p**2)`` leaves no digits for the change.
+    help either; ``1e12 + sum(p**2)`` leaves no digits for the change. A
+    quantized loss (integer values, or float16/float32 values returned as
+    Python floats: every value a multiple of a power of two above ``2**-26
+    |f|``, confirmed by one evaluation off the dyadic grid) adds that
+    spacing ``q`` to the roundoff, ``q / 2h``: ``int(round(1000 *
+    sum(p**2)))`` is inconclusive at the default step and checked to ~1% at
+    ``h=0.01``. The directional checks apply the same rule along each
+    direction (noise above 5% of ``|grad . v|``: "loss resolution").
 
     **What float32 resolves.** The roundoff bound at the default step
     ``h = 2**-8`` (for ``|x| <= 1``) is about ``2.4e-4 |f| / s_i``, set by
@@ -788,9 +799,10 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         numerical = (fp - fm) / den
     analytical = prob.g[idx]
+    quantum = _loss_quantum(ctx, idx, steps, f0, fp, fm, eps)
     verdict, noise, vscale = _verdicts(
         prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analytical, eps, spread,
-        tol, nominal, use_jit, parallel, values)
+        tol, nominal, use_jit, parallel, values, quantum)
     with np.errstate(invalid="ignore", over="ignore"):
         abs_err = np.abs(numerical - analytical)
         scale = np.maximum(np.abs(analytical), np.abs(numerical))
@@ -804,7 +816,7 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None
         rel_error=seed_rel, tol=tol, dtype=check_dtype, n_evals=ctx.n_evals,
         elapsed=elapsed, f0=f0, nondeterminism=spread,
         method=("parallel kernel" if parallel else "compiled kernel") if use_jit
-        else "python", scales=vscale, eps=eps)
+        else "python", scales=vscale, eps=eps, quantum=quantum)
 
 
 def _tensor_scales(prob, idx):
@@ -819,17 +831,69 @@ def _tensor_scales(prob, idx):
     return out
 
 
+def _quantum_of(values):
+    """The largest power of two that divides every finite nonzero value
+    (0.0 when there is none): the spacing of the values' common grid."""
+    v = np.abs(np.asarray(values, dtype=np.float64))
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return 0.0
+    mant, expo = np.frexp(v)
+    ints = (mant * 2.0 ** 53).astype(np.int64)      # exact: 53-bit mantissas
+    low = ints & -ints                               # lowest set bit
+    return float(np.min(np.ldexp(low.astype(np.float64), expo - 53)))
+
+
+def _loss_quantum(ctx, idx, steps, f0, fp, fm, eps):
+    """The resolution of a quantized loss (values rounded to integers, to
+    float32 or float16 and returned as floats), or 0.0.
+
+    Every value a float64 loss computes carries about 53 significant bits;
+    the chance that all of ``f0``, ``f(x +- h)`` share QUANTUM_BITS trailing
+    zero bits is ``2**-(26 (2m + 1))``. Dyadic parameters and power-of-two
+    steps also give short values (``(1 + 2**-4)**2``), so the quantum is
+    confirmed by one evaluation at a point off the dyadic grid (x_i + 0.3
+    h_i): a smooth loss gives a full-length value there, a quantized one
+    does not. ``int(round(1000 * sum(p**2)))`` has quantum 1: a change of
+    the loss below 1 is invisible, as in float16.
+    """
+    vals = np.concatenate(([f0], fp, fm))
+    fmax = float(np.max(np.abs(vals[np.isfinite(vals)]), initial=0.0))
+    q = _quantum_of(vals)
+    coarse = max(16.0 * eps, 2.0 ** -QUANTUM_BITS) * fmax
+    if not (idx.size and fmax > 0 and q > coarse):
+        return 0.0
+    i = int(idx[0])
+    x0 = ctx.prob.x0
+    moved = (np.float64(x0[i]) + 0.3 * float(steps[0])).astype(x0.dtype)
+    if moved == x0[i]:
+        return 0.0
+    ctx.x[i] = moved
+    try:
+        probe = ctx.call(f"at {ctx.prob.name(i)} + 0.3 h (is the loss quantized?)")
+    finally:
+        ctx.x[i] = x0[i]
+    if not (math.isfinite(probe) and probe != 0.0):
+        return 0.0
+    qp = _quantum_of([probe])
+    if not qp > max(16.0 * eps, 2.0 ** -QUANTUM_BITS) * abs(probe):
+        return 0.0
+    return min(q, qp)
+
+
 def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analytical, eps,
-              spread, tol, nominal, use_jit, parallel, values):
+              spread, tol, nominal, use_jit, parallel, values, quantum=0.0):
     """Verdict codes (into VERDICTS), noise bounds and verdict scales (see
-    check_gradient's Notes, "Tolerance model")."""
+    check_gradient's Notes, "Tolerance model"). ``quantum``: the spacing of
+    a quantized loss's values (0.0 otherwise); two values differ from the
+    exact difference by less than it."""
     m = idx.size
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         abs_err = np.abs(numerical - analytical)
         vscale = np.maximum(np.maximum(np.abs(analytical), np.abs(numerical)),
                             _tensor_scales(prob, idx))
         jitter = 2.0 * spread / den
-        roundoff = ROUNDOFF_ULPS * eps * (np.abs(fp) + np.abs(fm)) / den + jitter
+        roundoff = (ROUNDOFF_ULPS * eps * (np.abs(fp) + np.abs(fm)) + quantum) / den + jitter
         if nominal:
             # the seed divides by 2h, not by the realized step: x +- h rounds
             # (in float32, h = 1e-5 next to |x| ~ 1 is off by up to 0.6%)
@@ -874,7 +938,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             j1 = r1 - l1
             j2 = r2 - l2
             ro1 = (ROUNDOFF_ULPS * eps * (2 * abs(f0) + np.abs(fp[sus]) + np.abs(fm[sus]))
-                   + 4.0 * spread) / np.minimum(hp[sus], hm[sus])
+                   + 4.0 * spread + 2.0 * quantum) / np.minimum(hp[sus], hm[sus])
             thr = np.maximum(tol * vscale[sus], 4.0 * ro1)
             # smooth: j2 = 2 j1 + O(h**3); a kink inside the stencil breaks it.
             # This only asks for a re-check, so it compares with the typical
@@ -914,7 +978,8 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 numa = (fpa - fma) / dena
                 rich = numa + (numa - (fpb - fmb) / denb) / 3.0
-                roa = (ROUNDOFF_ULPS * eps * (np.abs(fpa) + np.abs(fma)) + 2.0 * spread) / dena
+                roa = (ROUNDOFF_ULPS * eps * (np.abs(fpa) + np.abs(fma)) + 2.0 * spread
+                       + quantum) / dena
                 apart = np.abs(rich - numerical[where])
                 limit = roundoff[where] + trunc[far] + 2.0 * roa
                 consistent = apart <= limit
@@ -938,7 +1003,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             where = sus[near]
             a_w = analytical[where]
             ys = [numerical[where] - a_w]
-            sig = [eps * (np.abs(fp[where]) + np.abs(fm[where])) / den[where]
+            sig = [(eps * (np.abs(fp[where]) + np.abs(fm[where])) + quantum) / den[where]
                    + np.abs(hp[where] + hm[where] - den[where]) / den[where]
                    * np.abs(numerical[where])]
             ts = [1.0]
@@ -948,7 +1013,8 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
                 finite_near &= np.isfinite(fpt) & np.isfinite(fmt)
                 with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                     ys.append((fpt - fmt) / dent - a_w)
-                    sig.append(eps * (np.abs(fpt) + np.abs(fmt)) / dent + 2.0 * spread / dent)
+                    sig.append((eps * (np.abs(fpt) + np.abs(fmt)) + 2.0 * spread + quantum)
+                               / dent)
                 ts.append(t)
             # a kink closer than the smallest of these steps keeps d(t) flat;
             # it shows as a jump between the one-sided slopes that does not
@@ -960,7 +1026,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
                 aj = np.abs(j1[near])
                 # (the typical roundoff of the jump: one ulp of each value;
                 # a false kink here only makes the coordinate inconclusive)
-                ro_t = (eps * (2 * abs(f0) + np.abs(fpt) + np.abs(fmt))
+                ro_t = ((eps * (2 * abs(f0) + np.abs(fpt) + np.abs(fmt)) + 2.0 * quantum)
                         / np.minimum(hpt, hmt))
                 kinked_t = ((jt > np.maximum(tol * vscale[where], ro_t)) & (jt >= 0.25 * aj)
                             & (np.minimum(np.abs(r1[near] - rt), np.abs(l1[near] - lt))
@@ -1005,7 +1071,8 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 num3 = (fp3 - fm3) / den3
                 d3 = np.abs(num3 - analytical[where])
-                ro3 = (ROUNDOFF_ULPS * eps * (np.abs(fp3) + np.abs(fm3)) + 2.0 * spread) / den3
+                ro3 = (ROUNDOFF_ULPS * eps * (np.abs(fp3) + np.abs(fm3)) + 2.0 * spread
+                       + quantum) / den3
                 # the jump between one-sided slopes: smooth -> j1 / 16; a kink
                 # still inside the smaller stencil keeps it, and the side
                 # without the kink keeps its slope (noise moves both sides)
@@ -1013,7 +1080,8 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
                 l3 = (f0 - fm3) / hm3
                 j3 = np.abs(r3 - l3)
                 aj1 = np.abs(j1[r])
-                ro3t = eps * (2 * abs(f0) + np.abs(fp3) + np.abs(fm3)) / np.minimum(hp3, hm3)
+                ro3t = ((eps * (2 * abs(f0) + np.abs(fp3) + np.abs(fm3)) + 2.0 * quantum)
+                        / np.minimum(hp3, hm3))
                 kinked3 = ((j3 > np.maximum(tol * vscale[where], ro3t))
                            & (j3 >= 0.25 * aj1)
                            & (np.minimum(np.abs(r1[r] - r3), np.abs(l1[r] - l3)) <= 0.25 * aj1))
@@ -1055,7 +1123,8 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             numa = (fpa - fma) / dena
             numb = (fpb - fmb) / denb
             trunc_a = np.abs(numa - numb)
-            noise_a = ROUNDOFF_ULPS * eps * (np.abs(fpa) + np.abs(fma)) / dena + trunc_a
+            noise_a = ((ROUNDOFF_ULPS * eps * (np.abs(fpa) + np.abs(fma)) + quantum) / dena
+                       + trunc_a)
             d_a = np.abs(numa - analytical[big])
             vs = vscale[big]
             decided = noise_a <= max(tol, RESOLUTION_LIMIT) * vs

@@ -275,3 +275,50 @@ def test_advice_for_a_float64_loss_with_an_offset_is_not_float64(kw):
     # a float16 loss is told to compute in float64
     text = str(check_gradient(half_loss, W, np.zeros(4) + 100.0, **kw))
     assert "would help: the loss in float64" in text or "FAILED" in text, text
+
+
+# ------------------------------------------------------------ quantized loss
+def int_loss(p):
+    return int(round(1000 * float(np.sum(p ** 2))))
+
+
+def float32_as_float(p):
+    # float32 arithmetic returned as a Python float: the values say float64
+    return float(np.float32(np.sum(np.sin(p.astype(np.float32)))))
+
+
+@pytest.mark.parametrize("kw", [{"coords": "all"}, {"coords": 0, "directions": 4, "seed": 0},
+                                {"coords": 0, "directions": 4, "seed": 1}, {}])
+def test_an_integer_valued_loss_is_inconclusive_not_wrong(kw):
+    # its resolution is 1: "gradient wrong" in every mode before
+    r = check_gradient(int_loss, W, 2000 * W, **kw)
+    assert r.status == "inconclusive" and not r.failures(), str(r)
+    text = str(r)
+    # (all values may be even: the spacing seen is a multiple of 1)
+    assert "loss resolution" in text and re.search(r"multiples of (1|2|4|8)\b", text), text
+
+
+def test_a_quantized_loss_is_checked_with_a_larger_h():
+    # h = 0.01: the quantum of 1 is ~1% of the change over 2h (what would help)
+    x = np.array([3.0, -2.5])
+    r = check_gradient(int_loss, x, 2000 * x, coords="all", h=0.01)
+    assert r.status == "passed" and (r.resolution < 0.05).all(), str(r)
+    r = check_gradient(int_loss, x, -2000 * x, coords="all", h=0.01)
+    assert r.status == "failed" and len(r.failures()) == 2, str(r)
+
+
+def test_smooth_dyadic_loss_is_not_taken_for_quantized():
+    # (1 + 2**-4)**2 has few bits: the probe off the dyadic grid says smooth
+    r = check_gradient(lambda p: float(np.sum(p ** 2)), W, 2 * W, coords="all", h=2.0 ** -4)
+    assert r.quantum == 0.0 and r.status == "passed", str(r)
+    g = 2 * W
+    g[1] *= 1.001
+    r = check_gradient(lambda p: float(np.sum(p ** 2)), W, g, coords="all", h=2.0 ** -4)
+    assert r.status == "failed" and [c.index for c in r.failures()] == [1], str(r)
+
+
+def test_float32_values_returned_as_floats_never_fail_a_correct_gradient():
+    x = np.random.default_rng(3).standard_normal(40)
+    for kw in ({"coords": "all"}, {"coords": 0, "directions": 4, "seed": 0}):
+        r = check_gradient(float32_as_float, x, np.cos(x), **kw)
+        assert r.status != "failed", str(r)
