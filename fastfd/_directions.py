@@ -491,7 +491,10 @@ def localize(f, x, g, v, root, f0, *, max_coords=32, max_evals=None, deadline=No
         out.unresolved.append(root)
     for block in out.unresolved:
         # a failing range no coordinate explains is a failure only when it
-        # survives a much smaller step (kinks do not: see confirm_small)
+        # survives a much smaller step (kinks do not: see confirm_small);
+        # past the deadline it stays unconfirmed (inconclusive)
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         if block.failed and not block.confirmed:
             confirm_small(f, x, g, v, block, f0)
     out.n_evals = f.n - start_evals
@@ -558,12 +561,17 @@ def check_directions(f, x, g, blocks, f0, k, rng, *, max_coords=32,
                 report.resolution.append((name, final))
             elif final.failed:
                 report.failing.append((name, final))
+                # confirmed (h/16, 4 evaluations) before bisection, which
+                # can spend the rest of the budget on a dense failure
+                in_time = localize_deadline is None or time.perf_counter() <= localize_deadline
+                localized_before = bool(report.localized.get(name)
+                                        and report.localized[name].coordinates)
+                if in_time and not localized_before:
+                    confirm_small(f, x, g, v, final, f0)
                 if name != "all" and name not in report.localized:
                     report.localized[name] = localize(
                         f, x, g, v, final, f0, max_coords=max_coords,
                         max_evals=localize_evals, deadline=localize_deadline)
-                if not (report.localized.get(name) and report.localized[name].coordinates):
-                    confirm_small(f, x, g, v, final, f0)
     report.n_evals = f.n - start_evals
     report.eps = _loss_eps(f, x.dtype)
     report.quantum = float(getattr(f, "quantum", 0.0))

@@ -634,6 +634,9 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     per_dir = 4 * (1 + T) if T > 1 else 4
     auto = isinstance(coords, str) and coords == "auto"
     eff_budget = DEFAULT_BUDGET if (budget is None and auto) else budget
+    # re-checks of suspect coordinates (fastfd.gradcheck._verdicts) stop
+    # at the end of the budget
+    prob.confirm_deadline = None if eff_budget is None else t_start + eff_budget
     timed = {}
 
     x = np.array(prob.x0, copy=True)

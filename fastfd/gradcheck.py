@@ -80,19 +80,22 @@ STABLE_SMALL = 0.5
 LARGE_STEP_FACTOR = 16.0
 NEAR_STEPS = (0.5, 0.25, 0.125)
 MAX_CONFIRM = 256
+# Confirmed "gradient wrong" coordinates per tensor after which the rest of
+# a dense failure is not re-checked (each confirmation costs 10 evaluations).
+CONFIRM_ENOUGH = 4
 
 VERDICTS = ("ok", "gradient wrong", "finite-difference noise", "non-smooth point",
             "non-finite loss", "non-finite gradient", "loss resolution",
-            "non-deterministic loss")
+            "non-deterministic loss", "not confirmed in time")
 (OK, WRONG, NOISE, NONSMOOTH, NONFINITE_LOSS, NONFINITE_GRADIENT, RESOLUTION,
- NONDETERMINISTIC) = range(len(VERDICTS))
+ NONDETERMINISTIC, UNCONFIRMED) = range(len(VERDICTS))
 
 # Status of a coordinate by verdict: only a wrong or non-finite analytic
 # value proves the gradient wrong; a non-finite loss at x +- h, a kink, noise,
 # a loss without digits for the change or a non-deterministic loss leave the
 # coordinate undecided.
 STATUSES = ("passed", "failed", "inconclusive")
-STATUS_OF = np.array([0, 1, 2, 2, 2, 1, 2, 2], dtype=np.int8)
+STATUS_OF = np.array([0, 1, 2, 2, 2, 1, 2, 2, 2], dtype=np.int8)
 
 # What would help, by inconclusive verdict.
 ADVICE = {
@@ -101,6 +104,8 @@ ADVICE = {
     "non-finite loss": "a smaller h (the loss is not finite at x +- h)",
     "loss resolution": "the loss in float64, a larger h, or a smaller loss offset",
     "non-deterministic loss": "a deterministic loss (fixed seeds, no dropout)",
+    "not confirmed in time": "a larger budget (a suspected wrong value was not re-checked "
+                             "before the budget ran out)",
 }
 
 CoordinateCheck = namedtuple(
@@ -630,9 +635,12 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
     at `params` before, one after), plus two per coordinate past the first
     test, four per roundoff-limited coordinate, ten per coordinate
     diagnosed "gradient wrong" and two per other re-checked coordinate. A
-    dense failure is confirmed on its 256 coordinates with the largest
-    relative discrepancy; the other candidates of a tensor with a confirmed
-    wrong coordinate are failed with it.
+    dense failure needs only a few confirmed coordinates: candidates are
+    confirmed in order of relative discrepancy, per tensor, until 4 of a
+    tensor are confirmed (at most 256 tried in all); the other candidates of
+    a tensor with a confirmed wrong coordinate are failed with it. With a
+    `budget`, re-checks stop at its end: a suspect not confirmed by then is
+    inconclusive ("not confirmed in time"), never failed or passed.
 
     The loss is evaluated twice at `params` before and once after the
     coordinates: different values give a ``RuntimeWarning`` (the loss is not
@@ -888,6 +896,9 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
     a quantized loss's values (0.0 otherwise); two values differ from the
     exact difference by less than it."""
     m = idx.size
+    # the end of the budget (a time.perf_counter() value) set by the
+    # large-model layer: re-checks beyond the first test stop there
+    deadline = getattr(prob, "confirm_deadline", None)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         abs_err = np.abs(numerical - analytical)
         vscale = np.maximum(np.maximum(np.abs(analytical), np.abs(numerical)),
@@ -922,7 +933,11 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
         den2 = 2.0 * factor * steps[where] if nominal and factor == 2.0 else hp2 + hm2
         return fp2, fm2, hp2, hm2, den2
 
-    if sus.size:
+    if sus.size and deadline is not None and time.perf_counter() > deadline:
+        # no time left for the diagnosis at 2h and the confirmation: a
+        # suspect is neither failed nor passed
+        verdict[sus] = UNCONFIRMED
+    elif sus.size:
         fp2, fm2, hp2, hm2, den2 = again(sus, 2.0, "2h")
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             num2 = (fp2 - fm2) / den2
@@ -960,18 +975,12 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
         # Kinks within the larger stencil (ReLU, max-pool: many of them in a
         # conv layer, each too small to bend the second difference at h)
         # move R away from the value at h: inconclusive, never "wrong".
-        # A dense failure (a whole tensor wrong) is confirmed on the
-        # MAX_CONFIRM coordinates with the largest discrepancy relative to
-        # their scale (10 evaluations each); the others of a tensor keep
-        # "gradient wrong" when some coordinate of it was confirmed.
         candidates = np.flatnonzero(fails & (code == WRONG))
-        rest = np.empty(0, dtype=np.intp)
-        if candidates.size > MAX_CONFIRM:
-            rank = np.argsort(-(d[candidates] / vscale[sus[candidates]]), kind="stable")
-            rest = np.sort(candidates[rank[MAX_CONFIRM:]])
-            candidates = np.sort(candidates[rank[:MAX_CONFIRM]])
-        far = candidates
-        if far.size:
+        confirmed = np.zeros(sus.size, dtype=bool)
+        nonfinite_far = np.zeros(sus.size, dtype=bool)
+
+        def confirm(far):
+            """Far and near confirmation of the candidates ``far`` (into sus)."""
             where = sus[far]
             fpa, fma, _, _, dena = again(where, LARGE_STEP_FACTOR, "16h")
             fpb, fmb, _, _, denb = again(where, 2.0 * LARGE_STEP_FACTOR, "32h")
@@ -986,20 +995,22 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
                 away = np.abs(rich - analytical[where]) > np.maximum(tol * vscale[where],
                                                                      2.0 * roa)
             finite_far = np.isfinite(rich)
+            nonfinite_far[far[~finite_far]] = True
             code[far] = np.where(~finite_far, NONFINITE_LOSS, np.where(
                 consistent & away, WRONG, np.where(
                     consistent | (apart <= 4.0 * limit) & ~bent[far], NOISE, NONSMOOTH)))
-        # ... and near: the discrepancy of a wrong gradient does not depend
-        # on the step, while many small kinks inside the stencil (a conv
-        # weight's step moves hundreds of ReLU and max-pool inputs) give one
-        # that shrinks about linearly with it, and truncation one that
-        # shrinks as its square. Fit d(t) = e + b t to the signed
-        # discrepancies at t = h, h/2, h/4, h/8 (weights 1/sigma**2, sigma
-        # the typical roundoff of one ulp per value, ~1/t): a wrong gradient
-        # extrapolates to e within STABLE of d(h) and clear of its noise.
-        near = far[code[far] == WRONG]
-        confirmed = np.zeros(sus.size, dtype=bool)
-        if near.size:
+            # ... and near: the discrepancy of a wrong gradient does not
+            # depend on the step, while many small kinks inside the stencil
+            # (a conv weight's step moves hundreds of ReLU and max-pool
+            # inputs) give one that shrinks about linearly with it, and
+            # truncation one that shrinks as its square. Fit d(t) = e + b t
+            # to the signed discrepancies at t = h, h/2, h/4, h/8 (weights
+            # 1/sigma**2, sigma the typical roundoff of one ulp per value,
+            # ~1/t): a wrong gradient extrapolates to e within STABLE of d(h)
+            # and clear of its noise.
+            near = far[code[far] == WRONG]
+            if not near.size:
+                return
             where = sus[near]
             a_w = analytical[where]
             ys = [numerical[where] - a_w]
@@ -1048,10 +1059,51 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             systematic = kinked_t | bent[near] | (np.abs(e0 - ys[0]) > 3.0 * sd_e)
             code[near] = np.where(confirmed[near], WRONG, np.where(
                 ~finite_near, NONFINITE_LOSS, np.where(systematic, NONSMOOTH, NOISE)))
+
+        # A dense failure (a whole tensor wrong) needs only a few confirmed
+        # coordinates: candidates are confirmed in rounds, in order of their
+        # discrepancy relative to their scale within each tensor, until
+        # CONFIRM_ENOUGH of a tensor are confirmed (or none is left, at most
+        # MAX_CONFIRM in all), and only while the check's deadline has not
+        # passed (confirming costs 10 evaluations, outside the sample's
+        # plan). The other candidates of a tensor with a confirmed
+        # coordinate keep "gradient wrong"; those of a tensor without one
+        # are inconclusive: "finite-difference noise" when confirmation was
+        # tried there and failed, "not confirmed in time" when time ran out.
+        blk = prob.block_of(idx[sus])
+        order = candidates[np.lexsort((-(d[candidates] / vscale[sus[candidates]]),
+                                       blk[candidates]))]
+        queue = {int(t): list(order[blk[order] == t]) for t in np.unique(blk[order])}
+        # confirmed per tensor, kept on the problem across the engine runs
+        # of one check (a sample run in chunks confirms CONFIRM_ENOUGH in all)
+        state = prob.__dict__.setdefault("confirmed_per_tensor", {})
+        conf_in = {t: state.get(t, 0) for t in queue}
+        tried = []
+        out_of_time = False
+        while True:
+            batch = []
+            for t, q in queue.items():
+                want = max(1, CONFIRM_ENOUGH - conf_in[t]) if conf_in[t] < CONFIRM_ENOUGH else 0
+                take = min(want, len(q), MAX_CONFIRM - len(tried) - len(batch))
+                batch.extend(q[:take])
+                del q[:take]
+            if not batch:
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                out_of_time = True
+                break
+            batch = np.sort(np.array(batch, dtype=np.intp))
+            confirm(batch)
+            tried.extend(batch.tolist())
+            for t, c in zip(blk[batch].tolist(), (code[batch] == WRONG).tolist()):
+                conf_in[t] += c
+        state.update(conf_in)
+        tried = np.array(sorted(tried), dtype=np.intp)
+        rest = np.setdiff1d(candidates, tried)
         if rest.size:
-            blk = prob.block_of(idx[sus])
-            sure = np.unique(blk[far[code[far] == WRONG]])
-            code[rest] = np.where(np.isin(blk[rest], sure), WRONG, NOISE)
+            sure = np.array([t for t, c in conf_in.items() if c], dtype=np.intp)
+            code[rest] = np.where(np.isin(blk[rest], sure), WRONG,
+                                  UNCONFIRMED if out_of_time else NOISE)
         verdict[sus[fails]] = code[fails]
         # Re-check at h / SMALL_STEP_FACTOR what a step of h cannot decide:
         # a discrepancy that is unstable between h and 2h, a kink, or a stable
@@ -1059,11 +1111,12 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
         # moves the discrepancy by less than STABLE between h and 2h). The
         # smaller stencil no longer reaches a kink farther than 2h/16.
         retry = fails & ~nonfinite2 & ~confirmed & ((code == NOISE) | (code == NONSMOOTH))
-        if far.size:
-            retry[far[~finite_far]] = False
+        retry &= ~nonfinite_far
         xi = prob.x0[idx[sus]].astype(np.float64)
         small = steps[sus] / SMALL_STEP_FACTOR
         retry &= ((xi + small).astype(prob.dtype) != xi) & ((xi - small).astype(prob.dtype) != xi)
+        if deadline is not None and time.perf_counter() > deadline:
+            retry[:] = False            # inconclusive as they are
         r = np.flatnonzero(retry)
         if r.size:
             where = sus[r]
@@ -1116,6 +1169,8 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
     # the truncation there is estimated from the two steps, as at h, and is
     # part of the noise bound (a curved or kinked loss keeps it inconclusive).
     big = np.flatnonzero(verdict == RESOLUTION) if spread == 0 else np.empty(0, np.intp)
+    if deadline is not None and time.perf_counter() > deadline:
+        big = big[:0]
     if big.size:
         fpa, fma, _, _, dena = again(big, LARGE_STEP_FACTOR, "16h")
         fpb, fmb, _, _, denb = again(big, 2.0 * LARGE_STEP_FACTOR, "32h")

@@ -257,6 +257,9 @@ def test_sample_in_chunks_until_deadline(model, monkeypatch):
     prob = FlatProblem(model.params, g, model.loss)
     idx = stratified_sample(prob.blocks, prob.g, 600, np.random.default_rng(0))
     whole = G._run(prob, model.loss, idx, None, None, None, False)
+    # a fresh problem: a check confirms CONFIRM_ENOUGH wrong coordinates per
+    # tensor over all its runs (kept on the problem), the chunks as one run
+    prob = FlatProblem(model.params, g, model.loss)
     merged = _run_until(G, prob, model.loss, idx, None, None, None, False, None,
                         deadline=float("inf"))
     order = np.argsort(merged.index)

@@ -322,3 +322,75 @@ def test_float32_values_returned_as_floats_never_fail_a_correct_gradient():
     for kw in ({"coords": "all"}, {"coords": 0, "directions": 4, "seed": 0}):
         r = check_gradient(float32_as_float, x, np.cos(x), **kw)
         assert r.status != "failed", str(r)
+
+
+# ------------------------------------------------- confirmation cost and deadline
+class ScriptedClock:
+    """time.perf_counter of fastfd's modules; the loss advances it."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    import types
+
+    from fastfd import _directions, _sampling, gradcheck
+    c = ScriptedClock()
+    fake = types.SimpleNamespace(perf_counter=c.perf_counter)
+    for mod in (_sampling, _directions, gradcheck):
+        monkeypatch.setattr(mod, "time", fake)
+    return c
+
+
+def timed_sin(clock, seconds):
+    calls = {"n": 0}
+
+    def loss(p):
+        calls["n"] += 1
+        clock.now += seconds
+        return float(np.sum(np.sin(p)))
+
+    return loss, calls
+
+
+def test_a_dense_failure_needs_only_a_few_confirmations():
+    from fastfd.gradcheck import CONFIRM_ENOUGH
+    x = np.random.default_rng(1).standard_normal(2000)
+    p = {"a": x[:1200], "b": x[1200:]}
+    g = {"a": 1.1 * np.cos(p["a"]), "b": 0.9 * np.cos(p["b"])}
+    r = check_gradient(lambda q: float(np.sum(np.sin(q["a"])) + np.sum(np.sin(q["b"]))),
+                       p, g, coords="all")
+    assert r.status == "failed" and len(r.failures()) == x.size
+    assert [t.status for t in r.tensors] == ["failed", "failed"]
+    # 2n + 3, the 2h diagnosis of every suspect, 10 per confirmation: 4 per
+    # tensor (256 of them, 2,560 evaluations, before)
+    assert r.n_evals <= 2 * x.size + 3 + 2 * x.size + 10 * CONFIRM_ENOUGH * 2, r.n_evals
+
+
+def test_suspects_left_when_the_budget_is_spent_are_inconclusive(clock):
+    # 16 coordinates of a zero gradient at 50 ms a call: the budget of 1 s is
+    # spent by the sample; the diagnosis and confirmation (10 evaluations per
+    # suspect) ran anyway before, and failed every coordinate
+    x = np.random.default_rng(0).standard_normal(400)
+    loss, calls = timed_sin(clock, 0.05)
+    r = check_gradient(loss, x, np.zeros_like(x), coords=16, budget=1.0, seed=0)
+    assert r.status == "inconclusive" and not r.failures(), str(r)
+    assert set(r.verdicts.tolist()) == {"not confirmed in time"}
+    assert "would help: a larger budget" in str(r)
+    assert calls["n"] <= 2 * 16 + 3 + 4, calls["n"]
+
+
+def test_a_dense_failure_costs_what_the_budget_allows(clock):
+    # n = 20,000, a zero gradient, 50 ms a call, budget=1: 260-310
+    # evaluations (13.4 s) whatever the budget, now the stratified minimum
+    # (35) and the directional stage
+    x = np.random.default_rng(0).standard_normal(20000)
+    loss, calls = timed_sin(clock, 0.05)
+    r = check_gradient(loss, x, np.zeros_like(x), budget=1.0, seed=0)
+    assert r.status in ("failed", "inconclusive") and not r.passed, str(r)
+    assert calls["n"] <= 80, calls["n"]
