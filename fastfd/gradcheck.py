@@ -80,6 +80,13 @@ STABLE_SMALL = 0.5
 LARGE_STEP_FACTOR = 16.0
 NEAR_STEPS = (0.5, 0.25, 0.125)
 MAX_CONFIRM = 256
+# Roundoff of one loss value in the near confirmation's fit, in ulps of |f|:
+# a float32 loss computed through many layers carries several (measured: 7
+# ulps between the float32 and float64 values of the 21,734-parameter conv
+# net of the tests at h/4), and a 1-ulp sigma made the fit "clear" of zero
+# for conv1.weight[15, 0, 0, 2] of its seed 2 (kinks between h/4 and h,
+# 1.3% off at h: "gradient wrong" on the correct gradient).
+NEAR_ULPS = 2.0
 # Confirmed "gradient wrong" coordinates per tensor after which the rest of
 # a dense failure is not re-checked (each confirmation costs 10 evaluations).
 CONFIRM_ENOUGH = 4
@@ -1014,7 +1021,8 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             where = sus[near]
             a_w = analytical[where]
             ys = [numerical[where] - a_w]
-            sig = [(eps * (np.abs(fp[where]) + np.abs(fm[where])) + quantum) / den[where]
+            sig = [(NEAR_ULPS * eps * (np.abs(fp[where]) + np.abs(fm[where])) + quantum)
+                   / den[where]
                    + np.abs(hp[where] + hm[where] - den[where]) / den[where]
                    * np.abs(numerical[where])]
             ts = [1.0]
@@ -1024,7 +1032,8 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
                 finite_near &= np.isfinite(fpt) & np.isfinite(fmt)
                 with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                     ys.append((fpt - fmt) / dent - a_w)
-                    sig.append((eps * (np.abs(fpt) + np.abs(fmt)) + 2.0 * spread + quantum)
+                    sig.append((NEAR_ULPS * eps * (np.abs(fpt) + np.abs(fmt)) + 2.0 * spread
+                                + quantum)
                                / dent)
                 ts.append(t)
             # a kink closer than the smallest of these steps keeps d(t) flat;
