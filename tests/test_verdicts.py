@@ -4,6 +4,7 @@ only when the gradient is wrong, inconclusive (with the reason) otherwise."""
 import re
 import warnings
 
+import numba
 import numpy as np
 import pytest
 
@@ -213,9 +214,6 @@ def test_sampled_report_states_what_the_directions_could_not_see():
 
 
 # ------------------------------------------- loss resolution in the directions
-import numba  # noqa: E402
-
-
 @numba.njit
 def jit_offset_loss(p):
     return 1e12 + np.sum(p ** 2)
@@ -279,7 +277,7 @@ def test_advice_for_a_float64_loss_with_an_offset_is_not_float64(kw):
 
 # ------------------------------------------------------------ quantized loss
 def int_loss(p):
-    return int(round(1000 * float(np.sum(p ** 2))))
+    return round(1000 * float(np.sum(p ** 2)))          # a Python int
 
 
 def float32_as_float(p):
