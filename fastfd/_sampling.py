@@ -985,6 +985,7 @@ class ScaleCheckResult(GradCheckResult):
                     f"  sampled coordinates: relative error {self.rel_error:.2e} (seed "
                     f"definition), max abs error {self.max_abs_error:.2e}, max rel error "
                     f"{self.max_rel_error:.2e}")
+                lines.extend(self._confirmed_line())
                 lines.extend(self._resolution_line())
                 lines.extend(self._advice())
             dfail = {}

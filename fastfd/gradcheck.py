@@ -1517,6 +1517,20 @@ class GradCheckResult:
             lines.append(row + f"  {status}")
         return lines
 
+    def _confirmed_line(self):
+        """How many failing coordinates were confirmed from far and near
+        when the others of their tensor follow them (a dense failure)."""
+        done = getattr(self.problem, "confirmed_per_tensor", {})
+        n = int(sum(done.values()))
+        nfail = int(self.failed.sum())
+        if not n or nfail <= n:
+            return []
+        names = ", ".join(f"{self.problem.blocks[b][0]} ({c})" for b, c in sorted(done.items())
+                          if c)
+        return [f"  dense failure: {n:,} coordinates confirmed from far and near, in "
+                f"{names}; the other {nfail - n:,} failing coordinates of those tensors "
+                f"are failed by their discrepancy at h and 2h (not re-checked)"]
+
     def _resolution_line(self):
         res = [t.resolution for t in self.tensors if t.resolution is not None]
         if not res or max(res) <= self.tol:
@@ -1535,6 +1549,7 @@ class GradCheckResult:
         if self.nondeterminism:
             lines.append(f"  warning: loss is not deterministic (repeated evaluations "
                          f"differ by {self.nondeterminism:.3g}); noise bounds widened")
+        lines.extend(self._confirmed_line())
         lines.extend(self._resolution_line())
         lines.extend(self._advice())
         lines.extend(self._table())

@@ -368,6 +368,9 @@ def test_a_dense_failure_needs_only_a_few_confirmations():
     # 2n + 3, the 2h diagnosis of every suspect, 10 per confirmation: 4 per
     # tensor (256 of them, 2,560 evaluations, before)
     assert r.n_evals <= 2 * x.size + 3 + 2 * x.size + 10 * CONFIRM_ENOUGH * 2, r.n_evals
+    assert (f"dense failure: {2 * CONFIRM_ENOUGH} coordinates confirmed from far and near, "
+            f"in a ({CONFIRM_ENOUGH}), b ({CONFIRM_ENOUGH}); the other "
+            f"{x.size - 2 * CONFIRM_ENOUGH:,} failing coordinates") in str(r)
 
 
 def test_suspects_left_when_the_budget_is_spent_are_inconclusive(clock):
