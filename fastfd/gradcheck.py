@@ -633,8 +633,9 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
     Richardson's extrapolation of the differences at ``16h`` and ``32h``
     must agree with ``n_i(h)`` within the noise, and the discrepancies at
     ``h, h/2, h/4, h/8`` extrapolated to step 0 (weighted least squares,
-    line in the step) must stay within 25% of ``d_i`` with no kink jump
-    between the one-sided slopes at ``h/8``. Kinks (ReLU, max-pool) inside
+    line in the step, 2 ulps of roundoff per loss value) must stay within
+    25% of ``d_i``, each of the four within 4 sigma of the line, with no
+    kink jump between the one-sided slopes at ``h/8``. Kinks (ReLU, max-pool) inside
     the stencil fail one of these (at the float32 step a kink at ``|s| <
     0.3h`` changes the discrepancy by less than 25% between ``h`` and
     ``2h``; a conv weight's step crosses hundreds of them); so does a loss
@@ -649,7 +650,8 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
     dense failure needs only a few confirmed coordinates: candidates are
     confirmed in order of relative discrepancy, per tensor, until 4 of a
     tensor are confirmed (at most 256 tried in all); the other candidates of
-    a tensor with a confirmed wrong coordinate are failed with it. With a
+    a tensor follow it when 4 were confirmed and at most one in 4 tried was
+    not (a dense failure), and are inconclusive otherwise. With a
     `budget`, re-checks stop at its end: a suspect not confirmed by then is
     inconclusive ("not confirmed in time"), never failed or passed.
 
