@@ -1,9 +1,50 @@
 """Shared test setup: make ``tests/reference.py`` importable as ``reference``
-whatever the rootdir or import mode pytest runs with."""
+whatever the rootdir or import mode pytest runs with, and the scripted clock
+(fixture ``fake_clock``) that budgeted checks run on."""
 
 import os
 import sys
+import types
+
+import pytest
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
+
+
+class ScriptedClock:
+    """``time.perf_counter`` for fastfd's budgeted modules; only the test moves it.
+
+    With it a budgeted check's plan (chunk sizes, how many coordinates and
+    directions fit) depends on the seconds the test scripts per loss call,
+    not on the speed of the machine running the suite.
+    """
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+    def timed(self, fn, seconds):
+        """``fn`` advancing the clock by ``seconds`` on every call."""
+        def wrapped(*args, **kwargs):
+            self.now += seconds
+            return fn(*args, **kwargs)
+        return wrapped
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """A :class:`ScriptedClock` read by the budget logic of ``check_gradient``
+    (``fastfd.gradcheck``, ``fastfd._sampling``, ``fastfd._directions``)."""
+    from fastfd import _directions, _sampling, gradcheck
+    clock = ScriptedClock()
+    fake = types.SimpleNamespace(perf_counter=clock.perf_counter)
+    for mod in (_sampling, _directions, gradcheck):
+        monkeypatch.setattr(mod, "time", fake)
+    return clock

@@ -276,28 +276,6 @@ def test_directional_stage_gives_read_only_views():
         check_gradient(writer, big, 2 * big, coords=0, directions=2)
 
 
-class FakeClock:
-    """time.perf_counter for fastfd's modules; the loss advances it."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def perf_counter(self):
-        return self.now
-
-
-@pytest.fixture
-def fake_clock(monkeypatch):
-    import types
-
-    from fastfd import _directions, _sampling, gradcheck
-    clock = FakeClock()
-    fake = types.SimpleNamespace(perf_counter=clock.perf_counter)
-    for mod in (_sampling, _directions, gradcheck):
-        monkeypatch.setattr(mod, "time", fake)
-    return clock
-
-
 def test_loss_slower_than_the_budget_is_refused_at_once(fake_clock):
     calls = {"n": 0}
 
