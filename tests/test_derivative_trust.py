@@ -410,9 +410,14 @@ def test_richardson_reaches_the_scale_of_f(f, x, fp, tol):
     # 3.9e-14 in 41; SciPy's differentiate 1.1e-14 in 11 on sin at 1e4
     assert r.nfev <= 57
     if f is np.sin:
+        # tol is the level SciPy's differentiate reaches on the same case
+        # (1.1e-14 relative at 1e4, 1e5 and 1e6, 11 evaluations; ours 1.0e-14,
+        # 1.1e-16, 3.6e-16, measured with and without AVX-512). Errors of a
+        # few dozen ulps follow libm's last bits: each is bounded by tol, not
+        # by the other's roundoff.
         with np.errstate(all="ignore"):
             s = scipy_derivative(f, x)
-        assert err <= 10 * max(abs(float(s.df) - exact), 1e-16 * abs(exact))
+        assert abs(float(s.df) - exact) <= tol * abs(exact)
 
 
 def test_richardson_standard_cases_keep_their_evaluations():
