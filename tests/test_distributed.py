@@ -194,21 +194,42 @@ def test_dask_bitwise_equal_and_failures(point, dask_client):
 
 # ------------------------------------------------- through fastfd.check_gradient
 
-def test_check_gradient_processes_and_dask_equal_local(processes, dask_client):
+def test_check_gradient_processes_and_dask_equal_local(processes, dask_client, monkeypatch):
+    from fastfd import _sampling
+    from fastfd._distributed import SPOT_CHECKS
     from fastfd.gradcheck import check_gradient
+    runs = []
+    real = _sampling._engine_values
+
+    def counting(*args, **kwargs):
+        values = real(*args, **kwargs)
+
+        def run(ctx, idx, *rest):
+            runs.append(idx.size)
+            return values(ctx, idx, *rest)
+
+        run.recheck = values.recheck
+        return run
+
+    monkeypatch.setattr(_sampling, "_engine_values", counting)
     x = np.linspace(-3.0, 3.0, 120)
     g = L.sin_sum_grad(x)
     g[77] += 1e-3
     local_r = check_gradient(L.sin_sum, x, g, coords="all")
+    assert runs == []
     for ex in (processes, dask_client):
+        runs.clear()
         r = check_gradient(L.sin_sum, x, g, coords="all", executor=ex)
         np.testing.assert_array_equal(r.numerical, local_r.numerical)
         assert [c.name for c in r.failures()] == ["params[77]"]
-        # plus, in this process: 4 spot-checked coordinates of the run at h
-        # (2 evaluations each), a few more for the engine's re-runs of the
-        # failing coordinate at other steps, and the failing coordinate itself
+        # the same engine runs as locally: all 120 at h, then the failing
+        # coordinate alone at each step of its confirmation (2h, far, near)
+        assert runs[0] == 120 and len(runs) > 1 and set(runs[1:]) == {1}, runs
+        # plus, in this process: SPOT_CHECKS coordinates of every run (2
+        # evaluations each; the re-runs have 1 coordinate) and the failing
+        # coordinate once more (values.recheck)
         extra = r.n_evals - local_r.n_evals
-        assert 2 * 4 + 2 <= extra <= 40, extra
+        assert extra == 2 * sum(min(SPOT_CHECKS, m) for m in runs) + 2 * 1, (extra, runs)
 
 
 def test_check_gradient_chunk_failure_is_an_error(processes):

@@ -567,13 +567,13 @@ def slowing_loss(clock, fast_calls, slow, stall_every=None, stall=0.0):
     return loss, calls
 
 
-@pytest.mark.parametrize("fast_calls, slow, stall_every, stall", [
-    (20, 5e-3, None, 0.0),      # 21.9 s and 4,099 calls for budget=1.0
-    (20, 20e-3, None, 0.0),     # 82 s
-    (0, 1e-6, 20, 0.2),         # 0.2 s stalls on 5% of the calls: 43.8 s
+@pytest.mark.parametrize("fast_calls, slow, stall_every, stall, checked", [
+    (20, 5e-3, None, 0.0, 101),     # a first chunk of 2,048: 21.9 s and 4,099 calls
+    (20, 20e-3, None, 0.0, 34),     # 82 s
+    (0, 1e-6, 20, 0.2, 47),         # 0.2 s stalls on 5% of the calls: 43.8 s
 ])
 def test_full_check_obeys_the_deadline_when_the_loss_slows_down(fake_clock, fast_calls, slow,
-                                                                 stall_every, stall):
+                                                                 stall_every, stall, checked):
     import re
     x = np.linspace(-1.0, 1.0, 3000)
     loss, calls = slowing_loss(fake_clock, fast_calls, slow, stall_every, stall)
@@ -581,7 +581,7 @@ def test_full_check_obeys_the_deadline_when_the_loss_slows_down(fake_clock, fast
     # a target, re-measured between chunks: the last chunk may run over by
     # a fraction of the time left when it started
     assert r.elapsed <= 1.5, (r.elapsed, calls["n"])
-    assert r.passed and r.mode == "sampled" and 16 <= r.n_checked < 3000
+    assert r.passed and r.mode == "sampled" and r.n_checked == checked, r.n_checked
     assert re.fullmatch(r"checked [\d,]+ of 3,000 coordinates in 1 tensor", r.coverage)
     assert r.coverage.startswith(f"checked {r.n_checked:,} of")
 
@@ -602,7 +602,7 @@ def test_full_check_of_a_steady_loss_is_complete_in_few_chunks(fake_clock, monke
     r = check_gradient(loss, x, 2 * x, budget=1.0, seed=0)
     assert r.passed and r.mode == "all" and r.n_checked == 3000
     # chunks of 16, 64, 256, 1024 and the rest (each at most 4x the one before)
-    assert sum(runs) == 3000 and 2 <= len(runs) <= 8, runs
+    assert runs == [16, 64, 256, 1024, 3000 - 1360], runs
 
 
 @pytest.mark.parametrize("budget", [1e308, __import__("sys").float_info.max])
@@ -646,7 +646,7 @@ def test_a_stratified_count_with_a_budget_obeys_it(fake_clock):
     loss, calls = slowing_loss(fake_clock, 0, 5e-3)
     r = check_gradient(loss, x, 2 * x, coords=1000, budget=1.0, seed=0)
     assert r.elapsed <= 1.5, (r.elapsed, calls["n"])
-    assert r.passed and r.mode == "sampled" and 16 <= r.n_checked < 1000
+    assert r.passed and r.mode == "sampled" and r.n_checked == 90, r.n_checked
     assert r.coverage.startswith(f"checked {r.n_checked:,} of 3,000 coordinates")
 
 
@@ -659,6 +659,5 @@ def test_small_count_and_explicit_directions_obey_a_budget(fake_clock):
     assert r.passed and r.n_checked == 16 and r.elapsed <= 0.5, (r.n_checked, r.elapsed)
     loss, calls = slowing_loss(fake_clock, 0, 10e-3)
     r = check_gradient(loss, x, 2 * x, coords=0, directions=64, budget=0.3, seed=0)
-    assert r.passed and 1 <= r.n_directions < 64 and r.elapsed <= 0.5, (r.n_directions,
-                                                                        r.elapsed)
-    assert r.coverage == f"checked 0 of 3,000 coordinates in 1 tensor and {r.n_directions} directions"
+    assert r.passed and r.n_directions == 8 and r.elapsed <= 0.5, (r.n_directions, r.elapsed)
+    assert r.coverage == "checked 0 of 3,000 coordinates in 1 tensor and 8 directions"
