@@ -1,9 +1,12 @@
 """Shared test setup: make ``tests/reference.py`` importable as ``reference``
-whatever the rootdir or import mode pytest runs with, and the scripted clock
+whatever the rootdir or import mode pytest runs with; :func:`run_python` for
+fresh-process tests (``from conftest import run_python``); the scripted clock
 (fixture ``fake_clock``) that budgeted checks run on."""
 
 import os
+import subprocess
 import sys
+import textwrap
 import types
 
 import pytest
@@ -11,6 +14,21 @@ import pytest
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
+ROOT = os.path.dirname(_HERE)
+
+
+def run_python(code, *, timeout=300, env=None):
+    """Run ``code`` (dedented) in a fresh interpreter; returns the completed process.
+
+    The child runs from the repository root with this checkout and ``tests/``
+    first on ``PYTHONPATH``: it imports the fastfd under test (and the test
+    helper modules) with or without an installed fastfd. ``env`` adds to or
+    overrides the environment.
+    """
+    path = [ROOT, _HERE] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = dict(os.environ, **(env or {}), PYTHONPATH=os.pathsep.join(path))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 class ScriptedClock:

@@ -3,15 +3,13 @@ is still accurate in the working precision, the first refused one is refused
 with the limit in the message, and nothing hangs."""
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import run_python
 
 import fastfd
-from fastfd import grid
-from fastfd import _weights
+from fastfd import _weights, grid
 from fastfd._weights import max_accuracy
 
 DTYPES = [np.float64, np.float32]
@@ -148,8 +146,7 @@ def test_huge_accuracy_returns_at_once():
         "    else:\n"
         "        raise SystemExit('accepted')\n"
         "print('ok')\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+    res = run_python(code, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
 

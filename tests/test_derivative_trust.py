@@ -8,6 +8,7 @@ import warnings
 import numba
 import numpy as np
 import pytest
+from conftest import run_python
 
 from fastfd._steps import optimal_step
 
@@ -502,10 +503,7 @@ def test_concurrent_derivatives_leave_warning_filters_alone():
     # catch_warnings edits the process-wide filter list and is not thread
     # safe: threads interleaving enter/exit leave ('ignore', NumbaWarning)
     # behind, silencing the user's own Numba warnings
-    import subprocess
-    import sys
-    run = subprocess.run([sys.executable, "-c", _FILTERS_SCRIPT], capture_output=True,
-                         text=True, timeout=300)
+    run = run_python(_FILTERS_SCRIPT, timeout=300)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
 
 

@@ -6,30 +6,17 @@ gradients and slow losses against the budget, threads and warning filters,
 dying Dask workers. Process-global behaviour runs in a subprocess.
 """
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
+from conftest import run_python
 
 from fastfd.gradcheck import LossEvaluationError, check_gradient
 
 W = np.array([1.0, -2.0, 0.5, 3.0])
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def sq(p):
     return float(np.sum(p ** 2))
-
-
-def run_python(code, timeout=120, env=None):
-    """Run ``code`` in a fresh interpreter; returns the completed process."""
-    env = dict(os.environ, **(env or {}), PYTHONPATH=os.pathsep.join(
-        [ROOT, os.path.join(ROOT, "tests"), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 # ---------------------------------------------------------------- h
@@ -531,10 +518,9 @@ def jit_slow_sq(p):
     return np.sum(p * p)
 
 
-def test_jitted_loss_is_compiled_before_its_first_timed_call(monkeypatch):
-    # the first call is enough to refuse a loss slower than the budget, so
-    # it must not be a compilation: a fresh jitted loss has its signature
-    # for the flat array before the budget clock starts
+def signatures_after_compile_kernels(monkeypatch):
+    """A list that receives the jitted loss's signatures each time
+    fastfd._sampling.compile_kernels (run before the budget clock) returns."""
     from fastfd import _sampling
     seen = []
     real = _sampling.compile_kernels
@@ -545,6 +531,14 @@ def test_jitted_loss_is_compiled_before_its_first_timed_call(monkeypatch):
         return out
 
     monkeypatch.setattr(_sampling, "compile_kernels", spy)
+    return seen
+
+
+def test_jitted_loss_is_compiled_before_its_first_timed_call(monkeypatch):
+    # the first call is enough to refuse a loss slower than the budget, so
+    # it must not be a compilation: a fresh jitted loss has its signature
+    # for the flat array before the budget clock starts
+    seen = signatures_after_compile_kernels(monkeypatch)
     x = np.linspace(-1.0, 1.0, 20)
     r = check_gradient(jit_slow_sq, x, 2 * x, budget=5.0)
     import numba
@@ -623,17 +617,8 @@ def test_jitted_loss_of_a_matrix_is_compiled_before_the_clock(monkeypatch):
     # slower than the budget is refused
     import numba
 
-    from fastfd import _sampling
     from fastfd._flat import readonly_alias
-    seen = []
-    real = _sampling.compile_kernels
-
-    def spy(prob, loss, parallel):
-        out = real(prob, loss, parallel)
-        seen.append(list(loss.signatures))
-        return out
-
-    monkeypatch.setattr(_sampling, "compile_kernels", spy)
+    seen = signatures_after_compile_kernels(monkeypatch)
     x = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
     r = check_gradient(jit_sq_2d, x, 2 * x, budget=5.0)
     view = numba.typeof(readonly_alias(np.empty(12)).reshape(3, 4))

@@ -2,11 +2,10 @@
 mapping or set as per-axis spacing, and out-of-range axes (AxisError)."""
 
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import run_python
 
 import fastfd
 from fastfd import grid
@@ -54,8 +53,7 @@ def test_masked_array_refused_in_a_fresh_process():
         "else:\n"
         "    raise SystemExit('accepted')\n"
         "print('ok')\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
+    res = run_python(code, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "ok"
 
@@ -161,8 +159,7 @@ def test_masked_out_refused_in_a_fresh_process():
         "        raise SystemExit('accepted')\n"
         "    grid.derivative(np.arange(8.0), out=np.zeros(8))\n"
         "print('ok')\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
+    res = run_python(code, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "ok"
 

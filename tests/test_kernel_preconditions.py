@@ -3,12 +3,11 @@
 overlapping ``u`` raise ValueError, from Python and from user @njit code,
 before anything is written."""
 
-import subprocess
-import sys
 
 import numba
 import numpy as np
 import pytest
+from conftest import run_python
 
 import fastfd
 from fastfd import kernels
@@ -269,8 +268,7 @@ def test_forward_diff_huge_u_tiny_out_in_subprocess():
         "    else:\n"
         "        raise SystemExit('accepted')\n"
         "print('ok')\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
+    res = run_python(code, timeout=300)
     assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
     assert res.stdout.strip() == "ok"
 
@@ -288,8 +286,7 @@ _GUARDED = (
 
 
 def _run_code(code):
-    res = subprocess.run([sys.executable, "-c", _GUARDED + code], capture_output=True,
-                         text=True, timeout=300)
+    res = run_python(_GUARDED + code, timeout=300)
     assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
     return res.stdout
 

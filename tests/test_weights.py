@@ -2,12 +2,11 @@
 an independent Vandermonde solve, and every error message."""
 
 import math
-import subprocess
-import sys
 from fractions import Fraction
 
 import numpy as np
 import pytest
+from conftest import run_python
 
 import fastfd
 from fastfd import _weights
@@ -189,7 +188,6 @@ def test_stencil_weights_huge_input_refused_at_once():
         "    else:\n"
         "        raise SystemExit('accepted')\n"
         "print('ok')\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60)
+    res = run_python(code, timeout=60)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "ok"
