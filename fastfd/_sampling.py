@@ -649,10 +649,10 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
 
     def on_timed(t, first=False):
         # A call slower than the whole budget is an error at once, from the
-        # first call (a jitted loss was compiled before the clock started):
-        # re-timing it spent several more calls (5 s for budget=0.5 s and a
-        # 1 s loss), a second call 1 s more. Otherwise one call can be
-        # inflated (first-call costs, a busy machine): re-time before
+        # first call (a jitted loss is compiled before the clock starts):
+        # each further call costs as much again, a re-timing 3 to 6 calls
+        # (measured: 5 s for budget=0.5 s and a 1 s loss). Otherwise one call
+        # can be inflated (first-call costs, a busy machine): re-time before
         # deciding against a full check.
         if eff_budget is not None and eff_budget < t:
             raise ValueError(
@@ -719,7 +719,8 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
         else:
             k, deadline = directions, None
         # bisection of a dense bug stops at the end of the budget (what is
-        # left is reported as failing ranges); 16 s were spent of 10
+        # left is reported as failing ranges): without that deadline it
+        # measured 16 s for a 10 s budget
         rep = _directions_with_progress(f, x, prob, f0, k, rng, max_localize, deadline,
                                         progress, t_call, t_start + eff_budget)
         # the sample is sized from what a loss call costs now, and is never

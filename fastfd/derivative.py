@@ -626,8 +626,8 @@ def _stencil_derivative(f, x, h, order, accuracy, scheme, vectorized, full_outpu
                           divisor)
     # f's dtype: from the compiled signature of a jitted f; for a Python f,
     # x's dtype until its first value says otherwise (then the run restarts
-    # once if the steps or the compute dtype change; with a given h the old
-    # rule, compute in x's dtype, stands)
+    # once if the steps or the compute dtype change); with a given h the
+    # values are computed in x's dtype and nothing restarts
     fdt = _jit_fdtype(f, xa, xdt) if jitted else xdt
     wasted = 0
     while True:
