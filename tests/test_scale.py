@@ -104,24 +104,11 @@ def test_swapped_w3_block_names_w3(model):
         assert i < 10 and j < 10 and i != j
 
 
-def test_budget_path(model, monkeypatch):
-    # on a scripted clock (each loss call 0.2 ms): what the budget buys does
-    # not depend on the machine, so neither do the verdict and the names
-    import types
-
-    from fastfd import _directions, _sampling, gradcheck
-    now = [0.0]
-    fake = types.SimpleNamespace(perf_counter=lambda: now[0])
-    for mod in (_sampling, _directions, gradcheck):
-        monkeypatch.setattr(mod, "time", fake)
-
-    def loss(p):
-        now[0] += 2e-4
-        return model.loss(p)
-
-    r = check(loss, model.params, model.grad(model.params, bug="w1_entry"),
-              budget=1.0, seed=0)
-    monkeypatch.undo()
+def test_budget_path(model, fake_clock):
+    # on the scripted clock (each loss call 0.2 ms): what the budget buys
+    # does not depend on the machine, so neither do the verdict and the names
+    r = check(fake_clock.timed(model.loss, 2e-4), model.params,
+              model.grad(model.params, bug="w1_entry"), budget=1.0, seed=0)
     assert r.mode == "sampled" and r.n_directions >= 1
     assert re.fullmatch(r"checked [\d,]+ of 51,150 coordinates in 6 tensors and \d+ "
                         r"directions?", r.coverage)

@@ -323,28 +323,6 @@ def test_float32_values_returned_as_floats_never_fail_a_correct_gradient():
 
 
 # ------------------------------------------------- confirmation cost and deadline
-class ScriptedClock:
-    """time.perf_counter of fastfd's modules; the loss advances it."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def perf_counter(self):
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    import types
-
-    from fastfd import _directions, _sampling, gradcheck
-    c = ScriptedClock()
-    fake = types.SimpleNamespace(perf_counter=c.perf_counter)
-    for mod in (_sampling, _directions, gradcheck):
-        monkeypatch.setattr(mod, "time", fake)
-    return c
-
-
 def timed_sin(clock, seconds):
     calls = {"n": 0}
 
@@ -373,12 +351,12 @@ def test_a_dense_failure_needs_only_a_few_confirmations():
             f"{x.size - 2 * CONFIRM_ENOUGH:,} failing coordinates") in str(r)
 
 
-def test_suspects_left_when_the_budget_is_spent_are_inconclusive(clock):
+def test_suspects_left_when_the_budget_is_spent_are_inconclusive(fake_clock):
     # 16 coordinates of a zero gradient at 50 ms a call: the budget of 1 s is
     # spent by the sample; the diagnosis and confirmation (10 evaluations per
     # suspect) ran anyway before, and failed every coordinate
     x = np.random.default_rng(0).standard_normal(400)
-    loss, calls = timed_sin(clock, 0.05)
+    loss, calls = timed_sin(fake_clock, 0.05)
     r = check_gradient(loss, x, np.zeros_like(x), coords=16, budget=1.0, seed=0)
     assert r.status == "inconclusive" and not r.failures(), str(r)
     assert set(r.verdicts.tolist()) == {"not confirmed in time"}
@@ -386,12 +364,12 @@ def test_suspects_left_when_the_budget_is_spent_are_inconclusive(clock):
     assert calls["n"] <= 2 * 16 + 3 + 4, calls["n"]
 
 
-def test_a_dense_failure_costs_what_the_budget_allows(clock):
+def test_a_dense_failure_costs_what_the_budget_allows(fake_clock):
     # n = 20,000, a zero gradient, 50 ms a call, budget=1: 260-310
     # evaluations (13.4 s) whatever the budget, now the stratified minimum
     # (35) and the directional stage
     x = np.random.default_rng(0).standard_normal(20000)
-    loss, calls = timed_sin(clock, 0.05)
+    loss, calls = timed_sin(fake_clock, 0.05)
     r = check_gradient(loss, x, np.zeros_like(x), budget=1.0, seed=0)
     assert r.status in ("failed", "inconclusive") and not r.passed, str(r)
     assert calls["n"] <= 80, calls["n"]
