@@ -103,7 +103,8 @@ def test_limits_are_ordered():
 
 
 def test_ones_84_accuracy_80_is_refused():
-    # the one-sided edge stencil returned 5e5 at the edges of np.ones(84)
+    # the one-sided edge stencils of accuracy 60 and 80 have no usable weights
+    # in float64 (5e5 at the edges of np.ones(84))
     edge = max_accuracy(1, "forward", np.float64)
     for accuracy in (60, 80):
         with pytest.raises(ValueError, match=rf"accuracy={accuracy} is too high for order=1, "
@@ -166,11 +167,12 @@ def _coordinate_grids():
 @pytest.mark.parametrize("scheme", ["centered", "forward", "backward"])
 def test_nonuniform_constant_has_zero_derivative_at_every_accepted_accuracy(
         kind, dtype, order, scheme):
-    # The limit of coordinate arrays came from the uniform stencil: on the
-    # geometric grid (ratio 1.15) the first derivative of a constant was 2849
-    # at accuracy 24 and 0.002 at 20. Every accuracy accepted now gives a
-    # constant's derivative within a few sqrt(eps) / spacing**order, with the
-    # spacing the smaller of the point's two neighbouring gaps.
+    # Coordinate arrays have their own limit: on the geometric grid (ratio
+    # 1.15) the uniform stencil's limit lets through accuracy 24, where the
+    # first derivative of a constant is 2849 (0.002 at 20). Every accuracy
+    # accepted gives a constant's derivative within a few sqrt(eps) /
+    # spacing**order, with the spacing the smaller of the point's two
+    # neighbouring gaps.
     x = _coordinate_grids()[kind].astype(dtype)
     n = x.shape[0]
     gaps = np.abs(np.diff(x.astype(np.float64)))

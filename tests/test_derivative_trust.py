@@ -139,7 +139,7 @@ def test_derivative_points_are_fresh_arrays():
     lambda: D.hessian(np.sum, [1.0, 2.0], scheme=np.zeros(3)),
 ], ids=["derivative", "gradient", "jacobian", "hessian"])
 def test_scheme_array_is_refused_naming_scheme(call):
-    # was NumPy's "truth value of an array ... is ambiguous"
+    # refused by name, not with NumPy's "truth value of an array ... is ambiguous"
     with pytest.raises(ValueError, match=r"^scheme must be one of 'centered', 'forward', "
                        r"'backward', got array\(\[0\., 0\., 0\.\]\)$"):
         call()
@@ -184,7 +184,7 @@ def test_complex_step_where_the_derivative_is_zero(f):
 
 @pytest.mark.parametrize("kw", [{}, {"vectorized": False}], ids=["vectorized", "scalar"])
 def test_complex_step_looks_at_every_point(kw):
-    # [1, 0] worked and [0, 1] raised: only the first point was probed
+    # every point is probed for analyticity, not only the first: f' = 0 at 0
     for x in ([0.0, 1.0], [1.0, 0.0], [0.0, 0.0]):
         got = D.derivative(_sq, np.array(x), method="complex", **kw)
         assert np.array_equal(got, 2 * np.array(x)), x
@@ -230,7 +230,7 @@ def _never(x):
 
 
 @pytest.mark.parametrize("call, match", [
-    # was a bare OverflowError after 36 s
+    # refused before any weight is formed (the weights overflow after 36 s)
     (lambda f: D.derivative(f, 1.0, accuracy=1000),
      r"^accuracy=1000 is too high for order=1, scheme='centered' in float64: the limit is 40"),
     (lambda f: D.derivative(f, 1.0, accuracy=1000, method="richardson"),
@@ -298,7 +298,8 @@ def test_nfev_scalar_path_one_point():
 
 
 def test_vectorized_f_of_one_shape_only():
-    # f only works on arrays of x's shape: the scalar dtype probe failed
+    # f only works on arrays of x's shape: the dtype comes from the real
+    # evaluations, not from a call with a scalar
     w = np.array([1.0, 2.0, 3.0])
 
     def f(t):
@@ -392,11 +393,11 @@ def test_fd_error_estimate_same_on_every_path():
 # ------------------------------------ Richardson keeps shrinking the step
 
 @pytest.mark.parametrize("f, x, fp, tol", [
-    (np.sin, 1e4, np.cos, 1e-13),      # was 3.6e-5 (steps from 1024 down to 0.03)
-    (np.sin, 1e5, np.cos, 1e-13),      # was 100% off with an estimate of 2.6e-5
+    (np.sin, 1e4, np.cos, 1e-13),      # the first 16 steps (1024 to 0.03) alone: 3.6e-5
+    (np.sin, 1e5, np.cos, 1e-13),      # the first 16 alone: 100% off, estimate 2.6e-5
     (np.sin, 1e6, np.cos, 1e-13),
-    (np.log, 1e-3, lambda x: 1 / x, 1e-9),   # was 5e-7
-    (np.log, 1e-6, lambda x: 1 / x, 1e-9),   # was nan: every step reached x <= 0
+    (np.log, 1e-3, lambda x: 1 / x, 1e-9),   # the first 16 steps alone: 5e-7
+    (np.log, 1e-6, lambda x: 1 / x, 1e-9),   # steps reaching x <= 0 give nan
     (np.sqrt, 1e-4, lambda x: 0.5 / np.sqrt(x), 1e-9),
 ], ids=["sin-1e4", "sin-1e5", "sin-1e6", "log-1e-3", "log-1e-6", "sqrt-1e-4"])
 def test_richardson_reaches_the_scale_of_f(f, x, fp, tol):

@@ -261,7 +261,8 @@ def test_workers_computing_another_loss_is_an_error(spawned, dask_client):
     L.STATE["x7"] = x[7]
     try:
         for ex in (spawned, dask_client):
-            # the workers' loss is 0 everywhere: a zero gradient passed there
+            # the workers' loss is 0 everywhere: their values alone pass a
+            # zero gradient
             with pytest.raises(WorkerMismatchError, match=(
                     r"the workers compute a different loss than this process: at "
                     r"params\[\d+\] [+-] h a worker returned 0\.0, this process \d+\.\d+ \(4 "
@@ -317,8 +318,8 @@ def test_dask_workers_that_die_are_reported_as_dead():
 @pytest.mark.parametrize("executor", ["processes", "spawned", "dask_client"])
 def test_worker_values_are_compared_within_the_loss_roundoff(executor, request):
     # a one-ulp difference (Dask's nanny sets OPENBLAS_NUM_THREADS=1 in its
-    # workers, so BLAS sums in another order) was a WorkerMismatchError,
-    # while local noise of 2e-16 in the same loss was tolerated
+    # workers, so BLAS sums in another order) is within the roundoff the
+    # check allows locally (2e-16 in the same loss): no WorkerMismatchError
     import os
 
     from fastfd._distributed import WorkerMismatchError

@@ -184,9 +184,9 @@ def _summary(result):
 # Seconds per loss call on the scripted clock (fixture fake_clock) for the
 # budgeted checks: about the measured cost of each float32 model on an idle
 # 2-core AMD EPYC (conv 0.6-0.8 ms, lstm 0.1 ms, mlp 0.03 ms). On the real
-# clock a machine 40x slower checked only the 16 coordinates per tensor that
-# always run, and the verdict depended on it; on this clock the plan (how
-# many coordinates and directions fit the budget) is the same everywhere.
+# clock a machine 40x slower checks only the 16 coordinates per tensor that
+# always run, and the verdict can differ; on this clock the plan (how many
+# coordinates and directions fit the budget) is the same everywhere.
 SCRIPTED_SECONDS = {"conv": 1e-3, "lstm": 2e-4, "mlp": 5e-5}
 
 
@@ -386,7 +386,8 @@ def test_float16_sin_loss_does_not_pass_a_gradient_30_percent_too_large():
     assert r.status == "inconclusive" and not r.passed, _summary(r)
     assert "failed" not in r.statuses.tolist(), _summary(r)
     assert re.search(r"\n  inconclusive \(loss resolution\): \d+ coordinates; would help: "
-                     r"the loss in float64, a larger h, or a smaller loss offset\n", str(r)), str(r)
+                     r"the loss in float64, a larger h, or a smaller loss offset\n",
+                     str(r)), str(r)
 
 
 def test_kink_is_inconclusive_and_says_why():

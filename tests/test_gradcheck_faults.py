@@ -166,8 +166,8 @@ def test_zero_d_scalars_are_accepted_in_every_mode(wrap, mode):
     (1 + 2j, r"got complex"),
 ])
 def test_bad_loss_values_are_the_same_type_error_in_every_mode(value, msg, mode):
-    # the directional stage accepted '1.0', True and Decimal and blamed the
-    # gradient, and raised ValueError for an array
+    # one loss-calling path in every mode: '1.0', True and Decimal are not
+    # taken for numbers (and the gradient blamed), an array is a TypeError
     with pytest.raises(TypeError, match=r"loss must return a real scalar, " + msg):
         check(lambda p: value, W, 2 * W, mode)
 
@@ -220,9 +220,10 @@ def test_params_needing_detach_say_so():
 
 # ---------------------------------------------------------------- writes to the input
 def test_python_loss_cannot_reenable_writes_and_hide_them():
-    # it set writeable=True on its view and zeroed another coordinate; the
-    # engine's restore of that coordinate erased the evidence and the check
-    # passed a gradient that is wrong at params[3]
+    # it sets writeable=True on its view and zeroes another coordinate: the
+    # engine's restore of that coordinate erases the write, so the private
+    # copy is compared with the original (a gradient wrong at params[3]
+    # would pass otherwise)
     def sneaky(p):
         if np.any(p != W):
             p.flags.writeable = True
@@ -274,8 +275,8 @@ def test_loss_slower_than_the_budget_is_refused_at_once(fake_clock):
         fake_clock.now += 1.0
         return float(np.sum(p ** 2))
 
-    # it was re-timed first: 3 to 6 more calls (5 s for budget=0.5 and a 1 s
-    # loss); then a second call: one is enough
+    # one call decides: re-timing costs 3 to 6 more calls (5 s for
+    # budget=0.5 and a 1 s loss), a second call 1 s
     with pytest.raises(ValueError, match=r"budget=0\.5 s is too small for even one loss "
                                          r"evaluation, which takes 1 s \(measured once, on "
                                          r"the first call at params\)"):
@@ -310,9 +311,9 @@ def test_dense_bug_bisection_stays_inside_the_budget(fake_clock):
 
     r = check_gradient(loss, params, grad, budget=1.0, seed=0)
     assert not r.passed and r.tensors[0].passed is False
-    # bisection ran to the end of the budget and stopped (it took 2.2 s of
-    # the fake clock without a deadline); then the stratified minimum of 32
-    # coordinates (64 calls, 0.064 s), which it used to skip
+    # bisection runs to the end of the budget and stops (without a deadline
+    # it takes 2.2 s of the scripted clock); then the stratified minimum of
+    # 32 coordinates runs all the same (64 calls, 0.064 s)
     assert r.elapsed < 1.25 and r.n_checked == 32
 
 
@@ -382,7 +383,7 @@ def test_a_float32_framework_scalar_sets_the_check_precision():
                                    np.empty((0, 2), dtype=int)])
 @pytest.mark.parametrize("extra", [{}, dict(directions=2), dict(budget=5.0)])
 def test_empty_coords_is_one_value_error(empty, extra):
-    # [] was a TypeError (its dtype is float64), np.array([], int) a ValueError
+    # [] has dtype float64, np.array([], int) an integer one: one error for both
     with pytest.raises(ValueError, match=r"coords is empty \(.*\); pass 'auto', 'all', a "
                                          r"count or at least one flat index"):
         check_gradient(sq, W, 2 * W, coords=empty, **extra)
@@ -401,8 +402,8 @@ def f16_one(p):
                                    dict(coords=4, budget=5.0),
                                    dict(coords=0, directions=4, seed=0)])
 def test_vectorized_loss_precision_is_that_of_its_batch(extra):
-    # the batch's float16 was dropped: "tol=1e-06, float64", every
-    # coordinate "gradient wrong" (without vectorized it passes)
+    # the batch's float16 sets the precision (read as float64: tol=1e-06,
+    # every coordinate "gradient wrong"; without vectorized it passes)
     one = check_gradient(f16_one, W, 2 * W, **extra)
     vec = check_gradient(f16_rows, W, 2 * W, vectorized=True, **extra)
     assert vec.status == one.status != "failed"
@@ -464,8 +465,8 @@ def raw_writer_rows(P):
 @pytest.mark.parametrize("loss, extra", [(raw_writer, {}),
                                          (raw_writer_rows, dict(vectorized=True))])
 def test_raw_pointer_write_is_caught_in_the_directional_stage(loss, extra):
-    # it was reported as "params[3] gradient wrong" (the check's restore of
-    # the block it perturbed erased the write)
+    # the check's restore of the block it perturbed erases the write: the
+    # parameters are compared, or the write reads as "params[3] gradient wrong"
     before = W.copy()
     with pytest.raises(ValueError, match=r"loss modified its input in the directional checks: "
                                          r"params\[3\] changed from 3\.0 to 0\.0\. A loss must "
@@ -490,8 +491,8 @@ def jit_writer_after(p):
 @pytest.mark.parametrize("loss, name, old, new", [(jit_writer, 0, "1.0", "5.0"),
                                                   (jit_writer_after, 3, "3.0", "0.0")])
 def test_jitted_loss_writing_its_input_in_the_directional_stage(loss, name, old, new):
-    # it got a read-only array: LossEvaluationError: loss raised TypingError
-    # ... No implementation of function
+    # Numba cannot compile a write to a read-only array (TypingError: No
+    # implementation of function): the write is reported as what it is
     before = W.copy()
     with pytest.raises(ValueError, match=rf"loss modified its input in the directional checks: "
                                          rf"params\[{name}\] changed from {old} to {new}\."):
@@ -562,7 +563,7 @@ def slowing_loss(clock, fast_calls, slow, stall_every=None, stall=0.0):
 
 
 @pytest.mark.parametrize("fast_calls, slow, stall_every, stall, checked", [
-    (20, 5e-3, None, 0.0, 101),     # a first chunk of 2,048: 21.9 s and 4,099 calls
+    (20, 5e-3, None, 0.0, 101),     # one chunk of 2,048: 21.9 s and 4,099 calls
     (20, 20e-3, None, 0.0, 34),     # 82 s
     (0, 1e-6, 20, 0.2, 47),         # 0.2 s stalls on 5% of the calls: 43.8 s
 ])
@@ -626,7 +627,8 @@ def test_jitted_loss_of_a_matrix_is_compiled_before_the_clock(monkeypatch):
 
 
 def test_a_stratified_count_with_a_budget_obeys_it(fake_clock):
-    # coords=1000, budget=1.0 and a 5 ms loss ran all 2,000 calls (10 s)
+    # without the deadline, coords=1000 with budget=1.0 and a 5 ms loss runs
+    # all 2,000 calls (10 s)
     x = np.linspace(-1.0, 1.0, 3000)
     loss, calls = slowing_loss(fake_clock, 0, 5e-3)
     r = check_gradient(loss, x, 2 * x, coords=1000, budget=1.0, seed=0)
@@ -636,8 +638,9 @@ def test_a_stratified_count_with_a_budget_obeys_it(fake_clock):
 
 
 def test_small_count_and_explicit_directions_obey_a_budget(fake_clock):
-    # coords=200 with budget=0.3 and a 10 ms loss took 4.2 s; directions=64
-    # took 2.7 s (the first direction always runs, and the stratified minimum)
+    # without the deadline, coords=200 with budget=0.3 and a 10 ms loss takes
+    # 4.2 s, directions=64 2.7 s (the first direction always runs, and the
+    # stratified minimum)
     x = np.linspace(-1.0, 1.0, 3000)
     loss, calls = slowing_loss(fake_clock, 0, 10e-3)
     r = check_gradient(loss, x, 2 * x, coords=200, budget=0.3, seed=0)

@@ -40,8 +40,8 @@ def test_masked_array_is_refused(call):
 
 
 def test_masked_array_refused_in_a_fresh_process():
-    # the first call in a process used to reach Numba and raise NumbaTypeError;
-    # after any plain call it silently ignored the mask
+    # refused before Numba in the first call of a process too (which would
+    # raise NumbaTypeError there, and ignore the mask after any plain call)
     code = (
         "import numpy as np\n"
         "from fastfd import grid\n"
@@ -144,8 +144,8 @@ def test_masked_out_is_refused(call):
 
 
 def test_masked_out_refused_in_a_fresh_process():
-    # first call in a process: NumbaTypeError; after a plain call the
-    # masked array was filled and returned
+    # refused before Numba, in the first call of a process and after a plain
+    # call alike (where Numba would fill the masked out and return it)
     code = (
         "import numpy as np\n"
         "from fastfd import grid\n"
@@ -179,7 +179,7 @@ def _masked_dx(name):
     (lambda x: grid.laplacian(np.ones((8, 8)), dx=[x, 1.0]), "dx[0]"),
 ])
 def test_masked_coordinates_are_refused(call, name):
-    # the mask was dropped and the masked coordinate used as a value
+    # a masked coordinate is not a value to difference with
     x = np.ma.masked_array(np.arange(8.0), mask=[0, 1] + [0] * 6)
     with pytest.raises(TypeError, match=_masked_dx(name)):
         call(x)
@@ -188,7 +188,7 @@ def test_masked_coordinates_are_refused(call, name):
 
 
 def test_masked_per_axis_spacing_is_refused_like_coordinates():
-    # laplacian said "dx must be a positive real number, got masked"
+    # the masked-array message, not "dx must be a positive real number, got masked"
     for dx in (np.ma.masked_array([1.0, 1.0], mask=[1, 0]), np.ma.masked_array([1.0, 1.0])):
         with pytest.raises(TypeError, match=_masked_dx("dx")):
             grid.laplacian(np.ones((5, 5)), dx=dx)

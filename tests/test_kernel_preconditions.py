@@ -252,8 +252,8 @@ def test_laplacian_unknown_mode_and_overlap(py, jit, ndim):
 # ------------------------------------------------------------ the segfault case
 
 def test_forward_diff_huge_u_tiny_out_in_subprocess():
-    # without the check this wrote 8e7 bytes past a 1-element buffer and
-    # crashed the interpreter (SIGSEGV)
+    # without the check the kernel writes 8e7 bytes past a 1-element buffer
+    # and the interpreter dies (SIGSEGV): hence the fresh process
     code = (
         "import numpy as np, numba\n"
         "from fastfd import kernels\n"
@@ -293,8 +293,9 @@ def _run_code(code):
 
 @pytest.mark.parametrize("dtype", ["int8", "int16"])
 def test_stencil_narrow_offsets_at_their_minimum_read_only_u(dtype):
-    # int8: -(-128) is -128 again, so the first point whose stencil fits was
-    # taken as 0 and the kernel read 128 elements before u (the poison 1e300)
+    # int8: -(-128) is -128 again; computed in the offsets' own type, the
+    # first point whose stencil fits is 0 and the kernel reads 128 elements
+    # before u (the poison 1e300)
     code = (
         f"dt = np.dtype('{dtype}'); lo = int(np.iinfo(dt).min); n = -lo + 72\n"
         "ub, u, ob, out = guarded(n)\n"
@@ -314,8 +315,8 @@ def test_stencil_narrow_offsets_at_their_minimum_read_only_u(dtype):
     [0, 1, 2**63 - 1],             # i + hi overflows int64
 ])
 def test_stencil_offsets_near_int64_limits(offsets):
-    # ONE_SIDED accepted n=20 for a stencil spanning 2**63 points and
-    # returned garbage; the span must be compared with n without overflow
+    # a stencil spanning 2**63 points does not fit n=20: the span must be
+    # compared with n without overflowing int64
     code = (
         f"offsets = np.array({offsets!r}, np.int64); n = 20\n"
         "w = np.array([1.0, -2.0, 1.0])\n"
@@ -369,7 +370,7 @@ MODE_MSG = r"mode must be ONE_SIDED \(0\), PERIODIC \(1\) or INTERIOR \(2\), got
 
 @pytest.mark.parametrize("name, call, ndim", MODE_CALLS)
 def test_bool_mode_is_refused(name, call, ndim):
-    # True == PERIODIC, so a bool ran as a mode
+    # True == PERIODIC: a bool would run as a mode
     u = np.ones((5,) * ndim)
     for mode, text in ((True, "True"), (False, "False"), (np.bool_(True), "True")):
         with pytest.raises(ValueError, match=rf"{name}: {MODE_MSG}{text} \(a bool; pass "
@@ -379,7 +380,7 @@ def test_bool_mode_is_refused(name, call, ndim):
 
 @pytest.mark.parametrize("name, call, ndim", MODE_CALLS)
 def test_float_mode_is_refused_naming_its_type(name, call, ndim):
-    # 0.5 was refused as "got <object type:float64>"; 1.0 ran as PERIODIC
+    # a float is refused naming its type, 1.0 too (it equals PERIODIC)
     u = np.ones((5,) * ndim)
     for mode in (0.5, 1.0, np.float32(2.0)):
         with pytest.raises(ValueError, match=rf"{name}: {MODE_MSG}a value of type "
@@ -390,7 +391,8 @@ def test_float_mode_is_refused_naming_its_type(name, call, ndim):
 
 @pytest.mark.parametrize("shape", [(6,), (6, 6, 6)])
 def test_laplacian_2d_wrong_ndim_is_a_value_error(shape):
-    # a 1-D or 3-D u was a raw Numba TypingError from deep in the kernel
+    # a 1-D or 3-D u is a ValueError naming u, not a Numba TypingError from
+    # deep in the kernel
     u = np.ones(shape)
     for call in (lambda u, out: kernels.laplacian_2d(u, 1.0, 1.0, out, kernels.PERIODIC),
                  lambda u, out: call_lap2(u, out, kernels.PERIODIC)):
