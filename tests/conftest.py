@@ -49,7 +49,8 @@ class ScriptedClock:
         self.now += seconds
 
     def timed(self, fn, seconds):
-        """``fn`` advancing the clock by ``seconds`` on every call."""
+        """``fn`` advancing the clock by ``seconds`` on every call (a Python
+        function: a jitted ``fn`` is then checked as a Python loss)."""
         def wrapped(*args, **kwargs):
             self.now += seconds
             return fn(*args, **kwargs)
