@@ -77,7 +77,7 @@ from ._flat import InputWriteError, loss_precision, readonly_alias, same_values
 from ._kernels.directions import realized_dots as _realized_dots
 from ._kernels.directions import shift as _shift
 from ._kernels.directions import sum_squares as _sum_squares
-from ._steps import optimal_step
+from ._steps import check_precision, check_steps
 
 __all__ = [
     "SAFETY", "SegmentCheck", "Localization", "DirectionReport", "Counter",
@@ -213,26 +213,24 @@ def rademacher(rng, n, dtype=np.float64):
     return out
 
 
+def _precision(f, dtype):
+    """``(eps, check_dtype)`` of the lower of the parameters' and the loss's
+    precision (the counting loss learns the latter from its first value)."""
+    return check_precision(dtype, getattr(f, "dtype", None))
+
+
 def _loss_eps(f, dtype):
-    """eps of the lower of the parameters' and the loss's precision (the
-    counting loss learns the latter from its first value)."""
-    eps = float(np.finfo(dtype).eps)
-    ldt = getattr(f, "dtype", None)
-    if ldt is not None and np.dtype(ldt).kind == "f":
-        eps = max(eps, float(np.finfo(ldt).eps))
-    return eps
+    """The eps of :func:`_precision`."""
+    return _precision(f, dtype)[0]
 
 
-def _segment_step(seg, dtype, scale, eps=None):
-    # the per-coordinate rule (fastfd.gradcheck): eps**(1/3) of the check's
-    # precision, float16 losses scaled up from the float32 step
+def _segment_step(seg, dtype, scale, precision=None):
+    # the per-coordinate rule (fastfd._steps.check_steps) at the RMS of the
+    # segment; precision: check_precision's (eps, check_dtype), default
+    # that of dtype alone
     rms = math.sqrt(_sum_squares(seg) / max(seg.size, 1))
-    eps = float(np.finfo(dtype).eps) if eps is None else eps
-    eps32 = float(np.finfo(np.float32).eps)
-    check = np.float32 if eps > float(np.finfo(np.float64).eps) else dtype
-    h = float(optimal_step("centered", np.asarray(rms, dtype=dtype), dtype=check))
-    if eps > eps32:
-        h *= (eps / eps32) ** (1.0 / 3.0)
+    eps, check = check_precision(dtype) if precision is None else precision
+    h = float(check_steps(np.asarray(rms, dtype=dtype), eps, check))
     return h * scale
 
 
@@ -258,7 +256,7 @@ def check_segment(f, x, g, v, start, stop, f0, *, direction=-1, scale=1.0, base=
     vs = v[start:stop]
     gs = g[start:stop]
     out = x[start:stop]
-    h = _segment_step(seg, dtype, scale, _loss_eps(f, dtype))
+    h = _segment_step(seg, dtype, scale, _precision(f, dtype))
     t1, t2 = dtype.type(h), dtype.type(2.0 * h)
     values = []
     try:

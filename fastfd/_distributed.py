@@ -49,6 +49,7 @@ import numpy as np
 
 from ._flat import (InputWriteError, LossEvaluationError, LossReturnError, call_loss,
                     loss_error, readonly_alias, same_values)
+from ._steps import check_precision
 from ._validation import check_int, short_repr
 
 __all__ = [
@@ -112,7 +113,7 @@ def cross_check(loss, x0, index, xp, xm, fp, fm, pick, *, vectorized=False, name
         return 0
     sub = index[pick]
     if eps is None:
-        eps = float(np.finfo(np.asarray(x0).dtype).eps)
+        eps, _ = check_precision(np.asarray(x0).dtype)
 
     def here():
         return coordinate_values(loss, np.array(x0, copy=True), sub, xp[pick], xm[pick],

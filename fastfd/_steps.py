@@ -63,7 +63,8 @@ from numba import njit
 from . import _config as config
 from ._validation import check_accuracy, check_order, check_scheme, result_dtype
 
-__all__ = ["optimal_step", "step_base", "step_rule", "realized_step"]
+__all__ = ["optimal_step", "step_base", "step_rule", "realized_step", "check_precision",
+           "check_steps"]
 
 
 def _eps(*dtypes):
@@ -78,6 +79,49 @@ def _eps(*dtypes):
         dt = result_dtype(dt, "dtype")
         eps = max(eps, float(np.finfo(dt).eps))
     return eps
+
+
+def check_precision(param_dtype, loss_dtype=None):
+    """``(eps, check_dtype)`` of a gradient check: the one precision rule of
+    every mode (per coordinate, directions, executors).
+
+    ``eps`` is that of the lower of the parameters' and the loss values'
+    precisions (`loss_dtype` None or not a float: the parameters' alone);
+    the check runs in float32 when that is coarser than float64. Unlike
+    :func:`_eps`, a float16 loss keeps float16's eps: its values carry
+    11 bits, and the noise model must see that.
+
+    >>> import numpy as np
+    >>> check_precision(np.float64, np.float32)
+    (1.1920928955078125e-07, dtype('float32'))
+    >>> check_precision(np.float64)
+    (2.220446049250313e-16, dtype('float64'))
+    """
+    eps = float(np.finfo(param_dtype).eps)
+    if loss_dtype is not None and np.dtype(loss_dtype).kind == "f":
+        eps = max(eps, float(np.finfo(loss_dtype).eps))
+    return eps, np.dtype(np.float32 if eps > float(np.finfo(np.float64).eps) else np.float64)
+
+
+def check_steps(x, eps, check_dtype):
+    """Default steps of a gradient check at points `x`, float64 (0-d for a
+    scalar `x`): ``optimal_step("centered", x, dtype=check_dtype)``, times
+    ``(eps / eps32)**(1/3)`` when `eps` (from :func:`check_precision`) is
+    coarser than float32's.
+
+    A float16 loss at a float32 step leaves a roundoff bound of about 1 in
+    the slope, wide enough to pass a gradient off by several units;
+    ``eps**(1/3)`` of the loss's own precision restores the balance.
+
+    >>> import numpy as np
+    >>> check_steps(np.array([0.5, 4.0]), *check_precision(np.float64))
+    array([3.81469727e-06, 1.52587891e-05])
+    """
+    steps = np.asarray(optimal_step("centered", x, dtype=check_dtype), dtype=np.float64)
+    eps32 = float(np.finfo(np.float32).eps)
+    if eps > eps32:
+        steps *= (eps / eps32) ** (1.0 / 3.0)
+    return steps
 
 
 def step_base(eps, order=1, accuracy=2):

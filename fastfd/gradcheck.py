@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike
 from ._flat import (FlatProblem, LossEvaluationError, LossReturnError, input_error,
                     loss_error, loss_precision, loss_value)
 from ._progress import Progress, check_progress, progress_enabled
-from ._steps import optimal_step
+from ._steps import check_precision, check_steps
 from ._validation import check_positive_scalar, short_repr
 
 __all__ = [
@@ -767,9 +767,7 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None
     if not math.isfinite(f0):
         raise ValueError(f"loss is not finite at the unperturbed params: {f0!r}")
     raw_dtype = loss_precision(raw, ctx.loss, ctx.views)
-    eps = max(float(np.finfo(prob.dtype).eps),
-              float(np.finfo(raw_dtype).eps) if raw_dtype is not None else 0.0)
-    check_dtype = np.dtype(np.float32) if eps > np.finfo(np.float64).eps else np.dtype(np.float64)
+    eps, check_dtype = check_precision(prob.dtype, raw_dtype)
     ctx.eps = eps           # for evaluators that compare loss values (executors)
     if tol is None:
         tol = DEFAULT_TOL[check_dtype]
@@ -777,13 +775,7 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None
     m = idx.size
     xi = prob.x0[idx]
     if h is None:
-        steps = np.asarray(optimal_step("centered", xi, dtype=check_dtype), dtype=np.float64)
-        eps32 = float(np.finfo(np.float32).eps)
-        if eps > eps32:
-            # float16 loss values: a float32 step leaves a roundoff bound of ~1 in
-            # the slope, wide enough to pass a gradient off by several units;
-            # eps**(1/3) of the loss's own precision restores the balance.
-            steps *= (eps / eps32) ** (1.0 / 3.0)
+        steps = check_steps(xi, eps, check_dtype)
     elif isinstance(h, np.ndarray):
         steps = h[idx]
     else:
