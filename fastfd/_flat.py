@@ -23,7 +23,7 @@ import numpy as np
 from ._validation import short_repr
 
 __all__ = ["FlatProblem", "LossEvaluationError", "loss_value", "loss_dtype", "loss_precision",
-           "jit_return_type", "call_loss",
+           "jit_return_type", "call_loss", "return_error",
            "input_error", "loss_error", "readonly_alias", "same_values", "write_probe"]
 
 
@@ -239,26 +239,35 @@ def loss_error(exc, where):
     return LossEvaluationError(f"loss raised {type(exc).__name__} {where}: {exc}")
 
 
-def call_loss(fn, arg, where, writeable=None, name=None, raw=False):
+def call_loss(fn, arg, where, writeable=None, name=None, raw=False, probe=None):
     """``loss_value(fn(arg))``; an exception from the loss becomes a
     :class:`LossEvaluationError` naming `where` (or an :class:`InputWriteError`,
-    see :func:`input_error`), a bad return value a TypeError naming it.
+    see :func:`input_error`), a bad return value a TypeError naming it
+    (:func:`return_error`). Every mode of a gradient check calls its loss
+    here, or converts and wraps as this does.
 
     `writeable`, when given, is the writeable flat array `arg` is a
-    read-only alias of, and `fn` takes such a flat array. With `raw`, returns
-    ``(float, value as returned)``.
+    read-only alias of (or views of), and ``probe(flat)`` evaluates the loss
+    on such a flat array (default `fn`). With `raw`, returns ``(float,
+    value as returned)``.
     """
     try:
         value = fn(arg)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:
-        raise input_error(fn, writeable, exc, where, name) from exc
+        raise input_error(fn if probe is None else probe, writeable, exc, where,
+                          name) from exc
     try:
         f = loss_value(value)
     except LossReturnError as exc:
-        raise LossReturnError(f"{exc} ({where})") from None
+        raise return_error(exc, where) from None
     return (f, value) if raw else f
+
+
+def return_error(exc, where):
+    """The :class:`LossReturnError` `exc` (from :func:`loss_value`), naming where."""
+    return LossReturnError(f"{exc} ({where})")
 
 
 def input_error(call, x, exc, where, name=None):
