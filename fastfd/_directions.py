@@ -73,7 +73,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._distributed import evaluate_loss
-from ._flat import InputWriteError, loss_precision, readonly_alias, same_values
+from ._flat import input_write_error, loss_precision, readonly_alias, same_values
 from ._kernels.directions import realized_dots as _realized_dots
 from ._kernels.directions import shift as _shift
 from ._kernels.directions import sum_squares as _sum_squares
@@ -158,10 +158,7 @@ class Counter:
         i = -1 if np.array_equal(s.view(bits), x.view(bits)) else same_values(s, x)
         if i >= 0:
             what = self.name(i) if self.name is not None else f"flat coordinate {i}"
-            raise InputWriteError(
-                f"loss modified its input {self.where}: {what} changed from {x[i].item()!r} to "
-                f"{s[i].item()!r}. A loss must not write to the parameters it is given; copy "
-                "them first")
+            raise input_write_error(self.where, what, x[i].item(), s[i].item())
         if self.tick is not None:
             self.tick(1)
         return value

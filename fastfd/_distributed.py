@@ -48,7 +48,7 @@ import pickle
 import numpy as np
 
 from ._flat import (InputWriteError, LossEvaluationError, LossReturnError, call_loss,
-                    loss_error, readonly_alias, same_values)
+                    input_write_error, loss_error, readonly_alias, same_values)
 from ._steps import check_precision
 from ._validation import check_int, short_repr
 
@@ -242,19 +242,18 @@ def evaluate_chunk(loss, x, index, xp, xm, vectorized=False, rows=BATCH_ROWS):
         _batched(loss, x, index, xp, xm, fp, fm, rows, None)
     else:
         _serial(loss, x, index, xp, xm, fp, fm, None)
-    _check_same(x, x0)
+    _check_same(x, x0, getattr(loss, "name", None))
     return fp, fm
 
 
-def _check_same(x, x0):
+def _check_same(x, x0, name=None):
     """The worker's copy must equal the parameters it received (as the
-    local engine compares its private copy)."""
+    local engine compares its private copy); ``name(i)`` names flat
+    coordinate ``i`` (``fastfd._sampling.StructuredLoss.name``)."""
     i = same_values(x, x0)
     if i >= 0:
-        raise InputWriteError(
-            f"loss modified its input: flat coordinate {i} changed from {x0[i]!r} to "
-            f"{x[i]!r}. A loss must not write to the parameters it is given; copy them "
-            "first")
+        label = name(i) if name is not None else f"flat coordinate {i}"
+        raise input_write_error("", label, x0[i].item(), x[i].item())
 
 
 def _is_dask_client(executor):

@@ -24,7 +24,8 @@ from ._validation import short_repr
 
 __all__ = ["FlatProblem", "LossEvaluationError", "loss_value", "loss_dtype", "loss_precision",
            "jit_return_type", "call_loss", "return_error",
-           "input_error", "loss_error", "readonly_alias", "same_values", "write_probe"]
+           "input_error", "input_write_error", "loss_error", "readonly_alias", "same_values",
+           "write_probe"]
 
 
 class LossEvaluationError(RuntimeError):
@@ -282,13 +283,33 @@ def input_error(call, x, exc, where, name=None):
     if x is not None and isinstance(exc, ValueError):
         i = write_probe(call, x)
         if i >= 0 or "read-only" in str(exc):
-            what = ""
+            label = None
             if i >= 0:
-                what = f" ({name(i) if name is not None else f'flat coordinate {i}'} changed)"
-            return InputWriteError(
-                f"loss modified its input {where} ({exc}). A loss must not write "
-                f"to the parameters it is given{what}; copy them first")
+                label = name(i) if name is not None else f"flat coordinate {i}"
+            return input_write_error(where, label, exc=exc)
     return loss_error(exc, where)
+
+
+def input_write_error(where, label=None, old=None, new=None, exc=None):
+    """The one :class:`InputWriteError` of every path: the loss wrote to the
+    parameters it was given.
+
+    `where` says when ("at params[0] + h", "in the directional checks", or
+    "" after a run); `label` names the entry that changed (the parameter's
+    name, e.g. ``params[3]``). Found by comparing the parameters: `old` and,
+    when known, `new` are its values, formatted with ``repr``. Found by the
+    write failing on read-only memory: `exc` is that error.
+    """
+    at = f" {where}" if where else ""
+    if exc is not None:
+        changed = f" ({label} changed)" if label is not None else ""
+        return InputWriteError(
+            f"loss modified its input{at} ({exc}). A loss must not write to the parameters "
+            f"it is given{changed}; copy them first")
+    now = "" if new is None else f" to {new!r}"
+    return InputWriteError(
+        f"loss modified its input{at}: {label} changed from {old!r}{now}. A loss must not "
+        "write to the parameters it is given; copy them first")
 
 
 def readonly_alias(x):

@@ -23,7 +23,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._flat import (FlatProblem, LossEvaluationError, LossReturnError, call_loss,
-                    input_error, loss_precision, loss_value, return_error)
+                    input_error, input_write_error, loss_precision, loss_value,
+                    return_error)
 from ._progress import Progress, check_progress, progress_enabled
 from ._steps import check_precision, check_steps
 from ._validation import check_positive_scalar, short_repr
@@ -437,11 +438,7 @@ def _off():
 
 
 def _raise_modified(prob, i, value):
-    where = prob.name(i)
-    now = "" if value is None else f" to {value!r}"
-    raise ValueError(
-        f"loss modified its input: {where} changed from {prob.x0[i]!r}{now}. "
-        "A loss must not write to the parameters it is given; copy them first")
+    raise input_write_error("", prob.name(i), prob.x0[i], value)
 
 
 def _check_unmodified(ctx):

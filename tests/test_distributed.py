@@ -338,3 +338,28 @@ def test_worker_values_are_compared_within_the_loss_roundoff(executor, request):
             check_gradient(L.far_in_workers, x, 2 * x, coords="all", executor=ex)
     finally:
         L.STATE.clear()
+
+
+def raw_writes_when_perturbed(x):
+    # a write through a raw pointer (ctypes, a C extension) passes the
+    # read-only views; it zeroes the last entry whenever x[0] is moved off 1.0
+    import ctypes
+    if x[0] != 1.0:
+        raw = np.ctypeslib.as_array((ctypes.c_double * x.size).from_address(x.ctypes.data))
+        raw[-1] = 0.0
+    return float(np.sum(x * x))
+
+
+def test_worker_write_names_the_parameter():
+    # the worker compares its copy with the parameters it received and names
+    # the entry as every other path does (params[39], not a flat index)
+    from fastfd._flat import InputWriteError
+    from fastfd.gradcheck import check_gradient
+    x = np.linspace(1.0, 2.0, 40)
+    with cf.ThreadPoolExecutor(2) as ex:
+        with pytest.raises(InputWriteError, match=r"^loss modified its input: params\[39\] "
+                                                  r"changed from 2\.0 to 0\.0\. A loss must not "
+                                                  r"write to the parameters it is given; copy "
+                                                  r"them first \(chunk 0 of 8 on the executor\)$"):
+            check_gradient(raw_writes_when_perturbed, x, 2 * x, coords="all", executor=ex)
+    np.testing.assert_array_equal(x, np.linspace(1.0, 2.0, 40))

@@ -649,3 +649,13 @@ def test_small_count_and_explicit_directions_obey_a_budget(fake_clock):
     r = check_gradient(loss, x, 2 * x, coords=0, directions=64, budget=0.3, seed=0)
     assert r.passed and r.n_directions == 8 and r.elapsed <= 0.5, (r.n_directions, r.elapsed)
     assert r.coverage == "checked 0 of 3,000 coordinates in 1 tensor and 8 directions"
+
+
+def test_every_input_write_is_an_input_write_error():
+    # one exception type for the mistake on every path: the compiled
+    # engine's comparison of its private copy included
+    from fastfd._flat import InputWriteError
+    with pytest.raises(InputWriteError, match=r"^loss modified its input: params\[3\] changed "
+                                              r"from np\.float64\(3\.0\)\. A loss must not write "
+                                              r"to the parameters it is given; copy them first$"):
+        check_gradient(sneaky_jit, W, 2 * W, coords="all")
