@@ -199,7 +199,7 @@ def make_conv(seed, dtype=np.float32, smooth=False):
     # the layout the im2col matmul produces, so each conv is one window view,
     # one copy and one matmul, with conv1's im2col of the fixed data made once.
     # Every dot product sums in the same (C, k, k) order as forward; measured
-    # 0.64 -> 0.40 ms per float32 call (one BLAS thread, 2-core AMD EPYC).
+    # 0.60 -> 0.48 ms per float32 call (one BLAS thread, loaded 2-core AMD EPYC).
     cols1 = np.ascontiguousarray(
         sliding_window_view(x, (K, K), axis=(2, 3)).transpose(0, 2, 3, 1, 4, 5)
     ).reshape(B * 16 * 16, K * K)

@@ -298,16 +298,16 @@ def test_float32_one_percent_bias_error_names_the_bias_auto(fake_clock):
     assert {_tensor_of(n) for n in _failed_names(r)} <= {"conv2.bias"}, _summary(r)
 
 
-def test_float32_relu_conv_one_percent_bias_error_is_not_blamed_on_weights(fake_clock):
+@pytest.mark.parametrize("kw", [{"coords": 128}, {"budget": 4}], ids=["coords", "budget"])
+def test_float32_relu_conv_one_percent_bias_error_is_not_blamed_on_weights(fake_clock, kw):
     """The ReLU/max-pool conv: a 1% head.bias bug fails in head.bias only, kinks elsewhere."""
     loss, params, grad = _model("conv", 0)
     bug = M.plant(grad, "scale", "head.bias")
-    for kw in ({"coords": 128}, {"budget": 4}):
-        timed = fake_clock.timed(loss, SCRIPTED_SECONDS["conv"])
-        r = _check(timed, params, bug.grad, **kw)
-        assert r.status == "failed", (kw, _summary(r))
-        assert _failed_tensors(r) == ["head.bias"], (kw, _summary(r))
-        assert {_tensor_of(n) for n in _failed_names(r)} <= {"head.bias"}, (kw, _summary(r))
+    timed = fake_clock.timed(loss, SCRIPTED_SECONDS["conv"])
+    r = _check(timed, params, bug.grad, **kw)
+    assert r.status == "failed", _summary(r)
+    assert _failed_tensors(r) == ["head.bias"], _summary(r)
+    assert {_tensor_of(n) for n in _failed_names(r)} <= {"head.bias"}, _summary(r)
 
 
 def test_float32_single_wrong_entry_is_named_per_coordinate():
@@ -331,12 +331,17 @@ def test_float32_single_wrong_entry_is_named_auto(fake_clock):
 
 
 @pytest.mark.parametrize("name", ["mlp", "lstm"])
-def test_float32_planted_bugs_in_mlp_and_lstm(name):
+def test_float32_planted_scale_bug_in_mlp_and_lstm(name):
     loss, params, grad = _model(name, 0)
     last_bias = [k for k in params if k.endswith("bias")][-1]
     bug = M.plant(grad, "scale", last_bias)
     r = _check(loss, params, bug.grad, coords="all")
     assert r.status == "failed" and _failed_tensors(r) == [last_bias], _summary(r)
+
+
+@pytest.mark.parametrize("name", ["mlp", "lstm"])
+def test_float32_planted_entry_bug_in_mlp_and_lstm(name):
+    loss, params, grad = _model(name, 0)
     first_weight = next(iter(params))
     bug = M.plant(grad, "entry", first_weight)
     r = _check(loss, params, bug.grad, coords="all")
@@ -384,16 +389,16 @@ def test_float32_relu_conv_kinks_are_never_wrong_auto(fake_clock):
     assert _wrong_verdicts(r) == [] and _failed_tensors(r) == [], _summary(r)
 
 
+@pytest.mark.parametrize("name,kind", [("fc3.weight", "entry"), ("fc1.weight", "flip")])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_float32_relu_mlp_planted_bug_is_still_named(seed):
+def test_float32_relu_mlp_planted_bug_is_still_named(seed, name, kind):
     # fc3.weight steps cross no kink; the flipped fc1.weight entry of seed 0
     # (fc1.weight[27, 2]) has a kink at +0.93 h, not crossed at a 16x smaller step
     loss, params, grad = _model("relu_mlp", seed)
-    for name, kind in (("fc3.weight", "entry"), ("fc1.weight", "flip")):
-        bug = M.plant(grad, kind, name)
-        r = _check(loss, params, bug.grad, coords="all", seed=seed)
-        assert r.status == "failed", (name, _summary(r))
-        assert _failed_names(r) == [bug.name], (name, _summary(r))
+    bug = M.plant(grad, kind, name)
+    r = _check(loss, params, bug.grad, coords="all", seed=seed)
+    assert r.status == "failed", _summary(r)
+    assert _failed_names(r) == [bug.name], _summary(r)
 
 
 # section 3: inconclusive -------------------------------------------------------
