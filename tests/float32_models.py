@@ -348,10 +348,29 @@ def make_lstm(seed, dtype=np.float32):
             dh_next = dz @ Whh
         return loss, gr
 
+    # The loss alone, as forward(p, False) computes it with the input
+    # products of all steps in one matmul, the gates' sigmoids in one call
+    # and the readout of all steps in one matmul: 0.11 -> 0.07 ms per float32
+    # call (one BLAS thread, loaded 2-core AMD EPYC).
+    def fast_loss(p):
+        Whh, b = p["lstm.weight_hh"], p["lstm.bias"]
+        xw = (xs.reshape(T * B, D) @ p["lstm.weight_ih"].T).reshape(T, B, 4 * Hd)
+        h = np.zeros((B, Hd), dtype=dtype)
+        c = np.zeros((B, Hd), dtype=dtype)
+        hs = np.empty((T, B, Hd), dtype=dtype)
+        for s in range(T):
+            z = xw[s] + h @ Whh.T + b
+            sg = _sigmoid(z)
+            c = sg[:, Hd:2 * Hd] * c + sg[:, :Hd] * np.tanh(z[:, 2 * Hd:3 * Hd])
+            h = hs[s] = sg[:, 3 * Hd:] * np.tanh(c)
+        res = hs @ p["head.weight"].T + p["head.bias"] - ts
+        return np.mean(res * res)
+
     def loss(p):
         _check_params(p, params)
-        return forward(p, False)
+        return fast_loss(p)
 
+    loss.reference = lambda p: forward(p, False)
     return loss, params, forward(params, True)[1]
 
 

@@ -115,11 +115,12 @@ def test_float32_backward_close_to_float64(name, kw):
         assert diff <= 1e-4 * np.linalg.norm(g64[k]), k
 
 
-@pytest.mark.parametrize("smooth", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_conv_loss_is_its_forward_pass(smooth, dtype):
-    """The conv loss (activations kept as B, H, W, C) computes forward's loss."""
-    loss, params, _ = _model("conv", 0, dtype, smooth=smooth)
+@pytest.mark.parametrize("name,kw", [("conv", {}), ("conv", {"smooth": True}), ("lstm", {})],
+                         ids=["conv", "conv-smooth", "lstm"])
+def test_fast_loss_is_its_forward_pass(name, kw, dtype):
+    """The conv and lstm losses (reordered for speed) compute forward's loss."""
+    loss, params, _ = _model(name, 0, dtype, **kw)
     rng = np.random.default_rng(3)
     for _ in range(4):
         q = {k: v + (2**-8 * rng.standard_normal(v.shape)).astype(dtype)
