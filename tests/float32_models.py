@@ -8,6 +8,10 @@ Each ``make_<name>(seed, dtype=np.float32)`` returns ``(loss, params, grad)``:
 * ``grad``: dict of the same structure, the analytic gradient at ``params``
   from a reverse pass written by hand, also in `dtype`.
 
+The conv and lstm losses are reordered for speed (the checker calls them
+thousands of times); ``loss.reference(params)`` is the same loss through the
+forward pass that the reverse pass follows.
+
 The float32 and float64 versions of a model with the same seed evaluate the
 same point: parameters and data are drawn in float64, rounded to float32,
 then cast to `dtype`. The models are independent of fastfd (NumPy only) and
