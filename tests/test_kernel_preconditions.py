@@ -12,7 +12,13 @@ from conftest import run_python
 import fastfd
 from fastfd import kernels
 
-# One jitted caller per kernel family, shared by every test (compile once).
+# One jitted caller per kernel family, shared by every test. Each distinct
+# (kernel, argument types, layout) is one compile of seconds, so the tests
+# reuse one set of argument types: C-contiguous float64 u and out, int64 mode,
+# read-only int64 offsets and float64 weights (as fastfd.stencil returns
+# them). Other layouts and mode types are checked once per kernel family on
+# its cheapest kernel: the checks are shared helpers (check_1d / overlaps,
+# bad_mode / mode_str) that every kernel of the family calls.
 
 
 @numba.njit
@@ -25,6 +31,11 @@ def call_1d(which, u, dx, out):
         kernels.centered_diff(u, dx, out)
     else:
         kernels.second_diff(u, dx, out)
+
+
+@numba.njit
+def call_forward(u, dx, out):
+    kernels.forward_diff(u, dx, out)
 
 
 @numba.njit
@@ -45,6 +56,16 @@ def call_lap3(u, out, mode):
 ONE_D = [(0, kernels.forward_diff, 2), (1, kernels.backward_diff, 2),
          (2, kernels.centered_diff, 3), (3, kernels.second_diff, 4)]
 NAMES = {0: "forward_diff", 1: "backward_diff", 2: "centered_diff", 3: "second_diff"}
+
+
+def _ro(*arrays):
+    """Read-only copies: the offsets and weights types fastfd.stencil returns."""
+    res = []
+    for a in arrays:
+        a = np.array(a)
+        a.flags.writeable = False
+        res.append(a)
+    return res
 
 
 def _both(py, jit):
@@ -89,24 +110,35 @@ def test_1d_short_u_raises(which, func, minimum):
 def test_1d_overlap_raises(which, func, minimum):
     for call in _calls_1d(which, func):
         buf = np.arange(20.0)
-        for u, out in [(buf[:10], buf[:10]), (buf[:10], buf[5:15]), (buf[:10], buf[9::-1]),
-                       (buf[::2], buf[1:11])]:
+        for u, out in [(buf[:10], buf[:10]), (buf[:10], buf[5:15])]:
             before = buf.copy()
             with pytest.raises(ValueError, match=rf"{NAMES[which]}: out overlaps u in memory"):
                 call(u, out)
             np.testing.assert_array_equal(buf, before)
-
-
-@pytest.mark.parametrize("which, func, minimum", ONE_D)
-def test_1d_disjoint_views_are_accepted(which, func, minimum):
-    for call in _calls_1d(which, func):
         buf = np.arange(20.0) ** 2
-        call(buf[:10], buf[10:])  # adjacent
+        call(buf[:10], buf[10:])  # adjacent halves of one buffer are disjoint
+        np.testing.assert_array_equal(buf[:10], np.arange(10.0) ** 2)
+        assert np.isfinite(buf[10:]).all()
+
+
+def test_1d_overlap_of_strided_and_reversed_views():
+    # The byte-range test (check_1d -> overlaps) is one helper shared by the
+    # four 1-D kernels; its other-layout geometries are checked on
+    # forward_diff (each layout is one more compile of every kernel called).
+    for call in _both(kernels.forward_diff, call_forward):
+        buf = np.arange(20.0)
+        for u, out in [(buf[:10], buf[9::-1]), (buf[::2], buf[1:11])]:
+            before = buf.copy()
+            with pytest.raises(ValueError, match=r"forward_diff: out overlaps u in memory"):
+                call(u, 0.5, out)
+            np.testing.assert_array_equal(buf, before)
         z = (np.arange(8.0) ** 2).astype(np.complex128)
-        call(z.real, z.imag)  # interleaved, no shared element
+        call(z.real, 0.5, z.imag)  # interleaved, no shared element
+        np.testing.assert_array_equal(z.real, np.arange(8.0) ** 2)
+        np.testing.assert_array_equal(z.imag[:-1], (2 * np.arange(7.0) + 1) / 0.5)
         out = np.empty(10)
-        call(np.arange(20.0)[::2], out)  # strided u
-        assert np.isfinite(out).all()
+        call(np.arange(20.0)[::2], 0.5, out)  # strided u
+        np.testing.assert_array_equal(out[:-1], np.full(9, 4.0))
 
 
 # ------------------------------------------------------------- apply_stencil
@@ -165,8 +197,7 @@ def test_stencil_one_sided_needs_enough_points():
 
 
 def test_stencil_offsets_wider_than_u_one_sided():
-    offsets = np.array([-4, 0, 4])
-    weights = np.array([1.0, -2.0, 1.0]) / 16.0
+    offsets, weights = _ro(np.array([-4, 0, 4]), np.array([1.0, -2.0, 1.0]) / 16.0)
     for call in _calls_stencil():
         out = np.full(8, -7.0)
         with pytest.raises(ValueError, match=r"apply_stencil: u has length 8, ONE_SIDED needs "
@@ -275,6 +306,23 @@ def test_forward_diff_huge_u_tiny_out_in_subprocess():
 
 # ------------------------------------------------- offsets of any integer type
 
+NARROW = (np.uint8, np.uint64, np.int8, np.int16, np.int32)
+
+
+def test_stencil_unsigned_and_narrow_offsets_match_int64():
+    # runs before the fresh-process tests below: they load these compiles
+    # (read-only offsets and weights of each type) from the disk cache
+    u = np.arange(30.0) ** 3
+    (w,) = _ro([1.0, -3.0, 3.0, -1.0])
+    for mode in (kernels.INTERIOR, kernels.PERIODIC, kernels.ONE_SIDED):
+        ref = np.full(30, -7.0)
+        kernels.apply_stencil(u, *_ro(np.array([0, 1, 2, 3])), w, ref, mode)
+        for dt in NARROW:
+            out = np.full(30, -7.0)
+            kernels.apply_stencil(u, *_ro(np.array([0, 1, 2, 3], dt)), w, out, mode)
+            np.testing.assert_array_equal(out, ref)
+
+
 _GUARDED = (
     "import numpy as np\n"
     "from fastfd import kernels\n"
@@ -282,7 +330,10 @@ _GUARDED = (
     "    # u and out in the middle of buffers whose other elements are poison\n"
     "    ub = np.full(3 * n, 1e300); u = ub[n:2 * n]; u[:] = fill\n"
     "    ob = np.full(3 * n, -7.0); out = ob[n:2 * n]\n"
-    "    return ub, u, ob, out\n")
+    "    return ub, u, ob, out\n"
+    "def ro(a, dt=None):\n"
+    "    a = np.array(a, dt); a.flags.writeable = False\n"
+    "    return a\n")
 
 
 def _run_code(code):
@@ -291,102 +342,105 @@ def _run_code(code):
     return res.stdout
 
 
-@pytest.mark.parametrize("dtype", ["int8", "int16"])
-def test_stencil_narrow_offsets_at_their_minimum_read_only_u(dtype):
+def test_stencil_narrow_offsets_at_their_minimum_read_only_u():
     # int8: -(-128) is -128 again; computed in the offsets' own type, the
     # first point whose stencil fits is 0 and the kernel reads 128 elements
-    # before u (the poison 1e300)
+    # before u (the poison 1e300). One fresh process for int8 and int16.
     code = (
-        f"dt = np.dtype('{dtype}'); lo = int(np.iinfo(dt).min); n = -lo + 72\n"
-        "ub, u, ob, out = guarded(n)\n"
-        "offsets = np.array([lo, 0, 1], dt); w = np.array([1.0, -2.0, 1.0])\n"
-        "for mode in (kernels.INTERIOR, kernels.PERIODIC, kernels.ONE_SIDED):\n"
-        "    out[:] = 0.0\n"
-        "    kernels.apply_stencil(u, offsets, w, out, mode)\n"
-        "    assert np.abs(out).max() < 1e-9, (mode, np.abs(out).max())\n"
-        "    assert (ob[:n] == -7).all() and (ob[2 * n:] == -7).all()\n"
-        "print('ok')\n")
-    assert _run_code(code).strip() == "ok"
+        "for name in ('int8', 'int16'):\n"
+        "    dt = np.dtype(name); lo = int(np.iinfo(dt).min); n = -lo + 72\n"
+        "    ub, u, ob, out = guarded(n)\n"
+        "    offsets = ro([lo, 0, 1], dt); w = ro([1.0, -2.0, 1.0])\n"
+        "    for mode in (kernels.INTERIOR, kernels.PERIODIC, kernels.ONE_SIDED):\n"
+        "        out[:] = 0.0\n"
+        "        kernels.apply_stencil(u, offsets, w, out, mode)\n"
+        "        assert np.abs(out).max() < 1e-9, (name, mode, np.abs(out).max())\n"
+        "        assert (ob[:n] == -7).all() and (ob[2 * n:] == -7).all(), (name, mode)\n"
+        "    print(name, 'ok')\n")
+    assert _run_code(code).split() == ["int8", "ok", "int16", "ok"]
 
 
-@pytest.mark.parametrize("offsets", [
-    [-2**62, 0, 2**62],            # hi - lo + 1 overflows int64
-    [-2**63, 0, 1],                # -lo overflows int64
-    [0, 1, 2**63 - 1],             # i + hi overflows int64
-])
-def test_stencil_offsets_near_int64_limits(offsets):
+def test_stencil_offsets_near_int64_limits():
     # a stencil spanning 2**63 points does not fit n=20: the span must be
-    # compared with n without overflowing int64
+    # compared with n without overflowing int64. The three cases: hi - lo + 1
+    # overflows int64, -lo overflows int64, i + hi overflows int64 (one
+    # fresh process for the three).
+    cases = [[-2**62, 0, 2**62], [-2**63, 0, 1], [0, 1, 2**63 - 1]]
     code = (
-        f"offsets = np.array({offsets!r}, np.int64); n = 20\n"
-        "w = np.array([1.0, -2.0, 1.0])\n"
-        "ub, u, ob, out = guarded(n)\n"
-        "u[:] = np.arange(n) ** 2.0\n"
-        "try:\n"
-        "    kernels.apply_stencil(u, offsets, w, out, kernels.ONE_SIDED)\n"
-        "except ValueError as exc:\n"
-        "    assert 'apply_stencil: u has length 20, ONE_SIDED needs the stencil to span at '\\\n"
-        "        'most 20 points' in str(exc), exc\n"
-        "else:\n"
-        "    raise SystemExit('ONE_SIDED accepted')\n"
-        "assert (ob == -7).all()\n"
-        "kernels.apply_stencil(u, offsets, w, out, kernels.INTERIOR)\n"
-        "assert (ob == -7).all()  # no point's stencil fits: nothing written\n"
-        "kernels.apply_stencil(u, offsets, w, out, kernels.PERIODIC)\n"
-        "ref = [sum(wk * u[(i + int(o)) % n] for o, wk in zip(offsets.tolist(), w))\n"
-        "       for i in range(n)]\n"
-        "assert np.array_equal(out, ref), (out, ref)\n"
-        "assert (ob[:n] == -7).all() and (ob[2 * n:] == -7).all()\n"
-        "print('ok')\n")
-    assert _run_code(code).strip() == "ok"
-
-
-def test_stencil_unsigned_and_narrow_offsets_match_int64():
-    u = np.arange(30.0) ** 3
-    w = np.array([1.0, -3.0, 3.0, -1.0])
-    for mode in (kernels.INTERIOR, kernels.PERIODIC, kernels.ONE_SIDED):
-        ref = np.full(30, -7.0)
-        kernels.apply_stencil(u, np.array([0, 1, 2, 3]), w, ref, mode)
-        for dt in (np.uint8, np.uint64, np.int8, np.int32):
-            out = np.full(30, -7.0)
-            kernels.apply_stencil(u, np.array([0, 1, 2, 3], dt), w, out, mode)
-            np.testing.assert_array_equal(out, ref)
+        f"for offs in {cases!r}:\n"
+        "    offsets = ro(offs, np.int64); n = 20\n"
+        "    w = ro([1.0, -2.0, 1.0])\n"
+        "    ub, u, ob, out = guarded(n)\n"
+        "    u[:] = np.arange(n) ** 2.0\n"
+        "    try:\n"
+        "        kernels.apply_stencil(u, offsets, w, out, kernels.ONE_SIDED)\n"
+        "    except ValueError as exc:\n"
+        "        assert 'apply_stencil: u has length 20, ONE_SIDED needs the stencil to '\\\n"
+        "            'span at most 20 points' in str(exc), (offs, exc)\n"
+        "    else:\n"
+        "        raise SystemExit(f'ONE_SIDED accepted {offs}')\n"
+        "    assert (ob == -7).all(), offs\n"
+        "    kernels.apply_stencil(u, offsets, w, out, kernels.INTERIOR)\n"
+        "    assert (ob == -7).all(), offs  # no point's stencil fits: nothing written\n"
+        "    kernels.apply_stencil(u, offsets, w, out, kernels.PERIODIC)\n"
+        "    ref = [sum(wk * u[(i + int(o)) % n] for o, wk in zip(offsets.tolist(), w))\n"
+        "           for i in range(n)]\n"
+        "    assert np.array_equal(out, ref), (offs, out, ref)\n"
+        "    assert (ob[:n] == -7).all() and (ob[2 * n:] == -7).all(), offs\n"
+        "    print('ok')\n")
+    assert _run_code(code).split() == ["ok"] * 3
 
 
 # ------------------------------------------------------ mode and ndim by type
 
-MODE_CALLS = [
-    ("apply_stencil", lambda u, mode: call_stencil(u, *fastfd.stencil(1), np.full(u.shape, -7.0),
-                                                   mode), 1),
-    ("apply_stencil", lambda u, mode: kernels.apply_stencil(
-        u, *fastfd.stencil(1), np.full(u.shape, -7.0), mode), 1),
-    ("laplacian_2d", lambda u, mode: call_lap2(u, np.full(u.shape, -7.0), mode), 2),
-    ("laplacian_2d", lambda u, mode: kernels.laplacian_2d(u, 1.0, 1.0, np.full(u.shape, -7.0),
-                                                          mode), 2),
-    ("laplacian_3d", lambda u, mode: call_lap3(u, np.full(u.shape, -7.0), mode), 3),
-]
+def _stencil_mode_calls():
+    offsets, weights = fastfd.stencil(1)
+    return [lambda u, out, mode: call_stencil(u, offsets, weights, out, mode),
+            lambda u, out, mode: kernels.apply_stencil(u, offsets, weights, out, mode)]
+
+
+MODE_KERNELS = {
+    "apply_stencil": (1, _stencil_mode_calls),
+    "laplacian_2d": (2, lambda: _lap_calls(kernels.laplacian_2d, call_lap2, 2)),
+    "laplacian_3d": (3, lambda: _lap_calls(kernels.laplacian_3d, call_lap3, 3)),
+}
 MODE_MSG = r"mode must be ONE_SIDED \(0\), PERIODIC \(1\) or INTERIOR \(2\), got "
 
 
-@pytest.mark.parametrize("name, call, ndim", MODE_CALLS)
-def test_bool_mode_is_refused(name, call, ndim):
-    # True == PERIODIC: a bool would run as a mode
+@pytest.mark.parametrize("name", list(MODE_KERNELS))
+def test_bool_mode_is_refused(name):
+    # True == PERIODIC: a bool would run as a mode. True, False and
+    # np.bool_(True) are one Numba type: one compile per kernel, which checks
+    # that every kernel routes its mode through the shared type check.
+    ndim, calls = MODE_KERNELS[name]
     u = np.ones((5,) * ndim)
-    for mode, text in ((True, "True"), (False, "False"), (np.bool_(True), "True")):
-        with pytest.raises(ValueError, match=rf"{name}: {MODE_MSG}{text} \(a bool; pass "
-                                             rf"one of the integer constants\)"):
-            call(u, mode)
+    for call in calls():
+        for mode, text in ((True, "True"), (False, "False"), (np.bool_(True), "True")):
+            out = np.full(u.shape, -7.0)
+            with pytest.raises(ValueError, match=rf"{name}: {MODE_MSG}{text} \(a bool; pass "
+                                                 rf"one of the integer constants\)"):
+                call(u, out, mode)
+            assert (out == -7.0).all()
 
 
-@pytest.mark.parametrize("name, call, ndim", MODE_CALLS)
-def test_float_mode_is_refused_naming_its_type(name, call, ndim):
-    # a float is refused naming its type, 1.0 too (it equals PERIODIC)
+@pytest.mark.parametrize("name", ["apply_stencil", "laplacian_2d"])
+def test_float_mode_is_refused_naming_its_type(name):
+    # a float is refused naming its type, 1.0 too (it equals PERIODIC). Each
+    # mode type is a compile of the whole kernel, so the types are checked on
+    # the cheapest kernel of each family (the check, bad_mode and mode_str,
+    # is shared: laplacian_3d routes through it, test_bool_mode_is_refused).
+    ndim, calls = MODE_KERNELS[name]
     u = np.ones((5,) * ndim)
-    for mode in (0.5, 1.0, np.float32(2.0)):
-        with pytest.raises(ValueError, match=rf"{name}: {MODE_MSG}a value of type "
-                                             rf"float(64|32) \(mode is an integer\)"):
-            call(u, mode)
-    call(u, np.int8(1))  # any integer type is a mode
+    for call in calls():
+        for mode in (0.5, 1.0, np.float32(2.0)):
+            out = np.full(u.shape, -7.0)
+            with pytest.raises(ValueError, match=rf"{name}: {MODE_MSG}a value of type "
+                                                 rf"float(64|32) \(mode is an integer\)"):
+                call(u, out, mode)
+            assert (out == -7.0).all()
+        out = np.full(u.shape, -7.0)
+        call(u, out, np.int8(1))  # any integer type is a mode
+        assert (out == 0.0).all()  # the periodic Laplacian / derivative of a constant
 
 
 @pytest.mark.parametrize("shape", [(6,), (6, 6, 6)])
