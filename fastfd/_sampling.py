@@ -455,9 +455,17 @@ def _run_sample(G, prob, loss, idx, h, tol, parallel, progress, values, deadline
         done = _run_until(G, prob, loss, idx, h, tol, parallel, progress, values, deadline,
                           chunk=chunk, on_timed=on_timed, chunk_seconds=chunk_seconds,
                           per_coord=per_coord)
-        if done is not None:
+        if done is None:
+            return G._run(prob, loss, must, h, tol, parallel, progress, values=values)
+        # a deadline passed before the first chunk finished can leave a
+        # tensor below its minimum: complete it from `must`
+        got = np.bincount(prob.block_of(done.index), minlength=nb)
+        short = got < np.bincount(prob.block_of(must), minlength=nb)
+        if not short.any():
             return done
-        return G._run(prob, loss, must, h, tol, parallel, progress, values=values)
+        missing = must[short[prob.block_of(must)] & ~np.isin(must, done.index)]
+        extra = G._run(prob, loss, missing, h, tol, parallel, progress, values=values)
+        return _merge(G, prob, [done, extra], _clock() - t0)
     t_must = time.perf_counter()
     first = G._run(prob, loss, must, h, tol, parallel, progress, values=values,
                    on_timed=on_timed)

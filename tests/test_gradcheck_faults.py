@@ -659,3 +659,24 @@ def test_every_input_write_is_an_input_write_error():
                                               r"from np\.float64\(3\.0\)\. A loss must not write "
                                               r"to the parameters it is given; copy them first$"):
         check_gradient(sneaky_jit, W, 2 * W, coords="all")
+
+
+@pytest.mark.parametrize("fast_calls, slow", [(3, 0.02), (3, 0.005), (10, 0.01), (30, 0.003)])
+def test_stratified_minimum_holds_when_the_loss_slows_after_timing(fake_clock, fast_calls,
+                                                                    slow):
+    # timed at 0.5 ms, the loss then costs 3-20 ms per call: the directions
+    # take the budget, the sample's first chunk, sized from the little time
+    # left, held 1 coordinate of W and none of b or c, and the check passed
+    rng = np.random.default_rng(0)
+    P = {"W": rng.standard_normal((50, 50)), "b": rng.standard_normal(50),
+         "c": rng.standard_normal(7)}
+    calls = {"n": 0}
+
+    def loss(p):
+        calls["n"] += 1
+        fake_clock.now += 5e-4 if calls["n"] <= fast_calls else slow
+        return sum(float(np.sum(v ** 2)) for v in p.values())
+
+    r = check_gradient(loss, P, {k: 2 * v for k, v in P.items()}, budget=1.0, seed=0)
+    checked = {t.name: t.checked for t in r.tensors}
+    assert r.passed and checked["W"] >= 16 and checked["b"] >= 16 and checked["c"] == 7, checked
