@@ -518,14 +518,18 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
         bisected down to its wrong coordinates. Default: planned from the
         budget when a full check does not fit, none otherwise.
     budget : float, optional
-        Seconds to spend. The loss is timed and the check planned to fit:
-        a target, not a hard stop (a failure found late is still confirmed
-        and localized). Default 10 s with ``coords="auto"``; a budget smaller
-        than one loss evaluation is an error that says how long one takes.
-        The clock starts once the gradient is computed and Numba's kernels
-        are compiled (reported apart as ``compile_seconds``); bisection stops
-        at the end of the budget, and the stratified minimum (every tensor
-        ``min(size, 16)`` coordinates) always runs.
+        Seconds to spend. The loss is timed and the check planned to fit,
+        with the clock read between chunks of work: a target, not a hard
+        stop. Default 10 s with ``coords="auto"``; a budget smaller than one
+        loss evaluation is an error that says how long one takes. The clock
+        starts once the gradient is computed and Numba's kernels are
+        compiled (reported apart as ``compile_seconds``). Bisection and the
+        confirmation of suspects stop at the end of the budget (a suspect
+        left is inconclusive, "not confirmed in time"); the stratified
+        minimum (every tensor ``min(size, 16)`` coordinates) always runs, so
+        a loss whose minimum alone takes most of the budget overruns it, and
+        one engine chunk is never interrupted, so a loss that slows down
+        sharply inside a chunk finishes that chunk.
     vectorized : bool, optional
         `loss` accepts every tensor with a leading batch axis (a ``(k, n)``
         array for a flat `params`) and returns ``k`` losses; perturbations
@@ -1282,6 +1286,10 @@ class GradCheckResult:
     nondeterminism : float
         Largest difference between repeated evaluations at the unperturbed
         point (0.0 for a deterministic loss).
+    compile_seconds : float
+        Seconds spent compiling (or loading) Numba kernels before a budgeted
+        check's clock started; not part of `elapsed` (0.0 when nothing was
+        compiled on the clock's behalf, e.g. without a budget).
 
     A result unpacks and indexes as the seed's pair: ``rel_error, numerical =
     result``, ``result[0]``.
@@ -1331,6 +1339,7 @@ class GradCheckResult:
         self.elapsed = float(elapsed)
         self.loss_value = f0
         self.nondeterminism = float(nondeterminism)
+        self.compile_seconds = 0.0
         self.method = method
         # the verdict scale of each coordinate: max(|a|, |n|, RMS of its tensor's gradient)
         self.scales = (np.maximum(np.abs(analytical), np.abs(numerical)) if scales is None

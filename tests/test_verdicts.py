@@ -421,3 +421,10 @@ def test_float32_relu_conv_coordinate_with_kinks_between_h_over_8_and_h_is_not_w
     assert {r.problem.name(i) for i in r.index} == {"conv2.weight[4, 1, 4, 4]",
                                                     "conv2.weight[26, 9, 1, 0]"}
     assert r.status in ("passed", "inconclusive") and not r.failures(), str(r)
+
+
+def test_every_result_has_compile_seconds():
+    W = np.array([1.0, -2.0, 0.5, 3.0])
+    for kw in ({"coords": "all"}, {"coords": [0, 2]}, {}):
+        r = check_gradient(lambda p: float(np.sum(p ** 2)), W, 2 * W, **kw)
+        assert r.compile_seconds >= 0.0 and r.status == "passed", kw
