@@ -678,7 +678,7 @@ def test_non_deterministic_loss_is_warned_and_reported():
     assert r.noise.min() > r.nondeterminism / r.steps.max()
 
 
-def test_non_finite_loss_at_a_coordinate_fails_and_is_reported():
+def test_non_finite_loss_at_a_coordinate_is_inconclusive_and_reported():
     x = np.array([1.0, 1e-7, 2.0])
     with np.errstate(invalid="ignore", divide="ignore"):
         r = check_gradient(lambda v: float(np.sum(np.log(v))), x, 1 / x)
