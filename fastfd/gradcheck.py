@@ -1497,7 +1497,7 @@ class GradCheckResult:
             return [line]
         return [f"Gradient check inconclusive: {nund:,} of {checked_of} could not be "
                 f"decided, in {len(und_t)} of {len(tensors)} tensors ({', '.join(und_t)}); "
-                f"none is wrong {head}"]
+                f"none found wrong {head}"]
 
     def _resolution_advice(self):
         """What would help a loss without digits for the change: depends on
@@ -1565,9 +1565,12 @@ class GradCheckResult:
         res = [t.resolution for t in self.tensors if t.resolution is not None]
         if not res or max(res) <= self.tol:
             return []
-        return [f"  {self.dtype}: errors below ~{max(res):.0e} of a tensor's gradient scale "
-                f"are invisible here (noise of the finite differences; per tensor: "
-                f"'resolution'); a float64 loss resolves far smaller ones"]
+        helps = ("a larger h or a less noisy loss resolves smaller ones"
+                 if np.dtype(self.dtype) == np.float64 else
+                 "params and loss in float64 resolve far smaller ones")
+        return [f"  {self.dtype}: errors below ~{max(res):.0e} of the gradient scale (the "
+                f"larger of |g_i| and its tensor's RMS gradient) are invisible here (noise "
+                f"of the finite differences; per tensor: 'resolution'); {helps}"]
 
     def report(self, k=5):
         """The compact report: header, per-tensor table, `k` worst coordinates."""

@@ -143,8 +143,9 @@ def test_float32_report_states_what_it_could_not_see():
     res = [t.resolution for t in r.tensors]
     assert all(r.tol <= q <= 0.05 for q in res)
     text = str(r)
-    assert re.search(r"float32: errors below ~\de-0\d of a tensor's gradient scale are "
-                     r"invisible here", text)
+    assert re.search(r"float32: errors below ~\de-0\d of the gradient scale \(the larger of "
+                     r"\|g_i\| and its tensor's RMS gradient\) are invisible here .*; params "
+                     r"and loss in float64 resolve far smaller ones", text)
     assert "resolution" in text.splitlines()[3]
 
 
