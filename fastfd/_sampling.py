@@ -1038,16 +1038,18 @@ class ScaleCheckResult(GradCheckResult):
         for t, a, b, j, disc, tol, confirmed in self.unresolved[:max_ranges]:
             where = ("all tensors" if t == "all tensors" else self.range_name(t, a, b))
             what = ("confirmed at a 16x smaller step" if confirmed else
-                    "not confirmed at a 16x smaller step (kinks?): inconclusive")
-            lines.append(f"  {where}: direction {j} fails (discrepancy {disc:.3e} > "
+                    "not confirmed at a 16x smaller step (a kink, or no time left to "
+                    "re-check): inconclusive")
+            lines.append(f"  {where}: direction {j} fails (|discrepancy| {abs(disc):.3e} > "
                          f"tolerance {tol:.3e}), no single coordinate isolated; {what}")
         if len(self.unresolved) > max_ranges:
             lines.append(f"  ... and {len(self.unresolved) - max_ranges} more failing ranges")
         unconfirmed = [d for d in self.direction_failures if not d[5]]
         if unconfirmed and not self.unresolved:
             lines.append(f"  {len(unconfirmed)} directional failure(s) did not survive a "
-                         f"16x smaller step (kinks?): inconclusive; would help: coords=\"all\" "
-                         f"or a point away from kinks")
+                         f"16x smaller step (a kink, or no time left to re-check): "
+                         f"inconclusive; would help: a larger budget, coords=\"all\" or a "
+                         f"point away from kinks")
         if self.unresolvable:
             lines.append(f"  inconclusive (loss resolution): {len(self.unresolvable)} "
                          f"directional check(s) could not resolve the change of the loss "

@@ -85,7 +85,9 @@ def forward_diff(u, dx, out):
     Raises
     ------
     ValueError
-        ``out`` not of ``u``'s length, ``u`` shorter than 2, ``u`` or ``out``
+        ``u`` and ``out`` not float arrays of one dtype (integer ``u`` is
+        refused: the kernels would truncate ``1/dx``), ``dx`` not positive
+        and finite; ``out`` not of ``u``'s length, ``u`` shorter than 2, ``u`` or ``out``
         not 1-D, or ``out`` overlapping ``u`` in memory.
 
     Examples
@@ -98,6 +100,8 @@ def forward_diff(u, dx, out):
     >>> out
     array([1., 3., 5., 5.])
     """
+    _simple.check_dtype(_simple.FORWARD, u, out)
+    _simple.check_spacing(_simple.FORWARD, "dx", dx)
     err = _simple.check_1d(u, out, 2)
     if err:
         _simple.fail_1d(_simple.FORWARD, err, u.shape[0], out.shape[0], 2)
@@ -120,7 +124,9 @@ def backward_diff(u, dx, out):
     Raises
     ------
     ValueError
-        ``out`` not of ``u``'s length, ``u`` shorter than 2, ``u`` or ``out``
+        ``u`` and ``out`` not float arrays of one dtype (integer ``u`` is
+        refused: the kernels would truncate ``1/dx``), ``dx`` not positive
+        and finite; ``out`` not of ``u``'s length, ``u`` shorter than 2, ``u`` or ``out``
         not 1-D, or ``out`` overlapping ``u`` in memory.
 
     Examples
@@ -133,6 +139,8 @@ def backward_diff(u, dx, out):
     >>> out
     array([1., 1., 3., 5.])
     """
+    _simple.check_dtype(_simple.BACKWARD, u, out)
+    _simple.check_spacing(_simple.BACKWARD, "dx", dx)
     err = _simple.check_1d(u, out, 2)
     if err:
         _simple.fail_1d(_simple.BACKWARD, err, u.shape[0], out.shape[0], 2)
@@ -157,7 +165,9 @@ def centered_diff(u, dx, out):
     Raises
     ------
     ValueError
-        ``out`` not of ``u``'s length, ``u`` shorter than 3, ``u`` or ``out``
+        ``u`` and ``out`` not float arrays of one dtype (integer ``u`` is
+        refused: the kernels would truncate ``1/dx``), ``dx`` not positive
+        and finite; ``out`` not of ``u``'s length, ``u`` shorter than 3, ``u`` or ``out``
         not 1-D, or ``out`` overlapping ``u`` in memory.
 
     Examples
@@ -170,6 +180,8 @@ def centered_diff(u, dx, out):
     >>> out
     array([0., 2., 4., 6., 8.])
     """
+    _simple.check_dtype(_simple.CENTERED, u, out)
+    _simple.check_spacing(_simple.CENTERED, "dx", dx)
     err = _simple.check_1d(u, out, 3)
     if err:
         _simple.fail_1d(_simple.CENTERED, err, u.shape[0], out.shape[0], 3)
@@ -193,7 +205,9 @@ def second_diff(u, dx, out):
     Raises
     ------
     ValueError
-        ``out`` not of ``u``'s length, ``u`` shorter than 4, ``u`` or ``out``
+        ``u`` and ``out`` not float arrays of one dtype (integer ``u`` is
+        refused: the kernels would truncate ``1/dx``), ``dx`` not positive
+        and finite; ``out`` not of ``u``'s length, ``u`` shorter than 4, ``u`` or ``out``
         not 1-D, or ``out`` overlapping ``u`` in memory.
 
     Examples
@@ -206,6 +220,8 @@ def second_diff(u, dx, out):
     >>> out
     array([ 0.,  6., 12., 18., 24.])
     """
+    _simple.check_dtype(_simple.SECOND, u, out)
+    _simple.check_spacing(_simple.SECOND, "dx", dx)
     err = _simple.check_1d(u, out, 4)
     if err:
         _simple.fail_1d(_simple.SECOND, err, u.shape[0], out.shape[0], 4)
@@ -313,7 +329,8 @@ def laplacian_2d(u, dx, dy, out, mode):
     Raises
     ------
     ValueError
-        ``u`` or ``out`` not 2-D; ``mode`` not one of the three (a bool or a
+        ``u`` and ``out`` not float arrays of one dtype, a spacing not
+        positive and finite; ``u`` or ``out`` not 2-D; ``mode`` not one of the three (a bool or a
         float is refused by its type); ``out`` not of ``u``'s shape, an axis
         shorter than the mode needs, or ``out`` overlapping ``u`` in memory.
         Checked before anything is written.
@@ -330,6 +347,9 @@ def laplacian_2d(u, dx, dy, out, mode):
     >>> bool(np.allclose(out, 8.0))
     True
     """
+    _simple.check_dtype(_simple.LAP2, u, out)
+    _simple.check_spacing(_simple.LAP2, "dx", dx)
+    _simple.check_spacing(_simple.LAP2, "dy", dy)
     _lap2(u, dx, dy, out, mode)
 
 
@@ -360,7 +380,8 @@ def laplacian_3d(u, dx, dy, dz, out, mode):
     Raises
     ------
     ValueError
-        ``u`` or ``out`` not 3-D; ``mode`` not one of the three (a bool or a
+        ``u`` and ``out`` not float arrays of one dtype, a spacing not
+        positive and finite; ``u`` or ``out`` not 3-D; ``mode`` not one of the three (a bool or a
         float is refused by its type); ``out`` not of ``u``'s shape, an axis
         shorter than the mode needs, or ``out`` overlapping ``u`` in memory.
         Checked before anything is written.
@@ -376,6 +397,10 @@ def laplacian_3d(u, dx, dy, dz, out, mode):
     >>> bool((out == 6.0).all())
     True
     """
+    _simple.check_dtype(_simple.LAP3, u, out)
+    _simple.check_spacing(_simple.LAP3, "dx", dx)
+    _simple.check_spacing(_simple.LAP3, "dy", dy)
+    _simple.check_spacing(_simple.LAP3, "dz", dz)
     _lap3(u, dx, dy, dz, out, mode)
 
 

@@ -467,3 +467,25 @@ def test_laplacian_3d_wrong_ndim_is_a_value_error():
     with pytest.raises(ValueError, match=r"laplacian_3d: u and out must be 3-D arrays, got a "
                                          r"2-d u and a 2-d out"):
         kernels.laplacian_3d(np.ones((6, 6)), 1.0, 1.0, 1.0, np.zeros((6, 6)), kernels.PERIODIC)
+
+
+def test_integer_or_mixed_dtypes_and_bad_spacings_are_value_errors():
+    # an integer u made 1/dx an integer: centered_diff of 10 * arange(5) with
+    # dx=2.5 gave 5 (not 4), dx=0.1 a ZeroDivisionError; dx=0 divided by zero
+    u = np.arange(5) * 10
+    with pytest.raises(ValueError, match=r"^centered_diff: u and out must be float32, float64, "
+                                         r"complex64 or complex128 arrays of one dtype, got "
+                                         r"int64 and int64$"):
+        kernels.centered_diff(u, 2.5, np.zeros(5, np.int64))
+    out = np.zeros(5, np.float32)
+    with pytest.raises(ValueError, match=r"got float64 and float32$"):
+        kernels.centered_diff(np.arange(5.0), 1.0, out)
+    assert not out.any()
+    for dx in (0.0, -0.1, np.nan, np.inf):
+        with pytest.raises(ValueError, match=r"^forward_diff: dx must be positive and finite"):
+            kernels.forward_diff(np.arange(5.0), dx, np.zeros(5))
+    with pytest.raises(ValueError, match=r"^laplacian_2d: dy must be positive and finite"):
+        kernels.laplacian_2d(np.ones((5, 5)), 1.0, 0.0, np.zeros((5, 5)), kernels.ONE_SIDED)
+    out = np.zeros(5)
+    kernels.centered_diff(np.arange(5.0) ** 2, 2, out)          # an integer dx is fine
+    assert np.array_equal(out, [0.0, 1.0, 2.0, 3.0, 4.0])

@@ -210,6 +210,48 @@ def fail_grid(k, err, shape, out_shape, mode):
     fail_overlap(k)
 
 
+def same_float_dtype(u, out):
+    """Whether ``u`` and ``out`` are float32/float64/complex arrays of one
+    dtype (decided when the caller compiles)."""
+    return u.dtype == out.dtype and u.dtype.kind in "fc"
+
+
+@overload(same_float_dtype)
+def _same_float_dtype_impl(u, out):
+    ok = (isinstance(u, types.Array) and isinstance(out, types.Array)
+          and isinstance(u.dtype, (types.Float, types.Complex)) and u.dtype == out.dtype)
+    return lambda u, out: ok
+
+
+def dtypes_str(u, out):
+    """``"<u dtype> and <out dtype>"``, for messages."""
+    return f"{u.dtype} and {out.dtype}"
+
+
+@overload(dtypes_str)
+def _dtypes_str_impl(u, out):
+    text = f"{getattr(u, 'dtype', u)} and {getattr(out, 'dtype', out)}"
+    return lambda u, out: text
+
+
+@njit(cache=CACHE)
+def check_dtype(k, u, out):
+    """An integer ``u`` would make the kernels truncate ``1/dx`` to an
+    integer (``centered_diff`` of ``10 * arange(5)`` with dx=2.5 gave 5, not
+    4); mixed dtypes would round through the wrong precision."""
+    if not same_float_dtype(u, out):
+        raise ValueError(NAMES[k] + ": u and out must be float32, float64, complex64 or "
+                         "complex128 arrays of one dtype, got " + dtypes_str(u, out))
+
+
+@njit(cache=CACHE)
+def check_spacing(k, name, h):
+    # also catches NaN (every comparison is False)
+    if not (h > 0 and h < np.inf):
+        raise ValueError(NAMES[k] + ": " + name + " must be positive and finite "
+                         "(got zero, a negative number, NaN or inf)")
+
+
 @njit(cache=CACHE)
 def fail_ndim(k, what):
     raise ValueError(NAMES[k] + ": " + what + " must be 1-D arrays")
