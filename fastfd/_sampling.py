@@ -774,7 +774,7 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     return result
 
 
-from .gradcheck import CoordinateCheck, GradCheckResult, TensorCheck  # noqa: E402
+from .gradcheck import ADVICE, CoordinateCheck, GradCheckResult, TensorCheck  # noqa: E402
 
 
 class ScaleCheckResult(GradCheckResult):
@@ -850,7 +850,8 @@ class ScaleCheckResult(GradCheckResult):
         if coords == "failed" or self.localized or confirmed:
             return "failed"
         if (coords == "inconclusive" or self.direction_failures or self.unresolved
-                or self.undecided_localized or self.unresolvable):
+                or self.undecided_localized or self.unresolvable
+                or getattr(self, "unverified", None)):
             return "inconclusive"
         return "passed"
 
@@ -893,6 +894,18 @@ class ScaleCheckResult(GradCheckResult):
                 break
         self.nonsmooth.extend((t, c.direction) for t, c in rep.nonsmooth)
         self.unresolvable.extend((t, c.direction) for t, c in rep.resolution)
+        # A tensor whose every directional check crossed a kink (or noise)
+        # even at h/16, and none of whose coordinates was checked, verified
+        # nothing: a kink 0.01 h from the point passed a gradient off by 10%
+        from ._directions import NOISE, NONSMOOTH, RESOLUTION
+        decided = {}
+        for tname, c in rep.checks:
+            if tname != "all":
+                decided[tname] = decided.get(tname, 0) + (
+                    c.verdict not in (NONSMOOTH, NOISE, RESOLUTION))
+        sampled = ({prob.blocks[b][0] for b in np.unique(prob.block_of(self.index))}
+                   if self.index.size else set())
+        self.unverified = [t for t, k in decided.items() if k == 0 and t not in sampled]
         self.n_localize_evals = sum(loc.n_evals for loc in rep.localized.values())
         # a coordinate off by more than a direction's tolerance fails it
         # (module fastfd._directions, "Detection power")
@@ -1058,6 +1071,11 @@ class ScaleCheckResult(GradCheckResult):
         if self.nonsmooth:
             lines.append(f"  non-smooth points: {len(self.nonsmooth)} directional "
                          f"check(s) crossed a kink (reported, not counted as errors)")
+        if getattr(self, "unverified", None):
+            lines.append(f"  inconclusive (non-smooth point): every directional check of "
+                         f"{', '.join(self.unverified)} crossed a kink even at a 16x smaller "
+                         f"step, and none of its coordinates was checked: nothing verified "
+                         f"there; would help: {ADVICE['non-smooth point']}, or coords > 0")
         return "\n".join(lines)
 
 

@@ -429,3 +429,20 @@ def test_every_result_has_compile_seconds():
     for kw in ({"coords": "all"}, {"coords": [0, 2]}, {}):
         r = check_gradient(lambda p: float(np.sum(p ** 2)), W, 2 * W, **kw)
         assert r.compile_seconds >= 0.0 and r.status == "passed", kw
+
+
+def test_directions_that_all_cross_a_kink_verify_nothing():
+    # one ReLU kink 0.01 h from the point: every direction is non-smooth at
+    # h and at h/16; a gradient 10% off, or one sign flipped, passed
+    W = np.random.default_rng(0).standard_normal(40)
+    W[0] = 0.01 * 2.0 ** -18
+
+    def loss(q):
+        return float(np.sum(np.maximum(q, 0) + 0.5 * q * q))
+
+    g = (W > 0) + W
+    flipped = np.where(np.arange(40) == 20, -g, g)
+    for G in (g, 1.1 * g, flipped):
+        r = check_gradient(loss, W, G, coords=0, directions=8, seed=0)
+        assert r.status == "inconclusive", str(r)
+        assert r.unverified == ["params"] and "nothing verified there" in str(r)
