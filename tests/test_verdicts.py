@@ -446,3 +446,17 @@ def test_directions_that_all_cross_a_kink_verify_nothing():
         r = check_gradient(loss, W, G, coords=0, directions=8, seed=0)
         assert r.status == "inconclusive", str(r)
         assert r.unverified == ["params"] and "nothing verified there" in str(r)
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("kw", [{"coords": 0, "directions": 4}, {"coords": 0, "directions": 4,
+                                                                  "vectorized": True}])
+def test_a_non_finite_gradient_entry_fails_in_every_mode(value, kw):
+    W = np.array([1.0, -2.0, 0.5, 3.0])
+    G = 2 * W
+    G[1] = value
+    loss = ((lambda P: np.sum(P ** 2, axis=1)) if kw.get("vectorized")
+            else (lambda p: float(np.sum(p ** 2))))
+    r = check_gradient(loss, W, G, **kw)
+    assert r.status == "failed", str(r)
+    assert [(c.name, c.verdict) for c in r.failures()] == [("params[1]", "non-finite gradient")]
