@@ -80,6 +80,8 @@ QUANTUM_BITS = 26
 STABLE_SMALL = 0.5
 LARGE_STEP_FACTOR = 16.0
 NEAR_STEPS = (0.5, 0.25, 0.125)
+# Deeper steps for a candidate with a kink suspected inside its stencil.
+DEEP_STEPS = (1.0 / 32.0, 1.0 / 256.0)
 MAX_CONFIRM = 256
 # Roundoff of one loss value in the near confirmation's fit, in ulps of |f|:
 # a float32 loss computed through many layers carries several (measured: 7
@@ -929,6 +931,30 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
         den2 = 2.0 * factor * steps[where] if nominal and factor == 2.0 else hp2 + hm2
         return fp2, fm2, hp2, hm2, den2
 
+    def holds_deeper(where, e):
+        """Whether the signed discrepancies ``e`` of ``where`` hold at
+        DEEP_STEPS wherever their roundoff leaves them visible. A wrong
+        gradient's discrepancy stays at any step; a kink's vanishes once the
+        step is inside its distance (5 ReLU kinks at -2.0, -1.06, -0.033,
+        0.20 and 0.34 h kept it at every step down to h/16)."""
+        ok_ = np.ones(where.size, dtype=bool)
+        cand = np.arange(where.size)
+        for t in DEEP_STEPS:
+            if not cand.size:
+                break
+            fpd, fmd, hpd, hmd, dend = again(where[cand], t, f"h*{t:g}")
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                dd = (fpd - fmd) / dend - analytical[where[cand]]
+                sgd = (NEAR_ULPS * eps * (np.abs(fpd) + np.abs(fmd)) + 2.0 * spread
+                       + quantum) / dend
+                ec = e[cand]
+                visible = ((hpd > 0) & (hmd > 0) & np.isfinite(dd)
+                           & (sgd <= 0.25 * np.abs(ec)))
+                kept = (np.sign(dd) == np.sign(ec)) & (np.abs(dd) >= 0.5 * np.abs(ec))
+            ok_[cand[visible & ~kept]] = False
+            cand = cand[~visible | kept]
+        return ok_
+
     if sus.size and deadline is not None and time.perf_counter() > deadline:
         # no time left for the diagnosis at 2h and the confirmation: a
         # suspect is neither failed nor passed
@@ -1075,11 +1101,18 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
                 resolved = ~bent[near] | (np.abs(e0) > 3.0 * sig[-1])
                 stays = np.abs(e0 - ys[0]) <= STABLE * np.abs(ys[0])
                 clear = np.abs(e0) > np.maximum(tol * vscale[where], 3.0 * sd_e)
+            # a kink closer than h/8 (bent second difference at h) keeps the
+            # discrepancy at every near step
+            deep_ok = np.ones(near.size, dtype=bool)
+            cand = np.flatnonzero(bent[near] & stays & clear & on_line & held & resolved
+                                  & finite_near & ~kinked_t)
+            if cand.size:
+                deep_ok[cand] = holds_deeper(where[cand], e0[cand])
             confirmed[near] = (stays & clear & on_line & held & resolved & finite_near
-                               & ~kinked_t)
+                               & ~kinked_t & deep_ok)
             # not confirmed: a kink when the step dependence is systematic
             systematic = (kinked_t | bent[near] | (np.abs(e0 - ys[0]) > 3.0 * sd_e)
-                          | ~on_line | ~held)
+                          | ~on_line | ~held | ~deep_ok)
             code[near] = np.where(confirmed[near], WRONG, np.where(
                 ~finite_near, NONFINITE_LOSS, np.where(systematic, NONSMOOTH, NOISE)))
 
@@ -1177,6 +1210,10 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
                 moved = np.abs(num3 - numerical[where])
                 same = moved <= STABLE_SMALL * d[r]
                 wrong3 = (d3 > bound3) & same & ~kinked3
+            c3 = np.flatnonzero(wrong3)
+            if c3.size:
+                wrong3[c3] = holds_deeper(where[c3], (num3 - analytical[where])[c3])
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 fine3 = ((d3 <= np.maximum(tol * vscale[where], ro3))
                          & (ro3 <= max(tol, RESOLUTION_LIMIT) * vscale[where]))
             code3 = np.where(wrong3, WRONG, np.where(
