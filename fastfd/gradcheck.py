@@ -1055,17 +1055,8 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             # it shows as a jump between the one-sided slopes that does not
             # shrink with t (smooth: j(t) = t j1), the far side keeping its slope
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                rt = (fpt - f0) / hpt
-                lt = (f0 - fmt) / hmt
-                jt = np.abs(rt - lt)
-                aj = np.abs(j1[near])
-                # (the typical roundoff of the jump: one ulp of each value;
-                # a false kink here only makes the coordinate inconclusive)
-                ro_t = ((eps * (2 * abs(f0) + np.abs(fpt) + np.abs(fmt)) + 2.0 * quantum)
-                        / np.minimum(hpt, hmt))
-                kinked_t = ((jt > np.maximum(tol * vscale[where], ro_t)) & (jt >= 0.25 * aj)
-                            & (np.minimum(np.abs(r1[near] - rt), np.abs(l1[near] - lt))
-                               <= 0.25 * aj))
+                kinked_t = _kept_jump(fpt, fmt, hpt, hmt, f0, r1[near], l1[near], eps,
+                                      quantum, tol * vscale[where])
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 w = [1.0 / np.maximum(q, 1e-300) ** 2 for q in sig]
                 S = sum(w)
@@ -1196,15 +1187,8 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
                 # the jump between one-sided slopes: smooth -> j1 / 16; a kink
                 # still inside the smaller stencil keeps it, and the side
                 # without the kink keeps its slope (noise moves both sides)
-                r3 = (fp3 - f0) / hp3
-                l3 = (f0 - fm3) / hm3
-                j3 = np.abs(r3 - l3)
-                aj1 = np.abs(j1[r])
-                ro3t = ((eps * (2 * abs(f0) + np.abs(fp3) + np.abs(fm3)) + 2.0 * quantum)
-                        / np.minimum(hp3, hm3))
-                kinked3 = ((j3 > np.maximum(tol * vscale[where], ro3t))
-                           & (j3 >= 0.25 * aj1)
-                           & (np.minimum(np.abs(r1[r] - r3), np.abs(l1[r] - l3)) <= 0.25 * aj1))
+                kinked3 = _kept_jump(fp3, fm3, hp3, hm3, f0, r1[r], l1[r], eps, quantum,
+                                     tol * vscale[where])
                 # truncation shrinks as h**2; trunc / SMALL_STEP_FACTOR keeps a margin
                 bound3 = np.maximum(tol * vscale[where], ro3 + trunc[r] / SMALL_STEP_FACTOR)
                 moved = np.abs(num3 - numerical[where])
@@ -1269,6 +1253,23 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             numerical[big[done]] = numa[done]
             steps[big[done]] *= LARGE_STEP_FACTOR
     return verdict, noise, vscale
+
+
+def _kept_jump(fp, fm, hp, hm, f0, r1, l1, eps, quantum, floor):
+    """Whether the jump between the one-sided slopes at a smaller step (values
+    ``fp``, ``fm`` at realized steps ``hp``, ``hm``) shows a kink still inside
+    it. Smooth, the jump shrinks with the step (``j(t) = t j(h)``); a kink
+    keeps it, and the side without the kink keeps its slope ``r1`` or ``l1``
+    (noise moves both sides). The jump must clear ``floor`` and its typical
+    roundoff, one ulp of each value: a false kink only makes a coordinate
+    inconclusive."""
+    rt = (fp - f0) / hp
+    lt = (f0 - fm) / hm
+    jt = np.abs(rt - lt)
+    aj = np.abs(r1 - l1)
+    ro = (eps * (2 * abs(f0) + np.abs(fp) + np.abs(fm)) + 2.0 * quantum) / np.minimum(hp, hm)
+    return ((jt > np.maximum(floor, ro)) & (jt >= 0.25 * aj)
+            & (np.minimum(np.abs(r1 - rt), np.abs(l1 - lt)) <= 0.25 * aj))
 
 
 def _norm(v):
