@@ -198,7 +198,7 @@ def test_scale_path_has_a_status_too():
 
 def test_a_dense_failure_is_confirmed_on_a_sample():
     # every coordinate 10% off: 256 of them are confirmed from far and near
-    # (10 evaluations each), the others of the tensor follow them
+    # (14 evaluations each), the others of the tensor follow them
     x = np.random.default_rng(1).standard_normal(2000)
     r = check_gradient(lambda p: float(np.sum(np.sin(p))), x, 1.1 * np.cos(x), coords="all")
     assert r.status == "failed" and len(r.failures()) == x.size
@@ -344,9 +344,9 @@ def test_a_dense_failure_needs_only_a_few_confirmations():
                        p, g, coords="all")
     assert r.status == "failed" and len(r.failures()) == x.size
     assert [t.status for t in r.tensors] == ["failed", "failed"]
-    # 2n + 3, the 2h diagnosis of every suspect, 10 per confirmation: 4 per
+    # 2n + 3, the 2h diagnosis of every suspect, 14 per confirmation: 4 per
     # tensor (256 of them, 2,560 evaluations, before)
-    assert r.n_evals <= 2 * x.size + 3 + 2 * x.size + 10 * CONFIRM_ENOUGH * 2, r.n_evals
+    assert r.n_evals <= 2 * x.size + 3 + 2 * x.size + 14 * CONFIRM_ENOUGH * 2, r.n_evals
     assert (f"dense failure: {2 * CONFIRM_ENOUGH} coordinates confirmed from far and near, "
             f"in a ({CONFIRM_ENOUGH}), b ({CONFIRM_ENOUGH}); the other "
             f"{x.size - 2 * CONFIRM_ENOUGH:,} failing coordinates") in str(r)
@@ -487,6 +487,14 @@ def test_a_cluster_of_kinks_closer_than_h_over_8_is_never_wrong():
     assert r.status != "failed" and not r.failures(), str(r)
     for seed in range(20):
         loss, p, g = _kink_cluster(seed, 10)
+        r = check_gradient(loss, p, g, coords="all")
+        assert r.status != "failed", (seed, str(r))
+    # float32, seed 18: kinks at 0.012 h and 0.013 h of two coordinates, a
+    # cluster that does not bend the second difference at h; float32
+    # roundoff hides the centered difference at h/256, but at h/32 one
+    # one-sided slope keeps the analytic value
+    for seed in range(24):
+        loss, p, g = _kink_cluster(seed, 10, np.float32)
         r = check_gradient(loss, p, g, coords="all")
         assert r.status != "failed", (seed, str(r))
     # a wrong entry next to the same kinks is still named
