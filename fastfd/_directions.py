@@ -277,11 +277,18 @@ def check_segment(f, x, g, v, start, stop, f0, *, direction=-1, scale=1.0, base=
     # the counting loss learns the loss precision from its first value)
     eps = _loss_eps(f, dtype)
     fscale = max(abs(f0), abs(fp1), abs(fm1), abs(fp2), abs(fm2))
-    quantum = _quantum(f, x, out, seg, vs, t1, (f0, fp1, fm1, fp2, fm2), fscale, eps)
-    roundoff = (eps * fscale + quantum) / h
     trunc = abs(disc2 - disc1) / 3.0
     gnorm = math.sqrt(_sum_squares(gs))
-    tol = SAFETY * (trunc + roundoff + eps * (gnorm + abs(a1)))
+    quantum = 0.0
+    for recheck in (False, True):
+        quantum = _quantum(f, x, out, seg, vs, t1, (f0, fp1, fm1, fp2, fm2), fscale, eps,
+                           abs(dot1) / 2.0, recheck)
+        roundoff = (eps * fscale + quantum) / h
+        tol = SAFETY * (trunc + roundoff + eps * (gnorm + abs(a1)))
+        # a grid rejected along an earlier segment is looked for again
+        # before this one fails
+        if quantum or not abs(disc1) > tol or not getattr(f, "grid_rejected", False):
+            break
     # the roundoff part of the noise bound (8 ulps, as per coordinate),
     # against the scale of g . v: |g_S . v| is about ||g_S|| for a
     # Rademacher v. (A large truncation estimate is a kink or a loss
@@ -318,34 +325,75 @@ def check_segment(f, x, g, v, start, stop, f0, *, direction=-1, scale=1.0, base=
                         float(vs[0]) if stop - start == 1 else 1.0, scale, gscale=gscale)
 
 
-def _quantum(f, x, out, seg, vs, t, values, fscale, eps):
-    """The spacing of a quantized loss's values (integers, float16 values
-    returned as floats), or 0.0; see fastfd.gradcheck._loss_quantum. The
-    probe off the dyadic grid (``x + 0.3 t v``) is made once per loss."""
-    from .gradcheck import QUANTUM_BITS, _quantum_of
+def _quantum(f, x, out, seg, vs, t, values, fscale, eps, change, recheck=False):
+    """The spacing of a quantized loss's values (integers, decimals, float16
+    values returned as floats), or 0.0; see fastfd.gradcheck._loss_quantum.
+    ``values[0]`` is the loss at ``x``; ``change`` the change over ``t``
+    the analytic gradient predicts. A grid confirmed by probes off it (past
+    the step where a bitwise flat loss first moves) is kept on ``f``
+    (``f.quantized``, ``f.quantum``); ``f.quantized = False`` says the loss
+    is known to be smooth. After one candidate was rejected
+    (``f.grid_rejected``) probes are made only with ``recheck``: a segment
+    about to fail looks again, as a grid may show along one segment and
+    not along another."""
+    from .gradcheck import FLAT_DOUBLINGS, GRID_COARSE, GRID_ULPS, _probe_grid, _quantum_of
 
-    q = _quantum_of(values)
-    if not (fscale > 0 and q > max(16.0 * eps, 2.0 ** -QUANTUM_BITS) * fscale):
-        return 0.0
-    known = getattr(f, "quantized", None)
-    if known is None:
-        _shift(out, seg, vs, type(t)(0.3 * t))
+    step_type = type(t)
+
+    def at(s):
+        _shift(out, seg, vs, step_type(s))
         try:
-            probe = f(x)
+            return f(x)
         finally:
             out[...] = seg
-        known = bool(math.isfinite(probe) and probe != 0.0 and _quantum_of([probe])
-                     > max(16.0 * eps, 2.0 ** -QUANTUM_BITS) * abs(probe))
+
+    f0 = values[0]
+    t = float(t)
+    if (getattr(f, "quantized", None) is None and all(v == f0 for v in values)
+            and change > GRID_COARSE * GRID_ULPS * eps * fscale):
+        s = t
+        for _ in range(FLAT_DOUBLINGS):
+            s *= 2.0
+            f1 = at(s)
+            if not math.isfinite(f1):
+                break
+            if f1 != f0:
+                values = (f0, f1, at(-s), at(1.5 * s))
+                fscale = max(abs(v) for v in values)
+                t = s
+                break
+    # the second difference at t (not also at 2t: a smooth loss makes that
+    # 4 times the first, a grid of two points)
+    combos = (values[1] + values[2] - 2.0 * f0,) if len(values) == 5 else ()
+    grid = _quantum_of(values, eps, combos)
+    q = grid[0]
+    known = getattr(f, "quantized", None)
+    if known is False:          # the caller knows the loss is smooth
+        return 0.0
+    if not q and known:
+        # flat along this direction: the loss's known grid
+        q = getattr(f, "quantum", 0.0)
+    if not (fscale > 0 and q > 0):
+        return 0.0
+    if not known:
+        if getattr(f, "grid_rejected", False) and not recheck:
+            return 0.0
+        q = _probe_grid(at, f0, grid, t, eps)
+        if not q:
+            try:
+                f.grid_rejected = True
+            except AttributeError:
+                pass
+            return 0.0
         try:
-            f.quantized = known
+            f.quantized = True
         except AttributeError:
             pass
-    if known:
-        try:
-            f.quantum = min(q, getattr(f, "quantum", q))
-        except AttributeError:
-            pass
-    return q if known else 0.0
+    try:
+        f.quantum = min(q, getattr(f, "quantum", q))
+    except AttributeError:
+        pass
+    return q
 
 
 def _rms(g):

@@ -77,6 +77,18 @@ SMALL_STEP_FACTOR = 16.0
 # mantissa (about sqrt(eps) of |f|) is tested for quantization (see
 # _loss_quantum).
 QUANTUM_BITS = 26
+# Values on a grid of any other spacing q lie within GRID_ULPS ulps (of the
+# largest value) of it, and q must exceed GRID_COARSE times that slack.
+GRID_ULPS = 4.0
+GRID_COARSE = 16.0
+# ... fitted to at most this many of the smallest differences of the values.
+GRID_DIFFERENCES = 64
+# A bitwise flat loss is followed with steps 2h, 4h, ... up to 2**FLAT_DOUBLINGS h.
+FLAT_DOUBLINGS = 24
+# The probe off the grid sits at this fraction of a step: 1/pi is at least
+# 0.045 from every k/m with m <= 16, so a linear loss (whose differences are
+# multiples of its change over the step) leaves every grid _quantum_of tries.
+GRID_PROBE = 1.0 / math.pi
 STABLE_SMALL = 0.5
 LARGE_STEP_FACTOR = 16.0
 NEAR_STEPS = (0.5, 0.25, 0.125)
@@ -806,7 +818,7 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         numerical = (fp - fm) / den
     analytical = prob.g[idx]
-    quantum = _loss_quantum(ctx, idx, steps, f0, fp, fm, eps)
+    quantum = _loss_quantum(ctx, idx, steps, f0, fp, fm, eps, analytical)
     verdict, noise, vscale = _verdicts(
         prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analytical, eps, spread,
         tol, nominal, use_jit, parallel, values, quantum)
@@ -838,54 +850,206 @@ def _tensor_scales(prob, idx):
     return out
 
 
-def _quantum_of(values):
-    """The largest power of two that divides every finite nonzero value
-    (0.0 when there is none): the spacing of the values' common grid."""
-    v = np.abs(np.asarray(values, dtype=np.float64))
+def _dyadic_spacing(values, eps):
+    """The largest power of two dividing every finite nonzero value, when it
+    is coarse against their precision ``eps`` (integers, float32 or float16
+    values returned as floats), else 0.0."""
+    v = np.abs(np.asarray(values, dtype=np.float64).ravel())
     v = v[np.isfinite(v) & (v > 0)]
     if not v.size:
         return 0.0
     mant, expo = np.frexp(v)
     ints = (mant * 2.0 ** 53).astype(np.int64)      # exact: 53-bit mantissas
     low = ints & -ints                               # lowest set bit
-    return float(np.min(np.ldexp(low.astype(np.float64), expo - 53)))
+    q = float(np.min(np.ldexp(low.astype(np.float64), expo - 53)))
+    return q if q > max(16.0 * eps, 2.0 ** -QUANTUM_BITS) * float(np.max(v)) else 0.0
 
 
-def _loss_quantum(ctx, idx, steps, f0, fp, fm, eps):
+def _quantum_of(values, eps=2.0 ** -52, combos=()):
+    """``(q, slack, dyadic)``: the spacing ``q`` of the coarsest grid every
+    finite value lies on (0.0 when there is none), the rounding ``slack`` of
+    one value, and whether ``q`` is a power of two.
+
+    Values rounded to a power of two (integers, float32 or float16 values
+    returned as floats) share trailing zero bits: the largest power of two
+    dividing them all is exact, and it is also the slack of each value.
+    Values rounded to any other spacing ``q`` (``round(f, 9)``, ``0.05 *
+    round(f / 0.05)``, and those returned in float32) are the nearest
+    representable values to ``k q``, so their differences are integer
+    multiples of ``q`` within the slack of two values (``combos``: integer
+    combinations of values, within the slack of four); ``q`` is the smallest
+    difference divided by m = 1..16, the largest that fits the differences
+    (see _fit_grid).
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return 0.0, 0.0, False
+    fmax = float(np.max(np.abs(v)))
+    q2 = _dyadic_spacing(v, eps)
+    slack = max(GRID_ULPS * eps * fmax, q2)
+    # differences from the first value, between neighbouring values, and
+    # the second differences ``combos`` (fp + fm - 2 f0: curvature times
+    # h**2, a few multiples of a grid's spacing where there is one)
+    u = np.unique(v)
+    d = np.abs(np.concatenate((u - v[0], np.diff(u), np.ravel(combos))))
+    # (two values within the slack are one point of a grid, computed twice)
+    d = np.unique(d[np.isfinite(d) & (d > 2.0 * slack)])[:GRID_DIFFERENCES].tolist()
+    if d and d[0] > GRID_COARSE * slack:
+        for m in range(1, 17):
+            q = _fit_grid(d, m, slack)
+            if q:
+                return q, slack, False
+    return q2, slack, q2 > 0
+
+
+def _fit_grid(d, m, slack):
+    """The spacing q of a grid the sorted differences ``d`` are integer
+    multiples of, with ``d[0] = m q``, or 0.0. Each difference carries up to
+    ``2 slack`` of rounding; q is refined by least squares as the larger
+    ones are assigned their multiples, and a difference whose multiple the
+    current q cannot tell (its uncertainty times the multiple above q / 16:
+    a misfit allowed near q / 2 would fit anything) ends the fit, as does
+    the first one off the grid."""
+    sk2, skd = float(m * m), m * d[0]
+    q = skd / sk2
+    fitted = 1
+    for di in d[1:]:
+        sq = 2.0 * slack / math.sqrt(sk2)
+        k = round(di / q)
+        if k * sq + 2.0 * slack > q / 16.0:
+            break
+        if abs(di - k * q) > k * sq + 2.0 * slack:
+            return 0.0
+        sk2 += k * k
+        skd += k * di
+        q = skd / sk2
+        fitted += 1
+    return q if fitted >= min(2, len(d)) else 0.0
+
+
+def _on_grid(value, base, q, slack):
+    """Whether ``value`` lies on the grid of spacing ``q`` through ``base``
+    (q known to a relative GRID_ULPS * slack / q or better)."""
+    r = abs(value - base) / q
+    allowed = slack * (2.0 + r * GRID_ULPS * slack / q)
+    return bool(abs(r - round(r)) * q <= allowed <= q / 16.0)
+
+
+def _loss_quantum(ctx, idx, steps, f0, fp, fm, eps, analytical=None):
     """The resolution of a quantized loss (values rounded to integers, to
-    float32 or float16 and returned as floats), or 0.0.
+    decimals, to float32 or float16 and returned as floats), or 0.0.
 
     Every value a float64 loss computes carries about 53 significant bits;
-    the chance that all of ``f0``, ``f(x +- h)`` share QUANTUM_BITS trailing
-    zero bits is ``2**-(26 (2m + 1))``. Dyadic parameters and power-of-two
-    steps also give short values (``(1 + 2**-4)**2``), so the quantum is
-    confirmed by one evaluation at a point off the dyadic grid (x_i + 0.3
-    h_i): a smooth loss gives a full-length value there, a quantized one
-    does not. ``int(round(1000 * sum(p**2)))`` has quantum 1: a change of
-    the loss below 1 is invisible, as in float16.
+    the chance that all of ``f0``, ``f(x +- h)`` lie on one grid much coarser
+    than their ulp is negligible once there are a few of them, but dyadic
+    parameters and power-of-two steps give short values (``(1 + 2**-4)**2``)
+    and a linear loss gives equal differences, so the grid is confirmed by
+    evaluations off it (see _probe_grid): a smooth loss leaves the grid
+    there, a quantized one does not. ``int(round(1000 *
+    sum(p**2)))`` has quantum 1: a change of the loss below 1 is invisible,
+    as in float16. A loss that is bitwise flat at every checked step while
+    the analytic gradient says it should move by many ulps is followed along
+    its steepest checked coordinate with doubling steps until it moves; a
+    quantized loss then shows its grid, a locally constant one (an unused
+    parameter) never moves or leaves every grid.
     """
     vals = np.concatenate(([f0], fp, fm))
-    fmax = float(np.max(np.abs(vals[np.isfinite(vals)]), initial=0.0))
-    q = _quantum_of(vals)
-    coarse = max(16.0 * eps, 2.0 ** -QUANTUM_BITS) * fmax
-    if not (idx.size and fmax > 0 and q > coarse):
+    fin = vals[np.isfinite(vals)]
+    fmax = float(np.max(np.abs(fin), initial=0.0))
+    if not (idx.size and fmax > 0):
         return 0.0
-    i = int(idx[0])
     x0 = ctx.prob.x0
-    moved = (np.float64(x0[i]) + 0.3 * float(steps[0])).astype(x0.dtype)
-    if moved == x0[i]:
+    with np.errstate(invalid="ignore"):
+        moves = np.abs(np.where(np.isfinite(fp), fp, f0) - np.where(np.isfinite(fm), fm, f0))
+    k = int(np.argmax(moves))           # a coordinate the loss moves along
+    i, t = int(idx[k]), float(steps[k])
+    if np.all(fin == f0) and analytical is not None:
+        i, t, vals = _follow_flat(ctx, idx, steps, f0, eps, fmax, analytical)
+        if not t:
+            return 0.0
+        fmax = float(np.max(np.abs(vals[np.isfinite(vals)])))
+    with np.errstate(invalid="ignore", over="ignore"):
+        combos = fp + fm - 2.0 * f0
+    grid = _quantum_of(vals, eps, combos if vals.size == 2 * fp.size + 1 else ())
+    if not grid[0]:
         return 0.0
-    ctx.x[i] = moved
-    try:
-        probe = ctx.call(f"at {ctx.prob.name(i)} + 0.3 h (is the loss quantized?)")
-    finally:
-        ctx.x[i] = x0[i]
-    if not (math.isfinite(probe) and probe != 0.0):
-        return 0.0
-    qp = _quantum_of([probe])
-    if not qp > max(16.0 * eps, 2.0 ** -QUANTUM_BITS) * abs(probe):
-        return 0.0
-    return min(q, qp)
+
+    def at(s):
+        moved = (np.float64(x0[i]) + s).astype(x0.dtype)
+        if moved == x0[i]:
+            return None
+        ctx.x[i] = moved
+        try:
+            return ctx.call(f"at {ctx.prob.name(i)} {s:+.3g} (is the loss quantized?)")
+        finally:
+            ctx.x[i] = x0[i]
+
+    return _probe_grid(at, f0, grid, t, eps)
+
+
+def _probe_grid(at, f0, grid, t, eps):
+    """The spacing of ``grid`` (from _quantum_of) if probes off it confirm
+    it (see _loss_quantum), else 0.0.
+
+    ``at(s)``: the loss at a displacement ``s`` along the probed coordinate
+    or direction (None where it rounds to no displacement), ``t`` a step
+    along which the loss moves. A power-of-two grid is confirmed at once by
+    a value with a short mantissa (the smaller spacing of the two is kept).
+    Any other needs every value at +-t/pi and +-(1 + 1/pi) t on the grid and
+    one of them different from ``f0``: a loss with a kink there is flat on
+    one side, and a flat value lies on every grid.
+    """
+    q, slack, dyadic = grid
+    moved = False
+    for s in (GRID_PROBE * t, -GRID_PROBE * t, (1.0 + GRID_PROBE) * t,
+              -(1.0 + GRID_PROBE) * t):
+        v = at(s)
+        if v is None:
+            continue
+        if not math.isfinite(v):
+            return 0.0
+        if dyadic:
+            qv = _dyadic_spacing([v], eps)
+            return min(q, qv) if qv else 0.0
+        if not _on_grid(v, f0, q, slack):
+            return 0.0
+        moved |= v != f0
+    return q if moved else 0.0
+
+
+def _follow_flat(ctx, idx, steps, f0, eps, fmax, analytical):
+    """For a loss bitwise flat at every checked step: the coordinate with the
+    largest predicted change, the step at which the loss first moves along
+    it (doubling from 2 h up to FLAT_DOUBLINGS times, 0.0 if it never
+    does) and the values at +-t and +1.5 t there."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        change = np.abs(analytical) * steps
+    change = np.where(np.isfinite(change), change, 0.0)
+    k = int(np.argmax(change))
+    if not change[k] > GRID_COARSE * GRID_ULPS * eps * fmax:
+        return 0, 0.0, None
+    i = int(idx[k])
+    x0 = ctx.prob.x0
+    xi = np.float64(x0[i])
+
+    def at(t, what):
+        ctx.x[i] = (xi + t).astype(x0.dtype)
+        try:
+            return ctx.call(f"at {ctx.prob.name(i)} {what} (is the loss quantized?)")
+        finally:
+            ctx.x[i] = x0[i]
+
+    t = float(steps[k])
+    for _ in range(FLAT_DOUBLINGS):
+        t *= 2.0
+        f1 = at(t, f"+ {t:.3g}")
+        if not math.isfinite(f1):
+            return 0, 0.0, None
+        if f1 != f0:
+            vals = np.array([f0, f1, at(-t, f"- {t:.3g}"), at(1.5 * t, f"+ {1.5 * t:.3g}")])
+            return i, t, vals
+    return 0, 0.0, None
 
 
 def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analytical, eps,

@@ -283,7 +283,9 @@ def test_coords_count_is_reproducible_and_distinct():
     b = check_gradient(lambda v: float(v @ v), x, 2 * x, coords=10, seed=3)
     np.testing.assert_array_equal(a.index, b.index)
     assert np.unique(a.index).size == 10 and a.n_checked == 10
-    assert a.n_evals == 2 * 10 + 3
+    # 2n + 3, and up to 4 probes off a grid: a quadratic's values at evenly
+    # spaced points are an arithmetic progression, like a rounded loss's
+    assert 2 * 10 + 3 <= a.n_evals <= 2 * 10 + 3 + 4
     c = check_gradient(lambda v: float(v @ v), x, 2 * x, coords=10, seed=4)
     assert not np.array_equal(a.index, c.index)
     rows = {t.name: t for t in a.tensors}

@@ -323,6 +323,65 @@ def test_float32_values_returned_as_floats_never_fail_a_correct_gradient():
         assert r.status != "failed", str(r)
 
 
+def decimal_sin(decimals):
+    def loss(p):
+        return float(np.round(np.sum(np.sin(p)), decimals))
+    return loss
+
+
+def grid_sin(p):
+    # rounded to multiples of 0.07e-8, then returned in float64
+    return 0.07 * round(float(np.sum(np.sin(p))) / 0.07 * 1e8) / 1e8
+
+
+def float32_of_decimal(p):
+    return float(np.float32(np.round(np.sum(np.sin(p)), 4)))
+
+
+MODES = [{"coords": "all"}, {"coords": 0, "directions": 4, "seed": 0}, {}]
+
+
+@pytest.mark.parametrize("kw", MODES)
+@pytest.mark.parametrize("loss,n", [(decimal_sin(9), 50), (decimal_sin(7), 200),
+                                    (decimal_sin(10), 127), (grid_sin, 200),
+                                    (float32_of_decimal, 251)])
+def test_a_loss_rounded_to_decimals_never_fails_a_correct_gradient(loss, n, kw):
+    # values on a grid that is no power of two (rounded to 1e-9, 1e-7, ...):
+    # only power-of-two grids were recognised, and coordinates with errors
+    # below the grid's resolution were "gradient wrong"
+    p = np.random.default_rng(n).standard_normal(n) * 2.0
+    r = check_gradient(loss, p, np.cos(p), **kw)
+    assert r.status != "failed" and not r.failures(), str(r)
+
+
+def test_a_decimal_grid_is_found_and_a_wrong_gradient_still_fails():
+    p = np.random.default_rng(0).standard_normal(50)
+    r = check_gradient(decimal_sin(9), p, np.cos(p), coords="all")
+    assert r.quantum == pytest.approx(1e-9, rel=1e-3), str(r)
+    r = check_gradient(decimal_sin(6), p, 1.3 * np.cos(p), coords="all")
+    assert r.status == "failed" and len(r.failures()) >= 10, str(r)
+    assert all(c.analytical == pytest.approx(1.3 * np.cos(p[c.index])) for c in r.failures())
+
+
+@pytest.mark.parametrize("kw", MODES)
+def test_a_loss_flat_at_every_step_is_followed_until_it_moves(kw):
+    # rounded to 1e-3, the loss does not move at h: the numerical gradient is
+    # exactly 0, and a correct gradient was "gradient wrong" everywhere
+    p = np.random.default_rng(1).standard_normal(20)
+    r = check_gradient(decimal_sin(3), p, np.cos(p), **kw)
+    assert r.status == "inconclusive" and not r.failures(), str(r)
+    assert "loss resolution" in str(r) and "multiples of 0.001" in str(r), str(r)
+
+
+@pytest.mark.parametrize("loss", [lambda p: 3.0, lambda p: 0.0 * float(np.sum(p)),
+                                  lambda p: float(np.sum(np.maximum(p - 5.0, 0.0)))])
+def test_a_loss_that_does_not_depend_on_the_params_still_fails_a_nonzero_gradient(loss):
+    # flat, but not quantized: it never moves (or moves off every grid, past
+    # a kink far away), so the gradient must be zero
+    r = check_gradient(loss, W, np.ones(4), coords="all")
+    assert r.status == "failed" and len(r.failures()) == 4, str(r)
+
+
 # ------------------------------------------------- confirmation cost and deadline
 def timed_sin(clock, seconds):
     calls = {"n": 0}
