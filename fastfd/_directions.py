@@ -336,7 +336,7 @@ def _quantum(f, x, out, seg, vs, t, values, fscale, eps, change, recheck=False):
     (``f.grid_rejected``) probes are made only with ``recheck``: a segment
     about to fail looks again, as a grid may show along one segment and
     not along another."""
-    from .gradcheck import FLAT_DOUBLINGS, GRID_COARSE, GRID_ULPS, _probe_grid, _quantum_of
+    from .gradcheck import FLAT_DOUBLINGS, GRID_COARSE, GRID_ULPS, _find_grid, _quantum_of
 
     step_type = type(t)
 
@@ -370,15 +370,16 @@ def _quantum(f, x, out, seg, vs, t, values, fscale, eps, change, recheck=False):
     known = getattr(f, "quantized", None)
     if known is False:          # the caller knows the loss is smooth
         return 0.0
-    if not q and known:
-        # flat along this direction: the loss's known grid
-        q = getattr(f, "quantum", 0.0)
+    if known:
+        # the loss's confirmed grid, where this segment's values show only
+        # a finer one (float32 values of a loss rounded to decimals) or none
+        q = max(q, getattr(f, "quantum", 0.0))
     if not (fscale > 0 and q > 0):
         return 0.0
     if not known:
         if getattr(f, "grid_rejected", False) and not recheck:
             return 0.0
-        q = _probe_grid(at, f0, grid, t, eps)
+        q = _find_grid(at, f0, values, combos, t, eps, (values[1] - values[2]) / (2.0 * t))
         if not q:
             try:
                 f.grid_rejected = True

@@ -83,6 +83,10 @@ GRID_ULPS = 4.0
 GRID_COARSE = 16.0
 # ... fitted to at most this many of the smallest differences of the values.
 GRID_DIFFERENCES = 64
+# A grid fitted within more than q / 16 must be this unlikely by chance.
+GRID_EVIDENCE = 1e-4
+# Rounds of fitting a grid and probing off it (_find_grid).
+GRID_ROUNDS = 2
 # A bitwise flat loss is followed with steps 2h, 4h, ... up to 2**FLAT_DOUBLINGS h.
 FLAT_DOUBLINGS = 24
 # The probe off the grid sits at this fraction of a step: 1/pi is at least
@@ -609,13 +613,19 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
     ``16h`` and ``32h`` (roundoff 16x smaller, truncation estimated from the
     two steps) and is inconclusive ("loss resolution") if that does not
     help either; ``1e12 + sum(p**2)`` leaves no digits for the change. A
-    quantized loss (integer values, or float16/float32 values returned as
-    Python floats: every value a multiple of a power of two above ``2**-26
-    |f|``, confirmed by one evaluation off the dyadic grid) adds that
-    spacing ``q`` to the roundoff, ``q / 2h``: ``int(round(1000 *
-    sum(p**2)))`` is inconclusive at the default step and checked to ~1% at
-    ``h=0.01``. The directional checks apply the same rule along each
-    direction (noise above 5% of ``|grad . v|``: "loss resolution").
+    quantized loss adds the spacing ``q`` of its values to the roundoff,
+    ``q / 2h``. Its values lie on a grid: a power of two above ``2**-26
+    |f|`` (integers, float16/float32 values returned as Python floats) or
+    any other spacing their differences and second differences are whole
+    multiples of (a loss rounded to 9 decimals, to 0.05, or printed by a
+    program with 10 significant digits), confirmed by evaluations off the
+    grid. A loss that does not move at all at the steps tried, while the
+    gradient says it should, is followed with doubling steps until it
+    moves: by a whole step of a grid (quantized), or not at all (the
+    gradient should be zero there). ``int(round(1000 * sum(p**2)))`` is
+    inconclusive at the default step and checked to ~1% at ``h=0.01``.
+    The directional checks apply the same rules along each direction
+    (noise above 5% of ``|grad . v|``: "loss resolution").
 
     **What float32 resolves.** The roundoff bound at the default step
     ``h = 2**-8`` (for ``|x| <= 1``) is about ``2.4e-4 |f| / s_i``, set by
@@ -872,14 +882,13 @@ def _quantum_of(values, eps=2.0 ** -52, combos=()):
 
     Values rounded to a power of two (integers, float32 or float16 values
     returned as floats) share trailing zero bits: the largest power of two
-    dividing them all is exact, and it is also the slack of each value.
+    dividing them all is exact, and half of it is the slack of each value.
     Values rounded to any other spacing ``q`` (``round(f, 9)``, ``0.05 *
     round(f / 0.05)``, and those returned in float32) are the nearest
     representable values to ``k q``, so their differences are integer
     multiples of ``q`` within the slack of two values (``combos``: integer
-    combinations of values, within the slack of four); ``q`` is the smallest
-    difference divided by m = 1..16, the largest that fits the differences
-    (see _fit_grid).
+    combinations of values, within the slack of four); ``q`` is their
+    common spacing (_common_spacing), refined and tested by _fit_grid.
     """
     v = np.asarray(values, dtype=np.float64).ravel()
     v = v[np.isfinite(v)]
@@ -887,7 +896,7 @@ def _quantum_of(values, eps=2.0 ** -52, combos=()):
         return 0.0, 0.0, False
     fmax = float(np.max(np.abs(v)))
     q2 = _dyadic_spacing(v, eps)
-    slack = max(GRID_ULPS * eps * fmax, q2)
+    slack = max(GRID_ULPS * eps * fmax, 0.5 * q2)
     # differences from the first value, between neighbouring values, and
     # the second differences ``combos`` (fp + fm - 2 f0: curvature times
     # h**2, a few multiples of a grid's spacing where there is one)
@@ -896,36 +905,66 @@ def _quantum_of(values, eps=2.0 ** -52, combos=()):
     # (two values within the slack are one point of a grid, computed twice)
     d = np.unique(d[np.isfinite(d) & (d > 2.0 * slack)])[:GRID_DIFFERENCES].tolist()
     if d and d[0] > GRID_COARSE * slack:
-        for m in range(1, 17):
-            q = _fit_grid(d, m, slack)
+        g = _common_spacing(d, slack)
+        if g > GRID_COARSE * slack:
+            q = _fit_grid(d, max(1, round(d[0] / g)), slack)
             if q:
                 return q, slack, False
     return q2, slack, q2 > 0
 
 
+def _common_spacing(d, slack):
+    """The largest spacing the differences ``d`` (each within ``2 slack``)
+    are all integer multiples of, by Euclid's algorithm with nearest-integer
+    remainders, carrying each remainder's rounding bound: a remainder
+    within 8 times its bound is zero. 0.0 when none is coarser than the
+    bounds (random reals: the remainders reach the noise first)."""
+    g, eg = d[0], 2.0 * slack
+    for x in d[1:]:
+        a, ea, b, eb = x, 2.0 * slack, g, eg
+        while b > 8.0 * eb:
+            k = round(a / b)
+            a, ea, b, eb = b, eb, abs(a - k * b), ea + k * eb
+        g, eg = a, ea
+        if not g > GRID_COARSE * slack:
+            return 0.0
+    return g
+
+
 def _fit_grid(d, m, slack):
     """The spacing q of a grid the sorted differences ``d`` are integer
-    multiples of, with ``d[0] = m q``, or 0.0. Each difference carries up to
-    ``2 slack`` of rounding; q is refined by least squares as the larger
-    ones are assigned their multiples, and a difference whose multiple the
-    current q cannot tell (its uncertainty times the multiple above q / 16:
-    a misfit allowed near q / 2 would fit anything) ends the fit, as does
-    the first one off the grid."""
+    multiples of, with ``d[0] = m q``, or 0.0.
+
+    Each difference carries up to ``2 slack`` of rounding; q is refined by
+    least squares as the larger ones are assigned their multiples, and a
+    difference whose multiple the current q cannot tell (allowed misfit
+    above q / 4) ends the fit, as does the first one off the grid. A grid
+    is accepted when its allowed misfits are all below q / 16 (a grid far
+    coarser than the values' rounding: decimals of a float64 loss), or
+    when the chance that random differences fit as well, the product of
+    ``2 allowed / q`` over the fitted ones, is below GRID_EVIDENCE (a grid
+    a few roundings wide: a loss rounded to 1e-5 and returned in float32,
+    whose ulp is 1.9e-6 near 20)."""
     sk2, skd = float(m * m), m * d[0]
     q = skd / sk2
-    fitted = 1
+    fitted, strict, log_chance = 1, True, 0.0
     for di in d[1:]:
         sq = 2.0 * slack / math.sqrt(sk2)
         k = round(di / q)
-        if k * sq + 2.0 * slack > q / 16.0:
+        allowed = k * sq + 2.0 * slack
+        if allowed > q / 4.0:
             break
-        if abs(di - k * q) > k * sq + 2.0 * slack:
+        if abs(di - k * q) > allowed:
             return 0.0
+        strict &= allowed <= q / 16.0
+        log_chance += math.log(2.0 * allowed / q)
         sk2 += k * k
         skd += k * di
         q = skd / sk2
         fitted += 1
-    return q if fitted >= min(2, len(d)) else 0.0
+    if strict and fitted >= min(2, len(d)) or log_chance <= math.log(GRID_EVIDENCE):
+        return q
+    return 0.0
 
 
 def _on_grid(value, base, q, slack):
@@ -933,7 +972,7 @@ def _on_grid(value, base, q, slack):
     (q known to a relative GRID_ULPS * slack / q or better)."""
     r = abs(value - base) / q
     allowed = slack * (2.0 + r * GRID_ULPS * slack / q)
-    return bool(abs(r - round(r)) * q <= allowed <= q / 16.0)
+    return bool(abs(r - round(r)) * q <= allowed <= q / 4.0)
 
 
 def _loss_quantum(ctx, idx, steps, f0, fp, fm, eps, analytical=None):
@@ -948,32 +987,57 @@ def _loss_quantum(ctx, idx, steps, f0, fp, fm, eps, analytical=None):
     evaluations off it (see _probe_grid): a smooth loss leaves the grid
     there, a quantized one does not. ``int(round(1000 *
     sum(p**2)))`` has quantum 1: a change of the loss below 1 is invisible,
-    as in float16. A loss that is bitwise flat at every checked step while
-    the analytic gradient says it should move by many ulps is followed along
-    its steepest checked coordinate with doubling steps until it moves; a
-    quantized loss then shows its grid, a locally constant one (an unused
-    parameter) never moves or leaves every grid.
+    as in float16.
+
+    A coordinate along which the loss is bitwise flat at +-h while the
+    analytic gradient says it should move by more than that resolution is
+    followed with doubling steps until the loss moves (_follow_flat): a
+    loss rounded to a grid first moves by a whole step of it, at least half
+    the change the gradient predicts there, and that jump is its
+    resolution; a locally constant loss (an unused parameter) never moves,
+    and one flat up to a kink first moves by less.
     """
     vals = np.concatenate(([f0], fp, fm))
     fin = vals[np.isfinite(vals)]
     fmax = float(np.max(np.abs(fin), initial=0.0))
     if not (idx.size and fmax > 0):
         return 0.0
-    x0 = ctx.prob.x0
-    with np.errstate(invalid="ignore"):
-        moves = np.abs(np.where(np.isfinite(fp), fp, f0) - np.where(np.isfinite(fm), fm, f0))
-    k = int(np.argmax(moves))           # a coordinate the loss moves along
-    i, t = int(idx[k]), float(steps[k])
-    if np.all(fin == f0) and analytical is not None:
-        i, t, vals = _follow_flat(ctx, idx, steps, f0, eps, fmax, analytical)
-        if not t:
-            return 0.0
-        fmax = float(np.max(np.abs(vals[np.isfinite(vals)])))
+    q = 0.0
+    if not np.all(fin == f0):
+        with np.errstate(invalid="ignore", over="ignore"):
+            moves = np.abs(np.where(np.isfinite(fp), fp, f0)
+                           - np.where(np.isfinite(fm), fm, f0))
+            combos = fp + fm - 2.0 * f0
+        k = int(np.argmax(moves))       # a coordinate the loss moves along
+        t = float(steps[k])
+        q = _grid_along(ctx, int(idx[k]), t, f0, vals, combos, eps,
+                        float(fp[k] - fm[k]) / (2.0 * t) if t > 0 else 0.0)
+    if analytical is None:
+        return q
     with np.errstate(invalid="ignore", over="ignore"):
-        combos = fp + fm - 2.0 * f0
-    grid = _quantum_of(vals, eps, combos if vals.size == 2 * fp.size + 1 else ())
-    if not grid[0]:
-        return 0.0
+        change = np.abs(analytical) * steps
+        flat = (fp == f0) & (fm == f0) & np.isfinite(change)
+    floor = max(q, GRID_COARSE * GRID_ULPS * eps * fmax)
+    if not np.any(flat & (change > floor)):
+        return q
+    k = int(np.argmax(np.where(flat, change, 0.0)))
+    i, t, fvals = _follow_flat(ctx, int(idx[k]), float(steps[k]), f0)
+    if not t:
+        return q
+    jump = abs(float(fvals[1]) - f0)
+    if not jump >= 0.5 * abs(float(analytical[k])) * t:
+        return q
+    # the grid of these values, if they show one, else the jump
+    fine = _grid_along(ctx, i, t, f0, fvals, (), eps,
+                       float(fvals[1] - fvals[2]) / (2.0 * t))
+    return max(q, fine or jump)
+
+
+def _grid_along(ctx, i, t, f0, vals, combos, eps, slope):
+    """The spacing of a grid the loss values ``vals`` lie on, confirmed by
+    probes along coordinate ``i`` (a step ``t`` along which the loss moves,
+    ``slope`` its derivative there), or 0.0."""
+    x0 = ctx.prob.x0
 
     def at(s):
         moved = (np.float64(x0[i]) + s).astype(x0.dtype)
@@ -985,71 +1049,106 @@ def _loss_quantum(ctx, idx, steps, f0, fp, fm, eps, analytical=None):
         finally:
             ctx.x[i] = x0[i]
 
-    return _probe_grid(at, f0, grid, t, eps)
+    return _find_grid(at, f0, vals, combos, t, eps, slope)
 
 
-def _probe_grid(at, f0, grid, t, eps):
+def _probe_grid(at, f0, grid, t, eps, slope=0.0):
     """The spacing of ``grid`` (from _quantum_of) if probes off it confirm
-    it (see _loss_quantum), else 0.0.
+    it (see _loss_quantum), else 0.0; and the values the probes saw.
 
     ``at(s)``: the loss at a displacement ``s`` along the probed coordinate
     or direction (None where it rounds to no displacement), ``t`` a step
-    along which the loss moves. A power-of-two grid is confirmed at once by
-    a value with a short mantissa (the smaller spacing of the two is kept).
-    Any other needs every value at +-t/pi and +-(1 + 1/pi) t on the grid and
-    one of them different from ``f0``: a loss with a kink there is flat on
-    one side, and a flat value lies on every grid.
+    along which the loss moves, ``slope`` its derivative there. A
+    power-of-two grid is confirmed by values with short mantissas, up to
+    the first that differs from ``f0`` (the smallest spacing is kept). Any
+    other grid of spacing q is probed where the loss should move by 2.58 q
+    and by -1.58 q (2.5 and 1.5 plus 1/(4 pi), off the grid a dyadic slope
+    and step can make): a quantized loss moves by whole multiples of q, a
+    smooth one 0.42 of a step off the grid (and close enough to ``f0`` for
+    q's own uncertainty not to matter). Where one of them did not move (a
+    kink: the slope there is not the slope measured), a third at
+    (1 + 1/pi) t, off any grid the checked steps make (a piecewise-linear
+    loss with kinks at multiples of h/8 has values on the grid of h/8 at
+    every such step), must lie on the grid as well. Without a usable slope
+    the probes are at +-t/pi and +-(1 + 1/pi) t. Every value must lie on
+    the grid and one must differ from ``f0``: a loss with a kink there is
+    flat on one side, and a flat value lies on every grid.
     """
     q, slack, dyadic = grid
-    moved = False
-    for s in (GRID_PROBE * t, -GRID_PROBE * t, (1.0 + GRID_PROBE) * t,
-              -(1.0 + GRID_PROBE) * t):
+    offsets = (GRID_PROBE * t, -GRID_PROBE * t, (1.0 + GRID_PROBE) * t,
+               -(1.0 + GRID_PROBE) * t)
+    if not dyadic and math.isfinite(slope) and slope != 0.0:
+        unit = q / abs(slope)
+        shift = 0.25 * GRID_PROBE
+        if (2.5 + shift) * unit <= 4.0 * abs(t):
+            offsets = ((2.5 + shift) * unit, -(1.5 + shift) * unit)
+    moved = flat = False
+    seen = []
+    offsets = list(offsets)
+    for s in offsets:
         v = at(s)
         if v is None:
             continue
+        seen.append(v)
+        if v == f0 and not flat and len(offsets) == 2:
+            flat = True
+            offsets.append((1.0 + GRID_PROBE) * t)
         if not math.isfinite(v):
-            return 0.0
+            return 0.0, seen
         if dyadic:
             qv = _dyadic_spacing([v], eps)
-            return min(q, qv) if qv else 0.0
-        if not _on_grid(v, f0, q, slack):
-            return 0.0
+            if not qv:
+                return 0.0, seen
+            q = min(q, qv)
+        elif not _on_grid(v, f0, q, slack):
+            return 0.0, seen
         moved |= v != f0
-    return q if moved else 0.0
+        if moved and dyadic:
+            break
+    return (q if moved else 0.0), seen
 
 
-def _follow_flat(ctx, idx, steps, f0, eps, fmax, analytical):
-    """For a loss bitwise flat at every checked step: the coordinate with the
-    largest predicted change, the step at which the loss first moves along
-    it (doubling from 2 h up to FLAT_DOUBLINGS times, 0.0 if it never
-    does) and the values at +-t and +1.5 t there."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        change = np.abs(analytical) * steps
-    change = np.where(np.isfinite(change), change, 0.0)
-    k = int(np.argmax(change))
-    if not change[k] > GRID_COARSE * GRID_ULPS * eps * fmax:
-        return 0, 0.0, None
-    i = int(idx[k])
+def _find_grid(at, f0, vals, combos, t, eps, slope):
+    """The spacing of a grid the loss values ``vals`` lie on, confirmed by
+    probes (_probe_grid), or 0.0. A candidate the probes reject may be a
+    multiple of the loss's grid (a direction along which every value moved
+    by whole multiples of 89 steps): the probe values join the others and
+    the fit is tried again, up to GRID_ROUNDS times."""
+    vals = list(np.ravel(vals))
+    for _ in range(GRID_ROUNDS):
+        grid = _quantum_of(vals, eps, combos)
+        if not grid[0]:
+            return 0.0
+        q, seen = _probe_grid(at, f0, grid, t, eps, slope)
+        if q or grid[2] or not seen or not all(math.isfinite(v) for v in seen):
+            return q
+        vals.extend(seen)
+    return 0.0
+
+
+def _follow_flat(ctx, i, t, f0):
+    """Along coordinate ``i``, where the loss is flat at +-``t``: the first
+    step 2t, 4t, ... (up to FLAT_DOUBLINGS doublings) at which it moves, and
+    its values at 0, +-that step and 1.5 times it; ``(i, 0.0, None)`` if it
+    never moves or stops being finite."""
     x0 = ctx.prob.x0
     xi = np.float64(x0[i])
 
-    def at(t, what):
-        ctx.x[i] = (xi + t).astype(x0.dtype)
+    def at(s):
+        ctx.x[i] = (xi + s).astype(x0.dtype)
         try:
-            return ctx.call(f"at {ctx.prob.name(i)} {what} (is the loss quantized?)")
+            return ctx.call(f"at {ctx.prob.name(i)} {s:+.3g} (is the loss quantized?)")
         finally:
             ctx.x[i] = x0[i]
 
-    t = float(steps[k])
     for _ in range(FLAT_DOUBLINGS):
         t *= 2.0
-        f1 = at(t, f"+ {t:.3g}")
+        f1 = at(t)
         if not math.isfinite(f1):
-            return 0, 0.0, None
+            break
         if f1 != f0:
-            vals = np.array([f0, f1, at(-t, f"- {t:.3g}"), at(1.5 * t, f"+ {1.5 * t:.3g}")])
-            return i, t, vals
-    return 0, 0.0, None
+            return i, t, np.array([f0, f1, at(-t), at(1.5 * t)])
+    return i, 0.0, None
 
 
 def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analytical, eps,
@@ -1428,6 +1527,19 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             # agrees with them within its own noise bound
             wrong = (decided & (d_a > bound) & (trunc_a <= STABLE * d_a)
                      & (np.abs(numerical[big] - numa) <= noise[big] + noise_a))
+            # flat at every step up to 32h where the gradient says the loss
+            # moves by more than its known resolution: a grid coarser than
+            # the one recognised (float32 values of a loss rounded to 1e-5,
+            # 5 float32 ulps) or a loss that does not depend on the
+            # coordinate. One is followed until the loss moves (_follow_flat).
+            flat_w = np.flatnonzero(wrong & (fpa == f0) & (fma == f0) & (fpb == f0)
+                                    & (fmb == f0) & (fp[big] == f0) & (fm[big] == f0))
+            if flat_w.size:
+                k = flat_w[np.argmax(np.abs(analytical[big[flat_w]]))]
+                i, t, fvals = _follow_flat(ctx, int(idx[big[k]]),
+                                           2.0 * LARGE_STEP_FACTOR * float(steps[big[k]]), f0)
+                if t and abs(float(fvals[1]) - f0) >= 0.5 * abs(float(analytical[big[k]])) * t:
+                    wrong[flat_w] = False
         verdict[big[fine]] = OK
         verdict[big[wrong]] = WRONG
         # report what decided: the value, step and noise at the large step

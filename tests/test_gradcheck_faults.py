@@ -647,8 +647,12 @@ def test_small_count_and_explicit_directions_obey_a_budget(fake_clock):
     assert r.passed and r.n_checked == 16 and r.elapsed <= 0.5, (r.n_checked, r.elapsed)
     loss, calls = slowing_loss(fake_clock, 0, 10e-3)
     r = check_gradient(loss, x, 2 * x, coords=0, directions=64, budget=0.3, seed=0)
-    assert r.passed and r.n_directions == 8 and r.elapsed <= 0.5, (r.n_directions, r.elapsed)
-    assert r.coverage == "checked 0 of 3,000 coordinates in 1 tensor and 8 directions"
+    # 8 directions of 4 evaluations fit; the values of a quadratic along a
+    # direction look like a grid once, and probing it costs up to 6
+    assert r.passed and 6 <= r.n_directions <= 8 and r.elapsed <= 0.5, (r.n_directions,
+                                                                         r.elapsed)
+    assert r.coverage == ("checked 0 of 3,000 coordinates in 1 tensor and "
+                          f"{r.n_directions} directions")
 
 
 def test_every_input_write_is_an_input_write_error():

@@ -354,6 +354,30 @@ def test_a_loss_rounded_to_decimals_never_fails_a_correct_gradient(loss, n, kw):
     assert r.status != "failed" and not r.failures(), str(r)
 
 
+def _rounded_case(seed):
+    # a random point, size and number of decimals, as in a sweep of rounded
+    # losses; the grid is 0.07 of a decimal unit
+    rng = np.random.default_rng(seed)
+    n, dec = int(rng.integers(1, 300)), int(rng.integers(2, 12))
+    p = rng.standard_normal(n) * rng.uniform(0.1, 10)
+    scale = 10.0 ** (dec - 2)
+
+    def loss(q):
+        return 0.07 * round(float(np.sum(np.sin(q))) / 0.07 * scale) / scale
+
+    return loss, p
+
+
+@pytest.mark.parametrize("seed", [28, 52])
+def test_a_grid_seen_only_as_large_multiples_along_a_direction_is_found(seed):
+    # along a direction every value moved by whole multiples of 89 steps of
+    # the grid (0.07e-8): the first candidate is 89 steps, rejected by the
+    # probes, whose values then show the grid; a direction was failed
+    loss, p = _rounded_case(seed)
+    r = check_gradient(loss, p, np.cos(p), coords=0, directions=4, seed=seed)
+    assert r.status != "failed", str(r)
+
+
 def test_a_decimal_grid_is_found_and_a_wrong_gradient_still_fails():
     p = np.random.default_rng(0).standard_normal(50)
     r = check_gradient(decimal_sin(9), p, np.cos(p), coords="all")
