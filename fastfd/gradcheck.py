@@ -111,7 +111,8 @@ NEAR_ULPS = 2.0
 NEAR_RESIDUAL = 4.0
 # Confirmed "gradient wrong" coordinates per tensor after which the rest of
 # a dense failure is not re-checked (each confirmation costs 14 evaluations:
-# 16h, 32h, three near and two deep steps).
+# 16h, 32h, three near and two deep steps), once as many of the weakest
+# candidates are confirmed too, with at most one in DENSE_MISS missed.
 CONFIRM_ENOUGH = 4
 DENSE_MISS = 4
 
@@ -661,13 +662,15 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
 
     **Cost**: ``2m + 3`` loss evaluations for ``m`` checked coordinates (two
     at `params` before, one after), plus two per coordinate past the first
-    test, four per roundoff-limited coordinate, ten per coordinate
+    test, four per roundoff-limited coordinate, 14 per coordinate
     diagnosed "gradient wrong" and two per other re-checked coordinate. A
     dense failure needs only a few confirmed coordinates: candidates are
     confirmed in order of relative discrepancy, per tensor, until 4 of a
-    tensor are confirmed (at most 256 tried in all); the other candidates of
-    a tensor follow it when 4 were confirmed and at most one in 4 tried was
-    not (a dense failure), and are inconclusive otherwise. With a
+    tensor are confirmed, and then its 4 weakest candidates (at most 256
+    tried in all). When at most one of those is not confirmed, the failure
+    is dense and the other candidates of the tensor follow; otherwise every
+    candidate is confirmed on its own (a few wrong entries among candidates
+    that kinks made), and the unconfirmed are inconclusive. With a
     `budget`, re-checks stop at its end: a suspect not confirmed by then is
     inconclusive ("not confirmed in time"), never failed or passed.
 
@@ -1392,32 +1395,50 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
         # A dense failure (a whole tensor wrong) needs only a few confirmed
         # coordinates: candidates are confirmed in rounds, in order of their
         # discrepancy relative to their scale within each tensor, until
-        # CONFIRM_ENOUGH of a tensor are confirmed (or none is left, at most
-        # MAX_CONFIRM in all), and only while the check's deadline has not
-        # passed (confirming costs 14 evaluations, outside the sample's
-        # plan). The other candidates of a tensor with a confirmed
-        # coordinate keep "gradient wrong"; those of a tensor without one
-        # are inconclusive: "finite-difference noise" when confirmation was
-        # tried there and failed, "not confirmed in time" when time ran out.
+        # CONFIRM_ENOUGH of a tensor are confirmed; then the CONFIRM_ENOUGH
+        # weakest candidates left are confirmed too. If at most one of those
+        # fails, the failure is dense and the rest of the tensor's candidates
+        # keep "gradient wrong" on their discrepancy at h and 2h; if more do,
+        # a few wrong entries stand among candidates that kinks or noise made
+        # (8 planted entries of a float32 ReLU layer named 1-10 correct ones
+        # with them), and every candidate left is confirmed in order. At
+        # most MAX_CONFIRM in all, and only while the check's deadline has
+        # not passed (confirming costs 14 evaluations, outside the sample's
+        # plan). Unconfirmed candidates are inconclusive: "finite-difference
+        # noise" when confirmation was tried and failed, "not confirmed in
+        # time" when time ran out.
         blk = prob.block_of(idx[sus])
         order = candidates[np.lexsort((-(d[candidates] / vscale[sus[candidates]]),
                                        blk[candidates]))]
         queue = {int(t): list(order[blk[order] == t]) for t in np.unique(blk[order])}
-        # confirmed per tensor, kept on the problem across the engine runs
-        # of one check (a sample run in chunks confirms CONFIRM_ENOUGH in all)
+        # per tensor, kept on the problem across the engine runs of one check
+        # (a sample run in chunks confirms CONFIRM_ENOUGH in all): confirmed,
+        # tried, and whether the failure is dense (None: not decided yet)
         state = prob.__dict__.setdefault("confirmed_per_tensor", {})
         tried_state = prob.__dict__.setdefault("tried_per_tensor", {})
+        dense_state = prob.__dict__.setdefault("dense_per_tensor", {})
         conf_in = {t: state.get(t, 0) for t in queue}
         tried_in = {t: tried_state.get(t, 0) for t in queue}
+        dense = {t: dense_state.get(t) for t in queue}
         tried = []
         out_of_time = False
         while True:
-            batch = []
+            batch, weakest = [], {}
             for t, q in queue.items():
-                want = max(1, CONFIRM_ENOUGH - conf_in[t]) if conf_in[t] < CONFIRM_ENOUGH else 0
-                take = min(want, len(q), MAX_CONFIRM - len(tried) - len(batch))
-                batch.extend(q[:take])
-                del q[:take]
+                room = MAX_CONFIRM - len(tried) - len(batch)
+                if conf_in[t] < CONFIRM_ENOUGH:
+                    take = min(max(1, CONFIRM_ENOUGH - conf_in[t]), len(q), room)
+                    batch.extend(q[:take])
+                    del q[:take]
+                elif dense[t] is None and q:
+                    take = min(CONFIRM_ENOUGH, len(q), room)
+                    weakest[t] = q[len(q) - take:]
+                    batch.extend(weakest[t])
+                    del q[len(q) - take:]
+                elif dense[t] is False:
+                    take = min(len(q), room)
+                    batch.extend(q[:take])
+                    del q[:take]
             if not batch:
                 break
             if deadline is not None and time.perf_counter() > deadline:
@@ -1429,19 +1450,16 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             for t, c in zip(blk[batch].tolist(), (code[batch] == WRONG).tolist()):
                 conf_in[t] += c
                 tried_in[t] += 1
+            for t, w in weakest.items():
+                missed = int(np.sum(code[np.array(w, dtype=np.intp)] != WRONG))
+                dense[t] = DENSE_MISS * missed <= len(w)
         state.update(conf_in)
         tried_state.update(tried_in)
+        dense_state.update(dense)
         tried = np.array(sorted(tried), dtype=np.intp)
         rest = np.setdiff1d(candidates, tried)
         if rest.size:
-            # the rest of a tensor follows only a dense failure: CONFIRM_ENOUGH
-            # confirmed and at most one in DENSE_MISS of the tried ones not
-            # (kinks confirm a false "wrong" rarely, one in thousands of
-            # candidates on the float32 ReLU conv, but a tensor with many
-            # kinked candidates has thousands of them)
-            sure = np.array([t for t, c in conf_in.items() if c >= CONFIRM_ENOUGH
-                             and DENSE_MISS * (tried_in[t] - c) <= tried_in[t]],
-                            dtype=np.intp)
+            sure = np.array([t for t in conf_in if dense[t]], dtype=np.intp)
             code[rest] = np.where(np.isin(blk[rest], sure), WRONG,
                                   UNCONFIRMED if out_of_time else NOISE)
         verdict[sus[fails]] = code[fails]
