@@ -73,7 +73,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._distributed import evaluate_loss
-from ._flat import input_write_error, loss_precision, readonly_alias, same_values
+from ._flat import (LossEvaluationError, input_write_error, loss_precision, readonly_alias,
+                    same_values)
 from ._kernels.directions import realized_dots as _realized_dots
 from ._kernels.directions import shift as _shift
 from ._kernels.directions import sum_squares as _sum_squares
@@ -183,6 +184,8 @@ class SegmentCheck:
     scale: float = 1.0
     confirmed: bool = False     # the failure survived a step 16x smaller
     gscale: float = None        # RMS of the gradient over the segment's tensor
+    # (displacement along v, loss there minus the loss at x) at +-h, +-2h
+    samples: tuple = ()
 
     @property
     def failed(self):
@@ -321,8 +324,10 @@ def check_segment(f, x, g, v, start, stop, f0, *, direction=-1, scale=1.0, base=
         verdict = NONSMOOTH
     else:
         verdict = WRONG
+    samples = ((h, fp1 - f0), (-h, fm1 - f0), (2.0 * h, fp2 - f0), (-2.0 * h, fm2 - f0))
     return SegmentCheck(start, stop, direction, h, d1, a1, disc1, tol, kink, verdict, 4,
-                        float(vs[0]) if stop - start == 1 else 1.0, scale, gscale=gscale)
+                        float(vs[0]) if stop - start == 1 else 1.0, scale, gscale=gscale,
+                        samples=samples)
 
 
 def _quantum(f, x, out, seg, vs, t, values, fscale, eps, change, recheck=False):
@@ -344,13 +349,23 @@ def _quantum(f, x, out, seg, vs, t, values, fscale, eps, change, recheck=False):
         _shift(out, seg, vs, step_type(s))
         try:
             return f(x)
+        except LossEvaluationError:
+            return math.nan             # outside the loss's domain: no evidence
         finally:
             out[...] = seg
 
     f0 = values[0]
     t = float(t)
-    if (getattr(f, "quantized", None) is None and all(v == f0 for v in values)
+    followed = False
+    if (getattr(f, "quantized", None) is None and not getattr(f, "flat_followed", False)
+            and all(v == f0 for v in values)
             and change > GRID_COARSE * GRID_ULPS * eps * fscale):
+        # once per loss: a dead tensor is flat along every segment of a
+        # bisection, and following it each time cost 24 evaluations a node
+        try:
+            f.flat_followed = True
+        except AttributeError:
+            pass
         s = t
         for _ in range(FLAT_DOUBLINGS):
             s *= 2.0
@@ -359,8 +374,8 @@ def _quantum(f, x, out, seg, vs, t, values, fscale, eps, change, recheck=False):
                 break
             if f1 != f0:
                 values = (f0, f1, at(-s), at(1.5 * s))
-                fscale = max(abs(v) for v in values)
-                t = s
+                fscale = max(abs(v) for v in values if math.isfinite(v))
+                t, followed = s, True
                 break
     # the second difference at t (not also at 2t: a smooth loss makes that
     # 4 times the first, a grid of two points)
@@ -377,7 +392,7 @@ def _quantum(f, x, out, seg, vs, t, values, fscale, eps, change, recheck=False):
     if not (fscale > 0 and q > 0):
         return 0.0
     if not known:
-        if getattr(f, "grid_rejected", False) and not recheck:
+        if getattr(f, "grid_rejected", False) and not (recheck or followed):
             return 0.0
         q = _find_grid(at, f0, values, combos, t, eps, (values[1] - values[2]) / (2.0 * t))
         if not q:
@@ -425,7 +440,58 @@ def _stable(f, x, g, v, first, f0):
         first.verdict = NONSMOOTH
     elif not (second.verdict == WRONG and stable):
         first.verdict = NOISE
+    elif not _smooth_enough(f, x, v, f0, first, second):
+        first.verdict = RESOLUTION
     return first
+
+
+def _smooth_enough(f, x, v, f0, *checks):
+    """Whether the loss's values along one segment and direction, at the
+    steps of ``checks`` and at one step off them, fit a smooth curve closely
+    enough for the first check's discrepancy.
+
+    Over a few steps a smooth loss is a quartic to within a few ulps. A loss
+    on a grid its values did not show (along a direction every value moved
+    by some hundred thousand grid steps) misses it by up to half a grid
+    step, ``R``, and a discrepancy below ``2 R / h`` can be that rounding.
+    The steps checked are powers of two times each other, and at those a
+    rounded loss can repeat one rounding error exactly (change 28070 grid
+    steps at h/16 and 449120 at h: a discrepancy 0.001 of a step at
+    both), so one more value, at (1 + 1/pi) h, is compared with the fit.
+    (Per coordinate the grid shows in the values of many coordinates, and
+    kinks, which leave residuals too, must still let a wrong entry next to
+    them fail.)"""
+    from .gradcheck import GRID_PROBE
+
+    first = checks[0]
+    probe = (1.0 + GRID_PROBE) * first.step
+    y_probe = _value_at(f, x, v, first, probe) - f0
+    pts = [p for c in checks for p in c.samples] + [(probe, y_probe)]
+    s, y = np.array([(0.0, 0.0)] + pts, dtype=np.float64).T
+    ok = np.isfinite(y)
+    s, y = s[ok], y[ok]
+    scale = np.max(np.abs(s))
+    if s.size < 7 or not scale > 0:
+        return True
+    V = np.vander(s / scale, 5)
+    resid = np.max(np.abs(V @ np.linalg.lstsq(V, y, rcond=None)[0] - y))
+    return bool(abs(first.discrepancy) > 2.0 * resid / first.step)
+
+
+def _value_at(f, x, v, node, s):
+    """The loss with the segment of ``node`` moved by ``s`` along ``v`` (NaN
+    where the loss raises)."""
+    base = getattr(f, "base", None)
+    a, b = node.start, node.stop
+    seg = x[a:b].copy() if base is None else base[a:b]
+    out = x[a:b]
+    try:
+        _shift(out, seg, v[a:b], x.dtype.type(s))
+        return f(x)
+    except LossEvaluationError:
+        return math.nan
+    finally:
+        out[...] = seg
 
 
 def confirm_small(f, x, g, v, node, f0):
@@ -436,13 +502,16 @@ def confirm_small(f, x, g, v, node, f0):
     statistic that the kinks cancel between them, so no threshold on it
     separates kinks from errors; the number of kinks crossed, and the
     discrepancy they cause, shrink with the step, while a wrong gradient's
-    discrepancy does not depend on it. Sets and returns ``node.confirmed``.
+    discrepancy does not depend on it; at the smaller step the loss must
+    also be smooth enough for it (_smooth_enough). Sets and returns
+    ``node.confirmed``.
     """
     second = _recheck(f, x, g, v, node, f0, KINK_RETRY_SCALE)
     node.n_evals += second.n_evals
     node.confirmed = bool(
         second.verdict in (WRONG, NONFINITE)
-        and abs(second.discrepancy - node.discrepancy) <= STABLE_FRACTION * abs(node.discrepancy))
+        and abs(second.discrepancy - node.discrepancy) <= STABLE_FRACTION * abs(node.discrepancy)
+        and (second.verdict == NONFINITE or _smooth_enough(f, x, v, f0, second, node)))
     return node.confirmed
 
 

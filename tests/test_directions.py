@@ -75,7 +75,8 @@ def test_bisection_finds_exactly_the_wrong_coordinates(wrong):
         assert c.analytical * c.sign == pytest.approx(bad[c.start], abs=1e-12)
     assert not loc.unresolved and not loc.truncated
     # O(log n) per wrong coordinate: 8 per level (two halves) + confirmations
-    assert loc.n_evals <= len(wrong) * (8 * math.log2(n) + 8)
+    # (8, and one value off the power-of-two steps for each of the two)
+    assert loc.n_evals <= len(wrong) * (8 * math.log2(n) + 10)
 
 
 def test_bisection_cost_grows_like_log_n():

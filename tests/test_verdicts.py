@@ -1,6 +1,7 @@
 """Three verdicts: passed only when verified to the stated tolerance, failed
 only when the gradient is wrong, inconclusive (with the reason) otherwise."""
 
+import math
 import re
 import warnings
 
@@ -376,6 +377,110 @@ def test_a_grid_seen_only_as_large_multiples_along_a_direction_is_found(seed):
     loss, p = _rounded_case(seed)
     r = check_gradient(loss, p, np.cos(p), coords=0, directions=4, seed=seed)
     assert r.status != "failed", str(r)
+
+
+def _sine_case(seed, rounding):
+    # sum(a sin(b p + c)) + offset, rounded, at a random point (as in a sweep
+    # of rounded losses over seeds)
+    rng = np.random.default_rng(seed)
+    n = int(rng.choice([1, 2, 5, 12]))
+    a = rng.normal(size=n) * rng.choice([0.1, 1, 10])
+    b, c = rng.normal(size=n), rng.normal(size=n)
+    off, x = float(rng.choice([0, 1, 30])), rng.normal(size=n)
+
+    def loss(p):
+        return rounding(off + float(np.sum(a * np.sin(b * p + c))))
+
+    return loss, x, a * b * np.cos(b * x + c)
+
+
+@pytest.mark.parametrize("seed,rounding,kw", [
+    # every value moved by the same rounding at all power-of-two steps
+    # (slope x h within 0.0014 of a whole number of grid steps): a
+    # directional failure, confirmed at h/16, is checked against one value
+    # at (1 + 1/pi) h
+    (1078, lambda v: round(v, 9), {"coords": 0, "directions": 2, "seed": 1078}),
+    (275, lambda v: round(v / 0.07e-8) * 0.07e-8, {"coords": 0, "directions": 4, "seed": 275}),
+    # flat at h along one direction, one grid step at 2h: the rejected
+    # candidate no longer stops the probes of a loss followed until it moves
+    (38, lambda v: round(v / 3e-7) * 3e-7, {"coords": 0, "directions": 4, "seed": 38}),
+    # values 32 and 104 grid steps apart: candidates of 8 and 4 steps are
+    # rejected before the grid is found
+    (2044, lambda v: round(v, 9), {}),
+    # a gradient of 2e-5 on a loss rounded to 7e-5 moves it 3.5 away
+    (552, lambda v: round(v / 7e-5) * 7e-5, {"coords": "all"}),
+])
+def test_rounded_losses_that_hide_their_grid_never_fail_a_correct_gradient(seed, rounding, kw):
+    loss, x, g = _sine_case(seed, rounding)
+    r = check_gradient(loss, x, g, **kw)
+    assert r.status != "failed" and not r.failures(), str(r)
+
+
+def test_a_hinge_switched_off_is_not_taken_for_a_grid():
+    # flat in p[3] up to a kink, then slope 10: following it, the first jump
+    # was taken as the loss's grid, every coordinate became inconclusive and
+    # a 30% error in p[0] was hidden
+    def loss(p):
+        return float(np.sum(np.sin(p[:-1])) + 10.0 * max(p[-1] - 1.0, 0.0))
+
+    x = np.array([0.3, 0.7, -0.2, 0.0])
+    g = np.cos(x)
+    g[-1], g[0] = 5.0, 1.3 * g[0]           # the true g[-1] is 0
+    r = check_gradient(loss, x, g, coords="all")
+    assert r.status == "failed" and r.quantum == 0.0, str(r)
+    assert {c.name for c in r.failures()} == {"params[0]", "params[3]"}, str(r)
+
+
+@pytest.mark.parametrize("kw", [{}, {"coords": 0, "directions": 4, "seed": 0}])
+def test_following_a_flat_loss_outside_its_domain_is_no_evidence(kw):
+    # log(1 - p[3]) with a zero factor: the loss is flat in p[3] and raises
+    # past p[3] = 1, where following it went
+    lam = 0.0
+
+    def loss(p):
+        return float(np.sum(np.sin(p[:-1]))) + lam * math.log(1.0 - p[-1])
+
+    x = np.array([0.3, 0.7, -0.2, 0.5])
+    g = np.cos(x)
+    g[-1] = -1.0 / (1.0 - x[-1])            # the factor forgotten
+    r = check_gradient(loss, x, g, **kw)
+    assert r.status == "failed", str(r)
+
+
+def test_a_dead_tensor_is_followed_once_per_check():
+    # "u" is unused and claimed 0.3: every node of its bisection is flat,
+    # and following each cost 24 evaluations (3,513 for 50 + 50 parameters)
+    rng = np.random.default_rng(0)
+    p = {"w": rng.normal(size=50), "u": rng.normal(size=50)}
+    g = {"w": np.cos(p["w"]), "u": np.full(50, 0.3)}
+    r = check_gradient(lambda q: float(np.sum(np.sin(q["w"]))), p, g, coords=0,
+                       directions=16, seed=1)
+    assert r.status == "failed" and r.n_evals <= 1000, (r.n_evals, str(r))
+
+
+def test_kinked_correct_coordinates_between_strong_and_weak_errors_are_confirmed():
+    # 8 smooth coordinates, 4 off by 50% and 4 by 0.1%, and 4 correct ones
+    # with kinks at -0.07 h and 0.1 h: the 4 largest and the 4 weakest
+    # candidates were wrong, so the kinked ones ranked between them followed
+    # as "gradient wrong"
+    h = 2.0 ** -18
+    kinked = [8, 9, 10, 11]
+    x = np.full(12, 0.3)
+    x[kinked] = 0.0
+
+    def loss(p):
+        s = float(np.sum(np.sin(p[:8])))
+        for i in kinked:
+            s += max(p[i] - 0.1 * h, 0.0) + 2.0 * max(p[i] + 0.07 * h, 0.0) + 48.0 * p[i]
+        return s
+
+    g = np.zeros(12)
+    g[:8] = np.cos(x[:8])
+    g[kinked] = 50.0
+    g[:4] *= 1.5
+    g[4:8] *= 1.0 + 1e-3
+    r = check_gradient(loss, x, g, coords="all")
+    assert [c.index for c in r.failures()] == list(range(8)), str(r)
 
 
 def test_a_decimal_grid_is_found_and_a_wrong_gradient_still_fails():
