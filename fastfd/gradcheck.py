@@ -157,8 +157,8 @@ TensorCheck.__doc__ = (
     "checked, the worst relative error among them, whether all passed (None when "
     "none was checked), its status, the relative noise bound at its worst "
     "coordinate, and its resolution: the smallest relative error (of the "
-    "tensor's gradient scale) that the check could detect in every checked "
-    "coordinate of it.")
+    "tensor's gradient scale) that the check could detect in every coordinate "
+    "of it that it decided (inconclusive ones say why instead).")
 
 
 class GradientCheckError(AssertionError):
@@ -1868,16 +1868,19 @@ class GradCheckResult:
     def _resolution_advice(self):
         """What would help a loss without digits for the change: depends on
         the precision its values carry."""
-        eps = getattr(self, "eps", None)
         quantum = getattr(self, "quantum", 0.0) or 0.0
         if quantum > 0:
             return (f"a loss that is not rounded (its values are multiples of {quantum:.3g}), "
                     "or a larger h")
-        if eps is not None and eps <= float(np.finfo(np.float64).eps):
+        if self._in_float64():
             # already float64: only the digits left for the change can help
             return ("a smaller loss offset (subtract a large constant from the loss), "
                     "or a larger h")
         return ADVICE["loss resolution"]
+
+    def _in_float64(self):
+        eps = getattr(self, "eps", None)
+        return eps is not None and eps <= float(np.finfo(np.float64).eps)
 
     def _advice(self):
         """One line per inconclusive reason: how many, and what would help."""
@@ -1887,6 +1890,8 @@ class GradCheckResult:
             count = int(np.sum(verdicts == v))
             if count:
                 helps = self._resolution_advice() if v == "loss resolution" else ADVICE[v]
+                if v == "finite-difference noise" and self._in_float64():
+                    helps = "a larger h"
                 lines.append(f"  inconclusive ({v}): {count:,} coordinate"
                              f"{'s' if count != 1 else ''}; would help: {helps}")
         return lines
