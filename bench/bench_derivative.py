@@ -29,7 +29,7 @@ import numba
 import numpy as np
 import pytest
 
-D = importlib.import_module("fastfd.derivative")  # the module, not the function
+D = importlib.import_module("fastfd.functions._derivative")
 
 N_POINTS = 10_000_000
 N_GRAD = 20_000

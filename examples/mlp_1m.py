@@ -132,7 +132,7 @@ def _timed(fn, arg):
 def run_case(model, bug, *, seed=0, check=None, **options):
     """Check one case; returns (result, seconds)."""
     if check is None:
-        from fastfd.gradcheck import check_gradient as check
+        from fastfd.gradcheck._check import check_gradient as check
     grad = model.grad(model.params, bug=bug)
     t0 = time.perf_counter()
     result = check(model.loss, model.params, grad, seed=seed, **options)

@@ -13,12 +13,16 @@ Derivatives of sampled arrays live in :mod:`fastfd.grid`; the ``@njit``
 stencils to call from your own Numba code live in :mod:`fastfd.kernels`.
 Nothing is compiled at import: kernels compile on first use and are cached on
 disk.
+
+The packages, each one concept: :mod:`fastfd.functions` (derivatives of
+callables), :mod:`fastfd.grid` (of sampled arrays), :mod:`fastfd.gradcheck`
+(gradient checks), :mod:`fastfd.stencils` (exact weights), :mod:`fastfd.steps`
+(step rules) and :mod:`fastfd.kernels` (``@njit`` kernels for user code);
+``fastfd._kernels`` holds the compiled loops behind them.
 """
 
-from . import grid, kernels
-from ._steps import optimal_step
-from ._weights import stencil, stencil_weights
-from .derivative import (
+from . import functions, grid, kernels, stencils, steps
+from .functions import (
     DerivativeResult,
     backward_diff,
     centered_diff,
@@ -32,9 +36,12 @@ from .derivative import (
 from .gradcheck import (
     GradCheckResult,
     GradientCheckError,
+    LossEvaluationError,
     check_gradient,
     gradient_check,
 )
+from .stencils import stencil, stencil_weights
+from .steps import optimal_step
 
 __version__ = "0.1.0"
 
@@ -58,4 +65,8 @@ __all__ = [
     "check_gradient",
     "GradCheckResult",
     "GradientCheckError",
+    "LossEvaluationError",
+    "functions",
+    "stencils",
+    "steps",
 ]

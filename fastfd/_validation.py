@@ -13,7 +13,7 @@ import operator
 
 import numpy as np
 
-from ._weights import SCHEMES, _check_accuracy, _check_order, _check_scheme
+from .stencils import SCHEMES, _check_accuracy, _check_order, _check_scheme
 
 __all__ = [
     "SCHEMES", "check_order", "check_accuracy", "check_scheme", "check_choice",

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from .derivative import backward_diff, centered_diff, forward_diff, second_derivative
+from .functions import backward_diff, centered_diff, forward_diff, second_derivative
 from .gradcheck import check_gradient, gradient_check
 
 __all__ = ["run", "FIGURES"]
@@ -73,7 +73,7 @@ def difference_table(out):
     print(f" Centered: error = {abs(centered_diff(f, X0, 1e-5) - true_val):.2e}", file=out)
     print(file=out)
     print(f"{'scheme':<10} {'error at h=1e-5':>16} {'automatic h':>13} {'error':>10}", file=out)
-    from ._steps import optimal_step
+    from .steps import optimal_step
     rows = [("forward", forward_diff, optimal_step("forward", X0, accuracy=1)),
             ("backward", backward_diff, optimal_step("backward", X0, accuracy=1)),
             ("centered", centered_diff, optimal_step("centered", X0))]

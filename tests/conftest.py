@@ -60,8 +60,9 @@ class ScriptedClock:
 @pytest.fixture
 def fake_clock(monkeypatch):
     """A :class:`ScriptedClock` read by the budget logic of ``check_gradient``
-    (``fastfd.gradcheck``, ``fastfd._sampling``, ``fastfd._directions``)."""
-    from fastfd import _directions, _sampling, gradcheck
+    (``fastfd.gradcheck._check``, ``._sampling``, ``._directions``)."""
+    from fastfd.gradcheck import _check as gradcheck
+    from fastfd.gradcheck import _directions, _sampling
     clock = ScriptedClock()
     fake = types.SimpleNamespace(perf_counter=clock.perf_counter)
     for mod in (_sampling, _directions, gradcheck):

@@ -1,4 +1,4 @@
-"""The accuracy limit of fastfd._weights.max_accuracy: every accepted accuracy
+"""The accuracy limit of fastfd.stencils.max_accuracy: every accepted accuracy
 is still accurate in the working precision, the first refused one is refused
 with the limit in the message, and nothing hangs."""
 
@@ -9,8 +9,8 @@ import pytest
 from conftest import run_python
 
 import fastfd
-from fastfd import _weights, grid
-from fastfd._weights import max_accuracy
+from fastfd import grid, stencils as _weights
+from fastfd.stencils import max_accuracy
 
 DTYPES = [np.float64, np.float32]
 ORDERS = [1, 2, 3, 4]
@@ -139,7 +139,7 @@ def test_huge_accuracy_returns_at_once():
         "from fastfd import grid\n"
         "for call in (lambda: fastfd.stencil(1, accuracy=100000),\n"
         "             lambda: grid.derivative(np.ones(10), accuracy=100000, boundary='periodic'),\n"
-        "             lambda: fastfd._weights.stencil_offsets(3, 10**9, 'forward')):\n"
+        "             lambda: fastfd.stencils.stencil_offsets(3, 10**9, 'forward')):\n"
         "    try:\n"
         "        call()\n"
         "    except ValueError as exc:\n"

@@ -18,11 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastfd import _config
-from fastfd._steps import optimal_step
+from fastfd.steps import optimal_step
 
 # the module, not the function fastfd.derivative that the package re-exports
-# under the same name (``import fastfd.derivative as D`` would get the function)
-D = importlib.import_module("fastfd.derivative")
+# under the same name (``import fastfd.functions._derivative as D`` would get the function)
+D = importlib.import_module("fastfd.functions._derivative")
 
 EPS = np.finfo(np.float64).eps
 

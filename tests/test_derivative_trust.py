@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from conftest import run_python
 
-from fastfd._steps import optimal_step
+from fastfd.steps import optimal_step
 
-D = importlib.import_module("fastfd.derivative")
+D = importlib.import_module("fastfd.functions._derivative")
 
 
 @pytest.fixture(autouse=True)

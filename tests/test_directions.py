@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import scale_losses as L
-from fastfd import _directions as D
+from fastfd.gradcheck import _directions as D
 
 
 def setup(n=256, seed=0):

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import scale_losses as L
-from fastfd._distributed import (
+from fastfd.gradcheck._executor import (
     BATCH_BYTES, ChunkError, batch_rows, check_executor, coordinate_differences)
-from fastfd._steps import optimal_step
-from fastfd.gradcheck import LossEvaluationError
+from fastfd.steps import optimal_step
+from fastfd.gradcheck._check import LossEvaluationError
 
 N = 200
 
@@ -195,9 +195,9 @@ def test_dask_bitwise_equal_and_failures(point, dask_client):
 # ------------------------------------------------- through fastfd.check_gradient
 
 def test_check_gradient_processes_and_dask_equal_local(processes, dask_client, monkeypatch):
-    from fastfd import _sampling
-    from fastfd._distributed import SPOT_CHECKS
-    from fastfd.gradcheck import check_gradient
+    from fastfd.gradcheck import _sampling
+    from fastfd.gradcheck._executor import SPOT_CHECKS
+    from fastfd.gradcheck._check import check_gradient
     runs = []
     real = _sampling._engine_values
 
@@ -233,7 +233,7 @@ def test_check_gradient_processes_and_dask_equal_local(processes, dask_client, m
 
 
 def test_check_gradient_chunk_failure_is_an_error(processes):
-    from fastfd.gradcheck import check_gradient
+    from fastfd.gradcheck._check import check_gradient
     x = np.zeros(100)
     x[60] = L.TRAP - 1e-12
     # default: four chunks per worker, 8 chunks of 13 coordinates
@@ -253,8 +253,8 @@ def spawned():
 
 
 def test_workers_computing_another_loss_is_an_error(spawned, dask_client):
-    from fastfd._distributed import WorkerMismatchError
-    from fastfd.gradcheck import check_gradient
+    from fastfd.gradcheck._executor import WorkerMismatchError
+    from fastfd.gradcheck._check import check_gradient
     x = np.linspace(-1.0, 1.0, 40)
     L.STATE["scale"] = 1.0
     L.STATE["bump"] = 1.0
@@ -281,7 +281,7 @@ def test_workers_computing_another_loss_is_an_error(spawned, dask_client):
 
 
 def test_workers_get_read_only_parameters(processes):
-    from fastfd.gradcheck import check_gradient
+    from fastfd.gradcheck._check import check_gradient
     x = np.linspace(1.0, 2.0, 40)
     with pytest.raises(ValueError, match=r"loss modified its input at params\[0\] \+ h "
                                          r"\(assignment destination is read-only\)\. A loss "
@@ -295,7 +295,7 @@ def test_dask_workers_that_die_are_reported_as_dead():
     # Dask said only "FutureCancelledError ... cancelled for reason: already
     # forgotten" (the broadcast parameters died with the workers)
     distributed = pytest.importorskip("distributed")
-    from fastfd.gradcheck import check_gradient
+    from fastfd.gradcheck._check import check_gradient
     cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
                                        dashboard_address=":0", silence_logs=50)
     client = distributed.Client(cluster)
@@ -322,8 +322,8 @@ def test_worker_values_are_compared_within_the_loss_roundoff(executor, request):
     # check allows locally (2e-16 in the same loss): no WorkerMismatchError
     import os
 
-    from fastfd._distributed import WorkerMismatchError
-    from fastfd.gradcheck import check_gradient
+    from fastfd.gradcheck._executor import WorkerMismatchError
+    from fastfd.gradcheck._check import check_gradient
     ex = request.getfixturevalue(executor)
     x = np.linspace(-1.0, 1.0, 40)
     L.STATE["pid"] = os.getpid()
@@ -353,8 +353,8 @@ def raw_writes_when_perturbed(x):
 def test_worker_write_names_the_parameter():
     # the worker compares its copy with the parameters it received and names
     # the entry as every other path does (params[39], not a flat index)
-    from fastfd._flat import InputWriteError
-    from fastfd.gradcheck import check_gradient
+    from fastfd.gradcheck._params import InputWriteError
+    from fastfd.gradcheck._check import check_gradient
     x = np.linspace(1.0, 2.0, 40)
     with cf.ThreadPoolExecutor(2) as ex:
         with pytest.raises(InputWriteError, match=r"^loss modified its input: params\[39\] "

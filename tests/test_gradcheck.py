@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastfd._flat import FlatProblem
+from fastfd.gradcheck._params import FlatProblem
 from fastfd.demo import _mse_problem
-from fastfd.gradcheck import (GradCheckResult, GradientCheckError, LossEvaluationError,
+from fastfd.gradcheck._check import (GradCheckResult, GradientCheckError, LossEvaluationError,
                               check_gradient, gradient_check)
 
 
@@ -169,7 +169,7 @@ def test_engine_matches_slow_reference_bitwise():
 
 
 def test_default_steps_are_optimal_step_per_coordinate():
-    from fastfd._steps import optimal_step
+    from fastfd.steps import optimal_step
     x = np.array([0.0, 1e-3, 1.0, 37.0, -5e4])
     result = check_gradient(lambda v: float(np.sum(v ** 3)), x, 3 * x ** 2)
     np.testing.assert_array_equal(result.steps, optimal_step("centered", x))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import run_python
 
-from fastfd.gradcheck import LossEvaluationError, check_gradient
+from fastfd.gradcheck._check import LossEvaluationError, check_gradient
 
 W = np.array([1.0, -2.0, 0.5, 3.0])
 
@@ -47,7 +47,7 @@ def test_budget_clock_starts_after_a_slow_gradient_callable(fake_clock):
 
 
 def test_default_budget_with_a_gradient_callable_slower_than_it(fake_clock, monkeypatch):
-    from fastfd import _sampling
+    from fastfd.gradcheck import _sampling
     monkeypatch.setattr(_sampling, "DEFAULT_BUDGET", 0.2)
     x = np.linspace(-1, 1, 3000)
     r = check_gradient(fake_clock.timed(sq, 1e-5), x, slow_grad_on(fake_clock))
@@ -61,7 +61,7 @@ def test_concurrent_checks_leave_warning_filters_alone():
     proc = run_python("""
         import threading, warnings
         import numba, numpy as np
-        from fastfd.gradcheck import check_gradient
+        from fastfd.gradcheck._check import check_gradient
 
         @numba.njit
         def loss(x):
@@ -285,9 +285,9 @@ def test_loss_slower_than_the_budget_is_refused_at_once(fake_clock):
 
 
 def test_stratified_minimum_holds_when_the_deadline_has_passed():
-    from fastfd import gradcheck as G
-    from fastfd._flat import FlatProblem
-    from fastfd._sampling import _run_sample, stratified_sample
+    from fastfd.gradcheck import _check as G
+    from fastfd.gradcheck._params import FlatProblem
+    from fastfd.gradcheck._sampling import _run_sample, stratified_sample
     rng = np.random.default_rng(0)
     params = {"W": rng.standard_normal(3000), "b": rng.standard_normal(40),
               "c": rng.standard_normal(7)}
@@ -328,8 +328,8 @@ def test_cold_numba_cache_does_not_eat_the_budget(tmp_path):
         import time
         import numpy as np
         from numba.core import event
-        from fastfd import _sampling
-        from fastfd.gradcheck import check_gradient
+        from fastfd.gradcheck import _sampling
+        from fastfd.gradcheck._check import check_gradient
 
         compiled = []
         listener = event.RecordingListener()
@@ -440,8 +440,8 @@ def test_jitted_float32_loss_is_checked_in_float32():
 
 def test_jit_return_type_is_shared_with_derivative():
     import importlib
-    derivative = importlib.import_module("fastfd.derivative")
-    from fastfd import _flat
+    derivative = importlib.import_module("fastfd.functions._derivative")
+    from fastfd.gradcheck import _params as _flat
     assert derivative._jit_return_type is _flat.jit_return_type
 
 
@@ -521,8 +521,8 @@ def jit_slow_sq(p):
 
 def signatures_after_compile_kernels(monkeypatch):
     """A list that receives the jitted loss's signatures each time
-    fastfd._sampling.compile_kernels (run before the budget clock) returns."""
-    from fastfd import _sampling
+    fastfd.gradcheck._sampling.compile_kernels (run before the budget clock) returns."""
+    from fastfd.gradcheck import _sampling
     seen = []
     real = _sampling.compile_kernels
 
@@ -582,7 +582,7 @@ def test_full_check_obeys_the_deadline_when_the_loss_slows_down(fake_clock, fast
 
 
 def test_full_check_of_a_steady_loss_is_complete_in_few_chunks(fake_clock, monkeypatch):
-    from fastfd import gradcheck as G
+    from fastfd.gradcheck import _check as G
     runs = []
     real = G._run
 
@@ -618,7 +618,7 @@ def test_jitted_loss_of_a_matrix_is_compiled_before_the_clock(monkeypatch):
     # slower than the budget is refused
     import numba
 
-    from fastfd._flat import readonly_alias
+    from fastfd.gradcheck._params import readonly_alias
     seen = signatures_after_compile_kernels(monkeypatch)
     x = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
     r = check_gradient(jit_sq_2d, x, 2 * x, budget=5.0)
@@ -658,7 +658,7 @@ def test_small_count_and_explicit_directions_obey_a_budget(fake_clock):
 def test_every_input_write_is_an_input_write_error():
     # one exception type for the mistake on every path: the compiled
     # engine's comparison of its private copy included
-    from fastfd._flat import InputWriteError
+    from fastfd.gradcheck._params import InputWriteError
     with pytest.raises(InputWriteError, match=r"^loss modified its input: params\[3\] changed "
                                               r"from np\.float64\(3\.0\)\. A loss must not write "
                                               r"to the parameters it is given; copy them first$"):

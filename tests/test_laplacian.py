@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fastfd._laplacian as lapmod
+import fastfd.grid._laplacian as lapmod
 from fastfd import grid, kernels
 from reference import derivative_ref, periodic_roll_ref
 

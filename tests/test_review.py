@@ -75,7 +75,7 @@ def test_nonuniform_weights_unchanged_bitwise_on_ordinary_grids():
     x = np.cumsum(RNG.random(40) + 0.1) * 0.37 + 5.0
     u = RNG.standard_normal((3, 40))
     from fastfd._kernels import stencil as k
-    from fastfd.grid import _nonuniform_plan
+    from fastfd.grid._derivatives import _nonuniform_plan
     for order, acc, scheme in [(1, 2, "centered"), (2, 4, "centered"), (3, 1, "backward")]:
         starts, w, _ = _nonuniform_plan(order, acc, scheme, "one-sided", x, np.float64)
         w0 = np.zeros_like(w)
@@ -155,7 +155,7 @@ def test_apply_stencil_one_sided_reads_float32_weights_right(order, accuracy, sc
 def test_step_rule_non_finite_x_as_documented():
     # the docstring said every non-finite x gives a non-finite step; NaN
     # fails `abs(x) > 1` and gets the |x| <= 1 step
-    from fastfd._steps import step_base, step_rule
+    from fastfd.steps import step_base, step_rule
     base = step_base(np.finfo(np.float64).eps)
     assert step_rule(np.inf, base) == np.inf
     assert step_rule(-np.inf, base) == np.inf

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from fastfd import _progress as P
-from fastfd import _sampling as S
+from fastfd.gradcheck import _progress as P
+from fastfd.gradcheck import _sampling as S
 
 
 def make_blocks(sizes):

@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pytest
 
-from fastfd.gradcheck import GradientCheckError, check_gradient as check
+from fastfd.gradcheck._check import GradientCheckError, check_gradient as check
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("mlp_1m", ROOT / "examples" / "mlp_1m.py")
@@ -251,9 +251,9 @@ def test_executor_cannot_pickle_loss():
 
 
 def test_sample_in_chunks_until_deadline(model, monkeypatch):
-    from fastfd import gradcheck as G
-    from fastfd._flat import FlatProblem
-    from fastfd._sampling import _run_until, stratified_sample
+    from fastfd.gradcheck import _check as G
+    from fastfd.gradcheck._params import FlatProblem
+    from fastfd.gradcheck._sampling import _run_until, stratified_sample
 
     g = model.grad(model.params, bug="b2_scale")
     prob = FlatProblem(model.params, g, model.loss)
@@ -278,7 +278,7 @@ def test_sample_in_chunks_until_deadline(model, monkeypatch):
     # a deadline passed during the first chunk: that chunk only, still stratified
     import types
 
-    import fastfd._sampling as S
+    import fastfd.gradcheck._sampling as S
     clock = iter([0.0, 2.0])           # start, after chunk 1
     monkeypatch.setattr(S, "time", types.SimpleNamespace(
         perf_counter=lambda: next(clock, 3.0)))
@@ -297,7 +297,7 @@ def test_auto_full_check_cut_at_the_budget(monkeypatch):
     # result is an honest partial (stratified) check, not a 30x overrun
     import types
 
-    import fastfd._sampling as S
+    import fastfd.gradcheck._sampling as S
     import scale_losses as L
 
     x = np.linspace(-2.0, 2.0, 5000)

@@ -9,7 +9,7 @@ import pytest
 from conftest import run_python
 
 import fastfd
-from fastfd import _weights
+from fastfd import stencils as _weights
 
 
 def vandermonde_weights(order, offsets):

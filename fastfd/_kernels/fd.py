@@ -32,8 +32,8 @@ from types import SimpleNamespace
 import numpy as np
 from numba import njit, prange, set_parallel_chunksize
 
-from .._steps import realized_step as _realized_step
-from .._steps import step_rule as _step_rule
+from .steps import realized_step as _realized_step
+from .steps import step_rule as _step_rule
 
 
 def _identity(func):

@@ -2,7 +2,7 @@
 rows (``stencil.fornberg_rows``) and ``apply_stencil``'s one-sided edges.
 
 The exact (Fraction) version of the same recurrence is
-``fastfd._weights._fornberg``; this one serves weights that depend on data
+``fastfd.stencils._fornberg``; this one serves weights that depend on data
 (coordinates, a user's stencil) and so cannot be tabulated.
 """
 

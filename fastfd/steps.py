@@ -58,9 +58,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
-from numba import njit
 
-from . import _config as config
 from ._validation import check_accuracy, check_order, check_scheme, result_dtype
 
 __all__ = ["optimal_step", "step_base", "step_rule", "realized_step", "check_precision",
@@ -132,44 +130,39 @@ def step_base(eps, order=1, accuracy=2):
 _EXPONENT_BITS = np.int64(0x7FF0000000000000)
 
 
-@njit(cache=config.CACHE)
 def step_rule(x, base):
-    """The step for point ``x``: ``base * max(1, |x|)`` rounded down to a power of two.
+    """The steps for points ``x``: ``base * max(1, |x|)`` rounded down to a
+    power of two, in float64 (exact for float32 ``x``), as an array of
+    ``x``'s shape (a float for a scalar).
 
-    Scalar, float64 arithmetic (exact for float32 ``x``); returns float64.
     ``base`` comes from :func:`step_base`. Infinite ``x`` gives an infinite
     step (the derivative there is then non-finite too); NaN ``x`` gives
-    ``base``, the step of ``|x| <= 1`` (``f(NaN + h)`` is NaN anyway).
+    ``base``, the step of ``|x| <= 1`` (``f(NaN + h)`` is NaN anyway). In
+    NumPy, so a Python path never starts Numba; the compiled kernels use
+    ``fastfd._kernels.steps.step_rule``, the same arithmetic per point.
+
+    >>> step_rule(np.array([0.5, 3.0, np.inf]), 2.0 ** -18)
+    array([3.81469727e-06, 7.62939453e-06,            inf])
     """
-    ax = abs(float(x))
-    s = base * ax if ax > 1.0 else base
-    if not math.isfinite(s):
-        return s
-    # keep only the exponent bits: the largest power of two <= s (s is normal:
-    # s >= base >= eps). Measured: 13x faster than frexp/ldexp in a kernel
-    # loop, where it vectorizes.
-    return np.int64(np.float64(s).view(np.int64) & _EXPONENT_BITS).view(np.float64)
-
-
-@njit(cache=config.CACHE)
-def _step_rule_array(x, base, out):
-    for i in range(x.size):
-        out[i] = step_rule(x[i], base)
-    return out
+    ax = np.abs(np.asarray(x, dtype=np.float64))
+    s = np.where(ax > 1.0, base * ax, base)
+    # the exponent bits alone: the largest power of two <= s (s >= base >=
+    # eps is normal)
+    fin = np.isfinite(s)
+    out = s.copy()
+    out[fin] = (s[fin].view(np.int64) & _EXPONENT_BITS).view(np.float64)
+    return float(out) if out.ndim == 0 else out
 
 
 def realized_step(x, h, lo, hi):
     """``((x + hi*h) - (x + lo*h)) / (hi - lo)``: the step the points really have.
 
-    ``lo < hi`` are the outermost stencil offsets. Works on scalars and arrays,
-    in NumPy and (as ``realized_step_jit``) inside kernels. With a power-of-two
-    ``h`` this is ``h`` exactly in almost every case; when an addition rounded
-    it is the spacing of the points actually evaluated.
+    ``lo < hi`` are the outermost stencil offsets. Works on scalars and
+    arrays (the compiled kernels use ``fastfd._kernels.steps``' copy). With
+    a power-of-two ``h`` this is ``h`` exactly in almost every case; when an
+    addition rounded it is the spacing of the points actually evaluated.
     """
     return ((x + hi * h) - (x + lo * h)) / (hi - lo)
-
-
-realized_step_jit = njit(realized_step)
 
 
 def optimal_step(scheme: str, x: ArrayLike, *, order: int = 1, accuracy: int = 2,
@@ -212,13 +205,13 @@ def optimal_step(scheme: str, x: ArrayLike, *, order: int = 1, accuracy: int = 2
     The achievable error at this step is about ``eps**(p/(p + d))`` relative:
     ``1.5e-8`` for forward, ``3.7e-11`` for centered first, ``1.5e-8`` for
     centered second derivatives in float64. See the module docstring of
-    ``fastfd._steps`` for the full analysis. Power-of-two steps make
+    ``fastfd.steps`` for the full analysis. Power-of-two steps make
     ``x + h`` exact in almost every case.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from fastfd._steps import optimal_step
+    >>> from fastfd.steps import optimal_step
     >>> optimal_step("centered", 1.0)          # eps**(1/3) = 6.06e-06
     3.814697265625e-06
     >>> optimal_step("centered", 1.0, order=2)  # eps**(1/4) = 2**-13 exactly
@@ -251,6 +244,4 @@ def optimal_step(scheme: str, x: ArrayLike, *, order: int = 1, accuracy: int = 2
     if scalar:
         h = step_rule(float(xa), base)
         return h if out_dt == np.float64 else out_dt.type(h)
-    flat = np.ascontiguousarray(xa, dtype=np.float64).reshape(-1)
-    out = _step_rule_array(flat, base, np.empty(flat.size, dtype=out_dt))
-    return out.reshape(xa.shape)
+    return step_rule(xa, base).astype(out_dt, copy=False)

@@ -1,23 +1,4 @@
-"""Derivatives of sampled arrays along any axis.
-
-Every function here validates its arguments, views the data as a
-C-contiguous ``(outer, n, inner)`` block with the differentiated axis in the
-middle (a view for C- and Fortran-ordered input and any other layout that is
-contiguous under a permutation of its axes; other strided views are copied
-once), and calls one compiled kernel that fills the result.
-
-Uniform grids use exact integer stencils: ``sum(num_k * u[i + k]) /
-(den * dx**order)`` with the numerators and denominator from
-:func:`fastfd.stencil`, rounded nowhere but in the data arithmetic. Symmetric
-stencils are evaluated as pairs ``num_k * (u[i+k] - u[i-k])`` (or ``+``), so
-an odd derivative of a constant is exactly 0 in the interior and the centered
-first difference is bit for bit NumPy's ``(u[i+1] - u[i-1]) / (2*dx)``. Even
-derivatives (``+`` pairs) and the one-sided edge rows give 0 for a constant
-only to rounding, about ``eps * |u| * sum|num_k| / (den * dx**order)``.
-
-Non-uniform grids (``dx`` a coordinate array) use per-point weights from
-Fornberg's recurrence in float64 over the neighbouring coordinates.
-"""
+"""Axis plans, launch and the public derivatives of sampled arrays (fastfd.grid)."""
 
 from __future__ import annotations
 
@@ -32,14 +13,14 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-from . import _config
-from ._kernels import stencil as _k
+from .. import _config
+from .._kernels import stencil as _k
 from ._laplacian import laplacian
-from ._validation import (
+from .._validation import (
     as_float_array, check_accuracy, check_choice, check_int, check_not_masked, check_out,
     check_positive_scalar, check_scheme, normalize_axis, short_repr,
 )
-from ._weights import check_accuracy_limit, exact_weights, integer_form, stencil_offsets
+from ..stencils import check_accuracy_limit, exact_weights, integer_form, stencil_offsets
 
 __all__ = [
     "derivative", "forward_diff", "backward_diff", "centered_diff",
@@ -472,7 +453,7 @@ def derivative(u: ArrayLike, order: int = 1, *, dx: float | ArrayLike = 1.0,
         Axis to differentiate along; negative counts from the end.
     accuracy : int, optional
         Formal order of accuracy, >= 1; even for ``scheme="centered"``. At
-        most ``fastfd._weights.max_accuracy(order, scheme, dtype)`` (and, with
+        most ``fastfd.stencils.max_accuracy(order, scheme, dtype)`` (and, with
         one-sided edges, the one-sided limit): beyond it the weights are not
         exact integers over one denominator in the working dtype or amplify
         rounding by more than ``1/sqrt(eps)``. Float64, first derivative:

@@ -47,10 +47,10 @@ import pickle
 
 import numpy as np
 
-from ._flat import (InputWriteError, LossEvaluationError, LossReturnError, call_loss,
+from ._params import (InputWriteError, LossEvaluationError, LossReturnError, call_loss,
                     input_write_error, loss_error, readonly_alias, same_values)
-from ._steps import check_precision
-from ._validation import check_int, short_repr
+from ..steps import check_precision
+from .._validation import check_int, short_repr
 
 __all__ = [
     "BATCH_BYTES", "BATCH_ROWS", "ChunkError", "WorkerMismatchError", "check_executor",
@@ -148,7 +148,7 @@ def cross_check(loss, x0, index, xp, xm, fp, fm, pick, *, vectorized=False, name
 
 def evaluate_loss(loss, x, where="at the given point", writeable=None, name=None, raw=False):
     """``loss(x)`` as a float, through the one conversion of every path
-    (``fastfd._flat.call_loss``): a TypeError when the loss returns anything
+    (``fastfd.gradcheck._params.call_loss``): a TypeError when the loss returns anything
     but a real scalar, a LossEvaluationError naming `where` when it raises.
     With `raw`, ``(float, value as returned)``."""
     return call_loss(loss, x, where, writeable, name, raw)
@@ -192,7 +192,7 @@ def _serial(loss, x, index, xp, xm, fp, fm, tick, name=None):
     # the loss sees a read-only alias of x: a write fails at the write
     ro = readonly_alias(x)
     if name is None:
-        name = getattr(loss, "name", None)     # fastfd._sampling.StructuredLoss
+        name = getattr(loss, "name", None)     # fastfd.gradcheck._sampling.StructuredLoss
     label = name if name is not None else (lambda i: f"flat coordinate {i}")
     for j in range(index.size):
         i = index[j]
@@ -249,7 +249,7 @@ def evaluate_chunk(loss, x, index, xp, xm, vectorized=False, rows=BATCH_ROWS):
 def _check_same(x, x0, name=None):
     """The worker's copy must equal the parameters it received (as the
     local engine compares its private copy); ``name(i)`` names flat
-    coordinate ``i`` (``fastfd._sampling.StructuredLoss.name``)."""
+    coordinate ``i`` (``fastfd.gradcheck._sampling.StructuredLoss.name``)."""
     i = same_values(x, x0)
     if i >= 0:
         label = name(i) if name is not None else f"flat coordinate {i}"
@@ -485,7 +485,7 @@ def coordinate_differences(loss, x, index, steps, *, vectorized=False, batch_siz
     Examples
     --------
     >>> import numpy as np
-    >>> from fastfd._distributed import coordinate_differences
+    >>> from fastfd.gradcheck._executor import coordinate_differences
     >>> x = np.array([1.0, 2.0, 3.0])
     >>> d = coordinate_differences(lambda p: float(np.sum(p**2)), x.copy(),
     ...                            np.arange(3), np.full(3, 1e-5))

@@ -138,7 +138,7 @@ def max_accuracy(order: int, scheme: str = "centered", dtype=np.float64) -> int:
     Examples
     --------
     >>> import numpy as np
-    >>> from fastfd._weights import max_accuracy
+    >>> from fastfd.stencils import max_accuracy
     >>> max_accuracy(1, "centered", np.float64), max_accuracy(1, "forward", np.float32)
     (40, 12)
     """

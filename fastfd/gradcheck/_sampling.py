@@ -38,8 +38,8 @@ Running the check
 ``coords="auto"`` or a count, ``directions=``, ``budget=``,
 ``vectorized=`` and ``executor=``: the per-coordinate stage is the engine of
 ``fastfd.gradcheck`` (its tolerance model and diagnosis), fed by the batched
-or distributed evaluators of ``fastfd._distributed``; the directional stage
-and bisection are ``fastfd._directions``. The result is a
+or distributed evaluators of ``fastfd.gradcheck._executor``; the directional stage
+and bisection are ``fastfd.gradcheck._directions``. The result is a
 :class:`ScaleCheckResult`.
 """
 
@@ -50,7 +50,7 @@ import time
 
 import numpy as np
 
-from ._validation import short_repr
+from .._validation import short_repr
 
 __all__ = [
     "DEFAULT_BUDGET", "MIN_PER_TENSOR", "MAX_DIRECTIONS", "ScaleCheckResult",
@@ -128,7 +128,7 @@ def stratified_sample(blocks, g, count, rng, *, minimum=MIN_PER_TENSOR):
     Examples
     --------
     >>> import numpy as np
-    >>> from fastfd._sampling import stratified_sample
+    >>> from fastfd.gradcheck._sampling import stratified_sample
     >>> blocks = [("W", 0, 1000, (1000,)), ("b", 1000, 1010, (10,))]
     >>> g = np.linspace(-1, 1, 1010)
     >>> idx = stratified_sample(blocks, g, 100, np.random.default_rng(0))
@@ -225,7 +225,7 @@ def check_budget(budget):
 
 def _batched_flat(loss):
     """A flat scalar loss from a vectorized one (a batch of one row)."""
-    from ._distributed import batched_losses
+    from ._executor import batched_losses
 
     def f(x):
         # the NumPy scalar: its dtype is the loss precision
@@ -239,9 +239,9 @@ def check_scale_options(coords, directions, budget, vectorized, executor, progre
 
     Returns ``(coords, directions, budget)`` normalized.
     """
-    from ._distributed import check_executor
+    from ._executor import check_executor
     from ._progress import check_progress
-    from ._validation import check_int
+    from .._validation import check_int
 
     if directions is not None:
         directions = check_int("directions", directions, minimum=0)
@@ -267,7 +267,7 @@ def check_scale_options(coords, directions, budget, vectorized, executor, progre
                 f"coords={coords} is fewer than the {n_blocks} tensors; a stratified "
                 f"sample needs at least one coordinate per tensor")
     else:
-        from .gradcheck import _index_array
+        from ._check import _index_array
         coords = _index_array(coords, n)
     budget = check_budget(budget)
     if not isinstance(vectorized, (bool, np.bool_)):
@@ -295,7 +295,7 @@ class StructuredLoss:
 
     def name(self, i):
         """Readable name of flat coordinate `i` (as ``FlatProblem.name``)."""
-        from ._flat import _index_suffix
+        from ._params import _index_suffix
         i = int(i)
         for label, a, b, shape in self.blocks:
             if a <= i < b:
@@ -350,12 +350,12 @@ def _single_from_batched(loss, kind):
 def _engine_values(flat, x0, vectorized, batch_size, executor):
     """The engine's (fp, fm) evaluator, batched and/or on an executor.
 
-    On an executor, :data:`~fastfd._distributed.SPOT_CHECKS` coordinates of
+    On an executor, :data:`~fastfd.gradcheck._executor.SPOT_CHECKS` coordinates of
     every run (drawn at random) are re-evaluated in this process and must
     give the workers' values; ``values.recheck(prob, index)`` does the same
     for chosen coordinates (the failing ones) after the run.
     """
-    from ._distributed import SPOT_CHECKS, coordinate_values, cross_check
+    from ._executor import SPOT_CHECKS, coordinate_values, cross_check
 
     seen = {}
 
@@ -554,8 +554,8 @@ def compile_kernels(prob, loss, parallel):
     user's loss not at all (a jitted loss is compiled, not run).
     """
     from . import _directions as D
-    from . import gradcheck as G
-    from ._flat import FlatProblem, _is_jitted
+    from . import _check as G
+    from ._params import FlatProblem, _is_jitted
 
     t0 = _clock()
     tiny = np.array([1.0, 2.0], dtype=prob.dtype)
@@ -606,12 +606,12 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
                          max_localize=32):
     """``fastfd.check_gradient`` with the large-model options (see its docstring)."""
     from . import _directions as D
-    from . import gradcheck as G
-    from ._distributed import _executor_workers, batch_rows, batched_losses
+    from . import _check as G
+    from ._executor import _executor_workers, batch_rows, batched_losses
 
     probe_kind = None
     if vectorized:
-        from ._flat import _split
+        from ._params import _split
         probe_kind = _split(params, "params")[0]
     c_loss = _single_from_batched(loss, probe_kind) if vectorized else loss
     prob, _, h, tol = G._iv(c_loss, params, grad, h, tol, "all", seed, parallel,
@@ -781,7 +781,7 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     return result
 
 
-from .gradcheck import ADVICE, CoordinateCheck, GradCheckResult, TensorCheck  # noqa: E402
+from ._check import ADVICE, CoordinateCheck, GradCheckResult, TensorCheck  # noqa: E402
 
 
 class ScaleCheckResult(GradCheckResult):
@@ -915,7 +915,7 @@ class ScaleCheckResult(GradCheckResult):
         self.unverified = [t for t, k in decided.items() if k == 0 and t not in sampled]
         self.n_localize_evals = sum(loc.n_evals for loc in rep.localized.values())
         # a coordinate off by more than a direction's tolerance fails it
-        # (module fastfd._directions, "Detection power")
+        # (module fastfd.gradcheck._directions, "Detection power")
         tols = {}
         for tname, c in rep.checks:
             if tname != "all" and c.tolerance > 0 and np.isfinite(c.tolerance):

@@ -1,12 +1,4 @@
-"""Gradient checks: compare an analytic gradient with centered differences.
-
-:func:`gradient_check` is the seed chapter's function (same call, same
-printout, same numbers). :func:`check_gradient` is the engine: per-coordinate
-steps, a tolerance model that separates wrong gradients from
-finite-difference noise, a diagnosis for every failing coordinate, a
-parallel compiled path for Numba-jitted losses, and a report
-(:class:`GradCheckResult`) that names where a gradient is wrong.
-"""
+"""The gradient-check engine, its report and the seed's gradient_check (fastfd.gradcheck)."""
 
 from __future__ import annotations
 
@@ -22,12 +14,12 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._flat import (FlatProblem, LossEvaluationError, LossReturnError, call_loss,
+from ._params import (FlatProblem, LossEvaluationError, LossReturnError, call_loss,
                     input_error, input_write_error, loss_precision, loss_value,
                     return_error)
 from ._progress import Progress, check_progress, progress_enabled
-from ._steps import check_precision, check_steps
-from ._validation import check_positive_scalar, short_repr
+from ..steps import check_precision, check_steps
+from .._validation import check_positive_scalar, short_repr
 
 __all__ = [
     "gradient_check", "check_gradient", "GradCheckResult", "GradientCheckError",
@@ -185,7 +177,7 @@ class _Context:
         # its writes are caught by comparing with x0.
         self.readonly = not prob.jitted
         self.views = prob.views(self.x, self.readonly)
-        # what fastfd._flat.input_error needs to find a write to read-only
+        # what fastfd.gradcheck._params.input_error needs to find a write to read-only
         # views: the writeable vector, and the loss on a flat copy of it
         self.writeable = self.x if self.readonly else None
         self.probe = lambda s: loss(prob.views(s))
@@ -194,7 +186,7 @@ class _Context:
 
     def call(self, where, raw=False):
         """The loss at the current contents of ``x``: a float (with `raw`,
-        also the value as returned), through ``fastfd._flat.call_loss``."""
+        also the value as returned), through ``fastfd.gradcheck._params.call_loss``."""
         self.n_evals += 1
         return call_loss(self.loss, self.views, where, self.writeable, self.prob.name, raw,
                          probe=self.probe)
@@ -344,7 +336,7 @@ def _python_values(ctx, idx, xp, xm, bar, label):
     try:
         for lo in range(0, m, step):
             hi = min(m, lo + step)
-            # the loss call and the float check of fastfd._flat.call_loss
+            # the loss call and the float check of fastfd.gradcheck._params.call_loss
             # inlined (errors go through the same functions, ctx.error):
             # 145 vs 185 ns per call of a trivial loss, measured
             for k in range(lo, hi):
@@ -387,7 +379,7 @@ def _jit_values(ctx, idx, xp, xm, parallel, bar):
     """fp, fm from the compiled drivers (private copy of x per chunk)."""
     import numba
 
-    from ._kernels.gradcheck import central_values_parallel, central_values_serial
+    from .._kernels.gradcheck import central_values_parallel, central_values_serial
 
     m = idx.size
     fp = np.empty(m)
@@ -428,7 +420,7 @@ def _compile_drivers(loss, x0, parallel):
     is not timed as part of a check."""
     import numba
 
-    from ._kernels import gradcheck as K
+    from .._kernels import gradcheck as K
 
     drivers = (K.central_values_serial, K.central_values_parallel) if parallel else (
         K.central_values_serial,)
@@ -706,7 +698,7 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
     is reported as a failing range, never dropped. Directions whose steps
     cross a kink (ReLU, abs) are reported as non-smooth points, re-checked
     with a 16x smaller step, and are not gradient errors. See
-    ``fastfd._directions`` and ``fastfd._sampling`` for the derivations.
+    ``fastfd.gradcheck._directions`` and ``fastfd.gradcheck._sampling`` for the derivations.
 
     Examples
     --------
@@ -752,7 +744,7 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
 
 
 def _large_model_options(coords, directions, budget, vectorized, executor):
-    """Whether a call needs the large-model layer (fastfd._sampling):
+    """Whether a call needs the large-model layer (fastfd.gradcheck._sampling):
     coords="auto" (the default) or a count (stratified sample), directions,
     a budget, a batched loss or an executor. Explicit "all" and explicit
     indices without those options run the engine alone."""
@@ -769,7 +761,7 @@ def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None
     # values: an (fp, fm) evaluator replacing _values (batched losses, executors);
     # on_timed(t_call, first=False): called with the first call's time
     # (first=True: one call slower than the budget is enough to refuse; a
-    # jitted loss is compiled before, see fastfd._sampling.compile_kernels),
+    # jitted loss is compiled before, see fastfd.gradcheck._sampling.compile_kernels),
     # then with the second's; may raise to replan
     t0 = time.perf_counter()
     ctx = _Context(prob, loss)

@@ -13,13 +13,13 @@ import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._config import PARALLEL_MIN
-from ._kernels import laplacian as lk
-from ._validation import (
+from .._config import PARALLEL_MIN
+from .._kernels import laplacian as lk
+from .._validation import (
     as_float_array, check_accuracy, check_choice, check_not_masked, check_out,
     check_positive_scalar, short_repr,
 )
-from ._weights import exact_weights
+from ..stencils import exact_weights
 
 __all__ = ["laplacian"]
 
@@ -38,7 +38,7 @@ def _split_dx(dx, u, boundary):
     ndim = u.ndim
     if type(dx) is float and 0.0 < dx < math.inf:  # the common call, kept lean
         return [dx] * ndim, ["dx"] * ndim
-    from .grid import _check_dx  # grid imports this module
+    from ._derivatives import _check_dx  # grid imports this module
 
     check_not_masked(dx, "dx", "a masked coordinate or spacing would be used as a value")
     if _is_scalar(dx):
@@ -178,7 +178,7 @@ def _empty_table(real):
 
 def _via_derivative(u, spacing, names, accuracy, boundary, shape, dtype):
     """Coordinate arrays or more than 3 axes: sum ``grid.derivative(order=2)``."""
-    from .grid import _prepare, _run as _run_derivative
+    from ._derivatives import _prepare, _run as _run_derivative
 
     half = [w // 2 for w in _widths(accuracy, spacing)]
     res = np.zeros(shape, dtype=dtype)
@@ -281,7 +281,7 @@ def laplacian(u: ArrayLike, dx: Any = 1.0, *, accuracy: int = 2, boundary: str =
         Even order of accuracy of the centred stencil, >= 2. The truncation
         error is ``O(h**accuracy)``; the result is exact for polynomials of
         degree ``accuracy + 1``. At most the second-derivative limit of
-        ``fastfd._weights.max_accuracy`` in the working dtype (one-sided
+        ``fastfd.stencils.max_accuracy`` in the working dtype (one-sided
         edges: 18 in float64, 10 in float32; otherwise 28 and 12).
     boundary : {"one-sided", "periodic", "valid"}, optional
         ``"one-sided"``: same shape as ``u``; points within ``accuracy/2`` of

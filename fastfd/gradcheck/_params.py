@@ -20,7 +20,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import short_repr
+from .._validation import short_repr
 
 __all__ = ["FlatProblem", "LossEvaluationError", "loss_value", "loss_dtype", "loss_precision",
            "jit_return_type", "call_loss", "return_error",

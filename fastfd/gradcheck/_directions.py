@@ -72,13 +72,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._distributed import evaluate_loss
-from ._flat import (LossEvaluationError, input_write_error, loss_precision, readonly_alias,
+from ._executor import evaluate_loss
+from ._params import (LossEvaluationError, input_write_error, loss_precision, readonly_alias,
                     same_values)
-from ._kernels.directions import realized_dots as _realized_dots
-from ._kernels.directions import shift as _shift
-from ._kernels.directions import sum_squares as _sum_squares
-from ._steps import check_precision, check_steps
+from .._kernels.directions import realized_dots as _realized_dots
+from .._kernels.directions import shift as _shift
+from .._kernels.directions import sum_squares as _sum_squares
+from ..steps import check_precision, check_steps
 
 __all__ = [
     "SAFETY", "SegmentCheck", "Localization", "DirectionReport", "Counter",
@@ -111,7 +111,7 @@ class Counter:
     given, is the user's Numba-jitted loss behind `loss` (a flat loss of one
     1-D array), ``name(i)`` names flat coordinate ``i`` in errors. After the
     first call, ``dtype`` is the precision of the loss values
-    (``fastfd._flat.loss_precision``; None when they do not say).
+    (``fastfd.gradcheck._params.loss_precision``; None when they do not say).
     """
 
     where = "in the directional checks"
@@ -225,7 +225,7 @@ def _loss_eps(f, dtype):
 
 
 def _segment_step(seg, dtype, scale, precision=None):
-    # the per-coordinate rule (fastfd._steps.check_steps) at the RMS of the
+    # the per-coordinate rule (fastfd.steps.check_steps) at the RMS of the
     # segment; precision: check_precision's (eps, check_dtype), default
     # that of dtype alone
     rms = math.sqrt(_sum_squares(seg) / max(seg.size, 1))
@@ -341,7 +341,7 @@ def _quantum(f, x, out, seg, vs, t, values, fscale, eps, change, recheck=False):
     (``f.grid_rejected``) probes are made only with ``recheck``: a segment
     about to fail looks again, as a grid may show along one segment and
     not along another."""
-    from .gradcheck import FLAT_DOUBLINGS, GRID_COARSE, GRID_ULPS, _find_grid, _quantum_of
+    from ._check import FLAT_DOUBLINGS, GRID_COARSE, GRID_ULPS, _find_grid, _quantum_of
 
     step_type = type(t)
 
@@ -461,7 +461,7 @@ def _smooth_enough(f, x, v, f0, *checks):
     (Per coordinate the grid shows in the values of many coordinates, and
     kinks, which leave residuals too, must still let a wrong entry next to
     them fail.)"""
-    from .gradcheck import GRID_PROBE
+    from ._check import GRID_PROBE
 
     first = checks[0]
     probe = (1.0 + GRID_PROBE) * first.step

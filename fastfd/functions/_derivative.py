@@ -1,25 +1,4 @@
-"""Derivatives of functions: finite differences, Richardson, complex step.
-
-How ``f`` is evaluated (the same for every function here):
-
-* a Numba-jitted ``f`` (an ``@numba.njit`` dispatcher) runs inside a jitted
-  kernel: over the points with ``prange`` (:func:`derivative` and the seed
-  functions; in parallel from ``fastfd._config.PARALLEL_MIN`` points on), or
-  per coordinate (:func:`gradient`, :func:`jacobian`, :func:`hessian`: one
-  chunk of coordinates per thread, each thread with a private copy of ``x``;
-  an ``f`` that writes to its argument is refused with a ValueError).
-  The first call with a new ``f`` compiles the kernel for it (about a second);
-  kernels that take a function cannot be cached on disk. ``f`` runs on
-  several threads at once, so it must not write to shared state. An
-  exception raised by ``f`` reaches the caller (the failed chunk is rerun
-  serially: Numba does not propagate exceptions out of ``prange`` reliably).
-* a plain Python callable is called once per stencil point on whole arrays
-  (NumPy-vectorized, as in the seed chapter), or, with ``vectorized=False``,
-  once per point with scalars. Per-coordinate functions call a Python ``f``
-  once per stencil point per coordinate on one private copy of ``x``.
-
-Both paths run the same formula code (``fastfd._kernels.fd``).
-"""
+"""Finite differences, Richardson and complex step for callables (fastfd.functions)."""
 
 from __future__ import annotations
 
@@ -36,14 +15,14 @@ from numpy.typing import ArrayLike
 from numba.core.errors import NumbaError
 from numba.extending import is_jitted
 
-from . import _config as config
-from ._flat import jit_return_type as _jit_return_type
-from ._kernels.fd import JIT, PY
-from ._steps import _eps, _step_rule_array, realized_step, step_base
-from ._validation import (
+from .. import _config as config
+from ..gradcheck._params import jit_return_type as _jit_return_type
+from .._kernels.fd import JIT, PY
+from ..steps import _eps, realized_step, step_base, step_rule
+from .._validation import (
     SCHEMES, check_accuracy, check_choice, check_order, result_dtype, short_repr,
 )
-from ._weights import exact_weights, integer_form, stencil_offsets
+from ..stencils import exact_weights, integer_form, stencil_offsets
 
 __all__ = [
     "forward_diff", "backward_diff", "centered_diff", "second_derivative",
@@ -214,7 +193,7 @@ def _check_derivative_args(order, accuracy, scheme, method):
     order = check_order(order)
     if order > MAX_ORDER:
         raise ValueError(f"order must be between 1 and {MAX_ORDER}, got {order!r}")
-    # the float64 limit of fastfd._weights.max_accuracy; float32 points get
+    # the float64 limit of fastfd.stencils.max_accuracy; float32 points get
     # float32's in _stencil_derivative, before f runs
     accuracy = check_accuracy(accuracy, scheme, order=order)
     if method == "complex" and order != 1:
@@ -401,8 +380,7 @@ def _per_coordinate(kind, f, jitted, x, args, n, nch, out):
 # ----------------------------------------------------------------- the core
 
 def _auto_steps(x, base, dt):
-    flat = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
-    return _step_rule_array(flat, base, np.empty(flat.size, dtype=dt)).reshape(np.shape(x))
+    return np.asarray(step_rule(x, base)).astype(dt, copy=False)
 
 
 class _ShapeChecked:
@@ -1172,7 +1150,7 @@ _SEED_DOC = """{summary}
     Examples
     --------
     >>> import numpy as np
-    >>> from fastfd.derivative import {name}
+    >>> from fastfd import {name}
     >>> f = lambda x: x**4 - 2*x**2          # f' = 4x**3 - 4x, f'' = 12x**2 - 4
 {examples}
     """
@@ -1235,7 +1213,7 @@ second_derivative.__doc__ = _SEED_DOC.format(
 
     The step is ``eps**(1/4) ~ 1.2e-4``, not the seed summary's
     ``eps**(1/3) ~ 6e-6``: roundoff in a second difference grows like
-    ``eps/h**2`` (see ``fastfd._steps``).""")
+    ``eps/h**2`` (see ``fastfd.steps``).""")
 
 
 def derivative(f: Callable[..., Any], x: ArrayLike, *, order: int = 1, accuracy: int = 2,
@@ -1282,7 +1260,7 @@ def derivative(f: Callable[..., Any], x: ArrayLike, *, order: int = 1, accuracy:
         Derivative order, 1 to 4.
     accuracy : int, optional
         Formal accuracy ``p`` of the stencil (even for ``"centered"``), at
-        most ``fastfd._weights.max_accuracy(order, scheme, x.dtype)`` (40
+        most ``fastfd.stencils.max_accuracy(order, scheme, x.dtype)`` (40
         for a centered first derivative in float64): ValueError beyond.
     scheme : {"centered", "forward", "backward"}, optional
     h : float or array_like, optional
@@ -1334,7 +1312,7 @@ def derivative(f: Callable[..., Any], x: ArrayLike, *, order: int = 1, accuracy:
     Examples
     --------
     >>> import numpy as np
-    >>> from fastfd.derivative import derivative
+    >>> from fastfd import derivative
     >>> round(float(derivative(np.exp, 0.0, accuracy=4)), 12)
     1.0
     >>> err = derivative(np.exp, 1.0, scheme="forward", accuracy=3) - np.e
@@ -1460,7 +1438,7 @@ def gradient(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
     scheme : {"centered", "forward", "backward"}, optional
     accuracy : int, optional
         Formal accuracy of the stencil (even for ``"centered"``), at most
-        ``fastfd._weights.max_accuracy`` for ``x``'s dtype (as for
+        ``fastfd.stencils.max_accuracy`` for ``x``'s dtype (as for
         :func:`derivative`).
     h : float or array_like, optional
         Step, or one step per coordinate. ``None``: ``optimal_step(scheme,
@@ -1481,7 +1459,7 @@ def gradient(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
     Examples
     --------
     >>> import numpy as np
-    >>> from fastfd.derivative import gradient
+    >>> from fastfd import gradient
     >>> f = lambda v: np.sin(v[0] - v[1]) + v[1] * np.exp(v[0])
     >>> gradient(f, [1.0, 1.0], accuracy=4)     # exact: [1 + e, e - 1]
     array([3.71828183, 1.71828183])
@@ -1526,7 +1504,7 @@ def jacobian(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
     Examples
     --------
     >>> import numpy as np
-    >>> from fastfd.derivative import jacobian
+    >>> from fastfd import jacobian
     >>> f = lambda v: np.array([v[0] * v[1], np.sin(v[0])])
     >>> jacobian(f, [0.0, 2.0])
     array([[2., 0.],
@@ -1593,7 +1571,7 @@ def hessian(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
     Examples
     --------
     >>> import numpy as np
-    >>> from fastfd.derivative import hessian
+    >>> from fastfd import hessian
     >>> H = hessian(lambda v: v[0]**2 * v[1] + v[1]**3, [1.0, 2.0])
     >>> np.round(H, 4)                            # exact: [[4, 2], [2, 12]]
     array([[ 4.,  2.],

@@ -1,0 +1,29 @@
+"""Gradient checks: compare an analytic gradient with centered differences.
+
+:func:`gradient_check` is the seed chapter's function (same call, same
+printout, same numbers). :func:`check_gradient` is the engine: per-coordinate
+steps, a tolerance model that separates wrong gradients from
+finite-difference noise, a diagnosis for every failing coordinate, a
+parallel compiled path for Numba-jitted losses, and a report
+(:class:`GradCheckResult`) that names where a gradient is wrong.
+"""
+
+from ._check import (
+    check_gradient,
+    gradient_check,
+    GradCheckResult,
+    GradientCheckError,
+    LossEvaluationError,
+    CoordinateCheck,
+    TensorCheck,
+)
+
+__all__ = [
+    "check_gradient",
+    "gradient_check",
+    "GradCheckResult",
+    "GradientCheckError",
+    "LossEvaluationError",
+    "CoordinateCheck",
+    "TensorCheck",
+]

@@ -1,0 +1,40 @@
+"""Derivatives of sampled arrays along any axis.
+
+Every function here validates its arguments, views the data as a
+C-contiguous ``(outer, n, inner)`` block with the differentiated axis in the
+middle (a view for C- and Fortran-ordered input and any other layout that is
+contiguous under a permutation of its axes; other strided views are copied
+once), and calls one compiled kernel that fills the result.
+
+Uniform grids use exact integer stencils: ``sum(num_k * u[i + k]) /
+(den * dx**order)`` with the numerators and denominator from
+:func:`fastfd.stencil`, rounded nowhere but in the data arithmetic. Symmetric
+stencils are evaluated as pairs ``num_k * (u[i+k] - u[i-k])`` (or ``+``), so
+an odd derivative of a constant is exactly 0 in the interior and the centered
+first difference is bit for bit NumPy's ``(u[i+1] - u[i-1]) / (2*dx)``. Even
+derivatives (``+`` pairs) and the one-sided edge rows give 0 for a constant
+only to rounding, about ``eps * |u| * sum|num_k| / (den * dx**order)``.
+
+Non-uniform grids (``dx`` a coordinate array) use per-point weights from
+Fornberg's recurrence in float64 over the neighbouring coordinates.
+"""
+
+from ._derivatives import (
+    derivative,
+    forward_diff,
+    backward_diff,
+    centered_diff,
+    second_diff,
+    gradient,
+    laplacian,
+)
+
+__all__ = [
+    "derivative",
+    "forward_diff",
+    "backward_diff",
+    "centered_diff",
+    "second_diff",
+    "gradient",
+    "laplacian",
+]
