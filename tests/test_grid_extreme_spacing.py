@@ -70,7 +70,7 @@ def test_nonuniform_weights_unchanged_bitwise_on_ordinary_grids():
     x = np.cumsum(RNG.random(40) + 0.1) * 0.37 + 5.0
     u = RNG.standard_normal((3, 40))
     from fastfd._kernels import stencil as k
-    from fastfd.grid._derivatives import _nonuniform_plan
+    from fastfd.grid._plan import _nonuniform_plan
     for order, acc, scheme in [(1, 2, "centered"), (2, 4, "centered"), (3, 1, "backward")]:
         starts, w, _ = _nonuniform_plan(order, acc, scheme, "one-sided", x, np.float64)
         w0 = np.zeros_like(w)

@@ -26,8 +26,8 @@ from ._derivatives import (
     centered_diff,
     second_diff,
     gradient,
-    laplacian,
 )
+from ._laplacian import laplacian
 
 __all__ = [
     "derivative",

@@ -20,6 +20,7 @@ from .._validation import (
     check_positive_scalar, short_repr,
 )
 from ..stencils import exact_weights
+from ._plan import check_dx, prepare, run_job
 
 __all__ = ["laplacian"]
 
@@ -38,8 +39,6 @@ def _split_dx(dx, u, boundary):
     ndim = u.ndim
     if type(dx) is float and 0.0 < dx < math.inf:  # the common call, kept lean
         return [dx] * ndim, ["dx"] * ndim
-    from ._derivatives import _check_dx  # grid imports this module
-
     check_not_masked(dx, "dx", "a masked coordinate or spacing would be used as a value")
     if _is_scalar(dx):
         h = check_positive_scalar("dx", dx)
@@ -51,7 +50,7 @@ def _split_dx(dx, u, boundary):
             f"dx must be a positive number or a sequence with one spacing per "
             f"axis, got a {type(dx).__name__}: {short_repr(dx)}")
     if ndim == 1 and isinstance(dx, np.ndarray) and dx.ndim == 1 and dx.shape[0] != 1:
-        return [_check_dx(dx, u.shape[0], 0, boundary, name="dx")], ["dx"]
+        return [check_dx(dx, u.shape[0], 0, boundary, name="dx")], ["dx"]
     try:
         entries = list(dx)
     except TypeError:
@@ -60,14 +59,14 @@ def _split_dx(dx, u, boundary):
             f"axis, got {short_repr(dx)}") from None
     if ndim == 1 and len(entries) == u.shape[0] and len(entries) != 1 and all(
             _is_scalar(e) for e in entries):
-        return [_check_dx(np.asarray(dx), u.shape[0], 0, boundary, name="dx")], ["dx"]
+        return [check_dx(np.asarray(dx), u.shape[0], 0, boundary, name="dx")], ["dx"]
     if len(entries) != ndim:
         raise ValueError(
             f"dx must be a scalar or have one entry per axis of u ({ndim}), got "
             f"{len(entries)} {'entry' if len(entries) == 1 else 'entries'}: "
             f"{short_repr(dx)}")
     names = [f"dx[{a}]" for a in range(ndim)]
-    return [_check_dx(e, n, a, boundary, name=name)
+    return [check_dx(e, n, a, boundary, name=name)
             for a, (e, n, name) in enumerate(zip(entries, u.shape, names))], names
 
 
@@ -178,12 +177,10 @@ def _empty_table(real):
 
 def _via_derivative(u, spacing, names, accuracy, boundary, shape, dtype):
     """Coordinate arrays or more than 3 axes: sum ``grid.derivative(order=2)``."""
-    from ._derivatives import _prepare, _run as _run_derivative
-
     half = [w // 2 for w in _widths(accuracy, spacing)]
     res = np.zeros(shape, dtype=dtype)
     for a, h in enumerate(spacing):
-        d = _run_derivative(_prepare(u, 2, h, a, accuracy, "centered", boundary, None,
+        d = run_job(prepare(u, 2, h, a, accuracy, "centered", boundary, None,
                                      dx_name=names[a]))
         if boundary == "valid":
             crop = [slice(m, n - m) for n, m in zip(u.shape, half)]
@@ -204,12 +201,12 @@ def _compute(u, spacing, accuracy, boundary, res):
         # it (the setting is a ctypes call).
         n = u.shape[0] if accuracy == 2 else u.size // 65536
         with numba.parallel_chunksize(max(1, n // 32)):
-            _run(u, spacing, accuracy, boundary, res, True)
+            _fused(u, spacing, accuracy, boundary, res, True)
     else:
-        _run(u, spacing, accuracy, boundary, res, False)
+        _fused(u, spacing, accuracy, boundary, res, False)
 
 
-def _run(u, spacing, accuracy, boundary, res, parallel):
+def _fused(u, spacing, accuracy, boundary, res, parallel):
     real = res.real.dtype.type
     nd = u.ndim
     if accuracy == 2:
