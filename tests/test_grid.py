@@ -48,7 +48,7 @@ def test_centered_interior_is_np_gradient_bitwise(dtype, dx):
     u = RNG.standard_normal(101).astype(dtype)
     ref = np.gradient(u, dx, edge_order=2)
     for got in (grid.centered_diff(u, dx), grid.derivative(u, dx=dx),
-                grid.gradient(u, dx)):
+                grid.gradient(u, dx, edge_order=2)):
         assert got.dtype == dtype
         np.testing.assert_array_equal(got[1:-1], ref[1:-1])
         np.testing.assert_allclose(got[[0, -1]], ref[[0, -1]],
@@ -82,19 +82,98 @@ def test_gradient_call_shapes():
     # no spacing, one scalar, one per axis with a coordinate array
     for args in [(), (0.5,), (0.5, 2.0, x)]:
         ref = np.gradient(u, *args, edge_order=2)
-        got = grid.gradient(u, *args)
+        got = grid.gradient(u, *args, edge_order=2)
         assert isinstance(got, tuple) and len(got) == 3
         for g, r in zip(got, ref):
             np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-12)
-    one = grid.gradient(u, x, axis=-1)
+    one = grid.gradient(u, x, axis=-1, edge_order=2)
     assert isinstance(one, np.ndarray)
     np.testing.assert_allclose(one, np.gradient(u, x, axis=-1, edge_order=2),
                                rtol=1e-12, atol=1e-12)
-    two = grid.gradient(u, 0.5, 2.0, axis=(0, -2))
+    two = grid.gradient(u, 0.5, 2.0, axis=(0, -2), edge_order=2)
     ref = np.gradient(u, 0.5, 2.0, axis=(0, -2), edge_order=2)
     for g, r in zip(two, ref):
         np.testing.assert_allclose(g, r, rtol=1e-13, atol=1e-13)
     assert len(grid.gradient(u[0, 0])) == 7  # 1-D: one array
+
+
+def _as_tuple(r):
+    return r if isinstance(r, tuple) else (r,)
+
+
+def _assert_like_np_gradient(got, ref, uniform, dtype=np.float64):
+    got, ref = _as_tuple(got), _as_tuple(ref)
+    assert len(got) == len(ref)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    for g, r in zip(got, ref):
+        assert g.shape == r.shape and g.dtype == r.dtype
+        np.testing.assert_allclose(g, r, rtol=tol, atol=tol)
+        if uniform and r.ndim == 1 and r.shape[0] > 2:
+            np.testing.assert_array_equal(g[1:-1], r[1:-1])
+
+
+# np.gradient needs 3 points at edge_order=2 (2 points: test_gradient_edge_order_errors)
+@pytest.mark.parametrize("edge_order, n", [
+    (e, n) for e in (None, 1, 2) for n in (2, 3, 4, 9) if n > 2 or e != 2])
+def test_gradient_is_np_gradient_1d(edge_order, n):
+    kw = {} if edge_order is None else {"edge_order": edge_order}
+    u = RNG.standard_normal(n)
+    x = np.cumsum(RNG.uniform(0.5, 1.5, n))
+    for args, uniform in [((), True), ((0.3,), True), ((x,), False), ((x[::-1],), False)]:
+        _assert_like_np_gradient(grid.gradient(u, *args, **kw),
+                                 np.gradient(u, *args, **kw), uniform)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("edge_order", [None, 1, 2])
+def test_gradient_is_np_gradient_nd(edge_order, dtype):
+    kw = {} if edge_order is None else {"edge_order": edge_order}
+    u = RNG.standard_normal((5, 3, 7)).astype(dtype)
+    x = np.cumsum(RNG.uniform(0.5, 1.5, 7))
+    y = np.cumsum(RNG.uniform(0.5, 1.5, 5))
+    cases = [((), {}, True), ((0.5,), {}, True), ((0.5, 2.0, 0.25), {}, True),
+             ((y, 2.0, x), {}, False), ((x,), {"axis": -1}, False),
+             ((0.5, x), {"axis": (1, 2)}, False), ((), {"axis": 0}, True)]
+    for args, ax, uniform in cases:
+        _assert_like_np_gradient(grid.gradient(u, *args, **ax, **kw),
+                                 np.gradient(u, *args, **ax, **kw), uniform, dtype)
+
+
+def test_gradient_two_points_per_axis():
+    u = RNG.standard_normal((2, 2))
+    for a, b in zip(grid.gradient(u, 0.5, [1.0, 3.0]), np.gradient(u, 0.5, [1.0, 3.0])):
+        np.testing.assert_allclose(a, b, rtol=1e-14, atol=0)
+
+
+def test_gradient_edge_order_keeps_the_interior():
+    u = RNG.standard_normal((6, 9))
+    x = np.cumsum(RNG.uniform(0.5, 1.5, 9))
+    for args in [(0.3,), (0.3, x)]:
+        one = grid.gradient(u, *args)
+        two = grid.gradient(u, *args, edge_order=2)
+        for a, b in zip(one, two):
+            np.testing.assert_array_equal(a[1:-1, 1:-1], b[1:-1, 1:-1])
+    # accuracy above 2 keeps its full-accuracy edges, the same as derivative
+    np.testing.assert_array_equal(grid.gradient(u[0], 0.3, accuracy=4),
+                                  grid.derivative(u[0], dx=0.3, accuracy=4))
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda u: grid.gradient(u, edge_order=3), ValueError,
+     r"edge_order must be 1 or 2, as in np.gradient, got 3"),
+    (lambda u: grid.gradient(u, edge_order=1.0), TypeError,
+     r"edge_order must be an integer, got 1.0"),
+    (lambda u: grid.gradient(u, edge_order=1, accuracy=4), ValueError,
+     r"edge_order=1 contradicts accuracy=4: .* Omit edge_order, or pass accuracy=2"),
+    (lambda u: grid.gradient(u, edge_order=2, boundary="periodic"), ValueError,
+     r"edge_order=2 has no meaning with boundary='periodic'.*omit edge_order"),
+    (lambda u: grid.gradient(u[:2], edge_order=2), ValueError,
+     r"u has 2 points along axis 0.* needs at least 3"),
+    (lambda u: grid.gradient(u[:1]), ValueError, r"u has 1 points along axis 0.* needs at least 2"),
+])
+def test_gradient_edge_order_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call(np.arange(6.0))
 
 
 def test_gradient_nonuniform_matches_np_gradient():

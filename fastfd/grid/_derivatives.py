@@ -10,7 +10,9 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-from .._validation import as_float_array, check_choice, normalize_axis, short_repr
+from .._validation import (
+    as_float_array, check_accuracy, check_choice, check_int, normalize_axis, short_repr,
+)
 from ._plan import diff, prepare, run_job
 
 __all__ = [
@@ -198,9 +200,16 @@ def second_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
 
 
 def gradient(u: ArrayLike, *spacing: float | ArrayLike,
-             axis: int | tuple[int, ...] | None = None, accuracy: int = 2,
+             axis: int | tuple[int, ...] | None = None, edge_order: int | None = None,
+             accuracy: int = 2,
              boundary: str = "one-sided") -> np.ndarray | tuple[np.ndarray, ...]:
     """First derivatives along several axes, with ``np.gradient``'s call shape.
+
+    ``np.gradient(u, *spacing, axis=axis, edge_order=k)`` and
+    ``grid.gradient(u, *spacing, axis=axis, edge_order=k)`` agree to rounding
+    (the interior bit for bit on uniform grids), arrays of 2 points included
+    at ``edge_order=1``. ``accuracy`` goes beyond NumPy: centered interior
+    stencils of any even order.
 
     Parameters
     ----------
@@ -212,11 +221,18 @@ def gradient(u: ArrayLike, *spacing: float | ArrayLike,
         of that axis's length (see ``dx`` in :func:`derivative`).
     axis : None, int or tuple of ints, optional
         Axes to differentiate along; all of them by default.
+    edge_order : {1, 2}, optional
+        Accuracy of the one-sided differences at the two ends of each axis,
+        as in ``np.gradient``: 1 is ``(u[1] - u[0]) / dx`` (2 points needed),
+        2 is ``(-3u[0] + 4u[1] - u[2]) / (2dx)`` (3 points). Defaults to 1,
+        NumPy's default, at ``accuracy=2``. It applies to ``accuracy=2``
+        only: with a higher accuracy the edges are one-sided stencils of that
+        accuracy and ``edge_order`` must be omitted; with
+        ``boundary="periodic"`` there are no edges and it must be omitted too.
     accuracy : int, optional
-        Even formal order of accuracy of the centered interior and the
-        one-sided edges. At 2 the result equals ``np.gradient(u, *spacing,
-        edge_order=2)`` to rounding (the interior bit for bit on uniform
-        grids).
+        Even formal order of accuracy of the centered interior stencil (and,
+        above 2, of the edges). 2 is ``np.gradient``'s ``(u[i+1] -
+        u[i-1]) / (2dx)``.
     boundary : {"one-sided", "periodic"}, optional
         Edge handling; see :func:`derivative`.
 
@@ -225,6 +241,16 @@ def gradient(u: ArrayLike, *spacing: float | ArrayLike,
     ndarray or tuple of ndarray
         One array when a single axis is differentiated, else a tuple in the
         order of the axes.
+
+    Raises
+    ------
+    ValueError
+        ``edge_order`` not 1 or 2, given with ``accuracy`` above 2 or with
+        ``boundary="periodic"``; an axis shorter than the stencil (2 points
+        at ``edge_order=1``, 3 at ``edge_order=2``, ``accuracy + 1`` above);
+        and the errors of :func:`derivative`.
+    TypeError
+        ``edge_order`` not an integer; the wrong number of spacings.
 
     Examples
     --------
@@ -235,7 +261,11 @@ def gradient(u: ArrayLike, *spacing: float | ArrayLike,
     >>> dx[1]
     array([2., 2., 2., 2., 2.])
     >>> grid.gradient(x**2, axis=1)[0]
+    array([1., 2., 4., 6., 7.])
+    >>> grid.gradient(x**2, axis=1, edge_order=2)[0]
     array([0., 2., 4., 6., 8.])
+    >>> grid.gradient(np.array([1.0, 3.0]), 0.5)
+    array([4., 4.])
     """
     arr, _ = as_float_array(u, "u")
     ndim = arr.ndim
@@ -248,6 +278,8 @@ def gradient(u: ArrayLike, *spacing: float | ArrayLike,
     else:
         axes = (normalize_axis(axis, ndim),)
     boundary = check_choice("boundary", boundary, ("one-sided", "periodic"))
+    accuracy = check_accuracy(accuracy, "centered")
+    edge_accuracy = _edge_accuracy(edge_order, accuracy, boundary)
     if len(spacing) == 0:
         dxs = [1.0] * len(axes)
     elif len(spacing) == 1 and np.ndim(spacing[0]) == 0:
@@ -259,7 +291,29 @@ def gradient(u: ArrayLike, *spacing: float | ArrayLike,
             f"spacing must be empty, one scalar, or one value per differentiated "
             f"axis ({len(axes)}), got {len(spacing)} values")
     jobs = [prepare(arr, 1, h, a, accuracy, "centered", boundary, None,
-                     f"spacing[{i}]" if len(spacing) > 1 else "spacing")
+                    f"spacing[{i}]" if len(spacing) > 1 else "spacing", edge_accuracy)
             for i, (h, a) in enumerate(zip(dxs, axes))]
     results = tuple(run_job(job) for job in jobs)
     return results[0] if len(results) == 1 else results
+
+
+def _edge_accuracy(edge_order, accuracy, boundary):
+    """The accuracy of gradient's one-sided edge rows (None: no edges)."""
+    if edge_order is None:
+        if boundary == "periodic":
+            return None
+        return 1 if accuracy == 2 else accuracy
+    edge_order = check_int("edge_order", edge_order)
+    if edge_order not in (1, 2):
+        raise ValueError(f"edge_order must be 1 or 2, as in np.gradient, got {edge_order}")
+    if boundary == "periodic":
+        raise ValueError(
+            f"edge_order={edge_order} has no meaning with boundary='periodic' (a periodic "
+            f"axis has no edges): omit edge_order")
+    if accuracy != 2:
+        raise ValueError(
+            f"edge_order={edge_order} contradicts accuracy={accuracy}: edge_order is "
+            f"np.gradient's option for accuracy=2; at accuracy={accuracy} the edges are "
+            f"one-sided stencils of accuracy {accuracy}. Omit edge_order, or pass "
+            f"accuracy=2")
+    return edge_order

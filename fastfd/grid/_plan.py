@@ -61,8 +61,14 @@ def _edge_terms(order, start, width, row):
     return [(start + i, start + i, 0, c) for i, c in enumerate(nums) if c != 0], den
 
 
-def _min_points(order, accuracy, scheme, boundary, uniform):
-    """Points needed along the axis, and the interior stencil width."""
+def _min_points(order, accuracy, scheme, boundary, uniform, edge_accuracy=None):
+    """Points needed along the axis, and the interior stencil width.
+
+    ``edge_accuracy`` below ``accuracy`` (centered only) gives the one-sided
+    edge rows ``order + edge_accuracy`` points; every row within half the
+    interior width of an end is then an edge row, so ``width - 1`` points
+    suffice (2 for ``np.gradient(edge_order=1)``).
+    """
     edge = order + accuracy
     if scheme == "centered":
         if uniform:
@@ -72,6 +78,8 @@ def _min_points(order, accuracy, scheme, boundary, uniform):
     else:
         width = edge
     if boundary == "one-sided":
+        if edge_accuracy is not None and edge_accuracy < accuracy:
+            return max(width - 1, order + edge_accuracy), width
         return max(width, edge), width
     return width, width
 
@@ -86,8 +94,9 @@ def _power(dx, order):
 
 
 @functools.lru_cache(maxsize=256)
-def _uniform_plan(order, accuracy, scheme, boundary, n, dx, rdtype):
-    """``(ip, fp, n_out)`` for the uniform kernels (validated arguments)."""
+def _uniform_plan(order, accuracy, scheme, boundary, n, dx, rdtype, edge_accuracy):
+    """``(ip, fp, n_out)`` for the uniform kernels (validated arguments);
+    one-sided edge rows of accuracy ``edge_accuracy``."""
     offsets = stencil_offsets(order, accuracy, scheme)
     terms, den = _terms(order, offsets, scheme)
     scale = float(den) * _power(dx, order)
@@ -104,7 +113,7 @@ def _uniform_plan(order, accuracy, scheme, boundary, n, dx, rdtype):
                 edges.append((r, [((r + a) % n, (r + b) % n, s, c)
                                   for a, b, s, c in terms], scale))
             else:
-                width = order + accuracy
+                width = order + edge_accuracy
                 start = 0 if r < j0 else n - width
                 et, eden = _edge_terms(order, start, width, r)
                 edges.append((r, et, float(eden) * _power(dx, order)))
@@ -126,11 +135,11 @@ def _uniform_plan(order, accuracy, scheme, boundary, n, dx, rdtype):
     return ip, fp, j1 - j0 if boundary == "valid" else n
 
 
-def _nonuniform_weights(order, accuracy, scheme, boundary, x):
+def _nonuniform_weights(order, accuracy, scheme, boundary, x, edge_accuracy=None):
     """``(starts, w, xs, e)``: per-row float64 weights ``w`` for the
     coordinates ``xs = x / 2**e`` (times ``2**(-e*order)`` for ``x``)."""
     n = x.shape[0]
-    edge = order + accuracy
+    edge = order + (accuracy if edge_accuracy is None else edge_accuracy)
     _, width = _min_points(order, accuracy, scheme, boundary, False)
     back = {"centered": width // 2, "forward": 0, "backward": width - 1}[scheme]
     if boundary == "valid":
@@ -141,7 +150,7 @@ def _nonuniform_weights(order, accuracy, scheme, boundary, x):
         center = np.arange(n)
         start = np.clip(center - back, 0, n - width)
         count = np.full(n, width)
-        if width != edge:  # centered even order: one-sided edges of `edge` points
+        if width != edge:  # centered even order or lower edge accuracy: one-sided edges of `edge` points
             lo = center < back
             hi = center >= n - back
             count[lo | hi] = edge
@@ -184,7 +193,8 @@ def _rounding_excess(starts, w, xs, order, rdtype):
     return np.maximum(np.abs(wr.sum(axis=1)), eps * np.abs(wr).sum(axis=1)) * hp / math.sqrt(eps)
 
 
-def _nonuniform_plan(order, accuracy, scheme, boundary, x, rdtype, dx_name="dx"):
+def _nonuniform_plan(order, accuracy, scheme, boundary, x, rdtype, dx_name="dx",
+                     edge_accuracy=None):
     """``(starts, weights, n_out)`` for the non-uniform kernels.
 
     ValueError if any row's weights amplify rounding beyond the budget of
@@ -193,7 +203,8 @@ def _nonuniform_plan(order, accuracy, scheme, boundary, x, rdtype, dx_name="dx")
     out 2849 at accuracy 24, 0.002 at 20); the message names the worst point
     and the highest accuracy these coordinates accept.
     """
-    starts, w, xs, e = _nonuniform_weights(order, accuracy, scheme, boundary, x)
+    starts, w, xs, e = _nonuniform_weights(order, accuracy, scheme, boundary, x,
+                                           edge_accuracy)
     excess = _rounding_excess(starts, w, xs, order, rdtype)
     if not excess.max() <= 1.0:  # NaN refused too
         j = int(np.nanargmax(np.where(np.isnan(excess), np.inf, excess)))
@@ -201,9 +212,11 @@ def _nonuniform_plan(order, accuracy, scheme, boundary, x, rdtype, dx_name="dx")
         step = 2 if scheme == "centered" else 1
         ok = 0
         for acc in range(accuracy - step, 0, -step):  # only on this error path
-            if x.shape[0] < _min_points(order, acc, scheme, boundary, False)[0]:
+            if x.shape[0] < _min_points(order, acc, scheme, boundary, False,
+                                        edge_accuracy)[0]:
                 continue
-            st, ww, _, _ = _nonuniform_weights(order, acc, scheme, boundary, x)
+            st, ww, _, _ = _nonuniform_weights(order, acc, scheme, boundary, x,
+                                               edge_accuracy)
             if _rounding_excess(st, ww, xs, order, rdtype).max() <= 1.0:
                 ok = acc
                 break
@@ -295,9 +308,14 @@ class _Job:
     __slots__ = ("u", "perm", "axis", "plan", "uniform", "shape", "dtype", "out", "user")
 
 
-def prepare(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx"):
+def prepare(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx",
+            edge_accuracy=None):
     """Validate everything and return a job; no kernel runs here (the
-    non-uniform weights are computed by :func:`run_job`)."""
+    non-uniform weights are computed by :func:`run_job`).
+
+    ``edge_accuracy`` (validated by the caller; centered scheme only): the
+    accuracy of the one-sided edge rows, ``accuracy`` if None.
+    """
     arr, dtype = as_float_array(u, "u")
     order = check_int("order", order, 1)
     scheme = check_scheme(scheme)
@@ -309,7 +327,9 @@ def prepare(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx"):
     n = arr.shape[ax]
     h = check_dx(dx, n, ax, boundary, dx_name)
     uniform = not isinstance(h, np.ndarray)
-    need, _ = _min_points(order, accuracy, scheme, boundary, uniform)
+    if edge_accuracy is None:
+        edge_accuracy = accuracy
+    need, _ = _min_points(order, accuracy, scheme, boundary, uniform, edge_accuracy)
     if n < need:
         raise ValueError(
             f"u has {n} points along axis {ax}, but order={order}, accuracy="
@@ -327,12 +347,13 @@ def prepare(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx"):
             f"{dx_name}={dx!r} is too small for order={order}: {dx_name}**{order} "
             f"underflows to 0 in {rdtype}")
     if uniform:  # pure Python, cached
-        plan = _uniform_plan(order, accuracy, scheme, boundary, n, h, rdtype)
-        if len(_FAST) >= 256:
-            _FAST.clear()
-        _FAST[(order, accuracy, scheme, boundary, n, h, dtype)] = plan
+        plan = _uniform_plan(order, accuracy, scheme, boundary, n, h, rdtype, edge_accuracy)
+        if edge_accuracy == accuracy:  # the only edges `diff` asks for
+            if len(_FAST) >= 256:
+                _FAST.clear()
+            _FAST[(order, accuracy, scheme, boundary, n, h, dtype)] = plan
     else:  # runs the Fornberg kernel: built in run_job, after every check
-        plan = (order, accuracy, scheme, boundary, h, rdtype, dx_name)
+        plan = (order, accuracy, scheme, boundary, h, rdtype, dx_name, edge_accuracy)
     job = _Job()
     perm = _permutation(arr)
     if perm is None:  # contiguous under no permutation: copy once
