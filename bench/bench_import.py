@@ -1,52 +1,95 @@
-"""Import time and first-call time in a fresh process.
+"""Import time and first-call times in a fresh process.
 
     .venv/bin/python -m pytest bench/bench_import.py --benchmark-only -q
+    .venv/bin/python bench/bench_import.py            # the README's "First calls" table
 
 Each round starts a new interpreter, so these are wall-clock times of whole
-subprocesses (interpreter start-up included; the ``python -c pass`` row shows
-that part). Targets: ``import fastfd`` under 0.5 s with nothing compiled at
-import; the first ``grid.derivative`` call of a new process loads machine code
-from Numba's disk cache instead of compiling (the cache is warmed by a first,
-untimed process).
+subprocesses or of timed regions inside them (interpreter start-up shows in
+the ``python -c pass`` row). Numba's disk cache is warmed by a first, untimed
+process, so a first call loads machine code instead of compiling it: these
+are warm-cache figures. Targets: ``import fastfd`` under 0.3 s with nothing
+compiled at import; the first ``check_gradient`` of a Python loss and the
+first ``centered_diff(f, x)`` with an automatic step under 0.1 s beyond the
+import; the first ``gradient`` of an already-compiled jitted ``g`` compiles
+one kernel.
 """
 
+import statistics
 import subprocess
 import sys
 
 GROUP_IMPORT = "import: python -c 'import fastfd'"
 GROUP_FIRST = "first call in a new process (warm disk cache)"
 
-FIRST_CALL = """
-import time
-t0 = time.perf_counter()
-import numpy as np
-from fastfd import grid
-t1 = time.perf_counter()
-u = np.linspace(0.0, 1.0, 1000)
-grid.derivative(u, dx=0.1)
-t2 = time.perf_counter()
-grid.derivative(u, dx=0.1)
-t3 = time.perf_counter()
-print(t1 - t0, t2 - t1, t3 - t2)
+COUNT_SIGNATURES = """
+def _signatures():
+    import sys
+    if "numba" not in sys.modules:
+        return 0
+    from numba.core.dispatcher import Dispatcher
+    return sum(len(obj.signatures) for name, mod in list(sys.modules.items())
+               if name == "fastfd" or name.startswith("fastfd.")
+               for obj in vars(mod).values() if isinstance(obj, Dispatcher))
 """
 
-COMPILED_AT_IMPORT = """
-import sys
-import fastfd, fastfd.grid
-from numba.core.registry import CPUDispatcher
-n = 0
-for name, mod in list(sys.modules.items()):
-    if name.startswith("fastfd"):
-        for obj in vars(mod).values():
-            if isinstance(obj, CPUDispatcher):
-                n += len(obj.signatures)
-print(n)
+# Each script prints: import seconds, first call, second call, fastfd
+# signatures compiled or loaded by the first call, then by the second.
+TIMED = COUNT_SIGNATURES + """
+import time
+{setup}
+t0 = time.perf_counter()
+import fastfd
+t1 = time.perf_counter()
+n0 = _signatures()
+{call}
+t2 = time.perf_counter()
+n1 = _signatures()
+{call}
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2, n1 - n0, _signatures() - n1)
 """
+
+CASES = {
+    "grid.derivative of 1000 points": (
+        "import numpy as np\nu = np.linspace(0.0, 1.0, 1000)",
+        "fastfd.grid.derivative(u, dx=0.1)"),
+    "check_gradient, Python loss, 3 parameters": (
+        "import numpy as np\n"
+        "def loss(w):\n    return float(np.sum(w ** 3))\n"
+        "def grad(w):\n    return 3 * w ** 2\n"
+        "w = np.array([0.5, -1.0, 2.0])",
+        "assert fastfd.check_gradient(loss, w, grad).passed"),
+    "centered_diff(np.sin, 1.3), automatic h": (
+        "import numpy as np",
+        "fastfd.centered_diff(np.sin, 1.3)"),
+    "gradient(g, [1., 1.]), g already compiled": (
+        "import numba, numpy as np\n"
+        "@numba.njit\n"
+        "def g(x):\n    return np.sin(x[0] - x[1]) + x[1] * np.exp(x[0])\n"
+        "g(np.ones(2))",
+        "fastfd.gradient(g, [1.0, 1.0])"),
+}
+
+
+def script(case):
+    setup, call = CASES[case]
+    return TIMED.format(setup=setup, call=call)
 
 
 def _run(code):
     return subprocess.run([sys.executable, "-c", code], check=True,
                           capture_output=True, text=True).stdout
+
+
+def timed_rounds(case, rounds):
+    """[import, first, second, kernels first, kernels second] per round,
+    after one untimed round that fills Numba's disk cache."""
+    code = script(case)
+    _run(code)
+    return [[float(v) for v in _run(code).split()] for _ in range(rounds)]
+
+
+COMPILED_AT_IMPORT = COUNT_SIGNATURES + "import fastfd, fastfd.grid\nprint(_signatures())"
 
 
 def test_import_fastfd(role):
@@ -57,7 +100,6 @@ def test_import_fastfd(role):
 
 
 def test_import_fastfd_grid(role):
-    # grid imports Numba (most of this time); the kernels stay uncompiled
     role("import fastfd.grid", GROUP_IMPORT).pedantic(
         _run, args=("import fastfd.grid",), rounds=7, iterations=1)
 
@@ -72,16 +114,58 @@ def test_import_bare_python(role):
                                                   iterations=1)
 
 
-def test_first_call_new_process(role):
-    bench = role("fastfd", GROUP_FIRST)
-    _run(FIRST_CALL)  # populate Numba's disk cache
+def _first_call(role, case, variant):
+    bench = role(variant, f"{GROUP_FIRST}: {case}")
+    code = script(case)
+    _run(code)
     times = []
 
     def once():
-        times.append([float(t) for t in _run(FIRST_CALL).split()])
+        times.append([float(v) for v in _run(code).split()])
 
     bench.pedantic(once, rounds=5, iterations=1)
-    best = [min(t[i] for t in times) for i in range(3)]
-    bench.extra_info["import_s"] = best[0]
-    bench.extra_info["first_call_s"] = best[1]
-    bench.extra_info["second_call_s"] = best[2]
+    for i, key in enumerate(["import_s", "first_call_s", "second_call_s"]):
+        bench.extra_info[key] = min(t[i] for t in times)
+    bench.extra_info["kernels_first_call"] = int(times[-1][3])
+    bench.extra_info["kernels_second_call"] = int(times[-1][4])
+
+
+def test_first_grid_derivative(role):
+    _first_call(role, "grid.derivative of 1000 points", "fastfd")
+
+
+def test_first_check_gradient_python_loss(role):
+    _first_call(role, "check_gradient, Python loss, 3 parameters", "fastfd")
+
+
+def test_first_centered_diff_automatic_step(role):
+    _first_call(role, "centered_diff(np.sin, 1.3), automatic h", "fastfd")
+
+
+def test_first_gradient_of_compiled_g(role):
+    _first_call(role, "gradient(g, [1., 1.]), g already compiled", "fastfd")
+
+
+TARGETS = {"check_gradient, Python loss, 3 parameters": "< 0.1 s",
+           "centered_diff(np.sin, 1.3), automatic h": "< 0.1 s",
+           "gradient(g, [1., 1.]), g already compiled": "one kernel compiled"}
+
+
+def main(rounds=5):
+    """Print the README's table: medians over ``rounds`` fresh processes."""
+    imports = [float(_run("import time\nt0 = time.perf_counter()\nimport fastfd\n"
+                          "print(time.perf_counter() - t0)")) for _ in range(rounds)]
+    print(f"| first call in a fresh process (median of {rounds}) | seconds | "
+          "second call, s | fastfd kernels loaded or compiled | target |")
+    print("|---|---|---|---|---|")
+    print(f"| `import fastfd` | {statistics.median(imports):.2f} | | | < 0.3 s |")
+    for case in CASES:
+        rows = timed_rounds(case, rounds)
+        first = statistics.median(r[1] for r in rows)
+        second = statistics.median(r[2] for r in rows)
+        print(f"| {case}, beyond import | {first:.3f} | {second:.4f} | "
+              f"{int(rows[-1][3])} | {TARGETS.get(case, '')} |")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
