@@ -123,6 +123,21 @@ def full_check_seconds(model, repeats=5):
     return t, 2 * model.n * t
 
 
+def duration(seconds):
+    """``seconds`` in the unit a reader would use: "12 s", "30 min", "82 h".
+
+    >>> duration(2.97e5)
+    '82 h'
+    >>> duration(1825.0)
+    '30 min'
+    """
+    for unit, size in (("h", 3600.0), ("min", 60.0)):
+        if seconds >= 2 * size:
+            value = seconds / size
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:,.0f} {unit}"
+    return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
 def _timed(fn, arg):
     t0 = time.perf_counter()
     fn(arg)
@@ -132,7 +147,7 @@ def _timed(fn, arg):
 def run_case(model, bug, *, seed=0, check=None, **options):
     """Check one case; returns (result, seconds)."""
     if check is None:
-        from fastfd.gradcheck._check import check_gradient as check
+        from fastfd import check_gradient as check
     grad = model.grad(model.params, bug=bug)
     t0 = time.perf_counter()
     result = check(model.loss, model.params, grad, seed=seed, **options)
@@ -154,7 +169,7 @@ def main(argv=None):
     print(f"MLP 784-{1024 // args.scale}-{192 // args.scale}-10, "
           f"{'ReLU' if args.relu else 'tanh'}, {model.n:,} parameters; one loss call "
           f"{1e3 * t_call:.2f} ms, a full per-coordinate check would take "
-          f"{2 * model.n:,} calls = {t_full:,.0f} s ({t_full / 3600:.2f} h)\n")
+          f"{2 * model.n:,} calls, about {duration(t_full)}\n")
     options = {} if args.budget is None else {"budget": args.budget}
     bugs = (None,) if args.relu else BUGS
     for bug in bugs:
@@ -164,7 +179,7 @@ def main(argv=None):
         print(result)
         print(f"-> {result.status} in {seconds:.1f} s with "
               f"{result.n_evals:,} loss evaluations "
-              f"(full check: {2 * model.n:,} evaluations, about {t_full:,.0f} s)\n")
+              f"(full check: {2 * model.n:,} evaluations, about {duration(t_full)})\n")
 
 
 if __name__ == "__main__":

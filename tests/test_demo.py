@@ -20,7 +20,9 @@ Gradient check:
  Numerical grad: [-0.53916839  1.96213827 -2.35129187]
  Relative error: 3.33e-01
  Status: FAIL (tol=0.0001)
-(np.float64(0.3333333333266106), array([-0.53916839,  1.96213827, -2.35129187]))
+gradient_check returns a GradCheckResult that unpacks as the seed's (rel_error, numerical):
+  rel_error = 0.333333
+  numerical = [-0.53916839  1.96213827 -2.35129187]
 """
 
 
@@ -50,6 +52,15 @@ def test_demo_prints_the_seed_numbers(demo):
     assert SEED_PASS in out
     assert SEED_FAIL in out
     assert "\nMax error: 4.43e-07\n" in out
+
+
+def test_demo_labels_every_number(demo):
+    out, _ = demo
+    assert "np.float64(" not in out and "array(" not in out
+    assert ("The two relative errors of this correct gradient, 8.84e-12 (gradient_check) "
+            "and " in out)
+    assert "differ because their numerical gradients do" in out
+    assert "at the seed's h = 1e-4:\nMax error: 4.43e-07" in out
 
 
 def test_demo_error_table_matches_the_seed_formulas(demo):
