@@ -14,7 +14,7 @@ import scale_losses as L
 from fastfd.gradcheck._executor import (
     BATCH_BYTES, ChunkError, batch_rows, check_executor, coordinate_differences)
 from fastfd.steps import optimal_step
-from fastfd.gradcheck._check import LossEvaluationError
+from fastfd.gradcheck import LossEvaluationError
 
 N = 200
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from fastfd.gradcheck._params import FlatProblem
 from fastfd.demo import _mse_problem
-from fastfd.gradcheck._check import (GradCheckResult, GradientCheckError, LossEvaluationError,
+from fastfd.gradcheck import (GradCheckResult, GradientCheckError, LossEvaluationError,
                               check_gradient, gradient_check)
 
 
@@ -844,3 +844,41 @@ def test_centered_difference_converges_with_slope_two():
                                          h=h, tol=1.0).numerical - np.cos(x))) for h in hs]
     slope = np.polyfit(np.log(hs), np.log(errs), 1)[0]
     assert abs(slope - 2) < 0.2
+
+
+# ---------------------------------------------------------------- package layout
+def _sibling_imports():
+    """``{module: (siblings imported at module top, imports of a sibling inside
+    a function)}`` for the modules of fastfd.gradcheck."""
+    import ast
+    import pathlib
+
+    import fastfd.gradcheck as pkg
+
+    graph = {}
+    for path in sorted(pathlib.Path(pkg.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        top, nested = set(), []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names = [node.module] if node.module else [a.name for a in node.names]
+                if node in tree.body:
+                    top.update(name.split(".")[0] for name in names)
+                else:
+                    nested.append(f"{path.name}:{node.lineno}")
+        graph[path.stem] = (top, nested)
+    return graph
+
+
+def test_gradcheck_modules_import_one_way():
+    graph = _sibling_imports()
+    assert [where for _, nested in graph.values() for where in nested] == []
+    # an order in which every module comes after the siblings it imports
+    done, order = set(), []
+    while len(done) < len(graph):
+        ready = sorted(m for m, (deps, _) in graph.items()
+                       if m not in done and deps - {m} <= done)
+        assert ready, f"import cycle among {sorted(set(graph) - done)}"
+        done.update(ready)
+        order += ready
+    assert order.index("__init__") > order.index("_check") > order.index("_sampling")

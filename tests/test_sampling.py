@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fastfd.gradcheck import _progress as P
+from fastfd.gradcheck import _result as R
 from fastfd.gradcheck import _sampling as S
 
 
@@ -98,9 +99,9 @@ def test_time_loss_fastest_of_three_when_steady(monkeypatch):
 
 
 def test_coverage_line():
-    assert (S.coverage_line(3072, 1_002_570, 6, 64)
+    assert (R.coverage_line(3072, 1_002_570, 6, 64)
             == "checked 3,072 of 1,002,570 coordinates in 6 tensors and 64 directions")
-    assert S.coverage_line(3, 3, 1, 0) == "checked 3 of 3 coordinates in 1 tensor"
+    assert R.coverage_line(3, 3, 1, 0) == "checked 3 of 3 coordinates in 1 tensor"
 
 
 @pytest.mark.parametrize("value, exc, match", [

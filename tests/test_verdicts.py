@@ -11,9 +11,9 @@ import pytest
 
 import float32_models as M
 from fastfd import check_gradient
-from fastfd.gradcheck._sampling import _range_expr
+from fastfd.gradcheck import gradient_check
+from fastfd.gradcheck._result import STATUSES, _range_expr
 from fastfd.steps import optimal_step
-from fastfd.gradcheck._check import STATUSES, gradient_check
 
 W = np.array([1.0, -2.0, 0.5, 3.0])
 
@@ -524,7 +524,7 @@ def timed_sin(clock, seconds):
 
 
 def test_a_dense_failure_needs_only_a_few_confirmations():
-    from fastfd.gradcheck._check import CONFIRM_ENOUGH
+    from fastfd.gradcheck._engine import CONFIRM_ENOUGH
     x = np.random.default_rng(1).standard_normal(2000)
     p = {"a": x[:1200], "b": x[1200:]}
     g = {"a": 1.1 * np.cos(p["a"]), "b": 0.9 * np.cos(p["b"])}

@@ -8,15 +8,10 @@ parallel compiled path for Numba-jitted losses, and a report
 (:class:`GradCheckResult`) that names where a gradient is wrong.
 """
 
-from ._check import (
-    check_gradient,
-    gradient_check,
-    GradCheckResult,
-    GradientCheckError,
-    LossEvaluationError,
-    CoordinateCheck,
-    TensorCheck,
-)
+from ._check import check_gradient
+from ._params import LossEvaluationError
+from ._result import CoordinateCheck, GradCheckResult, GradientCheckError, TensorCheck
+from ._seed import gradient_check
 
 __all__ = [
     "check_gradient",

@@ -78,6 +78,8 @@ from ._params import (LossEvaluationError, input_write_error, loss_precision, re
 from .._kernels.directions import realized_dots as _realized_dots
 from .._kernels.directions import shift as _shift
 from .._kernels.directions import sum_squares as _sum_squares
+from ._quantize import (FLAT_DOUBLINGS, GRID_COARSE, GRID_PROBE, GRID_ULPS, _find_grid,
+                        _quantum_of)
 from ..steps import check_precision, check_steps
 
 __all__ = [
@@ -341,7 +343,6 @@ def _quantum(f, x, out, seg, vs, t, values, fscale, eps, change, recheck=False):
     (``f.grid_rejected``) probes are made only with ``recheck``: a segment
     about to fail looks again, as a grid may show along one segment and
     not along another."""
-    from ._check import FLAT_DOUBLINGS, GRID_COARSE, GRID_ULPS, _find_grid, _quantum_of
 
     step_type = type(t)
 
@@ -461,7 +462,6 @@ def _smooth_enough(f, x, v, f0, *checks):
     (Per coordinate the grid shows in the values of many coordinates, and
     kinks, which leave residuals too, must still let a wrong entry next to
     them fail.)"""
-    from ._check import GRID_PROBE
 
     first = checks[0]
     probe = (1.0 + GRID_PROBE) * first.step

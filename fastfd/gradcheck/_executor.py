@@ -42,6 +42,7 @@ bisection are sequential by nature and run locally.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import math
 import pickle
 
@@ -313,7 +314,6 @@ def _blas_threads(executor):
     """One BLAS thread per task while a thread pool runs the loss: two BLAS
     pools on two cores oversubscribe them (measured here on a loaded machine:
     a 32x784 @ 784x64 product went from 55 us median to 7.7 ms mean)."""
-    import contextlib
     if not isinstance(executor, cf.ThreadPoolExecutor):
         return contextlib.nullcontext()
     try:

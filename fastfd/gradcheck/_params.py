@@ -18,6 +18,10 @@ from __future__ import annotations
 import decimal
 import numbers
 
+import numba
+from numba.core.errors import NumbaError
+from numba.extending import is_jitted
+import numba.np.numpy_support
 import numpy as np
 
 from .._validation import short_repr
@@ -47,10 +51,6 @@ class InputWriteError(ValueError):
 
 
 def _is_jitted(fn):
-    try:
-        from numba.extending import is_jitted
-    except ImportError:  # pragma: no cover - numba is a hard dependency
-        return False
     return is_jitted(fn)
 
 
@@ -206,8 +206,6 @@ def jit_return_type(f, arg):
     Numba boxes a float32 result as a Python float, so the value alone
     cannot tell a float32 function from a float64 one.
     """
-    import numba
-
     argtype = numba.typeof(arg)
     for sig in f.nopython_signatures:
         if tuple(sig.args) == (argtype,):
@@ -221,9 +219,6 @@ def loss_precision(value, loss=None, arg=None):
     its compiled signature; otherwise :func:`loss_dtype` of `value`. Every
     mode of a gradient check learns the loss precision here."""
     if loss is not None and _is_jitted(loss):
-        import numba.np.numpy_support
-        from numba.core.errors import NumbaError
-
         rt = jit_return_type(loss, arg)
         if rt is not None:
             try:

@@ -37,7 +37,7 @@ Running the check
 :func:`check_gradient_scale` is what ``fastfd.check_gradient`` calls for
 ``coords="auto"`` or a count, ``directions=``, ``budget=``,
 ``vectorized=`` and ``executor=``: the per-coordinate stage is the engine of
-``fastfd.gradcheck`` (its tolerance model and diagnosis), fed by the batched
+``fastfd.gradcheck._engine`` (its tolerance model and diagnosis), fed by the batched
 or distributed evaluators of ``fastfd.gradcheck._executor``; the directional stage
 and bisection are ``fastfd.gradcheck._directions``. The result is a
 :class:`ScaleCheckResult`.
@@ -48,13 +48,23 @@ from __future__ import annotations
 import math
 import time
 
+import numba
+from numba.core.errors import NumbaError
 import numpy as np
 
-from .._validation import short_repr
+from ._arguments import _check_coords, _index_array, _iv
+from ._directions import Counter, check_directions, check_segment, rademacher
+from ._engine import DEFAULT_TOL, _compile_drivers, _norm, _run
+from ._executor import (SPOT_CHECKS, _executor_workers, batch_rows, batched_losses,
+                        check_executor, coordinate_values, cross_check)
+from ._params import FlatProblem, _index_suffix, _is_jitted, _split
+from ._progress import Progress, check_progress, progress_enabled
+from ._result import GradCheckResult, GradientCheckError, ScaleCheckResult, _fmt_seconds
+from .._validation import check_int, short_repr
 
 __all__ = [
-    "DEFAULT_BUDGET", "MIN_PER_TENSOR", "MAX_DIRECTIONS", "ScaleCheckResult",
-    "stratified_sample", "time_loss", "coverage_line", "check_budget",
+    "DEFAULT_BUDGET", "MIN_PER_TENSOR", "MAX_DIRECTIONS",
+    "stratified_sample", "time_loss", "check_budget",
     "check_scale_options", "check_gradient_scale",
 ]
 
@@ -190,23 +200,6 @@ def time_loss(f, x, *, repeats=3):
     return max(min(times[1:]), 1e-9), f0
 
 
-def _fmt_seconds(t):
-    if t >= 1:
-        return f"{t:.3g} s"
-    if t >= 1e-3:
-        return f"{t * 1e3:.3g} ms"
-    return f"{t * 1e6:.3g} µs"
-
-
-def coverage_line(n_checked, n, n_blocks, n_directions):
-    """``"checked 3,072 of 1,002,570 coordinates in 6 tensors and 64 directions"``."""
-    tensors = f"{n_blocks} tensor{'s' if n_blocks != 1 else ''}"
-    line = f"checked {n_checked:,} of {n:,} coordinates in {tensors}"
-    if n_directions:
-        line += f" and {n_directions} direction{'s' if n_directions != 1 else ''}"
-    return line
-
-
 def check_budget(budget):
     """``budget`` must be None or a positive finite number of seconds."""
     if budget is None:
@@ -225,7 +218,6 @@ def check_budget(budget):
 
 def _batched_flat(loss):
     """A flat scalar loss from a vectorized one (a batch of one row)."""
-    from ._executor import batched_losses
 
     def f(x):
         # the NumPy scalar: its dtype is the loss precision
@@ -239,9 +231,6 @@ def check_scale_options(coords, directions, budget, vectorized, executor, progre
 
     Returns ``(coords, directions, budget)`` normalized.
     """
-    from ._executor import check_executor
-    from ._progress import check_progress
-    from .._validation import check_int
 
     if directions is not None:
         directions = check_int("directions", directions, minimum=0)
@@ -267,7 +256,6 @@ def check_scale_options(coords, directions, budget, vectorized, executor, progre
                 f"coords={coords} is fewer than the {n_blocks} tensors; a stratified "
                 f"sample needs at least one coordinate per tensor")
     else:
-        from ._check import _index_array
         coords = _index_array(coords, n)
     budget = check_budget(budget)
     if not isinstance(vectorized, (bool, np.bool_)):
@@ -295,7 +283,6 @@ class StructuredLoss:
 
     def name(self, i):
         """Readable name of flat coordinate `i` (as ``FlatProblem.name``)."""
-        from ._params import _index_suffix
         i = int(i)
         for label, a, b, shape in self.blocks:
             if a <= i < b:
@@ -316,7 +303,7 @@ class StructuredLoss:
 # --------------------------------------------------------------------------
 # The large-model options of fastfd.check_gradient (directions=, budget=,
 # coords="auto", vectorized=, executor=), on top of the per-coordinate
-# engine of fastfd.gradcheck.
+# engine of fastfd.gradcheck._engine.
 # --------------------------------------------------------------------------
 
 class _Replan(Exception):
@@ -355,7 +342,6 @@ def _engine_values(flat, x0, vectorized, batch_size, executor):
     give the workers' values; ``values.recheck(prob, index)`` does the same
     for chosen coordinates (the failing ones) after the run.
     """
-    from ._executor import SPOT_CHECKS, coordinate_values, cross_check
 
     seen = {}
 
@@ -407,15 +393,15 @@ def _interleaved(index, starts):
     return np.argsort(rank, kind="stable")
 
 
-def _merge(G, prob, parts, elapsed):
+def _merge(prob, parts, elapsed):
     """One engine result from the results of consecutive chunks."""
     order = np.argsort(np.concatenate([r.index for r in parts]), kind="stable")
     cat = lambda name: np.concatenate([getattr(r, name) for r in parts])[order]  # noqa: E731
     num, ana = cat("numerical"), cat("analytical")
     with np.errstate(invalid="ignore", over="ignore"):
-        rel = G._norm(ana - num) / (G._norm(ana) + G._norm(num) + 1e-15)
+        rel = _norm(ana - num) / (_norm(ana) + _norm(num) + 1e-15)
     first = parts[0]
-    return G.GradCheckResult(
+    return GradCheckResult(
         prob, idx=cat("index"), numerical=num, analytical=ana, abs_errors=cat("abs_errors"),
         rel_errors=cat("rel_errors"), noise=cat("noise"), steps=cat("steps"),
         verdict_codes=cat("_codes"), rel_error=rel, tol=first.tol, dtype=first.dtype,
@@ -438,7 +424,7 @@ def _split_minimum(idx, prob, minimum=MIN_PER_TENSOR):
     return idx[must], idx[~must]
 
 
-def _run_sample(G, prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
+def _run_sample(prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
                 chunk=None, on_timed=None, chunk_seconds=None, per_coord=None):
     """:func:`_run_until`, after the stratified minimum of the sample (every
     tensor ``min(size, 16)``), which runs whatever the clock says: a sample
@@ -452,11 +438,11 @@ def _run_sample(G, prob, loss, idx, h, tol, parallel, progress, values, deadline
     have = np.bincount(prob.block_of(idx[order[:first_chunk]]), minlength=nb)
     if (have >= np.bincount(prob.block_of(must), minlength=nb)).all():
         # the first interleaved chunk holds the minimum already
-        done = _run_until(G, prob, loss, idx, h, tol, parallel, progress, values, deadline,
+        done = _run_until(prob, loss, idx, h, tol, parallel, progress, values, deadline,
                           chunk=chunk, on_timed=on_timed, chunk_seconds=chunk_seconds,
                           per_coord=per_coord)
         if done is None:
-            return G._run(prob, loss, must, h, tol, parallel, progress, values=values)
+            return _run(prob, loss, must, h, tol, parallel, progress, values=values)
         # a deadline passed before the first chunk finished can leave a
         # tensor below its minimum: complete it from `must`
         got = np.bincount(prob.block_of(done.index), minlength=nb)
@@ -464,21 +450,21 @@ def _run_sample(G, prob, loss, idx, h, tol, parallel, progress, values, deadline
         if not short.any():
             return done
         missing = must[short[prob.block_of(must)] & ~np.isin(must, done.index)]
-        extra = G._run(prob, loss, missing, h, tol, parallel, progress, values=values)
-        return _merge(G, prob, [done, extra], _clock() - t0)
+        extra = _run(prob, loss, missing, h, tol, parallel, progress, values=values)
+        return _merge(prob, [done, extra], _clock() - t0)
     t_must = time.perf_counter()
-    first = G._run(prob, loss, must, h, tol, parallel, progress, values=values,
+    first = _run(prob, loss, must, h, tol, parallel, progress, values=values,
                    on_timed=on_timed)
     t_must = time.perf_counter() - t_must
-    more = (_run_until(G, prob, loss, rest, h, tol, parallel, progress, values, deadline,
+    more = (_run_until(prob, loss, rest, h, tol, parallel, progress, values, deadline,
                        chunk=chunk, chunk_seconds=chunk_seconds,
                        per_coord=t_must / max(must.size, 1)) if rest.size else None)
     if more is None:
         return first
-    return _merge(G, prob, [first, more], _clock() - t0)
+    return _merge(prob, [first, more], _clock() - t0)
 
 
-def _run_until(G, prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
+def _run_until(prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
                chunk=None, on_timed=None, chunk_seconds=None, per_coord=None):
     """The engine on a sample, in chunks, until ``deadline``.
 
@@ -518,7 +504,7 @@ def _run_until(G, prob, loss, idx, h, tol, parallel, progress, values, deadline,
             k = min(k, max(1.0, LEFT_SHARE * left / per_coord))
         k = int(k)
         part = np.sort(idx[order[lo:lo + k]])
-        parts.append(G._run(prob, loss, part, h, tol, parallel, progress, values=values,
+        parts.append(_run(prob, loss, part, h, tol, parallel, progress, values=values,
                             on_timed=on_timed if lo == 0 else None))
         lo += part.size
         after = time.perf_counter()
@@ -531,7 +517,7 @@ def _run_until(G, prob, loss, idx, h, tol, parallel, progress, values, deadline,
             size = min(size, max(float(MIN_CHUNK), chunk_seconds / per_coord))
     if len(parts) <= 1:
         return parts[0] if parts else None
-    return _merge(G, prob, parts, time.perf_counter() - t0)
+    return _merge(prob, parts, time.perf_counter() - t0)
 
 
 # compile time is measured apart from the budget's clock (``time.perf_counter``
@@ -553,28 +539,23 @@ def compile_kernels(prob, loss, parallel):
     and 1 direction. The runs here are on two coordinates and call the
     user's loss not at all (a jitted loss is compiled, not run).
     """
-    from . import _directions as D
-    from . import _check as G
-    from ._params import FlatProblem, _is_jitted
 
     t0 = _clock()
     tiny = np.array([1.0, 2.0], dtype=prob.dtype)
     small = FlatProblem(tiny, 2 * tiny, _square_sum)
-    G._run(small, _square_sum, np.arange(2, dtype=np.intp), None, None, False, False)
+    _run(small, _square_sum, np.arange(2, dtype=np.intp), None, None, False, False)
     x = small.x0.copy()
-    D.check_segment(D.Counter(_square_sum, base=small.x0), x, small.g,
-                    D.rademacher(np.random.default_rng(0), 2, prob.dtype), 0, 2,
-                    _square_sum(x))
+    check_segment(Counter(_square_sum, base=small.x0), x, small.g,
+                  rademacher(np.random.default_rng(0), 2, prob.dtype), 0, 2,
+                  _square_sum(x))
     if prob.jitted:
         # (this compiles the loss for the writeable flat array the calls
         # from Python pass too: the first timed call is not a compilation)
-        G._compile_drivers(loss, prob.x0, parallel is not False)
+        _compile_drivers(loss, prob.x0, parallel is not False)
     elif prob.kind == "array" and _is_jitted(loss):
         # a jitted loss of an n-d array gets read-only views (as in the
         # engine and the directional checks): compiled here, not in the
         # first timed call
-        import numba
-        from numba.core.errors import NumbaError
         try:
             loss.compile((numba.typeof(prob.views(np.empty_like(prob.x0), True)),))
         except NumbaError:
@@ -584,8 +565,6 @@ def compile_kernels(prob, loss, parallel):
 
 def _directions_with_progress(f, x, prob, f0, k, rng, max_localize, deadline, progress,
                               t_call, localize_deadline=None):
-    from . import _directions as D
-    from ._progress import Progress, progress_enabled
 
     T = len(prob.blocks)
     total = k * (4 * (1 + T) if T > 1 else 4)
@@ -593,9 +572,9 @@ def _directions_with_progress(f, x, prob, f0, k, rng, max_localize, deadline, pr
     with Progress(total, desc="gradient check (directions)", enabled=show) as bar:
         f.tick = bar.update
         try:
-            return D.check_directions(f, x, prob.g, prob.blocks, f0, k, rng,
-                                      max_coords=max_localize, deadline=deadline,
-                                      localize_deadline=localize_deadline)
+            return check_directions(f, x, prob.g, prob.blocks, f0, k, rng,
+                                    max_coords=max_localize, deadline=deadline,
+                                    localize_deadline=localize_deadline)
         finally:
             f.tick = None
 
@@ -605,16 +584,12 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
                          budget=None, vectorized=False, executor=None, batch_size=None,
                          max_localize=32):
     """``fastfd.check_gradient`` with the large-model options (see its docstring)."""
-    from . import _directions as D
-    from . import _check as G
-    from ._executor import _executor_workers, batch_rows, batched_losses
 
     probe_kind = None
     if vectorized:
-        from ._params import _split
         probe_kind = _split(params, "params")[0]
     c_loss = _single_from_batched(loss, probe_kind) if vectorized else loss
-    prob, _, h, tol = G._iv(c_loss, params, grad, h, tol, "all", seed, parallel,
+    prob, _, h, tol = _iv(c_loss, params, grad, h, tol, "all", seed, parallel,
                             raise_on_fail, progress)
     n, T = prob.n, len(prob.blocks)
     coords, directions, budget = check_scale_options(
@@ -642,13 +617,13 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     per_dir = 4 * (1 + T) if T > 1 else 4
     auto = isinstance(coords, str) and coords == "auto"
     eff_budget = DEFAULT_BUDGET if (budget is None and auto) else budget
-    # re-checks of suspect coordinates (fastfd.gradcheck._verdicts) stop
+    # re-checks of suspect coordinates (fastfd.gradcheck._engine._verdicts) stop
     # at the end of the budget
     prob.confirm_deadline = None if eff_budget is None else t_start + eff_budget
     timed = {}
 
     x = np.array(prob.x0, copy=True)
-    f = D.Counter(_batched_flat(flat) if vectorized else flat, base=prob.x0,
+    f = Counter(_batched_flat(flat) if vectorized else flat, base=prob.x0,
                   jitted=loss if prob.jitted else None, name=prob.name)
 
     def fits(t):
@@ -682,7 +657,7 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
         idx = (np.arange(n, dtype=np.intp) if coords >= n
                else stratified_sample(prob.blocks, prob.g, coords, rng))
     else:
-        idx = G._check_coords(coords, seed, prob)
+        idx = _check_coords(coords, seed, prob)
     if idx.size < n:
         # a non-finite analytic entry proves the gradient wrong; directions
         # cannot see it (an inf overflows their tolerance and passed), so
@@ -707,14 +682,14 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
             # the first of 16 coordinates (32 calls: the timing said nothing
             # about the calls after it), the others sized from the time left.
             # A stratified count with a budget likewise.
-            base = _run_sample(G, prob, c_loss, idx, h, tol, parallel, progress, values,
+            base = _run_sample(prob, c_loss, idx, h, tol, parallel, progress, values,
                                t_start + eff_budget, chunk=MIN_PER_TENSOR,
                                on_timed=on_timed, chunk_seconds=eff_budget / 8)
             if base.n_checked < idx.size:
                 mode = "sampled"
                 idx = base.index
         elif idx.size:
-            base = G._run(prob, c_loss, idx, h, tol, parallel, progress, values=values,
+            base = _run(prob, c_loss, idx, h, tol, parallel, progress, values=values,
                           on_timed=on_timed)
     except _Replan as replan:
         # a full check does not fit the budget: directions (with bisection)
@@ -746,7 +721,7 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
         per_coord = max(2 * t_coord * slow, 1e-12)
         m = max(minimum, int(min(n, max(0.0, left) / per_coord)))
         idx = stratified_sample(prob.blocks, prob.g, m, rng)
-        base = _run_sample(G, prob, c_loss, idx, h, tol, parallel, progress, values,
+        base = _run_sample(prob, c_loss, idx, h, tol, parallel, progress, values,
                            t_start + eff_budget * (1.0 - RESERVE_SHARE), per_coord=per_coord)
         idx = base.index
     if executor is not None and base is not None:
@@ -768,7 +743,7 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
                 f, x, prob, f0, k, rng, max_localize, end if budget is not None else None,
                 progress, timed.get("t", 0.0), end)
     if tol is None:
-        tol = G.DEFAULT_TOL[np.dtype(prob.dtype)]
+        tol = DEFAULT_TOL[np.dtype(prob.dtype)]
     result = ScaleCheckResult(prob, base, rep, mode=mode, tol=tol,
                               n_evals=extra_evals + f.n + (base.n_evals if base is not None else 0),
                               elapsed=time.perf_counter() - t_start,
@@ -777,329 +752,5 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     # started; not part of `elapsed`
     result.compile_seconds = compile_seconds
     if raise_on_fail and not result.passed:
-        raise G.GradientCheckError(result)
+        raise GradientCheckError(result)
     return result
-
-
-from ._check import ADVICE, CoordinateCheck, GradCheckResult, TensorCheck  # noqa: E402
-
-
-class ScaleCheckResult(GradCheckResult):
-    """A :class:`GradCheckResult` with the large-model parts.
-
-    Extra attributes: ``mode`` ("all" or "sampled"), ``n_directions``,
-    ``coverage`` (e.g. "checked 3,072 of 1,002,570 coordinates in 6
-    tensors and 64 directions"), ``localized`` (wrong coordinates found
-    by bisection, as CoordinateCheck), ``direction_failures`` (tensor,
-    direction, discrepancy, tolerance, verdict, confirmed), ``unresolved``
-    (failing ranges no single coordinate explains: tensor, start, stop,
-    direction, discrepancy, tolerance, confirmed), ``undecided_localized``
-    (coordinates bisection pointed at whose failure did not survive a
-    smaller step), ``nonsmooth`` (directions whose steps crossed a kink),
-    ``direction_resolution`` (tensor -> the error of one coordinate,
-    relative to the tensor's gradient RMS, that fails each direction: the
-    median directional tolerance; in float32 often near 1, so a single
-    wrong entry is left to the sampled coordinates), ``t_call`` and
-    ``full_check_seconds`` (per-call time x 2n).
-
-    ``status`` combines the stages: "failed" when a checked coordinate
-    failed, bisection localized a wrong coordinate, or a directional
-    failure (of a tensor, of all tensors, or of a range no coordinate
-    explains) survived a re-check at a 16x smaller step with the same
-    discrepancy; otherwise "inconclusive" when a checked coordinate could
-    not be decided or a directional failure did not survive that re-check
-    (kinks do not); otherwise "passed".
-    """
-
-    def __init__(self, prob, base, rep, *, mode, tol, n_evals, elapsed, t_call):
-        if base is not None:
-            self.__dict__.update(base.__dict__)
-        else:
-            empty = np.empty(0)
-            self.problem = prob
-            self.index = np.empty(0, dtype=np.intp)
-            self.numerical = self.analytical = self.abs_errors = empty
-            self.rel_errors = self.noise = self.steps = self.scales = empty
-            self._codes = np.empty(0, dtype=np.int8)
-            self.rel_error = np.float64(0.0)
-            self.tol = float(tol) if tol is not None else 0.0
-            self.dtype = prob.dtype
-            self.n_checked = 0
-            self.loss_value = None
-            self.nondeterminism = 0.0
-            self.method = "directions"
-            self.max_abs_error = self.max_rel_error = 0.0
-            self.criterion = "per-coordinate"
-        self.mode = mode
-        self.n_evals = int(n_evals)
-        self.elapsed = float(elapsed)
-        self.t_call = t_call
-        self.n_directions = rep.n_directions if rep is not None else 0
-        self.localized, self.unresolved, self.nonsmooth = [], [], []
-        self.direction_failures, self.truncated, self.undecided_localized = [], [], []
-        self.direction_resolution = {}
-        # directional checks whose noise bound exceeded 5% of |g . v| (the
-        # loss has no digits for the change): (tensor, direction)
-        self.unresolvable = []
-        if rep is not None:
-            self._absorb(rep)
-            if getattr(self, "eps", None) is None:
-                self.eps = rep.eps
-            if not getattr(self, "quantum", 0.0):
-                self.quantum = rep.quantum
-        self.status = self._combine()
-        self.passed = self.status == "passed"
-
-    def _combine(self):
-        coords = GradCheckResult._overall_of(self)
-        confirmed = (any(d[5] for d in self.direction_failures)
-                     or any(u[6] for u in self.unresolved))
-        if coords == "failed" or self.localized or confirmed:
-            return "failed"
-        if (coords == "inconclusive" or self.direction_failures or self.unresolved
-                or self.undecided_localized or self.unresolvable
-                or getattr(self, "unverified", None)):
-            return "inconclusive"
-        return "passed"
-
-    def _absorb(self, rep):
-        prob = self.problem
-        seen = set()
-        located = {t for t, loc in rep.localized.items() if loc.coordinates}
-        for tname, c in rep.failing:
-            self.direction_failures.append((tname, c.direction, c.discrepancy,
-                                            c.tolerance, c.verdict,
-                                            bool(c.confirmed or tname in located)))
-        for tname, loc in rep.localized.items():
-            for c in loc.coordinates + loc.undecided:
-                i = c.start
-                if i in seen:
-                    continue
-                seen.add(i)
-                num, ana = c.numerical * c.sign, float(prob.g[i])
-                err = abs(num - ana)
-                scale = max(abs(num), abs(ana))
-                verdict = c.verdict
-                if not c.confirmed and verdict == "gradient wrong":
-                    verdict = "non-smooth point" if c.kink > 0.25 * abs(c.discrepancy) \
-                        else "finite-difference noise"
-                record = CoordinateCheck(prob.name(i), i, num, ana, err,
-                                         err / scale if scale else 0.0, c.step, verdict,
-                                         "failed" if c.confirmed else "inconclusive")
-                (self.localized if c.confirmed else self.undecided_localized).append(record)
-            for c in loc.unresolved:
-                self.unresolved.append((tname, c.start, c.stop, c.direction,
-                                        c.discrepancy, c.tolerance, bool(c.confirmed)))
-            if loc.truncated:
-                self.truncated.append(tname)
-            self.nonsmooth.extend((tname, c.direction) for c in loc.nonsmooth)
-        explained = {t for t, *_ in self.direction_failures if t != "all"}
-        for tname, c in rep.failing:
-            if tname == "all" and not explained:
-                self.unresolved.append(("all tensors", c.start, c.stop, c.direction,
-                                        c.discrepancy, c.tolerance, bool(c.confirmed)))
-                break
-        self.nonsmooth.extend((t, c.direction) for t, c in rep.nonsmooth)
-        self.unresolvable.extend((t, c.direction) for t, c in rep.resolution)
-        # A tensor whose every directional check crossed a kink (or noise)
-        # even at h/16, and none of whose coordinates was checked, verified
-        # nothing: a kink 0.01 h from the point passed a gradient off by 10%
-        from ._directions import NOISE, NONSMOOTH, RESOLUTION
-        decided = {}
-        for tname, c in rep.checks:
-            if tname != "all":
-                decided[tname] = decided.get(tname, 0) + (
-                    c.verdict not in (NONSMOOTH, NOISE, RESOLUTION))
-        sampled = ({prob.blocks[b][0] for b in np.unique(prob.block_of(self.index))}
-                   if self.index.size else set())
-        self.unverified = [t for t, k in decided.items() if k == 0 and t not in sampled]
-        self.n_localize_evals = sum(loc.n_evals for loc in rep.localized.values())
-        # a coordinate off by more than a direction's tolerance fails it
-        # (module fastfd.gradcheck._directions, "Detection power")
-        tols = {}
-        for tname, c in rep.checks:
-            if tname != "all" and c.tolerance > 0 and np.isfinite(c.tolerance):
-                tols.setdefault(tname, []).append(c.tolerance)
-        for tname, a, b, _ in prob.blocks:
-            g = prob.g[a:b].astype(np.float64)
-            rms = math.sqrt(float(np.mean(g * g))) if b > a else 0.0
-            if tname in tols and rms > 0 and math.isfinite(rms):
-                self.direction_resolution[tname] = float(np.median(tols[tname])) / rms
-
-    @property
-    def coverage(self):
-        return coverage_line(self.n_checked, self.problem.n, len(self.problem.blocks),
-                             self.n_directions)
-
-    @property
-    def full_check_seconds(self):
-        """What a full per-coordinate check would cost: per-call time x 2n."""
-        return None if self.t_call is None else 2 * self.problem.n * self.t_call
-
-    @property
-    def tensors(self):
-        rows = super().tensors
-        failed = ({t for t, *rest in self.direction_failures if rest[4]}
-                  | {self.problem.name(c.index).split("[")[0] for c in self.localized}
-                  | {u[0] for u in self.unresolved if u[6]})
-        unsure = ({t for t, *_ in self.direction_failures}
-                  | {t for t, _ in self.unresolvable if t != "all"}
-                  | {self.problem.name(c.index).split("[")[0]
-                     for c in self.undecided_localized}
-                  | {u[0] for u in self.unresolved})
-        out = []
-        for t in rows:
-            status = t.status
-            if t.name in failed:
-                status = "failed"
-            elif t.name in unsure and status != "failed":
-                status = "inconclusive"
-            out.append(t._replace(status=status, passed=(
-                None if status is None else status == "passed")))
-        return out
-
-    def failures(self):
-        """Failing checked coordinates, then those found by bisection."""
-        mine = super().failures()
-        have = {c.index for c in mine}
-        return mine + [c for c in self.localized if c.index not in have]
-
-    def undecided(self):
-        """Inconclusive checked coordinates, then those bisection pointed at
-        without confirming them."""
-        mine = super().undecided()
-        have = {c.index for c in mine}
-        return mine + [c for c in self.undecided_localized if c.index not in have]
-
-    def worst(self, k=10):
-        rows = super().worst(k)
-        have = {c.index for c in rows}
-        extra = [c for c in self.localized if c.index not in have]
-        return (extra + rows)[:int(k)]
-
-    def __repr__(self):
-        if not self.n_directions:
-            return super().__repr__()
-        return (f"<GradCheckResult {self.status}: "
-                f"{self.coverage}, {len(self.failures())} wrong coordinates found>")
-
-    def range_name(self, tname, start, stop):
-        """A flat range ``start:stop`` as an index expression of its tensor,
-        e.g. ``head.weight[174:183, :]``."""
-        for name, a, b, shape in self.problem.blocks:
-            if name == tname and a <= start and stop <= b:
-                return _range_expr(name, shape, start - a, stop - a)
-        return f"{tname}: flat coordinates {start}..{stop - 1}"
-
-    def report(self, k=5, max_ranges=8):
-        """The compact report; for sampled checks with a coverage line, the
-        directional checks and the coordinates localized by bisection;
-        failing ranges are named by tensor index and capped at `max_ranges`."""
-        if not self.n_directions:
-            return super().report(k)
-        lines = []
-        if self.mode == "all":
-            lines.extend(super().report(k).split("\n"))
-        else:
-            status = {"passed": "passed", "failed": "FAILED",
-                      "inconclusive": "inconclusive"}[self.status]
-            lines.append(f"Gradient check {status} (sampled): {self.coverage}")
-            full = ("" if self.full_check_seconds is None else
-                    f" (a full check: {2 * self.problem.n:,} evaluations, about "
-                    f"{_fmt_seconds(self.full_check_seconds)})")
-            lines.append(f"  {self.n_evals:,} loss evaluations in {self.elapsed:.2f} s{full}; "
-                         f"tol={self.tol:g}, {self.dtype}")
-            if self.n_checked:
-                lines.append(
-                    f"  sampled coordinates: relative error {self.rel_error:.2e} (seed "
-                    f"definition), max abs error {self.max_abs_error:.2e}, max rel error "
-                    f"{self.max_rel_error:.2e}")
-                lines.extend(self._confirmed_line())
-                lines.extend(self._resolution_line())
-                lines.extend(self._advice())
-            dfail = {}
-            for t, *_ in self.direction_failures:
-                dfail[t] = dfail.get(t, 0) + 1
-            dres = self.direction_resolution
-            lines.extend(self._table([
-                ("directions failed", lambda t: (
-                    f"{dfail.get(t.name, 0):>8} of {self.n_directions:<6}")),
-                ("dir. resolution", lambda t: (
-                    "-" if dres.get(t.name) is None else f"{dres[t.name]:.1e}"))],
-                sampled=True))
-            if dres:
-                lines.append("  dir. resolution: the error of one coordinate, relative to its "
-                             "tensor's gradient RMS, that fails each direction (median "
-                             "tolerance); smaller errors are invisible to the directions")
-            rows = [r for r in GradCheckResult.worst(self, k) if r.verdict != "ok"]
-            if rows:
-                lines.append("  failing or inconclusive sampled coordinates:")
-                cw = max(10, max(len(r.name) for r in rows))
-                for r in rows:
-                    lines.append(f"  {r.name:<{cw}}  numerical {r.numerical:>13.6g}  "
-                                 f"analytical {r.analytical:>13.6g}  {r.verdict}")
-        for title, items in (("wrong coordinates localized by bisection "
-                              f"({getattr(self, 'n_localize_evals', 0):,} evaluations)",
-                              self.localized),
-                             ("coordinates bisection pointed at whose discrepancy changed "
-                              "at a 16x smaller step (inconclusive)", self.undecided_localized)):
-            if not items:
-                continue
-            lines.append(f"  {title}:")
-            cw = max(10, max(len(c.name) for c in items[:20]))
-            for c in items[:20]:
-                lines.append(f"  {c.name:<{cw}}  numerical {c.numerical:>13.6g}  "
-                             f"analytical {c.analytical:>13.6g}  {c.verdict}")
-            if len(items) > 20:
-                lines.append(f"  ... and {len(items) - 20} more")
-        for t in self.truncated:
-            lines.append(f"  {t}: stopped after localizing the first coordinates; it is "
-                         f"wrong in more places")
-        for t, a, b, j, disc, tol, confirmed in self.unresolved[:max_ranges]:
-            where = ("all tensors" if t == "all tensors" else self.range_name(t, a, b))
-            what = ("confirmed at a 16x smaller step" if confirmed else
-                    "not confirmed at a 16x smaller step (a kink, or no time left to "
-                    "re-check): inconclusive")
-            lines.append(f"  {where}: direction {j} fails (|discrepancy| {abs(disc):.3e} > "
-                         f"tolerance {tol:.3e}), no single coordinate isolated; {what}")
-        if len(self.unresolved) > max_ranges:
-            lines.append(f"  ... and {len(self.unresolved) - max_ranges} more failing ranges")
-        unconfirmed = [d for d in self.direction_failures if not d[5]]
-        if unconfirmed and not self.unresolved:
-            lines.append(f"  {len(unconfirmed)} directional failure(s) did not survive a "
-                         f"16x smaller step (a kink, or no time left to re-check): "
-                         f"inconclusive; would help: a larger budget, coords=\"all\" or a "
-                         f"point away from kinks")
-        if self.unresolvable:
-            lines.append(f"  inconclusive (loss resolution): {len(self.unresolvable)} "
-                         f"directional check(s) could not resolve the change of the loss "
-                         f"(noise above 5% of |grad . v|); would help: "
-                         f"{self._resolution_advice()}")
-        if self.nonsmooth:
-            lines.append(f"  non-smooth points: {len(self.nonsmooth)} directional "
-                         f"check(s) crossed a kink (reported, not counted as errors)")
-        if getattr(self, "unverified", None):
-            lines.append(f"  inconclusive (non-smooth point): every directional check of "
-                         f"{', '.join(self.unverified)} crossed a kink even at a 16x smaller "
-                         f"step, and none of its coordinates was checked: nothing verified "
-                         f"there; would help: {ADVICE['non-smooth point']}, or coords > 0")
-        return "\n".join(lines)
-
-
-def _range_expr(name, shape, a, b):
-    """``name[...]`` for the flat range ``a:b`` (C order) of a tensor of ``shape``."""
-    if len(shape) <= 1:
-        return f"{name}[{a}:{b}]" if b - a > 1 else f"{name}[{a}]"
-    inner = int(np.prod(shape[1:]))
-    rest = ", ".join([":"] * (len(shape) - 1))
-    if a % inner == 0 and b % inner == 0:
-        r0, r1 = a // inner, b // inner
-        return f"{name}[{r0}:{r1}, {rest}]" if r1 - r0 > 1 else f"{name}[{r0}, {rest}]"
-    if a // inner == (b - 1) // inner:
-        r = a // inner
-        sub = _range_expr("", shape[1:], a - r * inner, b - r * inner)
-        return f"{name}[{r}, {sub[1:-1]}]"
-    first = np.unravel_index(a, shape)
-    last = np.unravel_index(b - 1, shape)
-    fmt = lambda ix: ", ".join(str(int(i)) for i in ix)  # noqa: E731
-    return f"{name}[{fmt(first)}] .. {name}[{fmt(last)}]"
