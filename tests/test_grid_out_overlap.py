@@ -9,7 +9,7 @@ from fastfd import grid
 
 def test_disjoint_interleaved_out_is_accepted():
     # np.may_share_memory compares address ranges only: out=z.imag for
-    # u=z.real was refused as "overlapping" though no element is shared
+    # u=z.real interleaves with u but shares no element
     x = np.linspace(0.0, 1.0, 12)
     z = np.exp(1j * x)
     re = z.real.copy()

@@ -11,9 +11,9 @@ import pytest
     (4, 7, "forward"), (5, 5, "backward"), (6, 4, "forward"), (4, 8, "backward")])
 def test_apply_stencil_one_sided_reads_float32_weights_right(order, accuracy, scheme):
     # float32 weights of these stencils have M_order only ~3e-6 of its scale,
-    # below the 1e-5 moment threshold: the edges were computed as an 11th
-    # (or 13th) derivative, off by factors of 5-70. Now the edges are as
-    # accurate as the interior those float32 weights give.
+    # below a 1e-5 moment threshold, which would read them as an 11th (or
+    # 13th) derivative; the edges must be as accurate as the interior those
+    # float32 weights give.
     import fastfd
     from fastfd import kernels
     from fastfd._kernels.simple import stencil_moments

@@ -6,7 +6,7 @@ import pytest
 
 
 def test_stencil_weights_overflowing_is_a_value_error():
-    # exact weights ~1e600 raised OverflowError converting to float
+    # exact weights ~1e600 overflow float64
     import fastfd
     with pytest.raises(ValueError, match=r"offsets are too close together for "
                                          r"order=2: .*\[0\.0, 1e-300, 2e-300\]"):

@@ -4,8 +4,8 @@ import numpy as np
 
 
 def test_step_rule_non_finite_x_as_documented():
-    # the docstring said every non-finite x gives a non-finite step; NaN
-    # fails `abs(x) > 1` and gets the |x| <= 1 step
+    # infinite x gives an infinite step; NaN fails `abs(x) > 1` and gets
+    # the |x| <= 1 step
     from fastfd.steps import step_base, step_rule
     base = step_base(np.finfo(np.float64).eps)
     assert step_rule(np.inf, base) == np.inf
