@@ -169,7 +169,7 @@ def test_gradient_edge_order_keeps_the_interior():
      r"edge_order=2 has no meaning with boundary='periodic'.*omit edge_order"),
     (lambda u: grid.gradient(u[:2], edge_order=2), ValueError,
      r"u has 2 points along axis 0.* needs at least 3"),
-    (lambda u: grid.gradient(u[:1]), ValueError, r"u has 1 points along axis 0.* needs at least 2"),
+    (lambda u: grid.gradient(u[:1]), ValueError, r"u has 1 point along axis 0.* needs at least 2"),
 ])
 def test_gradient_edge_order_errors(call, exc, match):
     with pytest.raises(exc, match=match):
@@ -651,7 +651,7 @@ def test_repeat_calls_use_cached_plan_and_agree():
     (lambda u: grid.derivative([[1, 2], [3]]), TypeError, r"u must be array_like"),
     (lambda u: grid.centered_diff(u, 0.0), ValueError, r"dx must be positive"),
     (lambda u: grid.second_diff(u[:, :3]), ValueError, r"u has 3 points.*needs at least 4"),
-    (lambda u: grid.forward_diff(u[:, :1]), ValueError, r"u has 1 points.*needs at least 2"),
+    (lambda u: grid.forward_diff(u[:, :1]), ValueError, r"u has 1 point along.*needs at least 2"),
     (lambda u: grid.gradient(u, 1.0, 2.0, 3.0), TypeError,
      r"spacing must be empty, one scalar, or one value per differentiated axis \(2\), got 3"),
     (lambda u: grid.gradient(u, 1.0, -2.0), ValueError,

@@ -1,5 +1,6 @@
-"""Bad input to the grid API that used to slip through: masked arrays, a
-mapping or set as per-axis spacing, and out-of-range axes (AxisError)."""
+"""Bad input to the grid API: masked arrays, a mapping or set as per-axis
+spacing, out-of-range axes (AxisError), a callable where samples belong, a
+spacing where the order belongs, and too-short axes (with what fits)."""
 
 import re
 
@@ -194,3 +195,81 @@ def test_masked_per_axis_spacing_is_refused_like_coordinates():
             grid.laplacian(np.ones((5, 5)), dx=dx)
     with pytest.raises(TypeError, match=_masked_dx("dx[0]")):
         grid.laplacian(np.ones((5, 5)), dx=[np.ma.masked, 1.0])
+
+
+# -------------------------------------------- the dx rule and its mistakes
+
+@pytest.mark.parametrize("order", [0.1, np.float64(0.1), 2.0])
+def test_float_order_asks_whether_dx_was_meant(order):
+    shown = repr(float(order))
+    with pytest.raises(TypeError, match=(
+            rf"order must be an integer, got {re.escape(shown)}: did you mean "
+            rf"dx={re.escape(shown)}\? .*derivative\(u, order, dx=\.\.\.\)")):
+        grid.derivative(np.arange(6.0), order)
+
+
+def test_coordinates_as_order_ask_whether_dx_was_meant():
+    with pytest.raises(TypeError, match=r"got an array of shape \(6,\): did you mean "
+                                        r"dx=<these coordinates>\?"):
+        grid.derivative(np.arange(6.0), np.linspace(0.0, 1.0, 6))
+
+
+def test_spacing_comes_second_everywhere_but_derivative():
+    u = np.arange(8.0) ** 2
+    ref = grid.derivative(u, dx=0.5)
+    np.testing.assert_array_equal(grid.centered_diff(u, 0.5), ref)
+    np.testing.assert_array_equal(grid.centered_diff(u, dx=0.5), ref)
+    np.testing.assert_array_equal(grid.gradient(u, 0.5, edge_order=2), ref)
+    np.testing.assert_array_equal(grid.laplacian(u, 0.5), grid.laplacian(u, dx=0.5))
+    np.testing.assert_array_equal(grid.derivative(u, 2, dx=0.5), grid.second_diff(u, 0.5))
+
+
+@pytest.mark.parametrize("call, hint", [
+    (lambda f: grid.derivative(f, 0.1), r"fastfd\.derivative\(f, x\)"),
+    (lambda f: grid.derivative(f, dx=0.1), r"fastfd\.derivative\(f, x\)"),
+    (lambda f: grid.forward_diff(f, 0.1), r"fastfd\.forward_diff\(f, x\)"),
+    (lambda f: grid.backward_diff(f, 0.1), r"fastfd\.backward_diff\(f, x\)"),
+    (lambda f: grid.centered_diff(f, 0.1), r"fastfd\.centered_diff\(f, x\)"),
+    (lambda f: grid.second_diff(f, 0.1), r"fastfd\.second_derivative\(f, x\)"),
+    (lambda f: grid.gradient(f, 0.1), r"fastfd\.gradient\(f, x\)"),
+    (lambda f: grid.laplacian(f, 0.1), r"fastfd\.hessian\(f, x\)"),
+])
+def test_callable_points_to_the_function_api(call, hint):
+    with pytest.raises(TypeError, match=r"u must be an array of samples, got the callable "
+                                        r"sin: fastfd\.grid\.\w+ differentiates sampled "
+                                        r"arrays; for a function use .*" + hint):
+        call(np.sin)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: grid.derivative(np.arange(3.0), accuracy=4),
+     r"u has 3 points along axis 0, .*needs at least 5; accuracy=2 fits 3 points"),
+    (lambda: grid.derivative(np.arange(2.0)),
+     r"needs at least 3; scheme='forward', accuracy=1 fits 2 points"),
+    (lambda: grid.derivative(np.arange(1.0)),
+     r"u has 1 point along axis 0, .*no accuracy of this order and scheme fits 1 point"),
+    (lambda: grid.centered_diff(np.arange(2.0)),
+     r"needs at least 3; grid\.gradient\(u, dx\) takes 2 points"),
+    (lambda: grid.second_diff(np.arange(3.0)),
+     r"needs at least 4; grid\.derivative\(u, 2, dx=dx, boundary='valid'\) takes 3"),
+    (lambda: grid.gradient(np.arange(2.0), edge_order=2),
+     r"needs at least 3; edge_order=1 \(NumPy's default\) needs 2"),
+    (lambda: grid.gradient(np.arange(4.0), accuracy=4),
+     r"needs at least 5; accuracy=2 fits 4 points"),
+    (lambda: grid.laplacian(np.ones((5, 5)), accuracy=4),
+     r"u has length 5 along axis 0, .*needs at least 6 points; accuracy=2 fits 5"),
+    (lambda: grid.laplacian(np.ones((3, 5))),
+     r"needs at least 4 points; boundary='valid' or 'periodic' fits 3"),
+])
+def test_too_short_axis_says_what_fits(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_what_fits_does_fit():
+    assert grid.derivative(np.arange(3.0), accuracy=2).shape == (3,)
+    assert grid.derivative(np.arange(2.0), scheme="forward", accuracy=1).shape == (2,)
+    assert grid.gradient(np.arange(2.0)).shape == (2,)
+    assert grid.derivative(np.arange(3.0), 2, boundary="valid").shape == (1,)
+    assert grid.laplacian(np.ones((5, 5)), accuracy=2).shape == (5, 5)
+    assert grid.laplacian(np.ones((3, 5)), boundary="valid").shape == (1, 3)

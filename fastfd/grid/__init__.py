@@ -1,5 +1,13 @@
 """Derivatives of sampled arrays along any axis.
 
+The spacing is ``dx`` everywhere (``*spacing`` in :func:`gradient`, as in
+``np.gradient``): a positive number, or the coordinates of the samples along
+the axis. It is the second positional argument of every function except
+:func:`derivative`, whose second argument is the derivative order (as ``n``
+in ``np.diff``), so there ``dx`` is keyword-only: ``centered_diff(u, 0.1)``,
+``laplacian(u, 0.1)``, ``derivative(u, 2, dx=0.1)``; ``derivative(u, 0.1)``
+is a TypeError that asks "did you mean dx=0.1?".
+
 Every function here validates its arguments, views the data as a
 C-contiguous ``(outer, n, inner)`` block with the differentiated axis in the
 middle (a view for C- and Fortran-ordered input and any other layout that is

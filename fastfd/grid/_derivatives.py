@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 from .._validation import (
     as_float_array, check_accuracy, check_choice, check_int, normalize_axis, short_repr,
 )
-from ._plan import diff, prepare, run_job
+from ._plan import check_samples, diff, prepare, run_job
 
 __all__ = [
     "derivative", "forward_diff", "backward_diff", "centered_diff",
@@ -38,7 +38,9 @@ def derivative(u: ArrayLike, order: int = 1, *, dx: float | ArrayLike = 1.0,
     u : array_like
         Samples, at least 1-D, any memory layout. Never modified.
     order : int, optional
-        Derivative order, >= 1.
+        Derivative order, >= 1. A float or an array here is a TypeError
+        asking whether ``dx=`` was meant: the spacing is keyword-only in this
+        function (the second positional argument of the others).
     dx : float or 1-D array_like, optional
         Grid spacing (positive), or the coordinates of the samples along
         ``axis`` (strictly increasing or decreasing, ``u.shape[axis]``
@@ -88,14 +90,16 @@ def derivative(u: ArrayLike, order: int = 1, *, dx: float | ArrayLike = 1.0,
         Non-numeric ``u``, a masked ``u`` (``numpy.ma.MaskedArray``: pass
         ``u.filled(value)`` or ``np.asarray(u)``; the same in every function
         of this module, and for a masked coordinate array ``dx`` or a masked
-        ``out``), non-integer ``order``/``accuracy``/``axis`` (a 0-d integer
-        array is an integer, as in NumPy).
+        ``out``), a callable ``u`` (use :func:`fastfd.derivative`),
+        non-integer ``order``/``accuracy``/``axis`` (a 0-d integer array is an
+        integer, as in NumPy).
     numpy.exceptions.AxisError
         ``axis`` out of range (a ValueError and an IndexError, as in NumPy).
     ValueError
         Bad ``dx``, ``scheme``, ``boundary``, ``order``, ``accuracy`` (above
         the limit of the working precision, see ``accuracy``) or ``out``, or
-        fewer points along ``axis`` than the stencil needs.
+        fewer points along ``axis`` than the stencil needs (the message says
+        which lower accuracy or scheme fits).
 
     Notes
     -----
@@ -124,7 +128,7 @@ def derivative(u: ArrayLike, order: int = 1, *, dx: float | ArrayLike = 1.0,
     >>> grid.derivative(np.arange(6.0)**2, boundary="valid")
     array([2., 4., 6., 8.])
     """
-    return diff(u, order, dx, axis, accuracy, scheme, boundary, out)
+    return diff(u, order, dx, axis, accuracy, scheme, boundary, out, "derivative")
 
 
 def forward_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
@@ -142,7 +146,7 @@ def forward_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
     >>> grid.forward_diff(np.array([0.0, 1.0, 4.0, 9.0]))
     array([1., 3., 5., 5.])
     """
-    return diff(u, 1, dx, axis, 1, "forward", "one-sided", out)
+    return diff(u, 1, dx, axis, 1, "forward", "one-sided", out, "forward_diff")
 
 
 def backward_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
@@ -159,7 +163,7 @@ def backward_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
     >>> grid.backward_diff(np.array([0.0, 1.0, 4.0, 9.0]))
     array([1., 1., 3., 5.])
     """
-    return diff(u, 1, dx, axis, 1, "backward", "one-sided", out)
+    return diff(u, 1, dx, axis, 1, "backward", "one-sided", out, "backward_diff")
 
 
 def centered_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
@@ -178,7 +182,7 @@ def centered_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
     >>> grid.centered_diff(np.array([0.0, 1.0, 4.0, 9.0]))
     array([0., 2., 4., 6.])
     """
-    return diff(u, 1, dx, axis, 2, "centered", "one-sided", out)
+    return diff(u, 1, dx, axis, 2, "centered", "one-sided", out, "centered_diff")
 
 
 def second_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
@@ -196,7 +200,7 @@ def second_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
     >>> grid.second_diff(np.array([0.0, 1.0, 4.0, 9.0, 16.0]), dx=1.0)
     array([2., 2., 2., 2., 2.])
     """
-    return diff(u, 2, dx, axis, 2, "centered", "one-sided", out)
+    return diff(u, 2, dx, axis, 2, "centered", "one-sided", out, "second_diff")
 
 
 def gradient(u: ArrayLike, *spacing: float | ArrayLike,
@@ -267,6 +271,7 @@ def gradient(u: ArrayLike, *spacing: float | ArrayLike,
     >>> grid.gradient(np.array([1.0, 3.0]), 0.5)
     array([4., 4.])
     """
+    check_samples(u, "gradient")
     arr, _ = as_float_array(u, "u")
     ndim = arr.ndim
     if axis is None:
@@ -291,7 +296,8 @@ def gradient(u: ArrayLike, *spacing: float | ArrayLike,
             f"spacing must be empty, one scalar, or one value per differentiated "
             f"axis ({len(axes)}), got {len(spacing)} values")
     jobs = [prepare(arr, 1, h, a, accuracy, "centered", boundary, None,
-                    f"spacing[{i}]" if len(spacing) > 1 else "spacing", edge_accuracy)
+                    f"spacing[{i}]" if len(spacing) > 1 else "spacing", edge_accuracy,
+                    "gradient")
             for i, (h, a) in enumerate(zip(dxs, axes))]
     results = tuple(run_job(job) for job in jobs)
     return results[0] if len(results) == 1 else results

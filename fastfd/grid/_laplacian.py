@@ -20,7 +20,7 @@ from .._validation import (
     check_positive_scalar, short_repr,
 )
 from ..stencils import exact_weights
-from ._plan import check_dx, prepare, run_job
+from ._plan import check_dx, check_samples, prepare, run_job
 
 __all__ = ["laplacian"]
 
@@ -82,6 +82,7 @@ def _widths(accuracy, spacing):
 
 def _laplacian_iv(u, dx, accuracy, boundary, out):
     u_in = u
+    check_samples(u, "laplacian")
     u, dtype = as_float_array(u, "u")
     boundary = check_choice("boundary", boundary, BOUNDARIES)
     accuracy = check_accuracy(accuracy, "centered", 2, dtype, edges=boundary == "one-sided")
@@ -105,7 +106,8 @@ def _laplacian_iv(u, dx, accuracy, boundary, out):
             grid_kind = " on a non-uniform grid" if w > accuracy + 1 else ""
             raise ValueError(
                 f"u has length {n} along axis {a}, but accuracy={accuracy} with "
-                f"boundary={boundary!r}{grid_kind} needs at least {need} points")
+                f"boundary={boundary!r}{grid_kind} needs at least {need} points"
+                f"{_shorter_hint(n, accuracy, boundary, w - accuracy - 1)}")
     if boundary == "valid":
         shape = tuple(n - w + 1 for n, w in zip(u.shape, widths))
     else:
@@ -113,6 +115,17 @@ def _laplacian_iv(u, dx, accuracy, boundary, out):
     if out is not None:
         check_out(out, shape, dtype, inputs=(u_in, u))
     return u, dtype, spacing, names, accuracy, boundary, shape
+
+
+def _shorter_hint(n, accuracy, boundary, extra):
+    """What fits an axis of ``n`` points (``extra``: 2 on coordinate axes)."""
+    for acc in range(accuracy - 2, 0, -2):
+        need = max(acc + 1 + extra, acc + 2) if boundary == "one-sided" else acc + 1 + extra
+        if n >= need:
+            return f"; accuracy={acc} fits {n}"
+    if boundary == "one-sided" and n >= 3 + extra:
+        return f"; boundary='valid' or 'periodic' fits {n} (no one-sided edge rows)"
+    return ""
 
 
 @functools.lru_cache(maxsize=64)

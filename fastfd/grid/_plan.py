@@ -274,6 +274,73 @@ def check_dx(dx, n, axis, boundary, name="dx"):
     return x
 
 
+# The fastfd function that differentiates a callable, for each grid function.
+_FOR_CALLABLES = {
+    "derivative": "fastfd.derivative(f, x)",
+    "forward_diff": "fastfd.forward_diff(f, x)",
+    "backward_diff": "fastfd.backward_diff(f, x)",
+    "centered_diff": "fastfd.centered_diff(f, x)",
+    "second_diff": "fastfd.second_derivative(f, x)",
+    "gradient": "fastfd.gradient(f, x)",
+    "laplacian": "the trace of fastfd.hessian(f, x)",
+}
+
+
+def check_samples(u, caller):
+    """TypeError for a callable ``u``, naming the fastfd function for it."""
+    if callable(u) and not isinstance(u, np.ndarray):
+        name = getattr(u, "__name__", type(u).__name__)
+        raise TypeError(
+            f"u must be an array of samples, got the callable {name}: fastfd.grid."
+            f"{caller} differentiates sampled arrays; for a function use "
+            f"{_FOR_CALLABLES[caller]}")
+
+
+def check_order(order):
+    """``order`` an integer >= 1; a spacing in its place (a float or
+    coordinates, the habit of ``centered_diff(u, dx)``) gets a hint."""
+    real = isinstance(order, numbers.Real) and not isinstance(order, numbers.Integral)
+    if isinstance(order, np.ndarray) and order.ndim == 0 and order.dtype.kind == "f":
+        real = True
+    coords = isinstance(order, (np.ndarray, list, tuple)) and len(np.shape(order)) == 1
+    if real or coords:
+        if real:
+            got = shown = repr(float(order))
+        else:
+            got, shown = f"an array of shape {np.shape(order)}", "<these coordinates>"
+        raise TypeError(
+            f"order must be an integer, got {got}: did you mean dx={shown}? "
+            f"derivative's second argument is the derivative order (as n in "
+            f"np.diff); pass the spacing by keyword: derivative(u, order, dx=...)")
+    return check_int("order", order, 1)
+
+
+def _too_short(n, ax, order, accuracy, scheme, boundary, uniform, edge_accuracy, caller):
+    """The message for an axis shorter than the stencil, with what fits."""
+    need = _min_points(order, accuracy, scheme, boundary, uniform, edge_accuracy)[0]
+    pts = f"{n} point{'' if n == 1 else 's'}"
+    msg = (f"u has {pts} along axis {ax}, but order={order}, "
+           f"accuracy={accuracy}, scheme={scheme!r} with boundary={boundary!r} needs at "
+           f"least {need}")
+    if caller == "centered_diff" and n == 2:
+        return msg + "; grid.gradient(u, dx) takes 2 points (first-order edges)"
+    if caller == "second_diff" and n == 3:
+        return msg + ("; grid.derivative(u, 2, dx=dx, boundary='valid') takes 3 "
+                      "(the middle point only)")
+    if caller not in ("derivative", "gradient"):
+        return msg
+    if caller == "gradient" and boundary == "one-sided" and accuracy == 2 and n >= 2:
+        return msg + "; edge_order=1 (NumPy's default) needs 2"
+    step = 2 if scheme == "centered" else 1
+    for acc in range(accuracy - step, 0, -step):
+        edge = min(edge_accuracy, acc) if edge_accuracy is not None else None
+        if n >= _min_points(order, acc, scheme, boundary, uniform, edge)[0]:
+            return msg + f"; accuracy={acc} fits {pts}"
+    if scheme == "centered" and n >= order + 1 and caller == "derivative":
+        return msg + f"; scheme='forward', accuracy=1 fits {pts}"
+    return msg + f"; no accuracy of this order and scheme fits {pts}"
+
+
 def _permutation(arr):
     """Axes order under which ``arr`` is C-contiguous, or None."""
     if arr.flags.c_contiguous:
@@ -309,15 +376,17 @@ class _Job:
 
 
 def prepare(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx",
-            edge_accuracy=None):
+            edge_accuracy=None, caller="derivative"):
     """Validate everything and return a job; no kernel runs here (the
     non-uniform weights are computed by :func:`run_job`).
 
     ``edge_accuracy`` (validated by the caller; centered scheme only): the
-    accuracy of the one-sided edge rows, ``accuracy`` if None.
+    accuracy of the one-sided edge rows, ``accuracy`` if None. ``caller``
+    names the public function in the hints of the error messages.
     """
+    check_samples(u, caller)
     arr, dtype = as_float_array(u, "u")
-    order = check_int("order", order, 1)
+    order = check_order(order)
     scheme = check_scheme(scheme)
     accuracy = check_accuracy(accuracy, scheme)
     boundary = check_choice("boundary", boundary, BOUNDARIES)
@@ -331,10 +400,8 @@ def prepare(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx",
         edge_accuracy = accuracy
     need, _ = _min_points(order, accuracy, scheme, boundary, uniform, edge_accuracy)
     if n < need:
-        raise ValueError(
-            f"u has {n} points along axis {ax}, but order={order}, accuracy="
-            f"{accuracy}, scheme={scheme!r} with boundary={boundary!r} needs at "
-            f"least {need}")
+        raise ValueError(_too_short(n, ax, order, accuracy, scheme, boundary, uniform,
+                                    edge_accuracy, caller))
     _, width = _min_points(order, accuracy, scheme, boundary, uniform)
     n_out = n - width + 1 if boundary == "valid" else n
     shape = arr.shape[:ax] + (n_out,) + arr.shape[ax + 1:]
@@ -397,7 +464,7 @@ def run_job(job):
 _FAST = {}
 
 
-def diff(u, order, dx, axis, accuracy, scheme, boundary, out):
+def diff(u, order, dx, axis, accuracy, scheme, boundary, out, caller):
     tdx = type(dx)
     if (type(u) is np.ndarray and (tdx is float or tdx is int or tdx is np.float64)
             and type(order) is int
@@ -437,4 +504,5 @@ def diff(u, order, dx, axis, accuracy, scheme, boundary, out):
                                     res.reshape(outer, -1), math.prod(shape[ax + 1:]),
                                     ip, fp)
                     return res
-    return run_job(prepare(u, order, dx, axis, accuracy, scheme, boundary, out))
+    return run_job(prepare(u, order, dx, axis, accuracy, scheme, boundary, out,
+                           caller=caller))
