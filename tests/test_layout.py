@@ -21,14 +21,18 @@ import pytest
 PACKAGE_DIR = pathlib.Path(importlib.util.find_spec("fastfd").origin).resolve().parent
 
 
-def _module_name(path):
-    parts = list(path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts)
+def _module_name(path, package_dir=PACKAGE_DIR):
+    parts = list(path.relative_to(package_dir.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-MODULES = {_module_name(p): p for p in sorted(PACKAGE_DIR.rglob("*.py"))}
+def _modules(package_dir):
+    return {_module_name(p, package_dir): p for p in sorted(package_dir.rglob("*.py"))}
+
+
+MODULES = _modules(PACKAGE_DIR)
 
 
 def _is_type_checking(test):
@@ -52,15 +56,15 @@ def _import_nodes_of(node):
     yield from _import_nodes(node)
 
 
-def _internal_imports(name):
+def _internal_imports(name, modules=MODULES):
     """fastfd modules imported by module ``name``: {target: first line}."""
-    path = MODULES[name]
+    path = modules[name]
     is_package = path.name == "__init__.py"
     targets = {}
 
     def add(target, line):
         if target == "fastfd" or target.startswith("fastfd."):
-            if target not in MODULES:
+            if target not in modules:
                 raise AssertionError(f"{name} (line {line}) imports {target}, "
                                      "which is not a module of fastfd")
             targets.setdefault(target, line)
@@ -81,7 +85,7 @@ def _internal_imports(name):
             continue
         for alias in node.names:
             sub = f"{base}.{alias.name}"
-            add(sub if sub in MODULES else base, node.lineno)
+            add(sub if sub in modules else base, node.lineno)
     return targets
 
 
@@ -149,6 +153,21 @@ def test_cycle_finder_reports_a_cycle():
     graph = {"a": {"b": 1}, "b": {"c": 2}, "c": {"a": 3, "d": 4}, "d": {}, "e": {"e": 5}}
     assert _cycles(graph) == [(["a", "b", "c"], ["a", "b", "c", "a"]), (["e"], ["e", "e"])]
     assert _cycles({"a": {"b": 1}, "b": {}}) == []
+
+
+def test_cycle_through_a_function_level_import_is_found(tmp_path):
+    pkg = tmp_path / "fastfd"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from . import a\n")
+    (pkg / "a.py").write_text("from .sub import b\n")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "b.py").write_text("import os\n\ndef f():\n    from .. import a\n"
+                                      "    from ..a import x\n")
+    modules = _modules(pkg)
+    graph = {name: _internal_imports(name, modules) for name in modules}
+    assert graph["fastfd.sub.b"] == {"fastfd.a": 4}
+    assert _cycles(graph) == [(["fastfd.a", "fastfd.sub.b"],
+                               ["fastfd.a", "fastfd.sub.b", "fastfd.a"])]
 
 
 def test_import_graph_reads_relative_and_function_level_imports():
