@@ -20,6 +20,14 @@ overhead:
 >>> bool(np.allclose(u, x**2 + 10 * 1e-3 * 2.0))
 True
 
+One name, three kinds of input: ``fastfd.centered_diff(f, x, h)``
+differentiates a callable ``f`` at ``x``, ``fastfd.grid.centered_diff(u, dx,
+axis=...)`` a sampled array (validated, allocating), and
+``fastfd.kernels.centered_diff(u, dx, out)`` is the ``@njit`` kernel that
+fills ``out``; the second derivative of a callable is
+``fastfd.second_derivative``, of samples ``second_diff`` (in ``grid`` and
+``kernels``).
+
 The contract:
 
 * **Nothing is allocated** (except the small scratch documented in

@@ -1,5 +1,13 @@
 """Derivatives of sampled arrays along any axis.
 
+One name, three kinds of input: ``fastfd.centered_diff(f, x, h)``
+differentiates a callable ``f`` at ``x``, ``fastfd.grid.centered_diff(u, dx,
+axis=...)`` a sampled array (validated, allocating), and
+``fastfd.kernels.centered_diff(u, dx, out)`` is the ``@njit`` kernel that
+fills ``out``; the second derivative of a callable is
+``fastfd.second_derivative``, of samples ``second_diff`` (in ``grid`` and
+``kernels``).
+
 The spacing is ``dx`` everywhere (``*spacing`` in :func:`gradient`, as in
 ``np.gradient``): a positive number, or the coordinates of the samples along
 the axis. It is the second positional argument of every function except
