@@ -131,6 +131,26 @@ def test_high_order_has_no_stencil():
     assert max_accuracy(10**6, "centered", np.float64) == 0
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("order", [1, 2, 4, 27, 28])
+def test_limit_check_agrees_with_max_accuracy(dtype, order):
+    """check_accuracy_limit scans only up to the requested accuracy; it
+    accepts exactly the accuracies at or below max_accuracy (with the
+    one-sided limit for edges)."""
+    for scheme in ("centered", "forward", "backward"):
+        for edges in (False, True):
+            limit = max_accuracy(order, scheme, dtype)
+            if edges and scheme == "centered":
+                limit = min(limit, max_accuracy(order, "forward", dtype))
+            for accuracy in range(1, 44):
+                if accuracy <= limit:
+                    assert _weights.check_accuracy_limit(
+                        accuracy, order, scheme, dtype, edges) == accuracy
+                else:
+                    with pytest.raises(ValueError, match=f"limit (is {limit}|0)"):
+                        _weights.check_accuracy_limit(accuracy, order, scheme, dtype, edges)
+
+
 def test_huge_accuracy_returns_at_once():
     # a hang would be caught by the timeout; 100000 points of Fornberg in
     # rational arithmetic do not return in any reasonable time

@@ -589,6 +589,39 @@ def test_rosenbrock_gradient_and_hessian(f, n):
         assert np.max(np.abs(H - ref)) <= 1e-6 * np.max(np.abs(ref))
 
 
+def test_jitted_f_compiled_before_timing_and_one_kernel_per_call_shape(monkeypatch):
+    """parallel=None times one evaluation of f, not its compilation, and a
+    second call of the same shape compiles no other kernel."""
+    @numba.njit
+    def lin(v):
+        return v[0] * v[0] + 3.0 * v[1]
+
+    seen = []
+    clock = D.time.perf_counter
+
+    class Clock:
+        @staticmethod
+        def perf_counter():
+            seen.append(len(lin.signatures))
+            return clock()
+
+    monkeypatch.setattr(D, "time", Clock)
+
+    def kernels():
+        return sum(len(getattr(D.JIT, k).signatures)
+                   for k in ("grad", "grad_guarded", "grad_chunk"))
+
+    before = kernels()
+    g1 = D.gradient(lin, [1.0, 2.0])
+    after = kernels()
+    assert seen and seen[0] == 1        # f compiled before the clock started
+    assert after - before in (2, 3)     # one driver: the chunk, or the parallel one
+    g2 = D.gradient(lin, [1.0, 2.0])
+    assert kernels() == after
+    assert np.array_equal(g1, g2)
+    np.testing.assert_allclose(g1, [2.0, 3.0], rtol=1e-9)
+
+
 def test_gradient_jitted_parallel_equals_serial_and_python():
     x = np.random.default_rng(1).uniform(-1, 1, 300)
     a = D.gradient(rosen_jit, x, parallel=True)

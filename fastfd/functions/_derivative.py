@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import functools
 import time
 from typing import Any
+import weakref
 
 import numba
 import numba.np.numpy_support
@@ -1369,19 +1370,37 @@ def _prepare_vector(f, x, h, accuracy, scheme, parallel, orders=(1,), power=1):
     return jitted, xc, xdt, ha, accuracy, scheme, parallel
 
 
-def _decide_parallel(parallel, jitted, t_f0, nevals):
-    if parallel is None:
-        return jitted and t_f0 * nevals > PARALLEL_MIN_SECONDS
-    return parallel
+# parallel=None: the choice made on the first call for a jitted f, per
+# (kind, n, dtype), so later calls of the same shape reuse the kernel that
+# call compiled (the serial and the parallel path compile different
+# specializations of the chunk kernel, each a fraction of a second).
+_PARALLEL_CHOICE = weakref.WeakKeyDictionary()
+
+
+def _decide_parallel(parallel, jitted, t_f0, nevals, f=None, key=None):
+    if parallel is not None:
+        return parallel
+    if not jitted:
+        return False
+    try:
+        choices = _PARALLEL_CHOICE.setdefault(f, {})
+    except TypeError:           # f not weak-referenceable: decide every call
+        choices = {}
+    if key not in choices:
+        choices[key] = t_f0 * nevals > PARALLEL_MIN_SECONDS
+    return choices[key]
 
 
 def _eval_f0(f, xc, jitted):
-    """``f(x)`` on a copy, and how long it took (the first call of a jitted f
-    includes its compilation, which only errs towards parallel). A Python
-    ``f`` sees a read-only view; the copy is compared with ``x`` after."""
+    """``f(x)`` on a copy, and how long it took. A jitted ``f`` is compiled
+    for ``x``'s type first, so the time is that of one evaluation, not of
+    the compiler. A Python ``f`` sees a read-only view; the copy is compared
+    with ``x`` after."""
     work = xc.reshape(1, -1).copy()
     call = f if jitted else _ReadOnlyArg(f, work[0])
     try:
+        if jitted:
+            f.compile((numba.typeof(work[0]),))
         t = time.perf_counter()
         v = call(work[0])
         t = time.perf_counter() - t
@@ -1448,9 +1467,11 @@ def gradient(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
         ``f`` is called.
     parallel : bool or None, optional
         Use all Numba threads (jitted ``f`` only). ``None``: when the
-        evaluations are estimated (from timing the ``f(x)`` call) to take
-        over 1 ms. Each entry is computed by the same operations either way,
-        so the result is bitwise the same.
+        evaluations are estimated (from timing the ``f(x)`` call, after
+        compiling ``f``) to take over 1 ms; decided on the first call for
+        this ``f`` and ``x``'s size and dtype and kept for later calls, so
+        each call shape compiles one kernel. Each entry is computed by the
+        same operations either way, so the result is bitwise the same.
 
     Returns
     -------
@@ -1470,7 +1491,8 @@ def gradient(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
     fdt = _scalar_f0(f0, "gradient (f: R^n -> R; use jacobian for vector-valued f)")
     dt = _out_dtype(xdt, fdt)
     offs, nums, den = _stencil_arrays(1, accuracy, scheme, xdt.str)
-    parallel = _decide_parallel(parallel, jitted, t_f0, xc.size * offs.size)
+    parallel = _decide_parallel(parallel, jitted, t_f0, xc.size * offs.size,
+                                f, ("grad", xc.size, xdt))
     base = step_base(_eps(xdt, fdt), 1, accuracy) if ha is None else 0.0
     hf, hstride = _steps_args(ha, xdt)
     out = np.empty(xc.size, dtype=dt)
@@ -1523,7 +1545,8 @@ def jacobian(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
         raise TypeError(f"f must return real numbers, got dtype {fdt}")
     dt = _out_dtype(xdt, fdt)
     offs, nums, den = _stencil_arrays(1, accuracy, scheme, xdt.str)
-    parallel = _decide_parallel(parallel, jitted, t_f0, xc.size * offs.size)
+    parallel = _decide_parallel(parallel, jitted, t_f0, xc.size * offs.size,
+                                f, ("jac", xc.size, xdt))
     base = step_base(_eps(xdt, fdt), 1, accuracy) if ha is None else 0.0
     hf, hstride = _steps_args(ha, xdt)
     m, n = f0a.size, xc.size
@@ -1588,7 +1611,8 @@ def hessian(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
     offs2, nums2, den2 = _stencil_arrays(2, accuracy, scheme, xdt.str)
     n = xc.size
     parallel = _decide_parallel(parallel, jitted, t_f0,
-                                n * offs2.size + n * (n - 1) // 2 * offs1.size ** 2)
+                                n * offs2.size + n * (n - 1) // 2 * offs1.size ** 2,
+                                f, ("hess", n, xdt))
     base = step_base(_eps(xdt, fdt), 2, accuracy) if ha is None else 0.0
     hf, hstride = _steps_args(ha, xdt)
     n = xc.size
