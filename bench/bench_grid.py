@@ -2,7 +2,7 @@
 
     .venv/bin/python -m pytest bench/bench_grid.py --benchmark-only -q
 
-Targets (issue 2, section 5): 1-D centered 2e7 float64 with out= at most
+Targets: 1-D centered 2e7 float64 with out= at most
 1.25x copyto and at least 2x faster than NumPy slicing; accuracy 4 and 6 at
 most 1.5x copyto; axis 0 of a C 4000x4000 array at most 1.3x copyto; 1e5
 elements faster than NumPy slicing, 1e3 within 1.5x of it.
@@ -57,7 +57,7 @@ def test_centered_2e7_fastfd(role, big):
 
 
 def test_centered_2e7_fastfd_serial(role, big, monkeypatch):
-    # one thread: the figure that matters when the other core is busy
+    # one thread: the figure when no second core is free
     monkeypatch.setattr(config, "PARALLEL_MIN", 1 << 62)
     u, out = big
     role("fastfd serial", G1)(_warm(lambda: grid.derivative(u, dx=H, out=out)))

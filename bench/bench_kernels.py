@@ -2,8 +2,8 @@
 
     .venv/bin/python -m pytest bench/bench_kernels.py --benchmark-only -q
 
-Compare the fastfd rows as ratios to the roofline of the same run (the
-machine is shared; absolute times drift between runs).
+Compare the fastfd rows as ratios to the roofline of the same run: absolute
+times drift between runs, the ratios much less.
 
 These kernels are serial by design (they run inside a user's own njit or
 prange loop), so the roofline here is the single-threaded ``np.copyto``.

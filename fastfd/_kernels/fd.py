@@ -124,13 +124,12 @@ def _build(jit, pjit, prange, step_rule, realized_step):
                out, status):
         """``points_chunk`` over ``nchunks`` contiguous chunks.
 
-        The prange body is a call to the chunk helper: measured on this
-        machine, a prange loop body with the arithmetic inline did not
-        vectorize. Chunks are handed to threads one at a time
-        (``set_parallel_chunksize(1)``; the caller passes several chunks per
-        thread): with another process busy on one of the two cores, static
-        halves took 0.236 s for 1e7 points, dynamic sixteenths 0.128 s (the
-        same as static halves on an idle machine).
+        The prange body is a call to the chunk helper: a prange loop body
+        with the arithmetic inline did not vectorize. Chunks are handed to
+        threads one at a time (``set_parallel_chunksize(1)``; the caller
+        passes several chunks per thread): with one of two cores running
+        another process, dynamic sixteenths took 0.54x the time of static
+        halves at 1e7 points (the time of static halves on idle cores).
 
         An exception inside a prange body is not reliably propagated by Numba
         (lost, or a SystemError), so each chunk runs guarded and reports into

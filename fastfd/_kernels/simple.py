@@ -416,11 +416,11 @@ def stencil_moments(offsets, weights):
     if 0 <= d < npts:
         return d, max(npts - d, 1), scale
     # No moment below npts passed the test: a stencil on npts points that
-    # annihilates every polynomial of degree < npts is zero, so the test was
+    # annihilates every polynomial of degree < npts is zero, so the test is
     # fooled by rounded weights. float32 weights of high-order one-sided
     # stencils (order 4 accuracy 7, order 5 accuracy 5, order 6 accuracy 4,
-    # ...) have M_d as small as 3e-6 of its scale, under the 1e-5 threshold:
-    # they were read as an 11th derivative. For a stencil of maximal accuracy
+    # ...) have M_d as small as 3e-6 of its scale, under the 1e-5 threshold,
+    # and the test alone would read them as an 11th derivative. For a stencil of maximal accuracy
     # on its points M_d is the only moment below q = npts that is not zero, so
     # take the largest relative moment there; the rest of the edge then uses
     # all npts points (accuracy npts - d, that of a one-sided stencil).

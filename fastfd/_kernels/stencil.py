@@ -45,7 +45,7 @@ from .. import _config as config
 from .fornberg import fornberg
 
 # Elements of `out` accumulated per block while every stencil term is added.
-# Serial, float64, this machine: 1e5 points acc 2 took 31/19/16/16 us with
+# Serial, float64: 1e5 points acc 2 took 31/19/16/16 us with
 # blocks of 256/1024/4096/8192, 4e6 points acc 6 3.4/2.8/2.5/2.4 ms; 4096
 # float64 (32 KB) stays in L1.
 BLOCK = 4096
@@ -171,7 +171,7 @@ def uniform_parallel(u, out, inner, ip, fp):
     per = (j1 - j0 + rows - 1) // rows
     outer = u.shape[0]
     # One helper call per contiguous chunk: a bare prange body did not
-    # vectorize and ran 2.6x slower than serial on this machine.
+    # vectorize and ran 2.6x slower than serial.
     # Edges ride with the first unit of each block: one parallel region (one
     # barrier) per call. per >= 1: the public layer only builds plans with at
     # least one interior row.

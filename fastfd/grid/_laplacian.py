@@ -207,11 +207,11 @@ def _compute(u, spacing, accuracy, boundary, res):
     """Fill C-contiguous ``res`` from C-contiguous ``u`` (1-3 axes)."""
     if u.size >= PARALLEL_MIN:
         # About 32 chunks handed out dynamically instead of the default
-        # static halves: on this shared 2-core machine a thread whose core
-        # is busy otherwise doubles the whole call (measured 2.4x -> 1.3x
-        # copy time at 256**3 while another process ran, the same 1.2x when
-        # idle). Set from Python: inside a kernel it would stop Numba caching
-        # it (the setting is a ctypes call).
+        # static halves: with static halves a thread whose core also runs
+        # another process holds up the whole call (256**3 with one of two
+        # cores loaded: 2.4x copy time static, 1.3x dynamic; 1.2x either way
+        # on idle cores). Set from Python: inside a kernel the setting (a
+        # ctypes call) would stop Numba caching it.
         n = u.shape[0] if accuracy == 2 else u.size // 65536
         with numba.parallel_chunksize(max(1, n // 32)):
             _fused(u, spacing, accuracy, boundary, res, True)
