@@ -16,7 +16,7 @@ import numpy as np
 from .stencils import SCHEMES, _check_accuracy, _check_order, _check_scheme
 
 __all__ = [
-    "SCHEMES", "check_order", "check_accuracy", "check_scheme", "check_choice",
+    "SCHEMES", "check_order", "check_accuracy", "check_scheme", "check_callable", "check_choice",
     "result_dtype", "as_float_array", "normalize_axis", "check_out",
     "check_positive_scalar", "check_int", "short_repr", "check_not_masked",
 ]
@@ -30,6 +30,16 @@ def short_repr(value, limit=80):
     """``repr`` cut to ``limit`` characters, for error messages."""
     r = repr(value)
     return r if len(r) <= limit else r[: limit - 3] + "..."
+
+
+def check_callable(name, value, hint=None):
+    """TypeError unless ``value`` is callable; ``hint`` (what to use
+    instead) is added when ``value`` is an array or a list, the sampled
+    data of a ``fastfd.grid`` call."""
+    if not callable(value):
+        extra = f"; {hint}" if hint and isinstance(value, (np.ndarray, list, tuple)) else ""
+        raise TypeError(f"{name} must be callable, got {short_repr(value)}{extra}")
+    return value
 
 
 def check_choice(name, value, choices):

@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from ._validation import check_accuracy, check_order, check_scheme, result_dtype
+from ._validation import SCHEMES, check_accuracy, check_order, check_scheme, result_dtype
 
 __all__ = ["optimal_step", "step_base", "step_rule", "realized_step", "check_precision",
            "check_steps"]
@@ -103,7 +103,7 @@ def check_precision(param_dtype, loss_dtype=None):
 
 def check_steps(x, eps, check_dtype):
     """Default steps of a gradient check at points `x`, float64 (0-d for a
-    scalar `x`): ``optimal_step("centered", x, dtype=check_dtype)``, times
+    scalar `x`): ``optimal_step(x, dtype=check_dtype)``, times
     ``(eps / eps32)**(1/3)`` when `eps` (from :func:`check_precision`) is
     coarser than float32's.
 
@@ -115,7 +115,7 @@ def check_steps(x, eps, check_dtype):
     >>> check_steps(np.array([0.5, 4.0]), *check_precision(np.float64))
     array([3.81469727e-06, 1.52587891e-05])
     """
-    steps = np.asarray(optimal_step("centered", x, dtype=check_dtype), dtype=np.float64)
+    steps = np.asarray(optimal_step(x, dtype=check_dtype), dtype=np.float64)
     eps32 = float(np.finfo(np.float32).eps)
     if eps > eps32:
         steps *= (eps / eps32) ** (1.0 / 3.0)
@@ -165,8 +165,8 @@ def realized_step(x, h, lo, hi):
     return ((x + hi * h) - (x + lo * h)) / (hi - lo)
 
 
-def optimal_step(scheme: str, x: ArrayLike, *, order: int = 1, accuracy: int = 2,
-                 dtype: DTypeLike = None) -> Any:
+def optimal_step(x: ArrayLike, scheme: str = "centered", *, order: int = 1,
+                 accuracy: int = 2, dtype: DTypeLike = None) -> Any:
     """Step used by fastfd's derivatives of functions when ``h=None``.
 
     ``h = eps**(1/(accuracy + order)) * max(1, |x|)``, rounded down to a power
@@ -181,11 +181,11 @@ def optimal_step(scheme: str, x: ArrayLike, *, order: int = 1, accuracy: int = 2
 
     Parameters
     ----------
-    scheme : {"centered", "forward", "backward"}
-        Stencil shape (only used to validate ``accuracy``: centered stencils
-        need an even accuracy).
     x : float or array_like
         Point(s) of evaluation. Real numbers.
+    scheme : {"centered", "forward", "backward"}, optional
+        Stencil shape (only used to validate ``accuracy``: centered stencils
+        need an even accuracy).
     order : int, optional
         Derivative order ``d`` >= 1.
     accuracy : int, optional
@@ -212,17 +212,20 @@ def optimal_step(scheme: str, x: ArrayLike, *, order: int = 1, accuracy: int = 2
     --------
     >>> import numpy as np
     >>> from fastfd.steps import optimal_step
-    >>> optimal_step("centered", 1.0)          # eps**(1/3) = 6.06e-06
+    >>> optimal_step(1.0)                    # eps**(1/3) = 6.06e-06
     3.814697265625e-06
-    >>> optimal_step("centered", 1.0, order=2)  # eps**(1/4) = 2**-13 exactly
+    >>> optimal_step(1.0, order=2)           # eps**(1/4) = 2**-13 exactly
     0.0001220703125
-    >>> optimal_step("forward", 1.0, accuracy=1)   # eps**(1/2) = 2**-26 exactly
+    >>> optimal_step(1.0, "forward", accuracy=1)   # eps**(1/2) = 2**-26 exactly
     1.4901161193847656e-08
-    >>> optimal_step("centered", np.float32(3.0))  # float32: 3 * 4.9e-03, rounded down
+    >>> optimal_step(np.float32(3.0))        # float32: 3 * 4.9e-03, rounded down
     np.float32(0.0078125)
-    >>> optimal_step("centered", [0.0, 1e3])
+    >>> optimal_step([0.0, 1e3])
     array([3.81469727e-06, 3.90625000e-03])
     """
+    if isinstance(x, str) and x in SCHEMES:
+        raise TypeError(
+            f"x must be real numbers, got {x!r}: x comes first, optimal_step(x, {x!r})")
     scheme = check_scheme(scheme)
     order = check_order(order)
     accuracy = check_accuracy(accuracy, scheme)

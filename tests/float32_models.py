@@ -48,7 +48,7 @@ __all__ = ["make_conv", "make_mlp", "make_lstm", "make_relu_mlp", "make_tanh_max
            "plant", "Planted", "MODELS", "flat_index", "coordinate_name",
            "FLOAT32_STEP_BELOW_ONE"]
 
-# fastfd.optimal_step("centered", x, dtype=np.float32) for |x| <= 1:
+# fastfd.optimal_step(x, dtype=np.float32) for |x| <= 1:
 # eps32**(1/3) = 4.9e-3 rounded down to a power of two.
 FLOAT32_STEP_BELOW_ONE = 2.0 ** -8
 

@@ -154,12 +154,12 @@ def test_automatic_steps_on_seed_function(f):
 
 def test_automatic_step_divides_by_realized_step():
     x0 = 0.1  # 0.1 + h is inexact for almost every h
-    h = optimal_step("centered", x0)
+    h = optimal_step(x0)
     span = (x0 + h) - (x0 - h)
     expected = (poly_np(x0 + h) - poly_np(x0 - h)) / span
     assert D.centered_diff(poly_np, x0) == expected
     assert D.centered_diff(poly_jit, x0) == expected
-    hf = optimal_step("forward", x0, accuracy=1)
+    hf = optimal_step(x0, "forward", accuracy=1)
     assert D.forward_diff(poly_np, x0) == (poly_np(x0 + hf) - poly_np(x0)) / ((x0 + hf) - x0)
 
 
@@ -255,14 +255,14 @@ def test_float32_and_float64():
     x64 = x32.astype(np.float64)
     r32 = D.derivative(np.exp, x32, full_output=True)
     assert r32.value.dtype == np.float32 and r32.step.dtype == np.float32
-    assert np.array_equal(r32.step, optimal_step("centered", x32))
+    assert np.array_equal(r32.step, optimal_step(x32))
     assert np.max(np.abs(r32.value / np.exp(x64) - 1)) < 2e-4
     r64 = D.derivative(np.exp, x64)
     assert r64.dtype == np.float64 and np.max(np.abs(r64 / np.exp(x64) - 1)) < 1e-9
     # float64 x with an f computing in float32: float32-sized steps
     f32 = lambda t: np.exp(np.asarray(t, dtype=np.float32))  # noqa: E731
     r = D.derivative(f32, x64, full_output=True)
-    assert np.array_equal(r.step, optimal_step("centered", x64, dtype=np.float32))
+    assert np.array_equal(r.step, optimal_step(x64, dtype=np.float32))
     assert np.max(np.abs(r.value / np.exp(x64) - 1)) < 2e-4
     # with float64 steps the float32 roundoff would swamp the result
     assert np.max(np.abs(D.centered_diff(f32, x64, 1e-8) / np.exp(x64) - 1)) > 1e-2
@@ -277,7 +277,7 @@ def test_float32_and_float64():
     # float32-sized steps (x is float32)
     r = D.derivative(poly_jit, x32, full_output=True)
     assert r.value.dtype == np.float64 and r.step.dtype == np.float64
-    assert np.array_equal(r.step, optimal_step("centered", x32))
+    assert np.array_equal(r.step, optimal_step(x32))
     assert isinstance(D.forward_diff(seed_f, np.float32(1.3)), np.float32)
     # integers are points too
     assert D.centered_diff(poly_np, [1, 2]).dtype == np.float64
@@ -521,7 +521,7 @@ def test_full_output_fd():
     r = D.derivative(np.exp, x, full_output=True)
     assert isinstance(r, D.DerivativeResult) and r.method == "fd"
     assert np.array_equal(r.value, D.derivative(np.exp, x))
-    assert np.array_equal(r.step, optimal_step("centered", x))
+    assert np.array_equal(r.step, optimal_step(x))
     assert r.nfev == 4  # two points, and the same at twice the step
     err = np.abs(r.value - np.exp(x))
     # at the optimal step truncation and roundoff are comparable, so the
@@ -858,6 +858,19 @@ def _sq(x):
     (lambda: D.centered_diff(3.0, 1.0), TypeError, "f must be callable, got 3.0"),
     (lambda: D.derivative("sin", 1.0), TypeError, "f must be callable, got 'sin'"),
     (lambda: D.gradient(None, [1.0]), TypeError, "f must be callable, got None"),
+    (lambda: D.gradient(np.arange(5.0), 0.1), TypeError,
+     r"f must be callable, got array\(\[0\., 1\., 2\., 3\., 4\.\]\); for sampled arrays use "
+     r"fastfd\.grid\.gradient\(u, dx\)"),
+    (lambda: D.derivative(np.arange(5.0), 0.1), TypeError,
+     r"f must be callable, got .*; for sampled arrays use fastfd\.grid\.derivative\(u, order, dx=dx\)"),
+    (lambda: D.centered_diff(np.arange(5.0), 0.1), TypeError,
+     r"f must be callable, got .*; for sampled arrays use fastfd\.grid\.centered_diff\(u, dx\)"),
+    (lambda: D.forward_diff([1.0, 2.0], 0.1), TypeError,
+     r"f must be callable, got \[1\.0, 2\.0\]; for sampled arrays use fastfd\.grid\.forward_diff"),
+    (lambda: D.backward_diff(np.ones(3), 0.1), TypeError, r"use fastfd\.grid\.backward_diff\(u, dx\)"),
+    (lambda: D.second_derivative(np.ones(3), 0.1), TypeError,
+     r"use fastfd\.grid\.second_diff\(u, dx\)"),
+    (lambda: D.jacobian(np.ones(3), [0.1]), TypeError, r"f must be callable, got array\(\[1\., 1\., 1\.\]\)$"),
     (lambda: D.centered_diff(_sq, 1.0, 0.0), ValueError, r"h must be positive and finite, got 0\.0"),
     (lambda: D.centered_diff(_sq, 1.0, -1e-3), ValueError, r"h must be positive and finite, got -0\.001"),
     (lambda: D.forward_diff(_sq, 1.0, np.inf), ValueError, "h must be positive and finite, got inf"),

@@ -287,7 +287,7 @@ def test_nfev_counts_the_evaluation_that_showed_a_float32_f():
     x = np.array([0.5, 1.0])
     r = D.derivative(f, x, full_output=True)
     assert f.calls == r.nfev == 2 * 2 + 1
-    assert np.array_equal(r.step, optimal_step("centered", x, dtype=np.float32))
+    assert np.array_equal(r.step, optimal_step(x, dtype=np.float32))
     assert np.max(np.abs(r.value / np.exp(x) - 1)) < 2e-4
 
 

@@ -23,7 +23,7 @@ N = 200
 def point():
     x = np.linspace(-3.0, 3.0, N)
     idx = np.arange(N, dtype=np.intp)
-    steps = optimal_step("centered", x)
+    steps = optimal_step(x)
     return x, idx, steps
 
 

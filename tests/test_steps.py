@@ -25,7 +25,7 @@ def _pow2_floor(v):
 ])
 @pytest.mark.parametrize("x", [0.0, 0.5, -1.0, 3.7, -1e4, 1e200])
 def test_rule_is_eps_power_times_scale_rounded_down(scheme, order, accuracy, power, x):
-    h = optimal_step(scheme, x, order=order, accuracy=accuracy)
+    h = optimal_step(x, scheme, order=order, accuracy=accuracy)
     target = EPS ** power * max(1.0, abs(x))
     assert h == _pow2_floor(target)
     assert target / 2 < h <= target
@@ -34,35 +34,35 @@ def test_rule_is_eps_power_times_scale_rounded_down(scheme, order, accuracy, pow
 
 def test_array_matches_scalar_and_keeps_shape():
     x = np.array([[0.0, -2.5, 7.0], [1e-3, 1e9, -1e300]])
-    h = optimal_step("centered", x)
+    h = optimal_step(x)
     assert h.shape == x.shape and h.dtype == np.float64
     for xi, hi in zip(x.ravel(), h.ravel()):
-        assert hi == optimal_step("centered", float(xi))
-    assert np.array_equal(optimal_step("centered", [1, 2]), optimal_step("centered", [1.0, 2.0]))
+        assert hi == optimal_step(float(xi))
+    assert np.array_equal(optimal_step([1, 2]), optimal_step([1.0, 2.0]))
 
 
 def test_float32_steps():
-    h = optimal_step("centered", np.float32(1.0))
+    h = optimal_step(np.float32(1.0))
     assert isinstance(h, np.float32)
     assert h == np.float32(_pow2_floor(EPS32 ** (1 / 3)))
     # float32 f on float64 x: the lower precision decides
-    hx = optimal_step("centered", np.array([1.0, 4.0]), dtype=np.float32)
+    hx = optimal_step(np.array([1.0, 4.0]), dtype=np.float32)
     assert hx.dtype == np.float32
     assert hx[0] == np.float32(_pow2_floor(EPS32 ** (1 / 3)))
     assert hx[1] == np.float32(_pow2_floor(4 * EPS32 ** (1 / 3)))
-    assert optimal_step("centered", 1.0, dtype=np.complex64) == hx[0]
-    assert optimal_step("centered", 1.0, dtype=np.float64) == _pow2_floor(EPS ** (1 / 3))
+    assert optimal_step(1.0, dtype=np.complex64) == hx[0]
+    assert optimal_step(1.0, dtype=np.float64) == _pow2_floor(EPS ** (1 / 3))
 
 
 def test_non_finite_x_gives_non_finite_or_default_step():
-    h = optimal_step("centered", [np.inf, 1.0])
+    h = optimal_step([np.inf, 1.0])
     assert np.isinf(h[0]) and np.isfinite(h[1])
 
 
 def test_power_of_two_step_makes_points_exact():
     rng = np.random.default_rng(0)
     x = rng.uniform(-50, 50, 1000)
-    h = optimal_step("centered", x)
+    h = optimal_step(x)
     # x + h - x recovers h exactly in almost every case; the realized step is
     # what the derivative code divides by either way.
     assert np.mean((x + h) - x == h) > 0.95
@@ -76,7 +76,7 @@ def test_njit_rule_is_the_numpy_rule():
     base = step_base(EPS, 2, 2)
     assert base == EPS ** 0.25
     for x in (0.0, 2.0, -33.3):
-        assert step_rule(x, base) == optimal_step("centered", x, order=2)
+        assert step_rule(x, base) == optimal_step(x, order=2)
     xs = np.array([0.0, 0.5, 1.0, 1.0 + 2 ** -52, 3.7, -1e300, 1e-300, np.inf, -np.inf,
                    np.nan, 2.0 ** 40 + 3.0], dtype=np.float64)
     mine = step_rule(xs, base)
@@ -102,19 +102,23 @@ def test_second_derivative_h_sweep_minimum_near_eps_quarter():
     err_third = np.interp(math.log(EPS ** (1 / 3)), np.log(hs[::-1]), errs[::-1])
     assert err_third > 10 * err_quarter
     # the automatic step lands near the minimum
-    assert np.max(np.abs(optimal_step("centered", x0, order=2) / h_best)) < 8
+    assert np.max(np.abs(optimal_step(x0, order=2) / h_best)) < 8
 
 
 @pytest.mark.parametrize("args, kwargs, exc, match", [
-    (("sideways", 1.0), {}, ValueError, "scheme must be one of .*'sideways'"),
-    (("centered", 1.0), {"accuracy": 3}, ValueError, "accuracy must be even.*3"),
-    (("centered", 1.0), {"order": 0}, ValueError, "order must be >= 1, got 0"),
-    (("centered", 1.0), {"order": 1.5}, TypeError, "order must be an integer"),
-    (("centered", 1.0), {"accuracy": 0}, ValueError, "accuracy must be >= 1, got 0"),
-    (("centered", "abc"), {}, TypeError, "x must be real numbers"),
-    (("centered", 1 + 2j), {}, TypeError, "x must be real numbers, got dtype complex128"),
-    (("centered", True), {}, TypeError, "x must be real numbers, got True"),
-    (("centered", 1.0), {"dtype": "U3"}, TypeError, "dtype must be a numeric dtype"),
+    ((1.0, "sideways"), {}, ValueError, "scheme must be one of .*'sideways'"),
+    ((1.0,), {"accuracy": 3}, ValueError, "accuracy must be even.*3"),
+    ((1.0,), {"order": 0}, ValueError, "order must be >= 1, got 0"),
+    ((1.0,), {"order": 1.5}, TypeError, "order must be an integer"),
+    ((1.0,), {"accuracy": 0}, ValueError, "accuracy must be >= 1, got 0"),
+    (("abc",), {}, TypeError, "x must be real numbers"),
+    ((1 + 2j,), {}, TypeError, "x must be real numbers, got dtype complex128"),
+    ((True,), {}, TypeError, "x must be real numbers, got True"),
+    ((1.0,), {"dtype": "U3"}, TypeError, "dtype must be a numeric dtype"),
+    (("centered", 1.0), {}, TypeError,
+     r"x must be real numbers, got 'centered': x comes first, optimal_step\(x, 'centered'\)"),
+    (("forward",), {"accuracy": 1}, TypeError,
+     r"got 'forward': x comes first, optimal_step\(x, 'forward'\)"),
 ])
 def test_errors(args, kwargs, exc, match):
     with pytest.raises(exc, match=match):

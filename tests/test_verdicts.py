@@ -76,7 +76,7 @@ def test_status_values_and_per_coordinate_statuses():
 # A loss that varies on a scale smaller than the step: the correct gradient
 # differs from every centered difference at h, 2h and 4h by about the same
 # amount (the discrepancy looks stable), but not at h/16.
-_H = float(optimal_step("centered", np.asarray(1.0)))
+_H = float(optimal_step(np.asarray(1.0)))
 _X0 = np.where(np.random.default_rng(0).random(64) < 0.5, -1.0, 1.0)
 
 

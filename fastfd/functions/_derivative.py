@@ -21,7 +21,8 @@ from ..gradcheck._params import jit_return_type as _jit_return_type
 from .._kernels.fd import JIT, PY
 from ..steps import _eps, realized_step, step_base, step_rule
 from .._validation import (
-    SCHEMES, check_accuracy, check_choice, check_order, result_dtype, short_repr,
+    SCHEMES, check_accuracy, check_callable, check_choice, check_order, result_dtype,
+    short_repr,
 )
 from ..stencils import exact_weights, integer_form, stencil_offsets
 
@@ -139,9 +140,23 @@ class DerivativeResult:
 
 # ---------------------------------------------------------------- validation
 
-def _check_f(f):
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {short_repr(f)}")
+# The fastfd.grid function for sampled arrays passed where f belongs (the
+# np.gradient habit: gradient(u, 0.1)).
+_FOR_SAMPLES = {
+    "forward_diff": "fastfd.grid.forward_diff(u, dx)",
+    "backward_diff": "fastfd.grid.backward_diff(u, dx)",
+    "centered_diff": "fastfd.grid.centered_diff(u, dx)",
+    "second_derivative": "fastfd.grid.second_diff(u, dx)",
+    "derivative": "fastfd.grid.derivative(u, order, dx=dx)",
+    "gradient": "fastfd.grid.gradient(u, dx)",
+}
+
+
+def _check_f(f, caller=None):
+    """Whether ``f`` is jitted; TypeError if it is not callable (for an
+    array, naming the ``fastfd.grid`` function of ``caller``)."""
+    hint = _FOR_SAMPLES.get(caller)
+    check_callable("f", f, hint and f"for sampled arrays use {hint}")
     return is_jitted(f)
 
 
@@ -1130,7 +1145,7 @@ _SEED_DOC = """{summary}
         order of operations), so a step below the resolution of ``x`` (``x
         + h == x``) gives 0 or nan there, exactly as the seed's formula
         would (:func:`derivative` refuses such a step with a ValueError).
-        ``None`` (default): ``optimal_step("{scheme}", x, order={order},
+        ``None`` (default): ``optimal_step(x, "{scheme}", order={order},
         accuracy={p})``, about ``{rule} * max(1, |x|)``, and the difference
         is divided by the realized step ``{realized}`` instead of the
         nominal one.
@@ -1159,21 +1174,25 @@ _SEED_DOC = """{summary}
 
 def forward_diff(f: Callable[..., Any], x: ArrayLike, h: ArrayLike | None = None, *,
                  vectorized: bool = True) -> Any:
+    _check_f(f, "forward_diff")
     return _stencil_derivative(f, x, h, 1, 1, "forward", vectorized, seed=True)
 
 
 def backward_diff(f: Callable[..., Any], x: ArrayLike, h: ArrayLike | None = None, *,
                   vectorized: bool = True) -> Any:
+    _check_f(f, "backward_diff")
     return _stencil_derivative(f, x, h, 1, 1, "backward", vectorized, seed=True)
 
 
 def centered_diff(f: Callable[..., Any], x: ArrayLike, h: ArrayLike | None = None, *,
                   vectorized: bool = True) -> Any:
+    _check_f(f, "centered_diff")
     return _stencil_derivative(f, x, h, 1, 2, "centered", vectorized, seed=True)
 
 
 def second_derivative(f: Callable[..., Any], x: ArrayLike, h: ArrayLike | None = None, *,
                       vectorized: bool = True) -> Any:
+    _check_f(f, "second_derivative")
     return _stencil_derivative(f, x, h, 2, 2, "centered", vectorized, seed=True)
 
 
@@ -1266,7 +1285,7 @@ def derivative(f: Callable[..., Any], x: ArrayLike, *, order: int = 1, accuracy:
     scheme : {"centered", "forward", "backward"}, optional
     h : float or array_like, optional
         Step(s), positive and finite, broadcastable with ``x``. ``None``:
-        ``optimal_step(scheme, x, order=order, accuracy=accuracy)`` (about
+        ``optimal_step(x, scheme, order=order, accuracy=accuracy)`` (about
         ``eps**(1/(accuracy + order)) * max(1, |x|)``) and division by the
         realized step. For Richardson the first (largest) step, by default
         ``max(1, |x|) / 8`` rounded down to a power of two (``sqrt(|x|)``
@@ -1331,6 +1350,7 @@ def derivative(f: Callable[..., Any], x: ArrayLike, *, order: int = 1, accuracy:
     >>> bool(abs(r.value - np.e) < 1e-13), bool(r.error < 1e-13), r.nfev
     (True, True, 33)
     """
+    _check_f(f, "derivative")
     order, accuracy, scheme, method = _check_derivative_args(order, accuracy, scheme, method)
     full_output = _check_bool("full_output", full_output)
     if method == "complex":
@@ -1341,8 +1361,9 @@ def derivative(f: Callable[..., Any], x: ArrayLike, *, order: int = 1, accuracy:
 
 # -------------------------------------------------- gradient, Jacobian, Hessian
 
-def _prepare_vector(f, x, h, accuracy, scheme, parallel, orders=(1,), power=1):
-    jitted = _check_f(f)
+def _prepare_vector(f, x, h, accuracy, scheme, parallel, orders=(1,), power=1,
+                    caller=None):
+    jitted = _check_f(f, caller)
     scheme = check_choice("scheme", scheme, SCHEMES)
     accuracy = check_accuracy(accuracy, scheme)
     parallel = _check_bool("parallel", parallel, allow_none=True)
@@ -1460,8 +1481,8 @@ def gradient(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
         ``fastfd.stencils.max_accuracy`` for ``x``'s dtype (as for
         :func:`derivative`).
     h : float or array_like, optional
-        Step, or one step per coordinate. ``None``: ``optimal_step(scheme,
-        x, accuracy=accuracy)``. A given step must be above the resolution
+        Step, or one step per coordinate. ``None``: ``optimal_step(x,
+        scheme, accuracy=accuracy)``. A given step must be above the resolution
         of its coordinate (``x[i] + h[i] != x[i]``; for :func:`hessian`
         also ``h[i]**2`` must not underflow): ValueError otherwise, before
         ``f`` is called.
@@ -1486,7 +1507,7 @@ def gradient(f: Callable[..., Any], x: ArrayLike, *, scheme: str = "centered",
     array([3.71828183, 1.71828183])
     """
     jitted, xc, xdt, ha, accuracy, scheme, parallel = _prepare_vector(
-        f, x, h, accuracy, scheme, parallel)
+        f, x, h, accuracy, scheme, parallel, caller="gradient")
     f0, t_f0 = _eval_f0(f, xc, jitted)
     fdt = _scalar_f0(f0, "gradient (f: R^n -> R; use jacobian for vector-valued f)")
     dt = _out_dtype(xdt, fdt)
