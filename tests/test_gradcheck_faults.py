@@ -318,28 +318,33 @@ def test_dense_bug_bisection_stays_inside_the_budget(fake_clock):
 
 def test_cold_numba_cache_does_not_eat_the_budget(tmp_path):
     # On a cold cache, compiling the kernels takes seconds: all of it happens
-    # in compile_kernels, before the budget clock starts, and is reported as
-    # compile_seconds. Numba's compile events show that no kernel compiles
-    # while the clock runs, whatever the speed of the machine. The loss (at
-    # least 0.5 ms: 2n calls take 2.6 s) does not fit budget=1.0 in full:
-    # directions, then the stratified sample, run on the clock.
+    # in compile_kernels (before the budget clock starts) or in
+    # compile_direction_kernels (with the clock stopped, once the plan needs
+    # directions), and is reported as compile_seconds. Numba's compile events
+    # show that no kernel compiles outside them, whatever the speed of the
+    # machine. The loss (at least 0.5 ms: 2n calls take 2.6 s) does not fit
+    # budget=1.0 in full: directions, then the stratified sample, run on the
+    # clock.
     proc = run_python("""
         import time
         import numpy as np
         from numba.core import event
         from fastfd.gradcheck import _sampling
-        from fastfd.gradcheck._check import check_gradient
+        from fastfd.gradcheck import check_gradient
 
-        compiled = []
+        inside = []
         listener = event.RecordingListener()
-        real = _sampling.compile_kernels
 
-        def spy(prob, loss, parallel):
-            seconds = real(prob, loss, parallel)
-            compiled.append(len(listener.buffer))
-            return seconds
+        def spy(real):
+            def compiling(*args):
+                start = len(listener.buffer)
+                out = real(*args)
+                inside.extend(range(start, len(listener.buffer)))
+                return out
+            return compiling
 
-        _sampling.compile_kernels = spy
+        _sampling.compile_kernels = spy(_sampling.compile_kernels)
+        _sampling.compile_direction_kernels = spy(_sampling.compile_direction_kernels)
         rng = np.random.default_rng(0)
         P = {"W": rng.standard_normal((50, 50)), "b": rng.standard_normal(50),
              "c": rng.standard_normal(7)}
@@ -356,9 +361,9 @@ def test_cold_numba_cache_does_not_eat_the_budget(tmp_path):
         checked = {t.name: t.checked for t in r.tensors}
         assert r.passed and r.mode == "sampled" and r.n_directions >= 1, str(r)
         assert checked["W"] >= 16 and checked["b"] >= 16 and checked["c"] == 7, checked
-        assert compiled[0] > 0 and r.compile_seconds > 0, (compiled, r.compile_seconds)
-        late = [e.data["dispatcher"].py_func.__qualname__ for _, e in
-                listener.buffer[compiled[0]:] if e.is_start]
+        assert inside and r.compile_seconds > 0, (inside, r.compile_seconds)
+        late = [e.data["dispatcher"].py_func.__qualname__
+                for j, (_, e) in enumerate(listener.buffer) if e.is_start and j not in inside]
         assert late == [], late
         print("ok")
     """, env={"NUMBA_CACHE_DIR": str(tmp_path)})
@@ -516,6 +521,29 @@ def test_jitted_loss_in_the_directional_stage_passes_and_fails():
 @__import__("numba").njit
 def jit_slow_sq(p):
     return np.sum(p * p)
+
+
+def test_a_python_loss_without_directions_loads_no_kernel():
+    # loading the directional kernels from Numba's cache takes ~0.2 s, more
+    # than a small Python check: they load only for a check that runs them
+    proc = run_python("""
+        import numpy as np
+        import fastfd
+        from fastfd._kernels import directions, gradcheck
+
+        def loaded():
+            return sorted(name for mod in (directions, gradcheck)
+                          for name, d in vars(mod).items() if getattr(d, "overloads", None))
+
+        x = np.array([1.0, 2.0, 3.0])
+        for kw in ({}, {"coords": "all"}, {"coords": 2}, {"coords": [0, 2]}):
+            r = fastfd.check_gradient(lambda p: float(np.sum(p ** 2)), x, 2 * x, **kw)
+            assert r.passed and loaded() == [], (kw, loaded())
+        r = fastfd.check_gradient(lambda p: float(np.sum(p ** 2)), x, 2 * x, directions=2)
+        assert r.passed and r.compile_seconds > 0 and "sum_squares" in loaded(), loaded()
+        print("ok")
+    """)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
 
 def signatures_after_compile_kernels(monkeypatch):

@@ -53,7 +53,7 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
         The analytic gradient at `params`, or ``grad(params)`` returning it.
     h : float or ndarray, optional
         Absolute step for every coordinate, or one per flat parameter. By
-        default ``optimal_step("centered", x_i)``: ``eps**(1/3) * max(1,
+        default ``optimal_step(x_i)``: ``eps**(1/3) * max(1,
         |x_i|)`` rounded down to a power of two, with ``eps`` of the lower of
         the parameter and loss precisions.
     tol : float, optional
@@ -91,7 +91,8 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
         stop. Default 10 s with ``coords="auto"``; a budget smaller than one
         loss evaluation is an error that says how long one takes. The clock
         starts once the gradient is computed and Numba's kernels are
-        compiled (reported apart as ``compile_seconds``). Bisection and the
+        compiled, and stops while the directional kernels load (both
+        reported apart as ``compile_seconds``). Bisection and the
         confirmation of suspects stop at the end of the budget (a suspect
         left is inconclusive, "not confirmed in time"); the stratified
         minimum (every tensor ``min(size, 16)`` coordinates) always runs, so

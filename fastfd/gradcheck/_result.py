@@ -110,8 +110,8 @@ class GradCheckResult:
         Largest difference between repeated evaluations at the unperturbed
         point (0.0 for a deterministic loss).
     compile_seconds : float
-        Seconds spent compiling (or loading) Numba kernels before a budgeted
-        check's clock started; not part of `elapsed` (0.0 when nothing was
+        Seconds spent compiling (or loading) Numba kernels with a budgeted
+        check's clock stopped; not part of `elapsed` (0.0 when nothing was
         compiled on the clock's behalf, e.g. without a budget).
 
     A result unpacks and indexes as the seed's pair: ``rel_error, numerical =
