@@ -13,17 +13,14 @@ import operator
 
 import numpy as np
 
-from .stencils import SCHEMES, _check_accuracy, _check_order, _check_scheme
-
 __all__ = [
-    "SCHEMES", "check_order", "check_accuracy", "check_scheme", "check_callable", "check_choice",
-    "result_dtype", "as_float_array", "normalize_axis", "check_out",
-    "check_positive_scalar", "check_int", "short_repr", "check_not_masked",
+    "SCHEMES", "check_order", "check_accuracy", "check_scheme", "check_callable",
+    "check_choice", "check_bool", "check_int", "result_dtype", "real_dtype",
+    "as_float_array", "as_real_array", "check_h", "normalize_axis", "check_out",
+    "check_positive_scalar", "short_repr", "check_not_masked",
 ]
 
-check_order = _check_order
-check_accuracy = _check_accuracy
-check_scheme = _check_scheme
+SCHEMES = ("centered", "forward", "backward")
 
 
 def short_repr(value, limit=80):
@@ -47,6 +44,45 @@ def check_choice(name, value, choices):
         raise ValueError(
             f"{name} must be one of {', '.join(map(repr, choices))}, got {short_repr(value)}")
     return value
+
+
+def check_scheme(scheme):
+    """``scheme`` one of :data:`SCHEMES`."""
+    return check_choice("scheme", scheme, SCHEMES)
+
+
+def check_order(order):
+    """A derivative order: an integer >= 1 (not a bool)."""
+    if isinstance(order, (bool, np.bool_)) or not isinstance(order, numbers.Integral):
+        raise TypeError(f"order must be an integer >= 1, got {short_repr(order)}")
+    if order < 1:
+        raise ValueError(f"order must be >= 1, got {order!r}")
+    return int(order)
+
+
+def check_accuracy(accuracy, scheme):
+    """Type, sign and parity of a stencil's ``accuracy`` (validated
+    ``scheme``). Whether the stencil is usable in a dtype is
+    ``fastfd.stencils.check_accuracy_limit``."""
+    if isinstance(accuracy, (bool, np.bool_)) or not isinstance(accuracy, numbers.Integral):
+        raise TypeError(f"accuracy must be an integer >= 1, got {short_repr(accuracy)}")
+    if accuracy < 1:
+        raise ValueError(f"accuracy must be >= 1, got {accuracy!r}")
+    if scheme == "centered" and accuracy % 2:
+        raise ValueError(
+            f"accuracy must be even for scheme='centered' (a centered stencil's "
+            f"error has only even powers of h), got {accuracy!r}")
+    return int(accuracy)
+
+
+def check_bool(name, value, allow_none=False):
+    """``True`` or ``False`` (NumPy bools too), or ``None`` if allowed."""
+    if allow_none and value is None:
+        return value
+    if not isinstance(value, (bool, np.bool_)):
+        what = "None, True or False" if allow_none else "True or False"
+        raise TypeError(f"{name} must be {what}, got {short_repr(value)}")
+    return bool(value)
 
 
 def check_int(name, value, minimum=None):
@@ -79,6 +115,55 @@ def result_dtype(dtype, name="u"):
     raise TypeError(
         f"{name} must have a numeric dtype (bool, integer, float16/32/64 or "
         f"complex64/128), got dtype {dtype}")
+
+
+def real_dtype(dtype, name="f(x)"):
+    """The real float dtype values of ``dtype`` are computed in: complex64
+    and complex128 give their component type, everything else
+    :func:`result_dtype`."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "c" and dtype.itemsize in (8, 16):
+        return np.dtype(np.float32 if dtype.itemsize == 8 else np.float64)
+    return result_dtype(dtype, name)
+
+
+def as_real_array(x, name="x"):
+    """``(array, dtype)``: real numbers (bool, integer or float) as an array
+    of :func:`result_dtype` (a cast copies; an array of that dtype is
+    returned as is)."""
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be real numbers, got {short_repr(x)}")
+    try:
+        xa = np.asarray(x)
+    except Exception as exc:
+        raise TypeError(f"{name} must be real numbers, got {short_repr(x)}") from exc
+    if xa.dtype == object or xa.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {xa.dtype}: {short_repr(x)}")
+    dt = result_dtype(xa.dtype, name)
+    return xa.astype(dt, copy=False), dt
+
+
+def check_h(h, dtype, name="h"):
+    """Explicit steps: a positive, finite real number or array, cast to
+    ``dtype``."""
+    what = f"{name} must be a positive real number or array"
+    if isinstance(h, (bool, np.bool_)):
+        raise TypeError(f"{what}, got {h!r}")
+    try:
+        ha = np.asarray(h)
+    except Exception as exc:
+        raise TypeError(f"{what}, got {short_repr(h)}") from exc
+    if ha.dtype == object or ha.dtype.kind not in "iuf":
+        raise TypeError(f"{what}, got {short_repr(h)}")
+    if ha.size == 0:
+        raise ValueError(f"{name} must not be empty, got {short_repr(h)}")
+    ha = ha.astype(dtype)
+    bad = ~(np.isfinite(ha) & (ha > 0))
+    if bad.any():
+        raise ValueError(
+            f"{name} must be positive and finite, got {short_repr(h)} "
+            f"(first bad value {ha[bad].flat[0]!r})")
+    return ha
 
 
 def as_float_array(u, name="u", min_ndim=1):

@@ -22,35 +22,10 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._validation import check_accuracy, check_order, check_scheme, real_dtype
+
 __all__ = ["stencil", "stencil_weights", "stencil_offsets", "exact_weights", "integer_form",
            "max_accuracy", "check_accuracy_limit"]
-
-SCHEMES = ("centered", "forward", "backward")
-
-
-def _check_order(order):
-    if isinstance(order, bool) or not isinstance(order, numbers.Integral):
-        raise TypeError(f"order must be an integer >= 1, got {order!r}")
-    if order < 1:
-        raise ValueError(f"order must be >= 1, got {order!r}")
-    return int(order)
-
-
-def _check_accuracy(accuracy, scheme, order=None, dtype=np.float64, edges=False):
-    """Type, sign and parity of ``accuracy``; with ``order`` also the limit of
-    :func:`max_accuracy` in ``dtype`` (checked before any Fornberg work)."""
-    if isinstance(accuracy, bool) or not isinstance(accuracy, numbers.Integral):
-        raise TypeError(f"accuracy must be an integer >= 1, got {accuracy!r}")
-    if accuracy < 1:
-        raise ValueError(f"accuracy must be >= 1, got {accuracy!r}")
-    if scheme == "centered" and accuracy % 2:
-        raise ValueError(
-            f"accuracy must be even for scheme='centered' (a centered stencil's "
-            f"error has only even powers of h), got {accuracy!r}")
-    if order is not None:
-        check_accuracy_limit(int(accuracy), order, scheme, dtype, edges)
-    return int(accuracy)
-
 
 # Orders above this have no usable stencil in float32 or float64: the minimal
 # stencil's sum|w| grows about 2x per order and fails the rule below from order
@@ -70,14 +45,7 @@ MAX_STENCIL_POINTS = 64
 
 def _limit_dtype(dtype):
     """The real float type whose precision the weights must fit."""
-    dt = np.dtype(dtype)
-    if dt.kind == "c":
-        return np.dtype(np.float64 if dt.itemsize == 16 else np.float32)
-    if dt.kind == "f" and dt.itemsize in (4, 8):
-        return np.dtype(dt.type)
-    if dt.kind == "f" and dt.itemsize == 2:  # computed in float32
-        return np.dtype(np.float32)
-    return np.dtype(np.float64)
+    return real_dtype(dtype, "dtype")
 
 
 @functools.lru_cache(maxsize=512)
@@ -144,7 +112,8 @@ def max_accuracy(order: int, scheme: str = "centered", dtype=np.float64) -> int:
     ========  =================  ================
 
     ``dtype`` is the working dtype (complex and float16 map to the float they
-    are computed in; anything else to float64).
+    are computed in, bool and integers to float64; anything else is a
+    TypeError).
 
     Examples
     --------
@@ -153,8 +122,8 @@ def max_accuracy(order: int, scheme: str = "centered", dtype=np.float64) -> int:
     >>> max_accuracy(1, "centered", np.float64), max_accuracy(1, "forward", np.float32)
     (40, 12)
     """
-    order = _check_order(order)
-    scheme = _check_scheme(scheme)
+    order = check_order(order)
+    scheme = check_scheme(scheme)
     return _max_accuracy(order, "forward" if scheme == "backward" else scheme,
                          _limit_dtype(dtype))
 
@@ -192,15 +161,6 @@ def check_accuracy_limit(accuracy, order, scheme="centered", dtype=np.float64,
         f"than 1/sqrt(eps))")
 
 
-def _check_scheme(scheme):
-    if not isinstance(scheme, str) or scheme not in SCHEMES:
-        r = repr(scheme)
-        raise ValueError(
-            f"scheme must be one of {', '.join(map(repr, SCHEMES))}, got "
-            f"{r if len(r) <= 80 else r[:77] + '...'}")
-    return scheme
-
-
 def stencil_offsets(order: int, accuracy: int = 2, scheme: str = "centered") -> tuple:
     """Integer offsets of the standard stencil (validated arguments).
 
@@ -209,9 +169,9 @@ def stencil_offsets(order: int, accuracy: int = 2, scheme: str = "centered") -> 
     An accuracy above :func:`max_accuracy` in float64 is a ValueError that
     gives the limit, before any weights are computed.
     """
-    scheme = _check_scheme(scheme)
-    order = _check_order(order)
-    accuracy = _check_accuracy(accuracy, scheme, order)
+    scheme = check_scheme(scheme)
+    order = check_order(order)
+    accuracy = check_accuracy_limit(check_accuracy(accuracy, scheme), order, scheme)
     return _raw_offsets(order, accuracy, scheme)
 
 
@@ -401,7 +361,7 @@ def stencil_weights(order: int, offsets):
     >>> fastfd.stencil_weights(2, [-1, 0, 1]).tolist()
     [1.0, -2.0, 1.0]
     """
-    order = _check_order(order)
+    order = check_order(order)
     if order > MAX_ORDER:
         raise ValueError(
             f"order={order} is above the limit of {MAX_ORDER} for stencil weights (the "

@@ -59,7 +59,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from ._validation import SCHEMES, check_accuracy, check_order, check_scheme, result_dtype
+from ._validation import (
+    SCHEMES, check_accuracy, check_order, check_scheme, real_dtype, result_dtype,
+)
 
 __all__ = ["optimal_step", "step_base", "step_rule", "realized_step", "check_precision",
            "check_steps"]
@@ -71,11 +73,7 @@ def _eps(*dtypes):
     for dt in dtypes:
         if dt is None:
             continue
-        dt = np.dtype(dt)
-        if dt.kind == "c":
-            dt = np.dtype(f"f{dt.itemsize // 2}")
-        dt = result_dtype(dt, "dtype")
-        eps = max(eps, float(np.finfo(dt).eps))
+        eps = max(eps, float(np.finfo(real_dtype(dt, "dtype")).eps))
     return eps
 
 

@@ -191,3 +191,23 @@ def test_stencil_weights_huge_input_refused_at_once():
     res = run_python(code, timeout=60)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "ok"
+
+
+def test_basic_argument_checks_have_one_home():
+    """order / accuracy / scheme checks are defined in fastfd._validation
+    (which imports nothing from stencils) and used by stencils and steps."""
+    import ast
+    import inspect
+
+    from fastfd import _validation, stencils, steps
+    for mod in (stencils, steps):
+        for name in ("check_order", "check_accuracy", "check_scheme"):
+            assert getattr(mod, name) is getattr(_validation, name)
+    tree = ast.parse(inspect.getsource(_validation))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not any(m and "stencils" in m for m in imported)
+
+
+def test_max_accuracy_refuses_a_non_numeric_dtype():
+    with pytest.raises(TypeError, match="dtype must have a numeric dtype.*got dtype <U3"):
+        fastfd.stencils.max_accuracy(1, "centered", "U3")

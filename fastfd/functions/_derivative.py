@@ -21,10 +21,10 @@ from ..gradcheck._params import jit_return_type as _jit_return_type
 from .._kernels.fd import JIT, PY
 from ..steps import _eps, realized_step, step_base, step_rule
 from .._validation import (
-    SCHEMES, check_accuracy, check_callable, check_choice, check_order, result_dtype,
-    short_repr,
+    as_real_array, check_accuracy, check_bool, check_callable, check_choice, check_h,
+    check_order, check_scheme, real_dtype, short_repr,
 )
-from ..stencils import exact_weights, integer_form, stencil_offsets
+from ..stencils import check_accuracy_limit, exact_weights, integer_form, stencil_offsets
 
 __all__ = [
     "forward_diff", "backward_diff", "centered_diff", "second_derivative",
@@ -160,58 +160,15 @@ def _check_f(f, caller=None):
     return is_jitted(f)
 
 
-def _check_bool(name, value, allow_none=False):
-    if allow_none and value is None:
-        return value
-    if not isinstance(value, (bool, np.bool_)):
-        extra = ", True or False" if not allow_none else ", True, False or None"
-        raise TypeError(f"{name} must be a bool{extra}, got {short_repr(value)}")
-    return bool(value)
-
-
-def _as_real_array(x, name="x"):
-    if isinstance(x, (str, bytes)):
-        raise TypeError(f"{name} must be real numbers, got {short_repr(x)}")
-    try:
-        xa = np.asarray(x)
-    except Exception as exc:
-        raise TypeError(f"{name} must be real numbers, got {short_repr(x)}") from exc
-    if xa.dtype == object or xa.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers, got dtype {xa.dtype}: {short_repr(x)}")
-    dt = result_dtype(xa.dtype, name)
-    return xa.astype(dt, copy=False), dt
-
-
-def _check_h(h, dt):
-    """Explicit steps: positive and finite, cast to the compute dtype."""
-    if isinstance(h, (bool, np.bool_)):
-        raise TypeError(f"h must be a positive real number or array, got {h!r}")
-    try:
-        ha = np.asarray(h)
-    except Exception as exc:
-        raise TypeError(f"h must be a positive real number or array, got {short_repr(h)}") from exc
-    if ha.dtype == object or ha.dtype.kind not in "iuf":
-        raise TypeError(f"h must be a positive real number or array, got {short_repr(h)}")
-    if ha.size == 0:
-        raise ValueError(f"h must not be empty, got {short_repr(h)}")
-    ha = ha.astype(dt)
-    bad = ~(np.isfinite(ha) & (ha > 0))
-    if bad.any():
-        raise ValueError(
-            f"h must be positive and finite, got {short_repr(h)} "
-            f"(first bad value {ha[bad].flat[0]!r})")
-    return ha
-
-
 def _check_derivative_args(order, accuracy, scheme, method):
-    scheme = check_choice("scheme", scheme, SCHEMES)
+    scheme = check_scheme(scheme)
     method = check_choice("method", method, METHODS)
     order = check_order(order)
     if order > MAX_ORDER:
         raise ValueError(f"order must be between 1 and {MAX_ORDER}, got {order!r}")
     # the float64 limit of fastfd.stencils.max_accuracy; float32 points get
     # float32's in _stencil_derivative, before f runs
-    accuracy = check_accuracy(accuracy, scheme, order=order)
+    accuracy = check_accuracy_limit(check_accuracy(accuracy, scheme), order, scheme)
     if method == "complex" and order != 1:
         raise ValueError(
             f"method='complex' computes first derivatives only, got order={order!r}")
@@ -246,15 +203,8 @@ def _value_dtype(v, name="f"):
     return dt
 
 
-def _real_dtype(dt):
-    dt = np.dtype(dt)
-    if dt.kind == "c":
-        return np.dtype(np.float32) if dt.itemsize == 8 else np.dtype(np.float64)
-    return result_dtype(dt, "f(x)")
-
-
 def _out_dtype(xdt, fdt):
-    return np.result_type(xdt, _real_dtype(fdt))
+    return np.result_type(xdt, real_dtype(fdt))
 
 
 # Kernels over points split them into this many chunks per thread, handed out
@@ -485,9 +435,9 @@ def _fd_eval(f, jitted, x, h, offs, nums, den, order, realize, base, dt, vectori
 
 def _prepare_points(f, x, h, vectorized):
     jitted = _check_f(f)
-    vectorized = _check_bool("vectorized", vectorized)
-    xa, xdt = _as_real_array(x)
-    ha = None if h is None else _check_h(h, xdt)
+    vectorized = check_bool("vectorized", vectorized)
+    xa, xdt = as_real_array(x)
+    ha = None if h is None else check_h(h, xdt)
     if ha is not None and ha.shape != xa.shape:
         try:
             shape = np.broadcast_shapes(xa.shape, ha.shape)
@@ -609,7 +559,7 @@ def _stencil_derivative(f, x, h, order, accuracy, scheme, vectorized, full_outpu
                         method="fd", seed=False):
     jitted, vectorized, xa, xdt, ha = _prepare_points(f, x, h, vectorized)
     if xdt != np.float64:
-        check_accuracy(accuracy, scheme, order=order, dtype=xdt)
+        check_accuracy_limit(accuracy, order, scheme, xdt)
     # Richardson's smallest step is h / 2**(RICHARDSON_STEPS - 1), exact
     divisor = 2 ** (RICHARDSON_STEPS - 1) if method == "richardson" else 1
     if not seed:
@@ -1352,7 +1302,7 @@ def derivative(f: Callable[..., Any], x: ArrayLike, *, order: int = 1, accuracy:
     """
     _check_f(f, "derivative")
     order, accuracy, scheme, method = _check_derivative_args(order, accuracy, scheme, method)
-    full_output = _check_bool("full_output", full_output)
+    full_output = check_bool("full_output", full_output)
     if method == "complex":
         return _complex_step(f, x, h, vectorized, full_output)
     return _stencil_derivative(f, x, h, order, accuracy, scheme, vectorized, full_output,
@@ -1364,22 +1314,22 @@ def derivative(f: Callable[..., Any], x: ArrayLike, *, order: int = 1, accuracy:
 def _prepare_vector(f, x, h, accuracy, scheme, parallel, orders=(1,), power=1,
                     caller=None):
     jitted = _check_f(f, caller)
-    scheme = check_choice("scheme", scheme, SCHEMES)
+    scheme = check_scheme(scheme)
     accuracy = check_accuracy(accuracy, scheme)
-    parallel = _check_bool("parallel", parallel, allow_none=True)
+    parallel = check_bool("parallel", parallel, allow_none=True)
     if parallel and not jitted:
         raise ValueError(
             "parallel=True needs a Numba-jitted f (a Python f holds the GIL); got "
             f"{short_repr(f)}")
-    xa, xdt = _as_real_array(x)
+    xa, xdt = as_real_array(x)
     if xa.ndim != 1 or xa.size == 0:
         raise ValueError(
             f"x must be a non-empty 1-D array, got shape {xa.shape}: {short_repr(x)}")
     for order in orders:
-        check_accuracy(accuracy, scheme, order=order, dtype=xdt)
+        check_accuracy_limit(accuracy, order, scheme, xdt)
     ha = None
     if h is not None:
-        ha = _check_h(h, xdt)
+        ha = check_h(h, xdt)
         if ha.shape not in ((), (1,), xa.shape):
             raise ValueError(
                 f"h must be a scalar or have x's shape {xa.shape}, got shape {ha.shape}")

@@ -19,7 +19,7 @@ from .._validation import (
     as_float_array, check_accuracy, check_choice, check_not_masked, check_out,
     check_positive_scalar, short_repr,
 )
-from ..stencils import exact_weights
+from ..stencils import check_accuracy_limit, exact_weights
 from ._plan import check_dx, check_samples, prepare, run_job
 
 __all__ = ["laplacian"]
@@ -85,7 +85,8 @@ def _laplacian_iv(u, dx, accuracy, boundary, out):
     check_samples(u, "laplacian")
     u, dtype = as_float_array(u, "u")
     boundary = check_choice("boundary", boundary, BOUNDARIES)
-    accuracy = check_accuracy(accuracy, "centered", 2, dtype, edges=boundary == "one-sided")
+    accuracy = check_accuracy_limit(check_accuracy(accuracy, "centered"), 2, "centered", dtype,
+                                    edges=boundary == "one-sided")
     spacing, names = _split_dx(dx, u, boundary)
     for h, name in zip(spacing, names):
         # The weights are exact rationals / h**2, formed in Python: at
