@@ -712,3 +712,24 @@ def test_a_cluster_of_kinks_closer_than_h_over_8_is_never_wrong():
     g[3] += 0.5
     r = check_gradient(loss, p, g, coords="all")
     assert r.status == "failed" and [c.name for c in r.failures()] == ["params[3]"], str(r)
+
+
+def test_every_result_is_one_class_with_every_field():
+    from fastfd.gradcheck import GradCheckResult
+    W = np.array([1.0, -2.0, 0.5, 3.0])
+    fields = ("status", "passed", "mode", "coverage", "n_directions", "localized",
+              "undecided_localized", "direction_failures", "unresolved", "nonsmooth",
+              "unresolvable", "unverified", "direction_resolution", "t_call",
+              "full_check_seconds", "compile_seconds", "n_localize_evals", "eps", "quantum")
+    results = [check_gradient(lambda p: float(np.sum(p ** 2)), W, 2 * W, **kw)
+               for kw in ({"coords": "all"}, {"coords": [0, 2]}, {}, {"directions": 2},
+                          {"coords": 0, "directions": 2})]
+    results.append(gradient_check(lambda p: float(np.sum(p ** 2)), W, 2 * W, verbose=False))
+    for r in results:
+        assert type(r) is GradCheckResult and r.status == "passed", r
+        missing = [f for f in fields if not hasattr(r, f)]
+        assert missing == [], missing
+    assert [r.mode for r in results] == ["all", "sampled", "all", "all", "sampled", "all"]
+    assert results[1].coverage == "checked 2 of 4 coordinates in 1 tensor"
+    assert results[3].coverage == "checked 4 of 4 coordinates in 1 tensor and 2 directions"
+    assert results[0].localized == [] and results[0].full_check_seconds is None

@@ -113,6 +113,44 @@ class GradCheckResult:
         Seconds spent compiling (or loading) Numba kernels with a budgeted
         check's clock stopped; not part of `elapsed` (0.0 when nothing was
         compiled on the clock's behalf, e.g. without a budget).
+    mode : str
+        "all" when every coordinate was checked, else "sampled".
+    coverage : str
+        E.g. "checked 3,072 of 1,002,570 coordinates in 6 tensors and 64
+        directions".
+    n_directions : int
+        Directional checks run (0 without the directional stage; the lists
+        below are then empty).
+    localized, undecided_localized : list of CoordinateCheck
+        Wrong coordinates found by bisection; coordinates bisection pointed
+        at whose failure did not survive a smaller step.
+    direction_failures : list of tuple
+        (tensor, direction, discrepancy, tolerance, verdict, confirmed).
+    unresolved : list of tuple
+        Failing ranges no single coordinate explains: (tensor, start, stop,
+        direction, discrepancy, tolerance, confirmed).
+    nonsmooth, unresolvable : list of tuple
+        (tensor, direction) of directional checks whose steps crossed a kink,
+        and of those whose noise bound exceeded 5% of ``|g . v|``.
+    unverified : list of str
+        Tensors whose every directional check crossed a kink and none of
+        whose coordinates was checked.
+    direction_resolution : dict
+        Tensor -> the error of one coordinate, relative to the tensor's
+        gradient RMS, that fails each direction (the median directional
+        tolerance; in float32 often near 1, so a single wrong entry is left
+        to the sampled coordinates).
+    t_call, full_check_seconds : float or None
+        Seconds per loss call as timed by a budgeted check, and per-call time
+        x 2n (None when the loss was not timed).
+
+    With the directional stage, ``status`` combines the stages: "failed"
+    when a checked coordinate failed, bisection localized a wrong
+    coordinate, or a directional failure (of a tensor, of all tensors, or
+    of a range no coordinate explains) survived a re-check at a 16x smaller
+    step with the same discrepancy; otherwise "inconclusive" when a checked
+    coordinate could not be decided or a directional failure did not
+    survive that re-check (kinks do not); otherwise "passed".
 
     A result unpacks and indexes as the seed's pair: ``rel_error, numerical =
     result``, ``result[0]``.
@@ -173,6 +211,17 @@ class GradCheckResult:
             self.max_abs_error = float(np.max(np.where(np.isnan(abs_errors), np.inf, abs_errors)))
             self.max_rel_error = float(np.max(np.where(np.isnan(rel_errors), np.inf, rel_errors)))
         self.criterion = "per-coordinate"
+        # the large-model stages (directions, bisection; fastfd.gradcheck._sampling),
+        # empty for a check of coordinates alone
+        self.mode = "all" if self.n_checked == prob.n else "sampled"
+        self.t_call = None
+        self.n_directions = 0
+        self.localized, self.unresolved, self.nonsmooth = [], [], []
+        self.direction_failures, self.truncated, self.undecided_localized = [], [], []
+        self.direction_resolution = {}
+        self.unresolvable = []
+        self.unverified = []
+        self.n_localize_evals = 0
 
     @property
     def verdicts(self):
@@ -230,27 +279,19 @@ class GradCheckResult:
         rel = np.where(np.isnan(self.rel_errors), np.inf, self.rel_errors)
         return np.lexsort((-rel, ~self.inconclusive, ~self.failed))
 
-    def worst(self, k=10):
-        """The `k` worst checked coordinates (failing first, then inconclusive,
-        then by relative error).
-
-        Returns a list of :class:`CoordinateCheck` with readable names.
-        """
+    def _coordinate_worst(self, k=10):
         if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {short_repr(k)}")
         return [self._record(j) for j in self._order()[:int(k)]]
 
-    def failures(self):
-        """Every failing coordinate (status "failed"), worst first, as
-        :class:`CoordinateCheck`."""
+    def _coordinate_failures(self):
         return [self._record(j) for j in self._order() if STATUS_OF[self._codes[j]] == 1]
 
-    def undecided(self):
-        """Every inconclusive coordinate, worst first; ``verdict`` says why."""
+    def _coordinate_undecided(self):
         return [self._record(j) for j in self._order() if STATUS_OF[self._codes[j]] == 2]
 
     @property
-    def tensors(self):
+    def _coordinate_tensors(self):
         prob = self.problem
         blk = prob.block_of(self.index)
         status = STATUS_OF[self._codes]
@@ -277,7 +318,7 @@ class GradCheckResult:
         return rows
 
     # ------------------------------------------------------------ report
-    def __repr__(self):
+    def _coordinate_repr(self):
         return (f"<GradCheckResult {self.status}: "
                 f"{int(self.failed.sum())} of {self.n_checked} coordinates fail, "
                 f"{int(self.inconclusive.sum())} inconclusive, "
@@ -325,7 +366,7 @@ class GradCheckResult:
     def _resolution_advice(self):
         """What would help a loss without digits for the change: depends on
         the precision its values carry."""
-        quantum = getattr(self, "quantum", 0.0) or 0.0
+        quantum = self.quantum or 0.0
         if quantum > 0:
             return (f"a loss that is not rounded (its values are multiples of {quantum:.3g}), "
                     "or a larger h")
@@ -336,7 +377,7 @@ class GradCheckResult:
         return ADVICE["loss resolution"]
 
     def _in_float64(self):
-        eps = getattr(self, "eps", None)
+        eps = self.eps
         return eps is not None and eps <= float(np.finfo(np.float64).eps)
 
     def _advice(self):
@@ -400,7 +441,7 @@ class GradCheckResult:
                 f"larger of |g_i| and its tensor's RMS gradient) are invisible here (noise "
                 f"of the finite differences; per tensor: 'resolution'); {helps}"]
 
-    def report(self, k=5):
+    def _coordinate_report(self, k=5):
         """The compact report: header, per-tensor table, `k` worst coordinates."""
         lines = self._header()
         lines.append(
@@ -426,73 +467,13 @@ class GradCheckResult:
                              f"{r.abs_error:>9.2e}  {r.rel_error:>9.2e}  {r.verdict}")
         return "\n".join(lines)
 
-
-def _overall(statuses):
-    """failed if any coordinate failed, else inconclusive if any could not be
-    decided, else passed (also for no coordinates)."""
-    statuses = np.asarray(statuses)
-    if statuses.dtype.kind in "iu":
-        statuses = np.array(STATUSES, dtype=object)[statuses]
-    if np.any(statuses == "failed"):
-        return "failed"
-    if np.any(statuses == "inconclusive"):
-        return "inconclusive"
-    return "passed"
-
-
-def _fmt_time(s):
-    if s < 1e-3:
-        return f"{s * 1e6:.0f} us"
-    if s < 1.0:
-        return f"{s * 1e3:.1f} ms"
-    return f"{s:.2f} s"
-
-
-def _fmt_seconds(t):
-    if t >= 1:
-        return f"{t:.3g} s"
-    if t >= 1e-3:
-        return f"{t * 1e3:.3g} ms"
-    return f"{t * 1e6:.3g} µs"
-
-
-def coverage_line(n_checked, n, n_blocks, n_directions):
-    """``"checked 3,072 of 1,002,570 coordinates in 6 tensors and 64 directions"``."""
-    tensors = f"{n_blocks} tensor{'s' if n_blocks != 1 else ''}"
-    line = f"checked {n_checked:,} of {n:,} coordinates in {tensors}"
-    if n_directions:
-        line += f" and {n_directions} direction{'s' if n_directions != 1 else ''}"
-    return line
-
-
-class ScaleCheckResult(GradCheckResult):
-    """A :class:`GradCheckResult` with the large-model parts.
-
-    Extra attributes: ``mode`` ("all" or "sampled"), ``n_directions``,
-    ``coverage`` (e.g. "checked 3,072 of 1,002,570 coordinates in 6
-    tensors and 64 directions"), ``localized`` (wrong coordinates found
-    by bisection, as CoordinateCheck), ``direction_failures`` (tensor,
-    direction, discrepancy, tolerance, verdict, confirmed), ``unresolved``
-    (failing ranges no single coordinate explains: tensor, start, stop,
-    direction, discrepancy, tolerance, confirmed), ``undecided_localized``
-    (coordinates bisection pointed at whose failure did not survive a
-    smaller step), ``nonsmooth`` (directions whose steps crossed a kink),
-    ``direction_resolution`` (tensor -> the error of one coordinate,
-    relative to the tensor's gradient RMS, that fails each direction: the
-    median directional tolerance; in float32 often near 1, so a single
-    wrong entry is left to the sampled coordinates), ``t_call`` and
-    ``full_check_seconds`` (per-call time x 2n).
-
-    ``status`` combines the stages: "failed" when a checked coordinate
-    failed, bisection localized a wrong coordinate, or a directional
-    failure (of a tensor, of all tensors, or of a range no coordinate
-    explains) survived a re-check at a 16x smaller step with the same
-    discrepancy; otherwise "inconclusive" when a checked coordinate could
-    not be decided or a directional failure did not survive that re-check
-    (kinks do not); otherwise "passed".
-    """
-
-    def __init__(self, prob, base, rep, *, mode, tol, n_evals, elapsed, t_call):
+    # ------------------------------------------------------ large-model stages
+    @classmethod
+    def _of_stages(cls, prob, base, rep, *, mode, tol, n_evals, elapsed, t_call):
+        """The result of a large-model check: the per-coordinate result `base`
+        (None when no coordinate was checked) with the directional report `rep`
+        (None without directions)."""
+        self = cls.__new__(cls)
         if base is not None:
             self.__dict__.update(base.__dict__)
         else:
@@ -511,6 +492,9 @@ class ScaleCheckResult(GradCheckResult):
             self.method = "directions"
             self.max_abs_error = self.max_rel_error = 0.0
             self.criterion = "per-coordinate"
+            self.eps = None
+            self.quantum = 0.0
+            self.compile_seconds = 0.0
         self.mode = mode
         self.n_evals = int(n_evals)
         self.elapsed = float(elapsed)
@@ -522,24 +506,27 @@ class ScaleCheckResult(GradCheckResult):
         # directional checks whose noise bound exceeded 5% of |g . v| (the
         # loss has no digits for the change): (tensor, direction)
         self.unresolvable = []
+        self.unverified = []
+        self.n_localize_evals = 0
         if rep is not None:
             self._absorb(rep)
-            if getattr(self, "eps", None) is None:
+            if self.eps is None:
                 self.eps = rep.eps
-            if not getattr(self, "quantum", 0.0):
+            if not self.quantum:
                 self.quantum = rep.quantum
         self.status = self._combine()
         self.passed = self.status == "passed"
+        return self
 
     def _combine(self):
-        coords = GradCheckResult._overall_of(self)
+        coords = self._overall_of()
         confirmed = (any(d[5] for d in self.direction_failures)
                      or any(u[6] for u in self.unresolved))
         if coords == "failed" or self.localized or confirmed:
             return "failed"
         if (coords == "inconclusive" or self.direction_failures or self.unresolved
                 or self.undecided_localized or self.unresolvable
-                or getattr(self, "unverified", None)):
+                or self.unverified):
             return "inconclusive"
         return "passed"
 
@@ -608,6 +595,8 @@ class ScaleCheckResult(GradCheckResult):
 
     @property
     def coverage(self):
+        """E.g. "checked 3,072 of 1,002,570 coordinates in 6 tensors and 64
+        directions"."""
         return coverage_line(self.n_checked, self.problem.n, len(self.problem.blocks),
                              self.n_directions)
 
@@ -618,7 +607,7 @@ class ScaleCheckResult(GradCheckResult):
 
     @property
     def tensors(self):
-        rows = super().tensors
+        rows = self._coordinate_tensors
         failed = ({t for t, *rest in self.direction_failures if rest[4]}
                   | {self.problem.name(c.index).split("[")[0] for c in self.localized}
                   | {u[0] for u in self.unresolved if u[6]})
@@ -639,27 +628,36 @@ class ScaleCheckResult(GradCheckResult):
         return out
 
     def failures(self):
-        """Failing checked coordinates, then those found by bisection."""
-        mine = super().failures()
+        """Every failing coordinate (status "failed"), worst first, as
+        :class:`CoordinateCheck`: the checked ones, then those found by
+        bisection."""
+        mine = self._coordinate_failures()
         have = {c.index for c in mine}
         return mine + [c for c in self.localized if c.index not in have]
 
     def undecided(self):
-        """Inconclusive checked coordinates, then those bisection pointed at
-        without confirming them."""
-        mine = super().undecided()
+        """Every inconclusive coordinate, worst first (``verdict`` says why):
+        the checked ones, then those bisection pointed at without confirming
+        them."""
+        mine = self._coordinate_undecided()
         have = {c.index for c in mine}
         return mine + [c for c in self.undecided_localized if c.index not in have]
 
     def worst(self, k=10):
-        rows = super().worst(k)
+        """The `k` worst coordinates: those localized by bisection, then the
+        checked ones (failing first, then inconclusive, then by relative
+        error).
+
+        Returns a list of :class:`CoordinateCheck` with readable names.
+        """
+        rows = self._coordinate_worst(k)
         have = {c.index for c in rows}
         extra = [c for c in self.localized if c.index not in have]
         return (extra + rows)[:int(k)]
 
     def __repr__(self):
         if not self.n_directions:
-            return super().__repr__()
+            return self._coordinate_repr()
         return (f"<GradCheckResult {self.status}: "
                 f"{self.coverage}, {len(self.failures())} wrong coordinates found>")
 
@@ -676,10 +674,10 @@ class ScaleCheckResult(GradCheckResult):
         directional checks and the coordinates localized by bisection;
         failing ranges are named by tensor index and capped at `max_ranges`."""
         if not self.n_directions:
-            return super().report(k)
+            return self._coordinate_report(k)
         lines = []
         if self.mode == "all":
-            lines.extend(super().report(k).split("\n"))
+            lines.extend(self._coordinate_report(k).split("\n"))
         else:
             status = {"passed": "passed", "failed": "FAILED",
                       "inconclusive": "inconclusive"}[self.status]
@@ -711,7 +709,7 @@ class ScaleCheckResult(GradCheckResult):
                 lines.append("  dir. resolution: the error of one coordinate, relative to its "
                              "tensor's gradient RMS, that fails each direction (median "
                              "tolerance); smaller errors are invisible to the directions")
-            rows = [r for r in GradCheckResult.worst(self, k) if r.verdict != "ok"]
+            rows = [r for r in self._coordinate_worst(k) if r.verdict != "ok"]
             if rows:
                 lines.append("  failing or inconclusive sampled coordinates:")
                 cw = max(10, max(len(r.name) for r in rows))
@@ -719,7 +717,7 @@ class ScaleCheckResult(GradCheckResult):
                     lines.append(f"  {r.name:<{cw}}  numerical {r.numerical:>13.6g}  "
                                  f"analytical {r.analytical:>13.6g}  {r.verdict}")
         for title, items in (("wrong coordinates localized by bisection "
-                              f"({getattr(self, 'n_localize_evals', 0):,} evaluations)",
+                              f"({self.n_localize_evals:,} evaluations)",
                               self.localized),
                              ("coordinates bisection pointed at whose discrepancy changed "
                               "at a 16x smaller step (inconclusive)", self.undecided_localized)):
@@ -758,12 +756,50 @@ class ScaleCheckResult(GradCheckResult):
         if self.nonsmooth:
             lines.append(f"  non-smooth points: {len(self.nonsmooth)} directional "
                          f"check(s) crossed a kink (reported, not counted as errors)")
-        if getattr(self, "unverified", None):
+        if self.unverified:
             lines.append(f"  inconclusive (non-smooth point): every directional check of "
                          f"{', '.join(self.unverified)} crossed a kink even at a 16x smaller "
                          f"step, and none of its coordinates was checked: nothing verified "
                          f"there; would help: {ADVICE['non-smooth point']}, or coords > 0")
         return "\n".join(lines)
+
+
+def _overall(statuses):
+    """failed if any coordinate failed, else inconclusive if any could not be
+    decided, else passed (also for no coordinates)."""
+    statuses = np.asarray(statuses)
+    if statuses.dtype.kind in "iu":
+        statuses = np.array(STATUSES, dtype=object)[statuses]
+    if np.any(statuses == "failed"):
+        return "failed"
+    if np.any(statuses == "inconclusive"):
+        return "inconclusive"
+    return "passed"
+
+
+def _fmt_time(s):
+    if s < 1e-3:
+        return f"{s * 1e6:.0f} us"
+    if s < 1.0:
+        return f"{s * 1e3:.1f} ms"
+    return f"{s:.2f} s"
+
+
+def _fmt_seconds(t):
+    if t >= 1:
+        return f"{t:.3g} s"
+    if t >= 1e-3:
+        return f"{t * 1e3:.3g} ms"
+    return f"{t * 1e6:.3g} µs"
+
+
+def coverage_line(n_checked, n, n_blocks, n_directions):
+    """``"checked 3,072 of 1,002,570 coordinates in 6 tensors and 64 directions"``."""
+    tensors = f"{n_blocks} tensor{'s' if n_blocks != 1 else ''}"
+    line = f"checked {n_checked:,} of {n:,} coordinates in {tensors}"
+    if n_directions:
+        line += f" and {n_directions} direction{'s' if n_directions != 1 else ''}"
+    return line
 
 
 def _range_expr(name, shape, a, b):

@@ -40,7 +40,7 @@ Running the check
 ``fastfd.gradcheck._engine`` (its tolerance model and diagnosis), fed by the batched
 or distributed evaluators of ``fastfd.gradcheck._executor``; the directional stage
 and bisection are ``fastfd.gradcheck._directions``. The result is a
-:class:`ScaleCheckResult`.
+:class:`GradCheckResult` with its large-model fields filled in.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from ._executor import (SPOT_CHECKS, _executor_workers, batch_rows, batched_loss
                         check_executor, coordinate_values, cross_check)
 from ._params import FlatProblem, _index_suffix, _is_jitted, _split
 from ._progress import Progress, check_progress, progress_enabled
-from ._result import GradCheckResult, GradientCheckError, ScaleCheckResult, _fmt_seconds
+from ._result import GradCheckResult, GradientCheckError, _fmt_seconds
 from .._validation import check_int, short_repr
 
 __all__ = [
@@ -769,10 +769,10 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
                 progress, timed.get("t", 0.0), end)
     if tol is None:
         tol = DEFAULT_TOL[np.dtype(prob.dtype)]
-    result = ScaleCheckResult(prob, base, rep, mode=mode, tol=tol,
-                              n_evals=extra_evals + f.n + (base.n_evals if base is not None else 0),
-                              elapsed=time.perf_counter() - t_start,
-                              t_call=timed.get("t"))
+    result = GradCheckResult._of_stages(
+        prob, base, rep, mode=mode, tol=tol,
+        n_evals=extra_evals + f.n + (base.n_evals if base is not None else 0),
+        elapsed=time.perf_counter() - t_start, t_call=timed.get("t"))
     # seconds spent compiling (or loading) kernels with the budget clock
     # stopped; not part of `elapsed`
     result.compile_seconds = compile_seconds
