@@ -1,5 +1,14 @@
 """Derivatives of functions: finite differences, Richardson, complex step.
 
+One name, three kinds of input: ``fastfd.centered_diff(f, x, h)`` (this
+package) differentiates a callable ``f`` at ``x``,
+``fastfd.grid.centered_diff(u, dx, axis=...)`` a sampled array, and
+``fastfd.kernels.centered_diff(u, dx, out)`` is the ``@njit`` kernel that
+fills ``out``; the second derivative of a callable is
+:func:`second_derivative`, of samples ``second_diff`` (in ``grid`` and
+``kernels``). An array passed where ``f`` belongs is a TypeError that names
+the ``fastfd.grid`` function to use.
+
 How ``f`` is evaluated (the same for every function here):
 
 * a Numba-jitted ``f`` (an ``@numba.njit`` dispatcher) runs inside a jitted

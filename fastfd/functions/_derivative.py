@@ -1222,7 +1222,7 @@ def derivative(f: Callable[..., Any], x: ArrayLike, *, order: int = 1, accuracy:
     Parameters
     ----------
     f : callable
-        Scalar function of a scalar; see :mod:`fastfd.derivative` for how it
+        Scalar function of a scalar; see :mod:`fastfd.functions` for how it
         is evaluated (jitted kernel, NumPy-vectorized, or per point).
     x : float or array_like
         Point(s); the result has ``x``'s shape (broadcast with ``h``).
