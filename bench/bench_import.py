@@ -189,7 +189,7 @@ def main(rounds=5):
     print(f"| first call in a fresh process (median of {rounds}) | seconds | "
           "second call, s | kernels compiled (first, second call) | target |")
     print("|---|---|---|---|---|")
-    print(f"| `import fastfd` | {statistics.median(imports):.2g} | | | < 0.3 s |")
+    print(f"| `import fastfd` | {statistics.median(imports):.2f} | | | < 0.3 s |")
     for case in CASES:
         rows = timed_rounds(case, rounds)
         first = statistics.median(r[1] for r in rows)
