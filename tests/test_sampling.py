@@ -167,3 +167,12 @@ def test_progress_disabled_is_silent():
 def test_bad_progress():
     with pytest.raises(TypeError, match="progress must be None, True or False, got 'yes'"):
         P.check_progress("yes")
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (6.49e-4, "649 µs"), (9.997e-4, "1 ms"), (0.0123, "12.3 ms"), (4.56, "4.56 s"),
+    (1000.0, "16.7 min"), (2.97e5, "82.5 h"), (1e7, "2,778 h"),
+])
+def test_one_time_format(seconds, text):
+    from fastfd.gradcheck._result import _fmt_seconds
+    assert _fmt_seconds(seconds) == text

@@ -447,7 +447,7 @@ class GradCheckResult:
         lines.append(
             f"  relative error {self.rel_error:.2e} (seed definition), max abs error "
             f"{self.max_abs_error:.2e}, max rel error {self.max_rel_error:.2e}; "
-            f"{self.n_evals:,} loss evaluations in {_fmt_time(self.elapsed)} ({self.method})")
+            f"{self.n_evals:,} loss evaluations in {_fmt_seconds(self.elapsed)} ({self.method})")
         if self.nondeterminism:
             lines.append(f"  warning: loss is not deterministic (repeated evaluations "
                          f"differ by {self.nondeterminism:.3g}); noise bounds widened")
@@ -685,7 +685,7 @@ class GradCheckResult:
             full = ("" if self.full_check_seconds is None else
                     f" (a full check: {2 * self.problem.n:,} evaluations, about "
                     f"{_fmt_seconds(self.full_check_seconds)})")
-            lines.append(f"  {self.n_evals:,} loss evaluations in {self.elapsed:.2f} s{full}; "
+            lines.append(f"  {self.n_evals:,} loss evaluations in {_fmt_seconds(self.elapsed)}{full}; "
                          f"tol={self.tol:g}, {self.dtype}")
             if self.n_checked:
                 lines.append(
@@ -777,20 +777,16 @@ def _overall(statuses):
     return "passed"
 
 
-def _fmt_time(s):
-    if s < 1e-3:
-        return f"{s * 1e6:.0f} us"
-    if s < 1.0:
-        return f"{s * 1e3:.1f} ms"
-    return f"{s:.2f} s"
-
-
 def _fmt_seconds(t):
-    if t >= 1:
-        return f"{t:.3g} s"
-    if t >= 1e-3:
-        return f"{t * 1e3:.3g} ms"
-    return f"{t * 1e6:.3g} µs"
+    """``t`` seconds, three significant digits in the unit that reads best:
+    "649 µs", "12.3 ms", "4.56 s", "16.7 min", "82.5 h"."""
+    t = float(f"{t:.3g}")       # 999.7 µs is "1 ms", not "1e+03 µs"
+    for unit, size, below in (("µs", 1e-6, 1e-3), ("ms", 1e-3, 1.0), ("s", 1.0, 100.0),
+                              ("min", 60.0, 6000.0)):
+        if t < below:
+            return f"{t / size:.3g} {unit}"
+    h = t / 3600.0
+    return f"{h:.3g} h" if h < 1000 else f"{h:,.0f} h"
 
 
 def coverage_line(n_checked, n, n_blocks, n_directions):
