@@ -2,7 +2,7 @@
 
     .venv/bin/python -m pytest bench/bench_derivative.py --benchmark-only -q
 
-Targets (issue 3, section 5):
+Targets:
 
 * centered derivative of a jitted ``f(x) = sin(x)*exp(-0.1*x*x)`` at 1e7
   points at least 1.8x faster than the NumPy expression
@@ -13,13 +13,13 @@ Targets (issue 3, section 5):
   jitted loop so no dispatch overhead is counted), and its scaling from one
   thread to all (``numba.set_num_threads``).
 
-Measured 2026-11-25 on this 2-core AMD EPYC (idle machine, two runs): centered
+Measured on a 2-core AMD EPYC, idle, two runs: centered
 1e7 points 107-110 ms vs NumPy 234-237 ms (2.15-2.18x) with h=1e-5, 113 ms
 (2.08-2.10x) with automatic steps, 31-33x the np.copyto roofline (the cost is
 the 2e7 sin/exp evaluations, not memory); gradient n=2e4 1.00-1.01x of
-2*n*t_call/threads (t_call = 10 us), 1 -> 2 threads 1.95-2.00x. On a loaded
-machine every parallel figure is noise: a prange launch alone was measured at
-4-12 ms while other test suites ran.
+2*n*t_call/threads (t_call = 10 us), 1 -> 2 threads 1.95-2.00x. With the
+cores busy with other processes every parallel figure is noise: a prange
+launch alone takes 4-12 ms.
 """
 
 import importlib

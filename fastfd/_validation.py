@@ -169,9 +169,8 @@ def check_h(h, dtype, name="h"):
 def as_float_array(u, name="u", min_ndim=1):
     """Return ``(array, dtype)`` with ``array`` of the result dtype.
 
-    A ``numpy.ma.MaskedArray`` is a TypeError naming ``name`` (it used to
-    reach Numba, which refused it or ignored the mask depending on what had
-    been compiled before).
+    A ``numpy.ma.MaskedArray`` is a TypeError naming ``name`` (Numba would
+    refuse it or ignore the mask, depending on what had been compiled).
 
     Never modifies or aliases-for-writing the caller's array: a cast makes a
     copy, and an array already of the right dtype is returned as is (read

@@ -36,7 +36,7 @@ MAX_ORDER = _MAX_ORDER_ANY = 32
 # Most offsets stencil_weights takes. The limit is on time and size, not on
 # float usability (exact weights rounded once are the point of it): rational
 # Fornberg is O(points**2 * order) operations on growing fractions. Measured
-# on a 2-core AMD EPYC: 64 integer offsets 0.01 s at order 1, 0.27 s at order 32;
+# (one AMD EPYC core): 64 integer offsets 0.01 s at order 1, 0.27 s at order 32;
 # 64 arbitrary float offsets 0.06 s / 1.3 s; 100 float offsets 5 s at order
 # 32; 3000 integer offsets 52 s. The largest standard stencil (fastfd.stencil,
 # centered first derivative of accuracy 40) has 41 points.

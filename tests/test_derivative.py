@@ -370,7 +370,7 @@ def test_complex_step_scalar_only_f_and_float32():
 # Fractions for polynomials, long double (64-bit mantissa on x86) for the
 # transcendental functions, so the true error of a result accurate to 1e-16
 # is measured, not the reference's own rounding. The d/dx and d/dy slices of
-# the issue's sin(x - y) + y*exp(x) at (1, 1) use the float64 constant
+# sin(x - y) + y*exp(x) at (1, 1) use the float64 constant
 # exp(1.0), as the function does.
 LD = np.longdouble
 EXTENDED = np.finfo(LD).eps < 1e-18
@@ -483,8 +483,8 @@ def test_richardson_error_estimate_other_stencils(name, scheme, accuracy):
     assert r.nfev == 16 * len(D._stencil_arrays(order, accuracy, scheme, "<f8")[1]) + 1
 
 
-def test_richardson_issue_oracles():
-    # the issue's numbers are themselves ~1e-14 from 1 + e and e - 1
+def test_richardson_reference_values():
+    # reference values, themselves ~1e-14 from 1 + e and e - 1
     assert np.isclose(D.derivative(sinxy_dx, 1.0, method="richardson"), 3.7182818284590686,
                       rtol=1e-13, atol=0)
     assert np.isclose(D.derivative(sinxy_dy, 1.0, method="richardson"), 1.7182818284590162,

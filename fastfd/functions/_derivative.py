@@ -39,10 +39,11 @@ MAX_ORDER = 4
 # |x| = 64, see _richardson_scale), extended where needed. Candidate
 # windows end at k <= 11: 10 steps were the fewest that reached the best window
 # of x**99 at 7 (scale 7/99), 12 leave a margin; the last RICHARDSON_SMOOTH
-# steps only measure roundoff for them (when the last windows were candidates,
-# with nothing after them to show their roundoff, a forward difference of
-# sin(x - 1) + exp(x) at -0.154 was underestimated 14x). Windows of 2, 3 and 4 steps (orders 4, 6, 8 for a centered
-# accuracy-2 stencil): windows of 4 alone left polynomials' second
+# steps only measure roundoff for them (with candidates among the last
+# windows, nothing after them shows their roundoff: a forward difference of
+# sin(x - 1) + exp(x) at -0.154 was underestimated 14x). Windows of 2, 3 and
+# 4 steps (orders 4, 6, 8 for a centered accuracy-2 stencil): windows of 4
+# alone left polynomials' second
 # derivatives at 4e-13 relative instead of 4e-14 (a short window is already
 # exact for them and amplifies roundoff less). Four following windows in the
 # roundoff estimate: with two, one point in 60 was underestimated 4.6x.
@@ -66,12 +67,12 @@ RICHARDSON_DOMINANT = 100
 # the changes around the window say (_richardson_neighbours). Measured on
 # the RICH functions of tests/test_derivative.py at 641 points (centered 2,
 # forward 1, backward 2, centered 4; float64 and float32; with and without
-# AVX-512), estimate/true error: before, minimum 0.13 (0.17 for the tested
-# configurations), medians 1.0-2.8; now, minimum 0.35 for the tested
-# configurations (0.21 for a float32 forward accuracy-1 second derivative,
-# whose truncation stagnates before it converges), medians 1.1-3.6.
+# AVX-512), estimate/true error: minimum 0.35 for the tested configurations
+# (0.21 for a float32 forward accuracy-1 second derivative, whose truncation
+# stagnates before it converges), medians 1.1-3.6; the selection's estimate
+# alone gives minimum 0.13 (0.17 tested), medians 1.0-2.8.
 # COVER trades minima for medians and for the share of points within 10x
-# (sin, order 2: 48 of 60 before, 46 now): the spread between the median and
+# (sin, order 2: 46 of 60 with it, 48 without): the spread between the median and
 # the minimum over 641 points (3-6x here) is close to that of a perfectly
 # known Gaussian noise level (|N(0, s)|: median 0.67 s, the largest of 641
 # about 3.3 s, 4.9x), so a larger factor buys minima only with medians.
@@ -86,8 +87,8 @@ RICHARDSON_TAIL = 4
 FD_ROUNDOFF_ULPS = 2.0
 # parallel=None: per-coordinate kernels use the thread pool when the
 # evaluations are estimated (from the timed f(x) call) to take longer than
-# this. Waking the pool costs ~10-20 µs on an idle machine and was measured
-# at 4-12 ms on this 2-core machine under load from other processes.
+# this. Waking the pool costs ~10-20 µs on idle cores and 4-12 ms on 2 cores
+# busy with other processes.
 PARALLEL_MIN_SECONDS = 1e-3
 
 
