@@ -14,6 +14,7 @@ import warnings
 import numba
 import numpy as np
 
+from ._executor import blas_one_thread
 from ._params import (LossEvaluationError, LossReturnError, call_loss, input_error,
                       input_write_error, loss_precision, loss_value, return_error)
 from ._progress import Progress, progress_enabled
@@ -181,15 +182,6 @@ def _python_values(ctx, idx, xp, xm, bar, label):
     return np.array(fp), np.array(fm)
 
 
-def _blas_one_thread():
-    """Limit BLAS to one thread while Numba's threads run (no oversubscription)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def _jit_values(ctx, idx, xp, xm, parallel, bar):
     """fp, fm from the compiled drivers (private copy of x per chunk)."""
     m = idx.size
@@ -210,7 +202,7 @@ def _jit_values(ctx, idx, xp, xm, parallel, bar):
     # The drivers are not disk-cached (they take the user's function), so
     # Numba has no "cannot cache" warning to give and no warning filter is
     # touched here: filters are process-wide and not thread-safe.
-    with (_blas_one_thread() if parallel else contextlib.nullcontext()):
+    with (blas_one_thread() if parallel else contextlib.nullcontext()):
         for lo in range(0, m, piece):
             hi = min(m, lo + piece)
             changed = np.full(min(nchunks, hi - lo), -1, dtype=np.intp)

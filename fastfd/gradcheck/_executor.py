@@ -310,12 +310,12 @@ def _chunks(n, executor, chunk_size):
     return [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
 
 
-def _blas_threads(executor):
-    """One BLAS thread per task while a thread pool runs the loss: two BLAS
-    pools on two cores oversubscribe them (measured here on a loaded machine:
-    a 32x784 @ 784x64 product went from 55 us median to 7.7 ms mean)."""
-    if not isinstance(executor, cf.ThreadPoolExecutor):
-        return contextlib.nullcontext()
+def blas_one_thread():
+    """A context limiting BLAS to one thread while threads of our own (a
+    thread pool running the loss, Numba's threads) run: a BLAS pool per
+    thread oversubscribes the cores (with two threads on 2 cores a
+    32x784 @ 784x64 product went from 55 µs median to 7.7 ms mean, measured
+    under load). A null context without threadpoolctl (optional)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -356,7 +356,8 @@ def _dask_deaths(client, before, exc):
 
 def _run_executor(loss, x, index, xp, xm, vectorized, rows, executor, chunk_size, tick):
     _check_picklable(loss, executor)
-    with _blas_threads(executor):
+    threads = isinstance(executor, cf.ThreadPoolExecutor)
+    with (blas_one_thread() if threads else contextlib.nullcontext()):
         return _gather(loss, x, index, xp, xm, vectorized, rows, executor, chunk_size, tick)
 
 
