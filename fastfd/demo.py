@@ -198,8 +198,12 @@ def figures(outdir, out):
     axes[0].set_title('Second derivative: numerical vs analytical')
     axes[0].legend()
     axes[1].semilogy(x_vals, np.abs(num_fpp - true_fpp) + 1e-16, color='steelblue',
-                     linewidth=2)
-    axes[1].set_title('Error in second derivative (h=1e-4)')
+                     linewidth=2, label='h = 1e-4 (seed)')
+    auto_fpp = second_derivative(f, x_vals)
+    axes[1].semilogy(x_vals, np.abs(auto_fpp - true_fpp) + 1e-16, color='#2ecc71',
+                     linewidth=1.5, label='automatic h = eps**(1/4) * max(1, |x|)')
+    axes[1].set_title('Error in second derivative')
+    axes[1].legend()
     axes[1].set_ylabel('|error|')
     axes[1].set_xlabel('x')
     fig.tight_layout()
