@@ -623,7 +623,6 @@ class DirectionReport:
     failing: list = field(default_factory=list)       # confirmed failing top-level checks
     localized: dict = field(default_factory=dict)     # block name -> Localization
     nonsmooth: list = field(default_factory=list)
-    noise: list = field(default_factory=list)
     resolution: list = field(default_factory=list)    # checks the loss could not resolve
     eps: float = None                                 # of the loss and parameter precisions
     quantum: float = 0.0                              # spacing of a quantized loss's values
@@ -668,11 +667,9 @@ def check_directions(f, x, g, blocks, f0, k, rng, *, max_coords=32,
             report.checks.append((name, final))
             if final.verdict == NONSMOOTH:
                 report.nonsmooth.append((name, final))
-            elif final.verdict == NOISE:
-                report.noise.append((name, final))
             elif final.verdict == RESOLUTION:
                 report.resolution.append((name, final))
-            elif final.failed:
+            elif final.failed and final.verdict != NOISE:
                 report.failing.append((name, final))
                 # confirmed (h/16, 4 evaluations) before bisection, which
                 # can spend the rest of the budget on a dense failure

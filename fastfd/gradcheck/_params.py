@@ -452,25 +452,6 @@ class FlatProblem:
         """Tensor number of each flat index in `indices` (an integer array)."""
         return np.searchsorted(self._starts, indices, side="right") - 1
 
-    # ------------------------------------------------------------ evaluation
-    def loss(self, x):
-        """Evaluate the loss at flat vector `x` (through views); a Python float."""
-        return loss_value(self._loss(self.views(x)))
-
-    def bind(self, x, readonly=False):
-        """A zero-argument callable evaluating the loss at the current contents of `x`.
-
-        The views are built once, so perturbing ``x`` in place and calling the
-        result costs one loss call plus the scalar check.
-        """
-        views = self.views(x, readonly)
-        fn = self._loss
-
-        def evaluate():
-            return loss_value(fn(views))
-
-        return evaluate
-
     # -------------------------------------------------------------- gradient
     def _flat_grad(self, grad, grad_name):
         if callable(grad):

@@ -226,7 +226,7 @@ def _batched_flat(loss):
 
 
 def check_scale_options(coords, directions, budget, vectorized, executor, progress,
-                        batch_size, n, n_blocks):
+                        n, n_blocks):
     """Validate the large-model options before anything is evaluated.
 
     Returns ``(coords, directions, budget)`` normalized.
@@ -262,8 +262,6 @@ def check_scale_options(coords, directions, budget, vectorized, executor, progre
         raise TypeError(f"vectorized must be True or False, got {short_repr(vectorized)}")
     check_executor(executor)
     check_progress(progress)
-    if batch_size is not None:
-        check_int("batch_size", batch_size, minimum=2)
     return coords, directions, budget
 
 
@@ -334,7 +332,7 @@ def _single_from_batched(loss, kind):
     return single
 
 
-def _engine_values(flat, x0, vectorized, batch_size, executor):
+def _engine_values(flat, x0, vectorized, executor):
     """The engine's (fp, fm) evaluator, batched and/or on an executor.
 
     On an executor, :data:`~fastfd.gradcheck._executor.SPOT_CHECKS` coordinates of
@@ -349,7 +347,7 @@ def _engine_values(flat, x0, vectorized, batch_size, executor):
         x = np.array(x0, copy=True)
         local = executor is None
         fp, fm = coordinate_values(flat, x, idx, xp, xm, vectorized=vectorized,
-                                   batch_size=batch_size, executor=executor,
+                                   executor=executor,
                                    tick=bar.update, name=ctx.prob.name if local else None)
         ctx.n_evals += 2 * idx.size
         if not local:
@@ -360,7 +358,7 @@ def _engine_values(flat, x0, vectorized, batch_size, executor):
             seen["eps"] = ctx.eps
             ctx.n_evals += cross_check(flat, x0, idx, xp, xm, fp, fm, pick,
                                        vectorized=vectorized, name=ctx.prob.name,
-                                       batch_size=batch_size, eps=ctx.eps)
+                                       eps=ctx.eps)
             if label == "h":
                 seen.update(zip(idx.tolist(), zip(xp.tolist(), xm.tolist(),
                                                   fp.tolist(), fm.tolist())))
@@ -376,7 +374,7 @@ def _engine_values(flat, x0, vectorized, batch_size, executor):
         sub = np.array(index, dtype=np.intp)
         return cross_check(flat, x0, sub, xp.astype(x0.dtype), xm.astype(x0.dtype), fp, fm,
                            np.arange(sub.size), vectorized=vectorized, name=prob.name,
-                           batch_size=batch_size, eps=eps)
+                           eps=eps)
 
     values.recheck = recheck
     return values
@@ -580,17 +578,15 @@ def _pause_for_direction_kernels(prob, t_start):
     return t_start + paused, spent
 
 
-def _directions_with_progress(f, x, prob, f0, k, rng, max_localize, deadline, progress,
-                              t_call, localize_deadline=None):
-
+def _directions_with_progress(f, x, prob, f0, k, rng, deadline, progress, t_call,
+                              localize_deadline=None):
     T = len(prob.blocks)
     total = k * (4 * (1 + T) if T > 1 else 4)
     show = progress_enabled(progress, total * (t_call or 0.0))
     with Progress(total, desc="gradient check (directions)", enabled=show) as bar:
         f.tick = bar.update
         try:
-            return check_directions(f, x, prob.g, prob.blocks, f0, k, rng,
-                                    max_coords=max_localize, deadline=deadline,
+            return check_directions(f, x, prob.g, prob.blocks, f0, k, rng, deadline=deadline,
                                     localize_deadline=localize_deadline)
         finally:
             f.tick = None
@@ -598,8 +594,7 @@ def _directions_with_progress(f, x, prob, f0, k, rng, max_localize, deadline, pr
 
 def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto", seed=None,
                          parallel=None, raise_on_fail=False, progress=None, directions=None,
-                         budget=None, vectorized=False, executor=None, batch_size=None,
-                         max_localize=32):
+                         budget=None, vectorized=False, executor=None):
     """``fastfd.check_gradient`` with the large-model options (see its docstring)."""
 
     probe_kind = None
@@ -610,7 +605,7 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
                             raise_on_fail, progress)
     n, T = prob.n, len(prob.blocks)
     coords, directions, budget = check_scale_options(
-        coords, directions, budget, vectorized, executor, progress, batch_size, n, T)
+        coords, directions, budget, vectorized, executor, progress, n, T)
     # the budget is for the check: it starts once the gradient (a callable
     # may take longer than the budget) and the arguments are ready, and the
     # kernels are compiled (reported apart, as compile_seconds)
@@ -624,14 +619,14 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     extra_evals = 0
     t_row = None
     if vectorized:
-        rows = batch_rows(n, prob.x0.dtype.itemsize, batch_size)
+        rows = batch_rows(n, prob.x0.dtype.itemsize)
         probe = np.repeat(prob.x0[None, :], rows, axis=0)
         t0 = time.perf_counter()
         batched_losses(flat, probe)          # also checks the returned shape
         t_row = (time.perf_counter() - t0) / rows
         extra_evals += rows
         del probe
-    values = (_engine_values(flat, prob.x0, vectorized, batch_size, executor)
+    values = (_engine_values(flat, prob.x0, vectorized, executor)
               if vectorized or executor is not None else None)
     per_dir = 4 * (1 + T) if T > 1 else 4
     auto = isinstance(coords, str) and coords == "auto"
@@ -733,7 +728,7 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
         # bisection of a dense bug stops at the end of the budget (what is
         # left is reported as failing ranges): without that deadline it
         # measured 16 s for a 10 s budget
-        rep = _directions_with_progress(f, x, prob, f0, k, rng, max_localize, deadline,
+        rep = _directions_with_progress(f, x, prob, f0, k, rng, deadline,
                                         progress, t_call, t_start + eff_budget)
         # the sample is sized from what a loss call costs now, and is never
         # below the stratified minimum (every tensor min(size, 16))
@@ -765,7 +760,7 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
             # with a budget, no direction starts after it (at least one runs)
             end = None if eff_budget is None else t_start + eff_budget
             rep = _directions_with_progress(
-                f, x, prob, f0, k, rng, max_localize, end if budget is not None else None,
+                f, x, prob, f0, k, rng, end if budget is not None else None,
                 progress, timed.get("t", 0.0), end)
     if tol is None:
         tol = DEFAULT_TOL[np.dtype(prob.dtype)]
