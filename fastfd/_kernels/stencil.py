@@ -199,6 +199,9 @@ def fornberg_rows(x, order, starts, w):
     for j in range(starts.shape[0]):
         s = starts[j, 0]
         m = starts[j, 1]
+        # O(1) per row against writing past w's row or reading past x
+        if m > K or s < 0 or s + m > x.shape[0] or not 0 <= starts[j, 2] < x.shape[0]:
+            raise ValueError("fornberg_rows: a row's nodes do not fit w or x")
         x0 = x[starts[j, 2]]
         fornberg(order, x0, x[s:s + m], c[:m])
         for i in range(m):

@@ -212,11 +212,11 @@ def _nonuniform_plan(order, accuracy, scheme, boundary, x, rdtype, dx_name="dx",
         step = 2 if scheme == "centered" else 1
         ok = 0
         for acc in range(accuracy - step, 0, -step):  # only on this error path
-            if x.shape[0] < _min_points(order, acc, scheme, boundary, False,
-                                        edge_accuracy)[0]:
+            # the edge rows of a lower accuracy are no wider than its stencil
+            edge_acc = acc if edge_accuracy is None else min(acc, edge_accuracy)
+            if x.shape[0] < _min_points(order, acc, scheme, boundary, False, edge_acc)[0]:
                 continue
-            st, ww, _, _ = _nonuniform_weights(order, acc, scheme, boundary, x,
-                                               edge_accuracy)
+            st, ww, _, _ = _nonuniform_weights(order, acc, scheme, boundary, x, edge_acc)
             if _rounding_excess(st, ww, xs, order, rdtype).max() <= 1.0:
                 ok = acc
                 break
