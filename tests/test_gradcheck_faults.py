@@ -286,14 +286,14 @@ def test_loss_slower_than_the_budget_is_refused_at_once(fake_clock):
 
 def test_stratified_minimum_holds_when_the_deadline_has_passed():
     from fastfd.gradcheck._params import FlatProblem
-    from fastfd.gradcheck._sampling import _run_sample, stratified_sample
+    from fastfd.gradcheck._sampling import _check_sample, stratified_sample
     rng = np.random.default_rng(0)
     params = {"W": rng.standard_normal(3000), "b": rng.standard_normal(40),
               "c": rng.standard_normal(7)}
     prob = FlatProblem(params, {k: 2 * v for k, v in params.items()},
                        lambda p: sum(float(np.sum(v ** 2)) for v in p.values()))
     idx = stratified_sample(prob.blocks, prob.g, 600, rng)
-    r = _run_sample(prob, prob._loss, idx, None, None, False, False, None, deadline=0.0)
+    r = _check_sample(prob, prob._loss, idx, None, None, False, False, None, deadline=0.0)
     assert {t.name: t.checked for t in r.tensors} == {"W": 16, "b": 16, "c": 7}
     assert set(r.index.tolist()) <= set(idx.tolist())
 
@@ -611,14 +611,14 @@ def test_full_check_obeys_the_deadline_when_the_loss_slows_down(fake_clock, fast
 def test_full_check_of_a_steady_loss_is_complete_in_few_chunks(fake_clock, monkeypatch):
     from fastfd.gradcheck import _sampling as S
     runs = []
-    real = S._run
+    real = S.check_coordinates
 
     def counting(prob, loss, idx, *args, **kwargs):
-        if prob.n == 3000:          # not the compile run on two coordinates
+        if prob.n == 3000:
             runs.append(idx.size)
         return real(prob, loss, idx, *args, **kwargs)
 
-    monkeypatch.setattr(S, "_run", counting)
+    monkeypatch.setattr(S, "check_coordinates", counting)
     x = np.linspace(-1.0, 1.0, 3000)
     loss, calls = slowing_loss(fake_clock, 0, 1e-5)      # 2n calls: 0.06 s of 1 s
     r = check_gradient(loss, x, 2 * x, budget=1.0, seed=0)

@@ -253,16 +253,16 @@ def test_executor_cannot_pickle_loss():
 def test_sample_in_chunks_until_deadline(model, monkeypatch):
     from fastfd.gradcheck import _engine as E
     from fastfd.gradcheck._params import FlatProblem
-    from fastfd.gradcheck._sampling import _run_until, stratified_sample
+    from fastfd.gradcheck._sampling import _check_in_chunks, stratified_sample
 
     g = model.grad(model.params, bug="b2_scale")
     prob = FlatProblem(model.params, g, model.loss)
     idx = stratified_sample(prob.blocks, prob.g, 600, np.random.default_rng(0))
-    whole = E._run(prob, model.loss, idx, None, None, None, False)
+    whole = E.check_coordinates(prob, model.loss, idx, None, None, None, False)
     # a fresh problem: a check confirms CONFIRM_ENOUGH wrong coordinates per
     # tensor over all its runs (kept on the problem), the chunks as one run
     prob = FlatProblem(model.params, g, model.loss)
-    merged = _run_until(prob, model.loss, idx, None, None, None, False, None,
+    merged = _check_in_chunks(prob, model.loss, idx, None, None, None, False, None,
                         deadline=float("inf"))
     order = np.argsort(merged.index)
     np.testing.assert_array_equal(merged.index[order], whole.index)
@@ -282,12 +282,12 @@ def test_sample_in_chunks_until_deadline(model, monkeypatch):
     clock = iter([0.0, 2.0])           # start, after chunk 1
     monkeypatch.setattr(S, "time", types.SimpleNamespace(
         perf_counter=lambda: next(clock, 3.0)))
-    cut = _run_until(prob, model.loss, idx, None, None, None, False, None, deadline=1.0)
+    cut = _check_in_chunks(prob, model.loss, idx, None, None, None, False, None, deadline=1.0)
     monkeypatch.undo()
     assert cut.n_checked == 64
     per = {t.name: t.checked for t in cut.tensors}
     assert all(per[name] >= 1 for name in per) and per["W1"] > per["W2"] > per["b2"]
-    assert _run_until(prob, model.loss, idx, None, None, None, False, None,
+    assert _check_in_chunks(prob, model.loss, idx, None, None, None, False, None,
                       deadline=0.0) is None
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._arguments import _iv
-from ._engine import _run
+from ._engine import check_coordinates
 from ._result import GradCheckResult, GradientCheckError
 from ._sampling import check_gradient_scale
 
@@ -291,7 +291,7 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
             budget=budget, vectorized=vectorized, executor=executor)
     prob, idx, h, tol = _iv(loss, params, grad, h, tol, coords, seed, parallel,
                             raise_on_fail, progress)
-    result = _run(prob, loss, idx, h, tol, parallel, progress)
+    result = check_coordinates(prob, loss, idx, h, tol, parallel, progress)
     if raise_on_fail and not result.passed:
         raise GradientCheckError(result)
     return result

@@ -261,13 +261,19 @@ def _check_unmodified(ctx):
         i = int(np.flatnonzero(~same)[0])
         _raise_modified(ctx.prob, i, x[i].item())
 
-def _run(prob, loss, idx, h, tol, parallel, progress, nominal=False, values=None,
-         on_timed=None):
-    # values: an (fp, fm) evaluator replacing _values (batched losses, executors);
-    # on_timed(t_call, first=False): called with the first call's time
-    # (first=True: one call slower than the budget is enough to refuse; a
-    # jitted loss is compiled before, see fastfd.gradcheck._sampling.compile_kernels),
-    # then with the second's; may raise to replan
+def check_coordinates(prob, loss, idx, h, tol, parallel, progress, nominal=False,
+                      values=None, on_timed=None):
+    """The per-coordinate check of flat coordinates `idx` of `prob`: a
+    :class:`GradCheckResult` with a verdict for each.
+
+    `values`: an (fp, fm) evaluator replacing :func:`_values` (batched
+    losses, executors). ``on_timed(t_call, first=False)``: called with the
+    first call's time (first=True: one call slower than the budget is
+    enough to refuse; a jitted loss is compiled before, see
+    ``fastfd.gradcheck._sampling.compile_kernels``), then with the
+    second's; may raise to replan. `nominal` divides by ``2h`` rather than
+    the realized step (the seed's gradient_check).
+    """
     t0 = time.perf_counter()
     ctx = _Context(prob, loss)
     # Baseline: two evaluations at the unperturbed point.

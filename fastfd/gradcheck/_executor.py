@@ -354,7 +354,8 @@ def _dask_deaths(client, before, exc):
     return None
 
 
-def _run_executor(loss, x, index, xp, xm, vectorized, rows, executor, chunk_size, tick):
+def _evaluate_on_executor(loss, x, index, xp, xm, vectorized, rows, executor, chunk_size,
+                          tick):
     _check_picklable(loss, executor)
     threads = isinstance(executor, cf.ThreadPoolExecutor)
     with (blas_one_thread() if threads else contextlib.nullcontext()):
@@ -442,8 +443,8 @@ def coordinate_values(loss, x, index, xp, xm, *, vectorized=False, batch_size=No
     if index.size == 0:
         return np.empty(0), np.empty(0)
     if executor is not None:
-        return _run_executor(loss, x, index, xp, xm, vectorized, rows, executor,
-                             chunk_size, tick)
+        return _evaluate_on_executor(loss, x, index, xp, xm, vectorized, rows, executor,
+                                     chunk_size, tick)
     fp = np.empty(index.size, dtype=np.float64)
     fm = np.empty(index.size, dtype=np.float64)
     if vectorized:

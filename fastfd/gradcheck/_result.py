@@ -685,8 +685,8 @@ class GradCheckResult:
             full = ("" if self.full_check_seconds is None else
                     f" (a full check: {2 * self.problem.n:,} evaluations, about "
                     f"{_fmt_seconds(self.full_check_seconds)})")
-            lines.append(f"  {self.n_evals:,} loss evaluations in {_fmt_seconds(self.elapsed)}{full}; "
-                         f"tol={self.tol:g}, {self.dtype}")
+            lines.append(f"  {self.n_evals:,} loss evaluations in "
+                         f"{_fmt_seconds(self.elapsed)}{full}; tol={self.tol:g}, {self.dtype}")
             if self.n_checked:
                 lines.append(
                     f"  sampled coordinates: relative error {self.rel_error:.2e} (seed "

@@ -54,7 +54,7 @@ import numpy as np
 
 from ._arguments import _check_coords, _index_array, _iv
 from ._directions import Counter, check_directions, check_segment, rademacher
-from ._engine import DEFAULT_TOL, _compile_drivers, _norm, _run
+from ._engine import DEFAULT_TOL, _compile_drivers, _norm, check_coordinates
 from ._executor import (SPOT_CHECKS, _executor_workers, batch_rows, batched_losses,
                         check_executor, coordinate_values, cross_check)
 from ._params import FlatProblem, _index_suffix, _is_jitted, _split
@@ -76,7 +76,7 @@ DIRECTION_SHARE = 0.45
 RESERVE_SHARE = 0.25
 # A full check of more than SINGLE_RUN coordinates runs in chunks against
 # the budget, starting at MIN_CHUNK coordinates and growing at most
-# CHUNK_GROWTH times per chunk (see _run_until). Up to 512 coordinates
+# CHUNK_GROWTH times per chunk (see _check_in_chunks). Up to 512 coordinates
 # (1,024 calls) it is one engine run.
 SINGLE_RUN = 512
 MIN_CHUNK = 64
@@ -422,10 +422,10 @@ def _split_minimum(idx, prob, minimum=MIN_PER_TENSOR):
     return idx[must], idx[~must]
 
 
-def _run_sample(prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
-                chunk=None, on_timed=None, chunk_seconds=None, per_coord=None):
-    """:func:`_run_until`, after the stratified minimum of the sample (every
-    tensor ``min(size, 16)``), which runs whatever the clock says: a sample
+def _check_sample(prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
+                  chunk=None, on_timed=None, chunk_seconds=None, per_coord=None):
+    """:func:`_check_in_chunks`, after the stratified minimum of the sample
+    (every tensor ``min(size, 16)``), which runs whatever the clock says: a sample
     cut at the deadline after its first interleaved chunk gave a 7-element
     tensor 6 of its 7 coordinates, a million-parameter model's biases none."""
     t0 = _clock()
@@ -436,11 +436,12 @@ def _run_sample(prob, loss, idx, h, tol, parallel, progress, values, deadline, *
     have = np.bincount(prob.block_of(idx[order[:first_chunk]]), minlength=nb)
     if (have >= np.bincount(prob.block_of(must), minlength=nb)).all():
         # the first interleaved chunk holds the minimum already
-        done = _run_until(prob, loss, idx, h, tol, parallel, progress, values, deadline,
-                          chunk=chunk, on_timed=on_timed, chunk_seconds=chunk_seconds,
-                          per_coord=per_coord)
+        done = _check_in_chunks(prob, loss, idx, h, tol, parallel, progress, values,
+                                deadline, chunk=chunk, on_timed=on_timed,
+                                chunk_seconds=chunk_seconds, per_coord=per_coord)
         if done is None:
-            return _run(prob, loss, must, h, tol, parallel, progress, values=values)
+            return check_coordinates(prob, loss, must, h, tol, parallel, progress,
+                                     values=values)
         # a deadline passed before the first chunk finished can leave a
         # tensor below its minimum: complete it from `must`
         got = np.bincount(prob.block_of(done.index), minlength=nb)
@@ -448,22 +449,23 @@ def _run_sample(prob, loss, idx, h, tol, parallel, progress, values, deadline, *
         if not short.any():
             return done
         missing = must[short[prob.block_of(must)] & ~np.isin(must, done.index)]
-        extra = _run(prob, loss, missing, h, tol, parallel, progress, values=values)
+        extra = check_coordinates(prob, loss, missing, h, tol, parallel, progress,
+                                  values=values)
         return _merge(prob, [done, extra], _clock() - t0)
     t_must = time.perf_counter()
-    first = _run(prob, loss, must, h, tol, parallel, progress, values=values,
-                   on_timed=on_timed)
+    first = check_coordinates(prob, loss, must, h, tol, parallel, progress, values=values,
+                              on_timed=on_timed)
     t_must = time.perf_counter() - t_must
-    more = (_run_until(prob, loss, rest, h, tol, parallel, progress, values, deadline,
-                       chunk=chunk, chunk_seconds=chunk_seconds,
-                       per_coord=t_must / max(must.size, 1)) if rest.size else None)
+    more = (_check_in_chunks(prob, loss, rest, h, tol, parallel, progress, values, deadline,
+                             chunk=chunk, chunk_seconds=chunk_seconds,
+                             per_coord=t_must / max(must.size, 1)) if rest.size else None)
     if more is None:
         return first
     return _merge(prob, [first, more], _clock() - t0)
 
 
-def _run_until(prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
-               chunk=None, on_timed=None, chunk_seconds=None, per_coord=None):
+def _check_in_chunks(prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
+                     chunk=None, on_timed=None, chunk_seconds=None, per_coord=None):
     """The engine on a sample, in chunks, until ``deadline``.
 
     The loss can slow down during the run (another process takes the
@@ -502,8 +504,9 @@ def _run_until(prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
             k = min(k, max(1.0, LEFT_SHARE * left / per_coord))
         k = int(k)
         part = np.sort(idx[order[lo:lo + k]])
-        parts.append(_run(prob, loss, part, h, tol, parallel, progress, values=values,
-                            on_timed=on_timed if lo == 0 else None))
+        parts.append(check_coordinates(prob, loss, part, h, tol, parallel, progress,
+                                       values=values,
+                                       on_timed=on_timed if lo == 0 else None))
         lo += part.size
         after = time.perf_counter()
         t_part = after - now
@@ -696,15 +699,15 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
             # the first of 16 coordinates (32 calls: the timing said nothing
             # about the calls after it), the others sized from the time left.
             # A stratified count with a budget likewise.
-            base = _run_sample(prob, c_loss, idx, h, tol, parallel, progress, values,
-                               t_start + eff_budget, chunk=MIN_PER_TENSOR,
-                               on_timed=on_timed, chunk_seconds=eff_budget / 8)
+            base = _check_sample(prob, c_loss, idx, h, tol, parallel, progress, values,
+                                 t_start + eff_budget, chunk=MIN_PER_TENSOR,
+                                 on_timed=on_timed, chunk_seconds=eff_budget / 8)
             if base.n_checked < idx.size:
                 mode = "sampled"
                 idx = base.index
         elif idx.size:
-            base = _run(prob, c_loss, idx, h, tol, parallel, progress, values=values,
-                          on_timed=on_timed)
+            base = check_coordinates(prob, c_loss, idx, h, tol, parallel, progress,
+                                     values=values, on_timed=on_timed)
     except _Replan as replan:
         # a full check does not fit the budget: directions (with bisection)
         # first, then a stratified sample sized by the time left
@@ -738,8 +741,8 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
         per_coord = max(2 * t_coord * slow, 1e-12)
         m = max(minimum, int(min(n, max(0.0, left) / per_coord)))
         idx = stratified_sample(prob.blocks, prob.g, m, rng)
-        base = _run_sample(prob, c_loss, idx, h, tol, parallel, progress, values,
-                           t_start + eff_budget * (1.0 - RESERVE_SHARE), per_coord=per_coord)
+        base = _check_sample(prob, c_loss, idx, h, tol, parallel, progress, values,
+                             t_start + eff_budget * (1.0 - RESERVE_SHARE), per_coord=per_coord)
         idx = base.index
     if executor is not None and base is not None:
         # every coordinate the workers' values fail (or leave undecided) is

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._arguments import _iv
-from ._engine import _run
+from ._engine import check_coordinates
 from ._result import GradCheckResult
 from .._validation import check_positive_scalar, short_repr
 
@@ -79,7 +79,7 @@ def gradient_check(loss_fn: Callable[..., Any], params: ArrayLike, analytical_gr
             f"gradient by that much (tol={tol:g}); use float64 parameters or a larger h, "
             f"or check_gradient, which divides by the realized step",
             RuntimeWarning, stacklevel=2)
-    result = _run(prob, loss_fn, idx, h, tol, None, False, nominal=True)
+    result = check_coordinates(prob, loss_fn, idx, h, tol, None, False, nominal=True)
     result.passed = bool(result.rel_error < tol)
     # status by the seed's rule when it passes; when it fails, the tolerance
     # model says whether the gradient is wrong or the check undecided
