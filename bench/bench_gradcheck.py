@@ -24,7 +24,7 @@ import numba
 import numpy as np
 import pytest
 
-from fastfd.gradcheck._check import check_gradient
+from fastfd.gradcheck import check_gradient
 from seed_baseline import seed_gradient_check
 
 THREADS = numba.get_num_threads()

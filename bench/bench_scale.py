@@ -20,7 +20,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from fastfd.gradcheck._check import check_gradient
+from fastfd.gradcheck import check_gradient
 from seed_baseline import seed_gradient_check
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

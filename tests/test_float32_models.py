@@ -23,8 +23,8 @@ VARIANT_IDS = [name + ("-smooth" if kw else "") for name, kw in VARIANTS]
 @pytest.fixture(autouse=True, scope="module")
 def one_blas_thread():
     # the models' matmuls (at most 576x400 by 400x28) are too small for BLAS
-    # threads: on a loaded 2-core machine two threads made a conv loss call
-    # 3.6 ms instead of 0.6 ms, with 12 ms outliers
+    # threads: two threads contending with other processes for 2 cores made
+    # a conv loss call 3.6 ms instead of 0.6 ms, with 12 ms outliers
     threadpoolctl = pytest.importorskip("threadpoolctl")
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
         yield
@@ -224,7 +224,7 @@ def _summary(result):
 
 # Seconds per loss call on the scripted clock (fixture fake_clock) for the
 # budgeted checks: about the measured cost of each float32 model on an idle
-# 2-core AMD EPYC (conv 0.6-0.8 ms, lstm 0.1 ms, mlp 0.03 ms). On the real
+# machine (conv 0.6-0.8 ms, lstm 0.1 ms, mlp 0.03 ms). On the real
 # clock a machine 40x slower checks only the 16 coordinates per tensor that
 # always run, and the verdict can differ; on this clock the plan (how many
 # coordinates and directions fit the budget) is the same everywhere.

@@ -27,8 +27,9 @@ WORK = {"coords": 1000, "directions": 16}
 
 @pytest.fixture(autouse=True, scope="module")
 def one_blas_thread():
-    # the small model's matmuls are too small for BLAS threads; on a loaded
-    # 2-core machine two BLAS threads made each loss call ~100x slower
+    # the small model's matmuls are too small for BLAS threads: two BLAS
+    # threads contending with other processes for 2 cores made each loss
+    # call ~100x slower
     from threadpoolctl import threadpool_limits
     with threadpool_limits(limits=1, user_api="blas"):
         yield

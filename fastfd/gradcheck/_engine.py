@@ -189,9 +189,9 @@ def _jit_values(ctx, idx, xp, xm, parallel, bar):
     fm = np.empty(m)
     x0 = ctx.prob.x0
     if parallel:
-        # CHUNKS_PER_THREAD chunks handed out one at a time (chunksize 1):
-        # on a shared machine a thread that loses its core to another process
-        # would otherwise hold up the whole check with its static half.
+        # CHUNKS_PER_THREAD chunks handed out one at a time (chunksize 1): a
+        # thread that loses its core to another process would otherwise hold
+        # up the whole check with its static half.
         nchunks = max(1, min(CHUNKS_PER_THREAD * numba.get_num_threads(), m))
         driver = K.central_values_parallel
     else:
@@ -839,8 +839,9 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
     undecided = (verdict == OK) & ok & ~(res <= max(tol, RESOLUTION_LIMIT))
     if spread > 0:
         # A non-deterministic loss widens every noise bound until any
-        # discrepancy fits inside it (a loss with 1e-3 noise passed a zero
-        # gradient): a discrepancy above tol cannot be confirmed either way.
+        # discrepancy fits inside it (with a loss with 1e-3 noise, a zero
+        # gradient would pass): a discrepancy above tol cannot be confirmed
+        # either way.
         undecided |= (verdict == OK) & ok & (abs_err > allowed)
     why = np.where(jitter >= 0.5 * noise, NONDETERMINISTIC,
                    np.where(roundoff >= 0.5 * noise, RESOLUTION, NOISE))
@@ -911,6 +912,7 @@ def _kept_jump(fp, fm, hp, hm, f0, r1, l1, eps, quantum, floor):
 
 
 def _norm(v):
-    # sqrt of a pairwise sum rather than np.linalg.norm's BLAS dot: with two
-    # BLAS threads on a loaded 2-core machine one dot of 1e5 took 16 ms
+    # sqrt of a pairwise sum rather than np.linalg.norm's BLAS dot: a dot of
+    # 1e5 whose two BLAS threads contend with other processes for 2 cores
+    # took 16 ms
     return math.sqrt(float(np.sum(v * v)))

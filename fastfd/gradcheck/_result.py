@@ -571,7 +571,8 @@ class GradCheckResult:
         self.unresolvable.extend((t, c.direction) for t, c in rep.resolution)
         # A tensor whose every directional check crossed a kink (or noise)
         # even at h/16, and none of whose coordinates was checked, verified
-        # nothing: a kink 0.01 h from the point passed a gradient off by 10%
+        # nothing (with a kink 0.01 h from the point, a gradient off by 10%
+        # would pass)
         decided = {}
         for tname, c in rep.checks:
             if tname != "all":

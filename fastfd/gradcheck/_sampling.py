@@ -28,9 +28,9 @@ target, not a hard stop: confirming and localizing a failure found late may
 go over it, because a failure is never dropped to save time.
 
 Deadlines, not counts computed from the first timing: the first calls of a
-process, or another process on the cores (BLAS threads contending with it:
-on this 2-core machine a 0.05 ms call measured 7.7 ms on average under
-load), can make a timed call 10-100x slower than the calls that follow.
+process, or another process on the cores (a 0.05 ms call whose BLAS threads
+contend with it for 2 cores averaged 7.7 ms), can make a timed call 10-100x
+slower than the calls that follow.
 
 Running the check
 -----------------
@@ -425,9 +425,9 @@ def _split_minimum(idx, prob, minimum=MIN_PER_TENSOR):
 def _check_sample(prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
                   chunk=None, on_timed=None, chunk_seconds=None, per_coord=None):
     """:func:`_check_in_chunks`, after the stratified minimum of the sample
-    (every tensor ``min(size, 16)``), which runs whatever the clock says: a sample
-    cut at the deadline after its first interleaved chunk gave a 7-element
-    tensor 6 of its 7 coordinates, a million-parameter model's biases none."""
+    (every tensor ``min(size, 16)``), which runs whatever the clock says: a
+    sample cut at the deadline after its first interleaved chunk can leave a
+    small tensor (a bias) with none of its coordinates."""
     t0 = _clock()
     must, rest = _split_minimum(idx, prob)
     first_chunk = max(MIN_CHUNK, idx.size // 16) if chunk is None else chunk
@@ -536,8 +536,8 @@ def compile_kernels(prob, loss, parallel):
     the seconds spent.
 
     For a jitted loss the per-coordinate drivers are compiled for each loss
-    (seconds on a cold cache: counted in the budget, that left a first check
-    with 0 coordinates). The loss is compiled, not run. A Python loss needs
+    (seconds on a cold cache: counted in the budget, they can leave a first
+    check no time for any coordinate). The loss is compiled, not run. A Python loss needs
     nothing here; the directional stage loads its kernels when it runs
     (:func:`compile_direction_kernels`).
     """
@@ -691,8 +691,8 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
         if ((auto and idx.size > SINGLE_RUN)
                 or (count and budget is not None and idx.size > MIN_PER_TENSOR)):
             # a full check that fit when timed still runs against the
-            # budget: the loss can slow down 10-100x mid-run on a shared
-            # machine (measured: a 51k-parameter check planned at 5 s took
+            # budget: the loss can slow down 10-100x mid-run when other
+            # processes take the cores (measured: a 51k-parameter check planned at 5 s took
             # 300 s; a loss fast for 20 calls and then 5 ms, n = 3000 and
             # budget=1.0, took 21.9 s in a first chunk of 2,048). Chunks in
             # interleaved order, so a check cut short is a stratified sample,
@@ -722,8 +722,8 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
         # Directions until DIRECTION_SHARE of the budget is spent (all of
         # them when `directions` is given), then a sample until 1 -
         # RESERVE_SHARE. Deadlines rather than counts from the timing: the
-        # first calls of a process, or a busy machine, can make one timed
-        # call 10-100x slower than the calls that follow (measured here).
+        # first calls of a process, or other processes on the cores, can make
+        # one timed call 10-100x slower than the calls that follow.
         if directions is None:
             k, deadline = MAX_DIRECTIONS, t_start + eff_budget * DIRECTION_SHARE
         else:
