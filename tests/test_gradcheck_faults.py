@@ -711,3 +711,22 @@ def test_stratified_minimum_holds_when_the_loss_slows_after_timing(fake_clock, f
     r = check_gradient(loss, P, {k: 2 * v for k, v in P.items()}, budget=1.0, seed=0)
     checked = {t.name: t.checked for t in r.tensors}
     assert r.passed and checked["W"] >= 16 and checked["b"] >= 16 and checked["c"] == 7, checked
+
+
+def test_a_write_is_told_from_a_value_error_by_rerunning_not_by_its_message():
+    x = np.ones(5)
+
+    def rewrites(v):
+        v[0] = v[0]                     # changes nothing in a writeable copy
+        return float(v @ v)
+
+    with pytest.raises(ValueError, match=r"loss modified its input at the unperturbed params "
+                                         r"\(assignment destination is read-only\)"):
+        check_gradient(rewrites, x, 2 * x, coords="all")
+
+    def refuses(v):
+        raise ValueError("model weights are read-only in eval mode")
+
+    with pytest.raises(LossEvaluationError, match=r"read-only in eval mode") as info:
+        check_gradient(refuses, x, 2 * x, coords="all")
+    assert "modified its input" not in str(info.value)

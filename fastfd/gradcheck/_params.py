@@ -271,13 +271,15 @@ def input_error(call, x, exc, where, name=None):
 
     A write to read-only memory is a ValueError that NumPy gives no type of
     its own: the loss is run once on a writeable copy of the point
-    (``call(copy)``) to see what it changes; a loss that does not repeat the
-    write is recognized by NumPy's message. Anything else is a
+    (``call(copy)``). It wrote to its input if it changes the copy, or if it
+    runs there without error (the read-only memory made the difference: a
+    write of an unchanged value, or a write it does not repeat). Anything
+    else, a ValueError it raises on writeable memory too included, is a
     :class:`LossEvaluationError`.
     """
     if x is not None and isinstance(exc, ValueError):
-        i = write_probe(call, x)
-        if i >= 0 or "read-only" in str(exc):
+        i, raised = write_probe(call, x)
+        if i >= 0 or not raised:
             label = None
             if i >= 0:
                 label = name(i) if name is not None else f"flat coordinate {i}"
@@ -333,16 +335,18 @@ def write_probe(call, x):
     Run after a loss given read-only views raised a ValueError: NumPy's
     refusal to write to a read-only array has no exception type of its own,
     so the loss is run once more on memory it may write to, and the memory
-    is compared. Returns the first flat index it changed, or -1.
+    is compared. Returns ``(the first flat index it changed or -1, whether
+    the call raised)``.
     """
     scratch = np.array(x, copy=True)
+    raised = False
     try:
         call(scratch)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception:
-        pass
-    return same_values(scratch.reshape(-1), np.asarray(x).reshape(-1))
+        raised = True
+    return same_values(scratch.reshape(-1), np.asarray(x).reshape(-1)), raised
 
 
 class FlatProblem:
