@@ -72,14 +72,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _result
+from ._engine import RESOLUTION_LIMIT
 from ._executor import evaluate_loss
 from ._params import (LossEvaluationError, input_write_error, loss_precision, readonly_alias,
                     same_values)
+from ._quantize import (FLAT_DOUBLINGS, GRID_COARSE, GRID_PROBE, GRID_ULPS, _find_grid,
+                        _quantum_of)
 from .._kernels.directions import realized_dots as _realized_dots
 from .._kernels.directions import shift as _shift
 from .._kernels.directions import sum_squares as _sum_squares
-from ._quantize import (FLAT_DOUBLINGS, GRID_COARSE, GRID_PROBE, GRID_ULPS, _find_grid,
-                        _quantum_of)
 from ..steps import check_precision, check_steps
 
 __all__ = [
@@ -93,16 +95,14 @@ STABLE_FRACTION = 0.5
 CONFIRM_SCALE = 4.0
 KINK_RETRY_SCALE = 1.0 / 16.0
 
-WRONG = "gradient wrong"
-NONSMOOTH = "non-smooth point"
-NOISE = "finite-difference noise"
-NONFINITE = "non-finite loss"
-RESOLUTION = "loss resolution"
-OK = "ok"
+# the verdicts of a directional check, named as the per-coordinate ones
+OK, WRONG, NOISE, NONSMOOTH, NONFINITE, RESOLUTION = (
+    _result.VERDICTS[code] for code in (_result.OK, _result.WRONG, _result.NOISE,
+                                        _result.NONSMOOTH, _result.NONFINITE_LOSS,
+                                        _result.RESOLUTION))
 
-# As per coordinate (fastfd.gradcheck.RESOLUTION_LIMIT): a direction whose
-# noise bound exceeds this fraction of the scale of g . v cannot verify it.
-RESOLUTION_LIMIT = 0.05
+# As per coordinate (RESOLUTION_LIMIT, fastfd.gradcheck._engine): a direction
+# whose noise bound exceeds this fraction of the scale of g . v cannot verify it.
 
 
 class Counter:
