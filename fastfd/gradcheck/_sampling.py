@@ -312,6 +312,67 @@ class _Replan(Exception):
         self.t_call = t_call
 
 
+class _Plan:
+    """What a budgeted check knows of its loss between stages.
+
+    ``budget`` as given, ``eff_budget`` the one in force (the default with
+    ``coords="auto"``), ``t_row`` the seconds per row of a batched call (None
+    unbatched), ``workers`` the executor's. ``t_call`` is the time of a loss
+    call at params once the engine has timed it (None before).
+    :meth:`on_timed` is the engine's timing hook.
+    """
+
+    def __init__(self, *, n, n_blocks, budget, eff_budget, auto, directions, t_row,
+                 workers, loss, x):
+        self.n = n
+        self.per_dir = 4 * (1 + n_blocks) if n_blocks > 1 else 4
+        self.budget = budget
+        self.eff_budget = eff_budget
+        self.auto = auto
+        self.directions = directions
+        self.t_row = t_row
+        self.workers = workers
+        self.loss = loss            # the counting flat loss, for a re-timing at x
+        self.x = x
+        self.t_call = None
+
+    def fits(self, t):
+        """Whether a full check (and the directions asked for) fits the
+        budget at ``t`` seconds per call."""
+        t_coord = (self.t_row if self.t_row is not None else t) / self.workers
+        directional = self.per_dir * (self.directions or 0) * t
+        return 2 * self.n * t_coord + directional <= self.eff_budget
+
+    def on_timed(self, t, first=False):
+        """The engine's hook for the time ``t`` of its first (``first``) and
+        second call at params: raises :class:`_Replan` when a full check of
+        ``coords="auto"`` does not fit."""
+        # A call slower than the whole budget is an error at once, from the
+        # first call (a jitted loss is compiled before the clock starts):
+        # each further call costs as much again, a re-timing 3 to 6 calls
+        # (measured: 5 s for budget=0.5 s and a 1 s loss). Otherwise one call
+        # can be inflated (first-call costs, other processes on the cores):
+        # re-time before deciding against a full check.
+        budget, eff_budget = self.budget, self.eff_budget
+        if eff_budget is not None and eff_budget < t:
+            raise ValueError(
+                f"budget={budget if budget is not None else eff_budget!r} s is too small "
+                f"for even one loss evaluation, which takes {_fmt_seconds(t)} (measured "
+                f"once, on the {'first' if first else 'second'} call at params)")
+        if first:
+            return
+        self.t_call = t
+        if self.auto and not self.fits(t):
+            t = min(t, time_loss(self.loss, self.x)[0])
+            self.t_call = t
+        if self.auto and not self.fits(t):
+            raise _Replan(t)
+
+    def call_seconds(self, default):
+        """:attr:`t_call`, or `default` when the engine has not timed the loss."""
+        return default if self.t_call is None else self.t_call
+
+
 def _single_from_batched(loss, kind):
     """A scalar loss on the user's structure from a vectorized one (one row)."""
     def single(params):
@@ -631,42 +692,17 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
         del probe
     values = (_engine_values(flat, prob.x0, vectorized, executor)
               if vectorized or executor is not None else None)
-    per_dir = 4 * (1 + T) if T > 1 else 4
     auto = isinstance(coords, str) and coords == "auto"
     eff_budget = DEFAULT_BUDGET if (budget is None and auto) else budget
     # re-checks of suspect coordinates (fastfd.gradcheck._engine._verdicts) stop
     # at the end of the budget
     prob.confirm_deadline = None if eff_budget is None else t_start + eff_budget
-    timed = {}
 
     x = np.array(prob.x0, copy=True)
     f = Counter(_batched_flat(flat) if vectorized else flat, base=prob.x0,
-                  jitted=loss if prob.jitted else None, name=prob.name)
-
-    def fits(t):
-        t_coord = (t_row if t_row is not None else t) / workers
-        return 2 * n * t_coord + per_dir * (directions or 0) * t <= eff_budget
-
-    def on_timed(t, first=False):
-        # A call slower than the whole budget is an error at once, from the
-        # first call (a jitted loss is compiled before the clock starts):
-        # each further call costs as much again, a re-timing 3 to 6 calls
-        # (measured: 5 s for budget=0.5 s and a 1 s loss). Otherwise one call
-        # can be inflated (first-call costs, a busy machine): re-time before
-        # deciding against a full check.
-        if eff_budget is not None and eff_budget < t:
-            raise ValueError(
-                f"budget={budget if budget is not None else eff_budget!r} s is too small "
-                f"for even one loss evaluation, which takes {_fmt_seconds(t)} (measured "
-                f"once, on the {'first' if first else 'second'} call at params)")
-        if first:
-            return
-        timed["t"] = t
-        if auto and not fits(t):
-            t = min(t, time_loss(f, x)[0])
-            timed["t"] = t
-        if auto and not fits(t):
-            raise _Replan(t)
+                jitted=loss if prob.jitted else None, name=prob.name)
+    plan = _Plan(n=n, n_blocks=T, budget=budget, eff_budget=eff_budget, auto=auto,
+                 directions=directions, t_row=t_row, workers=workers, loss=f, x=x)
 
     if auto or (isinstance(coords, str) and coords == "all"):
         idx = np.arange(n, dtype=np.intp)
@@ -701,13 +737,13 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
             # A stratified count with a budget likewise.
             base = _check_sample(prob, c_loss, idx, h, tol, parallel, progress, values,
                                  t_start + eff_budget, chunk=MIN_PER_TENSOR,
-                                 on_timed=on_timed, chunk_seconds=eff_budget / 8)
+                                 on_timed=plan.on_timed, chunk_seconds=eff_budget / 8)
             if base.n_checked < idx.size:
                 mode = "sampled"
                 idx = base.index
         elif idx.size:
             base = check_coordinates(prob, c_loss, idx, h, tol, parallel, progress,
-                                     values=values, on_timed=on_timed)
+                                     values=values, on_timed=plan.on_timed)
     except _Replan as replan:
         # a full check does not fit the budget: directions (with bisection)
         # first, then a stratified sample sized by the time left
@@ -751,7 +787,7 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
     if rep is None:
         if directions is None and budget is not None and base is not None:
             spare = budget - (time.perf_counter() - t_start)
-            t_dir = per_dir * max(timed.get("t", base.elapsed), 1e-12)
+            t_dir = plan.per_dir * max(plan.call_seconds(base.elapsed), 1e-12)
             k = int(min(MAX_DIRECTIONS, max(0.0, spare * DIRECTION_SHARE / t_dir)))
         else:
             k = directions or 0
@@ -764,13 +800,13 @@ def check_gradient_scale(loss, params, grad, *, h=None, tol=None, coords="auto",
             end = None if eff_budget is None else t_start + eff_budget
             rep = _directions_with_progress(
                 f, x, prob, f0, k, rng, end if budget is not None else None,
-                progress, timed.get("t", 0.0), end)
+                progress, plan.call_seconds(0.0), end)
     if tol is None:
         tol = DEFAULT_TOL[np.dtype(prob.dtype)]
     result = GradCheckResult._of_stages(
         prob, base, rep, mode=mode, tol=tol,
         n_evals=extra_evals + f.n + (base.n_evals if base is not None else 0),
-        elapsed=time.perf_counter() - t_start, t_call=timed.get("t"))
+        elapsed=time.perf_counter() - t_start, t_call=plan.t_call)
     # seconds spent compiling (or loading) kernels with the budget clock
     # stopped; not part of `elapsed`
     result.compile_seconds = compile_seconds
