@@ -25,15 +25,24 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
                    progress: bool | None = None, directions: int | None = None,
                    budget: float | None = None, vectorized: bool = False,
                    executor: Any = None) -> GradCheckResult:
-    """Check an analytic gradient coordinate by coordinate with centered differences.
+    """Check an analytic gradient against centered differences, coordinate by coordinate.
 
-    For each checked flat coordinate ``i`` with step ``h_i`` the numerical
-    derivative is ``(f(x + h_i e_i) - f(x - h_i e_i)) / ((x_i + h_i) - (x_i -
-    h_i))``: the denominator is the realized step, exact whatever the
-    additions rounded to. The coordinate is perturbed in place in one private
-    flat copy of the parameters and restored by assignment; the loss sees the
-    user's structure through views of that copy. The user's arrays are never
-    modified, also when the loss raises or the check is interrupted.
+    The common call is ``result = check_gradient(loss, params, grad)``, with
+    `params` an array or a dict/list of arrays and `grad` the same structure.
+    ``result.status`` is "passed" (every checked coordinate agrees with the
+    finite differences to `tol` of its scale, or within their noise),
+    "failed" (the gradient is wrong: ``result.failures()`` names the
+    coordinates, each confirmed at several steps) or "inconclusive" (the
+    check could not decide, and ``result.undecided()`` and the report say
+    why and what would help). ``print(result)`` is the report; ``bool(result)``
+    is True only for "passed". Large models are checked within `budget`
+    seconds by directions, a stratified sample and bisection (Notes).
+
+    >>> import numpy as np
+    >>> import fastfd
+    >>> w = np.array([1.0, -2.0, 0.5])
+    >>> fastfd.check_gradient(lambda p: float(np.sum(p ** 3)), w, 3 * w ** 2).status
+    'passed'
 
     Parameters
     ----------
@@ -135,6 +144,15 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
 
     Notes
     -----
+    **The differences.** For each checked flat coordinate ``i`` with step
+    ``h_i`` the numerical derivative is ``(f(x + h_i e_i) - f(x - h_i e_i)) /
+    ((x_i + h_i) - (x_i - h_i))``: the denominator is the realized step,
+    exact whatever the additions rounded to. The coordinate is perturbed in
+    place in one private flat copy of the parameters and restored by
+    assignment; the loss sees the user's structure through views of that
+    copy. The user's arrays are never modified, also when the loss raises
+    or the check is interrupted.
+
     **Verdicts.** Every checked coordinate, and the check as a whole, has a
     status: "passed" (verified to the tolerance below), "failed" (the
     gradient is wrong there: verdict "gradient wrong" or "non-finite
