@@ -65,7 +65,7 @@ RICHARDSON_DOMINANT = 100
 # and carried back to the window through the stencil's and the
 # extrapolation's amplification (_richardson_roundoff); and at least what
 # the changes around the window say (_richardson_neighbours). Measured on
-# the RICH functions of tests/test_derivative.py at 641 points (centered 2,
+# the RICH functions of tests/functions/test_derivative.py at 641 points (centered 2,
 # forward 1, backward 2, centered 4; float64 and float32; with and without
 # AVX-512), estimate/true error: minimum 0.35 for the tested configurations
 # (0.21 for a float32 forward accuracy-1 second derivative, whose truncation

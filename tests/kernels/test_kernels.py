@@ -20,7 +20,7 @@ from reference import (
 
 RNG = np.random.default_rng(7)
 EPS = {np.float64: np.finfo(np.float64).eps, np.float32: np.finfo(np.float32).eps}
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Each distinct (kernel, argument types, layout) is one Numba compile of
 # seconds. Stencil weights are passed read-only everywhere (the type

@@ -15,7 +15,7 @@ import pytest
 
 from fastfd.gradcheck import GradientCheckError, check_gradient as check
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("mlp_1m", ROOT / "examples" / "mlp_1m.py")
 mlp = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(mlp)
