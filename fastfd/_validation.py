@@ -86,9 +86,15 @@ def check_bool(name, value, allow_none=False):
 
 
 def check_int(name, value, minimum=None):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+    """``value`` as an int: a Python or NumPy integer, or a 0-d integer
+    array (as NumPy takes it for an axis); bools are refused."""
+    if (isinstance(value, (bool, np.bool_))
+            or (isinstance(value, np.ndarray) and value.dtype.kind == "b")):
         raise TypeError(f"{name} must be an integer, got {short_repr(value)}")
-    value = operator.index(value)
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {short_repr(value)}") from None
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
     return value

@@ -1,4 +1,4 @@
-"""Single-pass loops of the directional checks (see fastfd/_directions.py)."""
+"""Single-pass loops of the directional checks (see fastfd/gradcheck/_directions.py)."""
 
 from numba import njit
 

@@ -273,3 +273,15 @@ def test_what_fits_does_fit():
     assert grid.derivative(np.arange(3.0), 2, boundary="valid").shape == (1,)
     assert grid.laplacian(np.ones((5, 5)), accuracy=2).shape == (5, 5)
     assert grid.laplacian(np.ones((3, 5)), boundary="valid").shape == (1, 3)
+
+
+def test_a_0d_integer_array_is_an_integer_argument_as_in_numpy():
+    # the docstring's promise: NumPy takes np.array(1) for an axis, and so
+    # does every integer argument here; 0-d bool and float arrays are refused
+    u = np.arange(10.0) ** 2
+    np.testing.assert_array_equal(grid.derivative(u, np.array(1), axis=np.array(0)),
+                                  grid.derivative(u, 1, axis=0))
+    with pytest.raises(TypeError, match=r"order must be an integer, got array\(True\)"):
+        grid.derivative(u, np.array(True))
+    with pytest.raises(TypeError, match=r"order must be an integer, got 1\.0: did you mean dx"):
+        grid.derivative(u, np.array(1.0))
