@@ -1,4 +1,8 @@
-"""Flags read once from the environment at import.
+"""Flags from the environment, read once at import.
+
+CACHE and FASTMATH are compile options of the kernels, fixed at import.
+PARALLEL_MIN is looked up as ``fastfd._config.PARALLEL_MIN`` at every call,
+by every module, so setting that attribute changes it in a running process.
 
 FASTFD_CACHE=0      disable Numba's on-disk cache of the array kernels
                     (default on: a new process's first call loads machine

@@ -13,7 +13,7 @@ import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._config import PARALLEL_MIN
+from .. import _config
 from .._kernels import laplacian as lk
 from .._validation import (
     as_float_array, check_accuracy, check_choice, check_not_masked, check_out,
@@ -206,7 +206,7 @@ def _via_derivative(u, spacing, names, accuracy, boundary, shape, dtype):
 
 def _compute(u, spacing, accuracy, boundary, res):
     """Fill C-contiguous ``res`` from C-contiguous ``u`` (1-3 axes)."""
-    if u.size >= PARALLEL_MIN:
+    if u.size >= _config.PARALLEL_MIN:
         # About 32 chunks handed out dynamically instead of the default
         # static halves: with static halves a thread whose core also runs
         # another process holds up the whole call (256**3 with one of two

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fastfd.grid._laplacian as lapmod
-from fastfd import grid, kernels
+from fastfd import _config, grid, kernels
 from reference import derivative_ref, periodic_roll_ref
 
 RNG = np.random.default_rng(4242)
@@ -267,7 +266,7 @@ def test_parallel_equals_serial_bitwise(monkeypatch, shape, accuracy, boundary):
     u = RNG.standard_normal(shape)
     serial = grid.laplacian(u, (0.3, 0.4, 0.5)[:len(shape)], accuracy=accuracy,
                             boundary=boundary)
-    monkeypatch.setattr(lapmod, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(_config, "PARALLEL_MIN", 1)
     par = grid.laplacian(u, (0.3, 0.4, 0.5)[:len(shape)], accuracy=accuracy,
                          boundary=boundary)
     np.testing.assert_array_equal(par, serial)
