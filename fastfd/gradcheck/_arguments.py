@@ -9,7 +9,7 @@ import numpy as np
 
 from ._params import FlatProblem
 from ._progress import check_progress
-from .._validation import check_positive_scalar, short_repr
+from .._validation import check_bool, check_positive_scalar, short_repr
 
 def _iv(loss, params, grad, h, tol, coords, seed, parallel, raise_on_fail, progress):
     if not callable(loss):
@@ -25,15 +25,13 @@ def _iv(loss, params, grad, h, tol, coords, seed, parallel, raise_on_fail, progr
         h = _check_h(h, prob)
     if tol is not None:
         tol = check_positive_scalar("tol", tol)
-    if parallel is not None and not isinstance(parallel, (bool, np.bool_)):
-        raise TypeError(f"parallel must be None, True or False, got {short_repr(parallel)}")
+    check_bool("parallel", parallel, allow_none=True)
     if parallel and not prob.jitted:
         raise ValueError(
             "parallel=True needs a Numba-jitted loss of one 1-D float array "
             f"(got loss={short_repr(loss, 60)} with {prob.kind} params); leave "
             "parallel=None to choose automatically")
-    if not isinstance(raise_on_fail, (bool, np.bool_)):
-        raise TypeError(f"raise_on_fail must be True or False, got {short_repr(raise_on_fail)}")
+    check_bool("raise_on_fail", raise_on_fail)
     check_progress(progress)
     return prob, idx, h, tol
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import sys
 import time
 
+from .._validation import check_bool
+
 __all__ = ["AUTO_SECONDS", "Progress", "check_progress", "progress_enabled"]
 
 AUTO_SECONDS = 2.0
@@ -21,9 +23,7 @@ AUTO_SECONDS = 2.0
 
 def check_progress(progress):
     """``progress`` must be None, True or False."""
-    if progress is not None and not isinstance(progress, bool):
-        raise TypeError(f"progress must be None, True or False, got {progress!r}")
-    return progress
+    return check_bool("progress", progress, allow_none=True)
 
 
 def progress_enabled(progress, expected_seconds, stream=None):

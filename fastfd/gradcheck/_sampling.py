@@ -60,7 +60,7 @@ from ._executor import (SPOT_CHECKS, _executor_workers, batch_rows, batched_loss
 from ._params import FlatProblem, _index_suffix, _is_jitted, _split
 from ._progress import Progress, check_progress, progress_enabled
 from ._result import GradCheckResult, GradientCheckError, _fmt_seconds
-from .._validation import check_int, short_repr
+from .._validation import check_bool, check_int, short_repr
 
 __all__ = [
     "DEFAULT_BUDGET", "MIN_PER_TENSOR", "MAX_DIRECTIONS",
@@ -258,8 +258,7 @@ def check_scale_options(coords, directions, budget, vectorized, executor, progre
     else:
         coords = _index_array(coords, n)
     budget = check_budget(budget)
-    if not isinstance(vectorized, (bool, np.bool_)):
-        raise TypeError(f"vectorized must be True or False, got {short_repr(vectorized)}")
+    check_bool("vectorized", vectorized)
     check_executor(executor)
     check_progress(progress)
     return coords, directions, budget

@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike
 from ._arguments import _iv
 from ._engine import check_coordinates
 from ._result import GradCheckResult
-from .._validation import check_positive_scalar, short_repr
+from .._validation import check_bool, check_positive_scalar
 
 def gradient_check(loss_fn: Callable[..., Any], params: ArrayLike, analytical_grad: ArrayLike,
                    h: float = 1e-5, tol: float = 1e-4, verbose: bool = True) -> GradCheckResult:
@@ -61,8 +61,7 @@ def gradient_check(loss_fn: Callable[..., Any], params: ArrayLike, analytical_gr
     >>> bool(rel < 1e-4)
     True
     """
-    if not isinstance(verbose, (bool, np.bool_)):
-        raise TypeError(f"verbose must be True or False, got {short_repr(verbose)}")
+    check_bool("verbose", verbose)
     h = check_positive_scalar("h", h)
     tol = check_positive_scalar("tol", tol)
     prob, idx, h, tol = _iv(loss_fn, params, analytical_grad, h, tol, "all", None, None,
