@@ -53,7 +53,6 @@ float64 steps would be lost entirely in float32 roundoff.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
