@@ -22,14 +22,13 @@ cores busy with other processes every parallel figure is noise: a prange
 launch alone takes 4-12 ms.
 """
 
-import importlib
 import time
 
 import numba
 import numpy as np
 import pytest
 
-D = importlib.import_module("fastfd.functions._derivative")
+import fastfd.functions as D
 
 N_POINTS = 10_000_000
 N_GRAD = 20_000

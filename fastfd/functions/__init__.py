@@ -36,11 +36,9 @@ from ._derivative import (
     centered_diff,
     second_derivative,
     derivative,
-    DerivativeResult,
-    gradient,
-    jacobian,
-    hessian,
 )
+from ._result import DerivativeResult
+from ._multivariate import gradient, jacobian, hessian
 
 __all__ = [
     "forward_diff",

@@ -6,7 +6,6 @@ derivatives. Jitted test functions are few on purpose: every distinct jitted
 ``f`` compiles the kernels again (about a second each).
 """
 
-import importlib
 import math
 import warnings
 from fractions import Fraction
@@ -17,12 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import fastfd.functions as D    # public names as D.<name>
 from fastfd import _config
+from fastfd.functions import _evaluate, _stencil
 from fastfd.steps import optimal_step
-
-# the module, not the function fastfd.derivative that the package re-exports
-# under the same name (``import fastfd.functions._derivative as D`` would get the function)
-D = importlib.import_module("fastfd.functions._derivative")
 
 EPS = np.finfo(np.float64).eps
 
@@ -480,7 +477,7 @@ def test_richardson_error_estimate_other_stencils(name, scheme, accuracy):
     err, _ = _true_error(name, x, r.value)
     ratio = r.error / err
     assert ratio.min() >= 0.3 and 0.5 <= np.median(ratio) <= 5, (ratio.min(), np.median(ratio))
-    assert r.nfev == 16 * len(D._stencil_arrays(order, accuracy, scheme, "<f8")[1]) + 1
+    assert r.nfev == 16 * len(_stencil._stencil_arrays(order, accuracy, scheme, "<f8")[1]) + 1
 
 
 def test_richardson_reference_values():
@@ -597,7 +594,7 @@ def test_jitted_f_compiled_before_timing_and_one_kernel_per_call_shape(monkeypat
         return v[0] * v[0] + 3.0 * v[1]
 
     seen = []
-    clock = D.time.perf_counter
+    clock = _evaluate.time.perf_counter
 
     class Clock:
         @staticmethod
@@ -605,10 +602,10 @@ def test_jitted_f_compiled_before_timing_and_one_kernel_per_call_shape(monkeypat
             seen.append(len(lin.signatures))
             return clock()
 
-    monkeypatch.setattr(D, "time", Clock)
+    monkeypatch.setattr(_evaluate, "time", Clock)
 
     def kernels():
-        return sum(len(getattr(D.JIT, k).signatures)
+        return sum(len(getattr(_evaluate.JIT, k).signatures)
                    for k in ("grad", "grad_guarded", "grad_chunk"))
 
     before = kernels()

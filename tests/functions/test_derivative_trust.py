@@ -2,7 +2,6 @@
 input, option values of the wrong type, f's analyticity and dtype, error
 estimates users act on."""
 
-import importlib
 import warnings
 
 import numba
@@ -10,9 +9,8 @@ import numpy as np
 import pytest
 from conftest import run_python
 
+import fastfd.functions as D
 from fastfd.steps import optimal_step
-
-D = importlib.import_module("fastfd.functions._derivative")
 
 
 @pytest.fixture(autouse=True)

@@ -444,9 +444,9 @@ def test_jitted_float32_loss_is_checked_in_float32():
 
 def test_jit_return_type_is_shared_with_derivative():
     import importlib
-    derivative = importlib.import_module("fastfd.functions._derivative")
+    evaluate = importlib.import_module("fastfd.functions._evaluate")
     from fastfd.gradcheck import _params as _flat
-    assert derivative._jit_return_type is _flat.jit_return_type
+    assert evaluate._jit_return_type is _flat.jit_return_type
 
 
 # ---------------------------------------------------------------- writes in the directional stage
