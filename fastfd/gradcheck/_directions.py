@@ -77,7 +77,7 @@ from ._engine import RESOLUTION_LIMIT
 from ._executor import evaluate_loss
 from ._params import (LossEvaluationError, input_write_error, loss_precision, readonly_alias,
                     same_values)
-from ._quantize import (FLAT_DOUBLINGS, GRID_COARSE, GRID_PROBE, GRID_ULPS, _find_grid,
+from ._quantize import (GRID_COARSE, GRID_PROBE, GRID_ULPS, _find_grid, _follow_flat,
                         _quantum_of)
 from .._kernels.directions import realized_dots as _realized_dots
 from .._kernels.directions import shift as _shift
@@ -367,17 +367,11 @@ def _quantum(f, x, out, seg, vs, t, values, fscale, eps, change, recheck=False):
             f.flat_followed = True
         except AttributeError:
             pass
-        s = t
-        for _ in range(FLAT_DOUBLINGS):
-            s *= 2.0
-            f1 = at(s)
-            if not math.isfinite(f1):
-                break
-            if f1 != f0:
-                values = (f0, f1, at(-s), at(1.5 * s))
-                fscale = max(abs(v) for v in values if math.isfinite(v))
-                t, followed = s, True
-                break
+        s, moved = _follow_flat(at, t, f0)
+        if s:
+            values = tuple(moved)
+            fscale = float(np.max(np.abs(moved[np.isfinite(moved)])))
+            t, followed = s, True
     # the second difference at t (not also at 2t: a smooth loss makes that
     # 4 times the first, a grid of two points)
     combos = (values[1] + values[2] - 2.0 * f0,) if len(values) == 5 else ()

@@ -18,7 +18,7 @@ from ._executor import blas_one_thread
 from ._params import (LossEvaluationError, LossReturnError, call_loss, input_error,
                       input_write_error, loss_precision, loss_value, return_error)
 from ._progress import Progress, progress_enabled
-from ._quantize import FLAT_DOUBLINGS, GRID_COARSE, GRID_ULPS, _find_grid
+from ._quantize import GRID_COARSE, GRID_ULPS, _find_grid, _follow_flat
 from ._result import (NOISE, NONDETERMINISTIC, NONFINITE_GRADIENT, NONFINITE_LOSS,
                       NONSMOOTH, OK, RESOLUTION, UNCONFIRMED, WRONG, GradCheckResult)
 from ..steps import check_precision, check_steps
@@ -383,7 +383,7 @@ def _loss_quantum(ctx, idx, steps, f0, fp, fm, eps, analytical=None):
 
     A coordinate along which the loss is bitwise flat at +-h while the
     analytic gradient says it should move by more than that resolution is
-    followed with doubling steps until the loss moves (_follow_flat): a
+    followed with doubling steps until the loss moves (_quantize._follow_flat): a
     loss rounded to a grid moves by whole steps of it, confirmed as above;
     a locally constant loss (an unused parameter) never moves, and one flat
     up to a kink moves off every grid.
@@ -417,19 +417,27 @@ def _loss_quantum(ctx, idx, steps, f0, fp, fm, eps, analytical=None):
 
 def _flat_grid(ctx, i, t, f0, eps):
     """The confirmed grid of a loss flat at +-``t`` along coordinate ``i``,
-    seen where it first moves (_follow_flat), or 0.0: a loss flat up to a
-    kink (a hinge or penalty switched off) moves off every grid there."""
-    i, t, fvals = _follow_flat(ctx, i, t, f0)
-    if not t:
+    seen where it first moves (_quantize._follow_flat), or 0.0: a loss flat
+    up to a kink (a hinge or penalty switched off) moves off every grid
+    there."""
+    at = _along(ctx, i)
+    s, fvals = _follow_flat(at, t, f0)
+    if not s:
         return 0.0
-    return _grid_along(ctx, i, t, f0, fvals, (), eps,
-                       float(fvals[1] - fvals[2]) / (2.0 * t))
+    return _find_grid(at, f0, fvals, (), s, eps, float(fvals[1] - fvals[2]) / (2.0 * s))
 
 
 def _grid_along(ctx, i, t, f0, vals, combos, eps, slope):
     """The spacing of a grid the loss values ``vals`` lie on, confirmed by
     probes along coordinate ``i`` (a step ``t`` along which the loss moves,
     ``slope`` its derivative there), or 0.0."""
+    return _find_grid(_along(ctx, i), f0, vals, combos, t, eps, slope)
+
+
+def _along(ctx, i):
+    """``at(s)``: the loss with coordinate ``i`` moved by ``s`` (None where
+    that rounds to no move, NaN where the loss raises: no evidence), the
+    coordinate restored after each call."""
     x0 = ctx.prob.x0
 
     def at(s):
@@ -440,39 +448,11 @@ def _grid_along(ctx, i, t, f0, vals, combos, eps, slope):
         try:
             return ctx.call(f"at {ctx.prob.name(i)} {s:+.3g} (is the loss quantized?)")
         except LossEvaluationError:
-            return math.nan             # no evidence there
+            return math.nan
         finally:
             ctx.x[i] = x0[i]
 
-    return _find_grid(at, f0, vals, combos, t, eps, slope)
-
-def _follow_flat(ctx, i, t, f0):
-    """Along coordinate ``i``, where the loss is flat at +-``t``: the first
-    step 2t, 4t, ... (up to FLAT_DOUBLINGS doublings) at which it moves, and
-    its values at 0, +-that step and 1.5 times it; ``(i, 0.0, None)`` if it
-    never moves, stops being finite or raises."""
-    x0 = ctx.prob.x0
-    xi = np.float64(x0[i])
-
-    def at(s):
-        ctx.x[i] = (xi + s).astype(x0.dtype)
-        try:
-            return ctx.call(f"at {ctx.prob.name(i)} {s:+.3g} (is the loss quantized?)")
-        finally:
-            ctx.x[i] = x0[i]
-
-    try:
-        for _ in range(FLAT_DOUBLINGS):
-            t *= 2.0
-            f1 = at(t)
-            if not math.isfinite(f1):
-                break
-            if f1 != f0:
-                return i, t, np.array([f0, f1, at(-t), at(1.5 * t)])
-    except LossEvaluationError:
-        # outside the loss's domain (log(1 - p) at p >= 1): no evidence
-        pass
-    return i, 0.0, None
+    return at
 
 
 def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analytical, eps,

@@ -229,3 +229,25 @@ def _find_grid(at, f0, vals, combos, t, eps, slope):
             return q
         vals.extend(seen)
     return 0.0
+
+
+def _follow_flat(at, t, f0):
+    """Where a loss flat at +-``t`` first moves: the step ``s`` of 2t, 4t,
+    ... (up to FLAT_DOUBLINGS doublings) at which ``at(s)`` differs from
+    ``f0``, and the values at 0, +-s and 1.5 s there; ``(0.0, None)`` if it
+    never moves or stops being finite (``at`` gives NaN where the loss
+    raises: outside its domain, ``log(1 - p)`` at ``p >= 1``, is no
+    evidence). ``at(s)`` is None where ``s`` rounds to no displacement."""
+    s = t
+    for _ in range(FLAT_DOUBLINGS):
+        s *= 2.0
+        f1 = at(s)
+        if f1 is None:
+            continue
+        if not math.isfinite(f1):
+            break
+        if f1 != f0:
+            more = (at(-s), at(1.5 * s))
+            return s, np.array([f0, f1] + [math.nan if v is None else v for v in more])
+    return 0.0, None
+
