@@ -7,7 +7,7 @@
 The model: 784 -> 1024 -> 192 -> 10, tanh activations (or ReLU), softmax
 cross-entropy on a batch of 32, parameters in a dict (W1, b1, W2, b2, W3,
 b3) and a backward pass written by hand. ``--scale s`` divides the hidden
-widths by ``s``.
+widths by ``s`` (1 to 96, so that every planted bug below exists).
 
 Each case is checked with default settings (a time budget; directions,
 stratified sample and bisection when a full check does not fit):
@@ -15,7 +15,7 @@ stratified sample and bisection when a full check does not fit):
 * the correct gradient;
 * b2's gradient scaled by 1.01;
 * one entry of W1's gradient off by a typical gradient magnitude;
-* a 10x10 block of W3's gradient transposed.
+* a 10x10 block of W3's gradient transposed (k x k when W3 has k < 10 rows).
 
 For each, it prints the report, the loss evaluations used, the time taken,
 and what a full per-coordinate check would cost (per-call time x 2n).
@@ -34,6 +34,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 BUGS = (None, "b2_scale", "w1_entry", "w3_block")
+# 192 // 96 = 2 units in the second hidden layer: the smallest W3 whose
+# transposed block is a bug
+MAX_SCALE = 96
 W1_ENTRY = (12, 7)
 
 
@@ -109,7 +112,8 @@ class MLP:
         elif bug == "w1_entry":
             g["W1"][W1_ENTRY] += np.median(np.abs(g["W1"]))
         elif bug == "w3_block":
-            g["W3"][:10, :10] = g["W3"][:10, :10].T.copy()
+            k = min(10, *g["W3"].shape)
+            g["W3"][:k, :k] = g["W3"][:k, :k].T.copy()
         elif bug is not None:
             raise ValueError(f"bug must be one of {BUGS}, got {bug!r}")
         return g
@@ -163,6 +167,9 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds per check (default: fastfd's default)")
     args = parser.parse_args(argv)
+    if not 1 <= args.scale <= MAX_SCALE:
+        parser.error(f"--scale must be between 1 and {MAX_SCALE} (the second hidden layer "
+                     f"needs 2 units for the W3 block bug), got {args.scale}")
 
     model = MLP(scale=args.scale, seed=args.seed, relu=args.relu)
     t_call, t_full = full_check_seconds(model)

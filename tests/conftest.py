@@ -60,10 +60,10 @@ class ScriptedClock:
 @pytest.fixture
 def fake_clock(monkeypatch):
     """A :class:`ScriptedClock` read by the budget logic of ``check_gradient``
-    (``fastfd.gradcheck._engine``, ``._sampling``, ``._directions``)."""
-    from fastfd.gradcheck import _directions, _engine, _sampling
+    (``fastfd.gradcheck._engine``, ``._planner``, ``._sampling``, ``._directions``)."""
+    from fastfd.gradcheck import _directions, _engine, _planner, _sampling
     clock = ScriptedClock()
     fake = types.SimpleNamespace(perf_counter=clock.perf_counter)
-    for mod in (_sampling, _directions, _engine):
+    for mod in (_planner, _sampling, _directions, _engine):
         monkeypatch.setattr(mod, "time", fake)
     return clock

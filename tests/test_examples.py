@@ -16,3 +16,20 @@ _spec.loader.exec_module(mlp)
     (0.5, "0.5 s"), (3.6e6, "1,000 h")])
 def test_full_check_estimate_in_readable_units(seconds, text):
     assert mlp.duration(seconds) == text
+
+
+@pytest.mark.parametrize("scale", [64, 96])
+def test_every_planted_bug_exists_at_the_smallest_models(scale):
+    import numpy as np
+    model = mlp.MLP(scale=scale)
+    right = model.grad(model.params)
+    for bug in mlp.BUGS[1:]:
+        wrong = model.grad(model.params, bug=bug)
+        changed = [k for k in right if not np.array_equal(right[k], wrong[k])]
+        assert changed == [{"b2_scale": "b2", "w1_entry": "W1", "w3_block": "W3"}[bug]], bug
+
+
+def test_a_scale_without_every_bug_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        mlp.main(["--scale", "97"])
+    assert "--scale must be between 1 and 96" in capsys.readouterr().err

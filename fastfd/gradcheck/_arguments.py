@@ -1,26 +1,62 @@
-"""Validation of check_gradient's arguments (loss, params, grad, h, tol,
-coords, seed, parallel, raise_on_fail, progress), before anything is evaluated."""
+"""Validation of check_gradient's arguments, before anything is evaluated:
+one check and one message per mistake, whatever options the call combines."""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
-from ._params import FlatProblem
+from ._executor import check_executor, one_point
+from ._params import FlatProblem, _split
 from ._progress import check_progress
-from .._validation import check_bool, check_positive_scalar, short_repr
+from .._validation import check_bool, check_int, check_positive_scalar, short_repr
 
-def _iv(loss, params, grad, h, tol, coords, seed, parallel, raise_on_fail, progress):
+# directional checks asked for in one call, at most
+MAX_DIRECTIONS_ASKED = 10_000
+
+_COORDS = "coords must be 'auto', 'all', a number of coordinates or a 1-D sequence of flat indices"
+
+
+class Arguments:
+    """check_gradient's arguments, validated and normalized.
+
+    ``loss`` is the user's loss; ``point_loss`` the loss of one point in the
+    user's structure (the user's loss, or one row of a vectorized one);
+    ``problem`` the flat view of params and grad. ``coords`` is "auto",
+    "all", a count (int) or an intp array of flat indices; ``budget`` a
+    float or None; ``directions`` an int or None.
+    """
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+def check_arguments(loss, params, grad, *, h=None, tol=None, coords="all", seed=None,
+                    parallel=None, raise_on_fail=False, progress=None, directions=None,
+                    budget=None, vectorized=False, executor=None):
+    """Every argument of ``check_gradient`` checked: an :class:`Arguments`."""
     if not callable(loss):
         raise TypeError(f"loss must be callable, got {short_repr(loss)}")
-    prob = FlatProblem(params, grad, loss)
+    vectorized = check_bool("vectorized", vectorized)
+    point_loss = one_point(loss, _split(params, "params")[0]) if vectorized else loss
+    prob = FlatProblem(params, grad, point_loss)
     bad = np.flatnonzero(~np.isfinite(prob.x0))
     if bad.size:
         i = int(bad[0])
         raise ValueError(
             f"params must be finite; {prob.name(i)} is {prob.x0[i]!r}")
-    idx = _check_coords(coords, seed, prob)
+    if seed is not None and not isinstance(seed, np.random.Generator) and (
+            isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(
+            f"seed must be None, an integer or a numpy.random.Generator, got {short_repr(seed)}")
+    if directions is not None:
+        directions = check_int("directions", directions, minimum=0)
+        if directions > MAX_DIRECTIONS_ASKED:
+            raise ValueError(
+                f"directions must be at most {MAX_DIRECTIONS_ASKED}, got {directions}")
+    coords = _check_coords(coords, directions, prob.n, len(prob.blocks))
     if h is not None:
         h = _check_h(h, prob)
     if tol is not None:
@@ -31,35 +67,55 @@ def _iv(loss, params, grad, h, tol, coords, seed, parallel, raise_on_fail, progr
             "parallel=True needs a Numba-jitted loss of one 1-D float array "
             f"(got loss={short_repr(loss, 60)} with {prob.kind} params); leave "
             "parallel=None to choose automatically")
-    check_bool("raise_on_fail", raise_on_fail)
+    raise_on_fail = check_bool("raise_on_fail", raise_on_fail)
     check_progress(progress)
-    return prob, idx, h, tol
+    budget = check_budget(budget)
+    check_executor(executor)
+    return Arguments(loss=loss, point_loss=point_loss, problem=prob, h=h, tol=tol,
+                     coords=coords, seed=seed, parallel=parallel,
+                     raise_on_fail=raise_on_fail, progress=progress, directions=directions,
+                     budget=budget, vectorized=vectorized, executor=executor)
 
 
-def _check_coords(coords, seed, prob):
-    n = prob.n
-    if seed is not None and not isinstance(seed, np.random.Generator) and (
-            isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral)):
-        raise TypeError(
-            f"seed must be None, an integer or a numpy.random.Generator, got {short_repr(seed)}")
+def _check_coords(coords, directions, n, n_blocks):
+    """"auto", "all", a count (int) or flat indices (intp array)."""
     if isinstance(coords, str):
-        if coords != "all":
-            raise ValueError(
-                f"coords must be 'auto', 'all', a number of coordinates or flat indices, got {coords!r}")
-        return np.arange(n, dtype=np.intp)
-    if isinstance(coords, (bool, np.bool_)):
-        raise TypeError(
-            f"coords must be 'auto', 'all', a number of coordinates or flat indices, got {coords!r}")
-    if isinstance(coords, numbers.Integral):
+        if coords not in ("auto", "all"):
+            raise ValueError(f"{_COORDS}, got {coords!r}")
+        return coords
+    if coords is None or isinstance(coords, (bool, np.bool_)):
+        raise TypeError(f"{_COORDS}, got {coords!r}")
+    if isinstance(coords, numbers.Integral) or (
+            isinstance(coords, (np.ndarray, np.generic)) and np.ndim(coords) == 0
+            and np.asarray(coords).dtype.kind in "iu"):
         k = int(coords)
-        if not 1 <= k <= n:
+        if not (1 <= k <= n or (k == 0 and directions)):
             raise ValueError(
-                f"coords={k} must be between 1 and the number of parameters ({n})")
-        if k == n:
-            return np.arange(n, dtype=np.intp)
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        return np.sort(rng.choice(n, size=k, replace=False)).astype(np.intp)
+                f"coords={k} must be between 1 and the number of parameters ({n}), "
+                f"or 0 with directions > 0 for a check by directions alone")
+        if 0 < k < n_blocks and k < n:
+            raise ValueError(
+                f"coords={k} is fewer than the {n_blocks} tensors; a stratified "
+                f"sample needs at least one coordinate per tensor")
+        return k
     return _index_array(coords, n)
+
+
+def check_budget(budget):
+    """``budget`` must be None or a positive finite number of seconds."""
+    if budget is None:
+        return None
+    if isinstance(budget, (bool, np.bool_)) or not isinstance(
+            budget, (int, float, np.integer, np.floating)):
+        raise TypeError(f"budget must be a positive number of seconds, got {short_repr(budget)}")
+    try:
+        b = float(budget)
+    except OverflowError:           # an int beyond float range
+        b = math.inf
+    if not math.isfinite(b) or b <= 0:
+        raise ValueError(
+            f"budget must be a positive, finite number of seconds, got {short_repr(budget)}")
+    return b
 
 
 def _index_array(coords, n):
@@ -69,17 +125,14 @@ def _index_array(coords, n):
         arr = np.asarray(coords)
     except Exception as exc:
         raise TypeError(
-            f"coords must be 'auto', 'all', a number of coordinates or flat indices, "
-            f"got {short_repr(coords)}") from exc
+            f"{_COORDS}, got {short_repr(coords)}") from exc
     # empty before the dtype: np.asarray([]) is float64
     if arr.size == 0:
         raise ValueError(
             f"coords is empty ({short_repr(coords)}); pass 'auto', 'all', a count or at "
             "least one flat index")
     if arr.dtype.kind not in "iu" or arr.ndim != 1:
-        raise TypeError(
-            f"coords must be 'auto', 'all', an integer count or a 1-D sequence of integer flat "
-            f"indices, got {short_repr(coords)}")
+        raise TypeError(f"{_COORDS}, got {short_repr(coords)}")
     out = (arr < 0) | (arr >= n)
     if out.any():
         raise ValueError(

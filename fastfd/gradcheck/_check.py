@@ -1,19 +1,16 @@
-"""check_gradient: validate the arguments, then run the engine alone or the
-large-model layer (sampling, directions, budget, executors)."""
+"""check_gradient: validate the arguments (fastfd.gradcheck._arguments), then
+run the one pipeline of stages (fastfd.gradcheck._planner)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-import numbers
 from typing import Any
 
-import numpy as np
 from numpy.typing import ArrayLike
 
-from ._arguments import _iv
-from ._engine import check_coordinates
+from ._arguments import check_arguments
+from ._planner import run
 from ._result import GradCheckResult, GradientCheckError
-from ._sampling import check_gradient_scale
 
 __all__ = ["check_gradient"]
 
@@ -122,14 +119,15 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
     Returns
     -------
     GradCheckResult
-        ``passed``, errors, the per-coordinate and per-tensor tables and the
-        diagnosis of every failing coordinate; ``str()`` is a compact report.
-        With the large-model options, a subclass that adds ``coverage``
-        ("checked 3,072 of 1,002,570 coordinates in 6 tensors and 64
-        directions"), ``mode``, ``n_directions``, ``localized`` (wrong
-        coordinates found by bisection, with their numerical and analytical
-        values), ``direction_failures``, ``unresolved``, ``nonsmooth`` and
-        ``full_check_seconds`` (measured per-call time x 2n).
+        ``status``, ``passed``, errors, the per-coordinate and per-tensor
+        tables and the diagnosis of every failing coordinate; ``str()`` is a
+        compact report. Also ``coverage`` ("checked 3,072 of 1,002,570
+        coordinates in 6 tensors and 64 directions"), ``mode``,
+        ``n_directions``, ``localized`` (wrong coordinates found by
+        bisection, with their numerical and analytical values),
+        ``direction_failures``, ``unresolved``, ``nonsmooth`` and
+        ``full_check_seconds`` (measured per-call time x 2n), present on
+        every result.
 
     Raises
     ------
@@ -238,8 +236,9 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
     dense failure needs only a few confirmed coordinates: candidates are
     confirmed in order of relative discrepancy, per tensor, until 4 of a
     tensor are confirmed, and then 4 more spread through the ranking of its
-    other candidates, the weakest included (at most 256 tried in all). When at most one of those is not confirmed, the failure
-    is dense and the other candidates of the tensor follow; otherwise every
+    other candidates, the weakest included (at most 256 tried in all). When
+    at most one of those is not confirmed, the failure is dense and the
+    other candidates of the tensor follow; otherwise every
     candidate is confirmed on its own (a few wrong entries among candidates
     that kinks made), and the unconfirmed are inconclusive. With a
     `budget`, re-checks stop at its end: a suspect not confirmed by then is
@@ -275,7 +274,8 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
     is reported as a failing range, never dropped. Directions whose steps
     cross a kink (ReLU, abs) are reported as non-smooth points, re-checked
     with a 16x smaller step, and are not gradient errors. See
-    ``fastfd.gradcheck._directions`` and ``fastfd.gradcheck._sampling`` for the derivations.
+    ``fastfd.gradcheck._directions``, ``fastfd.gradcheck._planner`` and
+    ``fastfd.gradcheck._sampling`` for the derivations.
 
     Examples
     --------
@@ -306,27 +306,11 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
     >>> [c.name for c in r.failures()], r.coverage
     (['W[41, 7]'], 'checked 0 of 60,000 coordinates in 1 tensor and 4 directions')
     """
-    if _large_model_options(coords, directions, budget, vectorized, executor):
-        return check_gradient_scale(
-            loss, params, grad, h=h, tol=tol, coords=coords, seed=seed, parallel=parallel,
-            raise_on_fail=raise_on_fail, progress=progress, directions=directions,
-            budget=budget, vectorized=vectorized, executor=executor)
-    prob, idx, h, tol = _iv(loss, params, grad, h, tol, coords, seed, parallel,
-                            raise_on_fail, progress)
-    result = check_coordinates(prob, loss, idx, h, tol, parallel, progress)
+    args = check_arguments(loss, params, grad, h=h, tol=tol, coords=coords, seed=seed,
+                           parallel=parallel, raise_on_fail=raise_on_fail, progress=progress,
+                           directions=directions, budget=budget, vectorized=vectorized,
+                           executor=executor)
+    result = run(args)
     if raise_on_fail and not result.passed:
         raise GradientCheckError(result)
     return result
-
-
-def _large_model_options(coords, directions, budget, vectorized, executor):
-    """Whether a call needs the large-model layer (fastfd.gradcheck._sampling):
-    coords="auto" (the default) or a count (stratified sample), directions,
-    a budget, a batched loss or an executor. Explicit "all" and explicit
-    indices without those options run the engine alone."""
-    if isinstance(coords, str):
-        auto = coords == "auto"
-    else:
-        auto = isinstance(coords, numbers.Integral) and not isinstance(coords, (bool, np.bool_))
-    return (auto or directions is not None or budget is not None
-            or vectorized is not False or executor is not None)

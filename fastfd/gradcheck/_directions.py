@@ -72,7 +72,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _result
+from ._result import Verdict
 from ._engine import RESOLUTION_LIMIT
 from ._executor import evaluate_loss
 from ._params import (LossEvaluationError, input_write_error, loss_precision, readonly_alias,
@@ -97,9 +97,8 @@ KINK_RETRY_SCALE = 1.0 / 16.0
 
 # the verdicts of a directional check, named as the per-coordinate ones
 OK, WRONG, NOISE, NONSMOOTH, NONFINITE, RESOLUTION = (
-    _result.VERDICTS[code] for code in (_result.OK, _result.WRONG, _result.NOISE,
-                                        _result.NONSMOOTH, _result.NONFINITE_LOSS,
-                                        _result.RESOLUTION))
+    v.label for v in (Verdict.OK, Verdict.WRONG, Verdict.NOISE, Verdict.NONSMOOTH,
+                      Verdict.NONFINITE_LOSS, Verdict.RESOLUTION))
 
 # As per coordinate (RESOLUTION_LIMIT, fastfd.gradcheck._engine): a direction
 # whose noise bound exceeds this fraction of the scale of g . v cannot verify it.
@@ -428,7 +427,8 @@ def _stable(f, x, g, v, first, f0):
     if second.verdict == NONSMOOTH:
         second = _recheck(f, x, g, v, first, f0, 1.0 / CONFIRM_SCALE)
         first.n_evals += second.n_evals
-    stable = abs(second.discrepancy - first.discrepancy) <= STABLE_FRACTION * abs(first.discrepancy)
+    stable = (abs(second.discrepancy - first.discrepancy)
+              <= STABLE_FRACTION * abs(first.discrepancy))
     if second.verdict == NONFINITE:
         first.verdict = NONFINITE
     elif second.verdict == NONSMOOTH:

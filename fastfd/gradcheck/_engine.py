@@ -19,8 +19,7 @@ from ._params import (LossEvaluationError, LossReturnError, call_loss, input_err
                       input_write_error, loss_precision, loss_value, return_error)
 from ._progress import Progress, progress_enabled
 from ._quantize import GRID_COARSE, GRID_ULPS, _find_grid, _follow_flat
-from ._result import (NOISE, NONDETERMINISTIC, NONFINITE_GRADIENT, NONFINITE_LOSS,
-                      NONSMOOTH, OK, RESOLUTION, UNCONFIRMED, WRONG, GradCheckResult)
+from ._result import GradCheckResult, Verdict
 from ..steps import check_precision, check_steps
 from .._kernels import gradcheck as K
 
@@ -261,33 +260,50 @@ def _check_unmodified(ctx):
         i = int(np.flatnonzero(~same)[0])
         _raise_modified(ctx.prob, i, x[i].item())
 
+
+def start(prob, loss, limit=None):
+    """The first stage of a check: two timed evaluations of `loss` at the
+    unperturbed params, on a new evaluation context (what
+    :func:`check_coordinates` continues from).
+
+    The context holds ``f0`` (and ``raw``, the value as returned), ``f0b``,
+    ``t_first`` and ``t_call`` (the seconds of the first and of the second
+    call) and ``t0``. With `limit`, a first call slower than `limit` seconds
+    ends the stage there (``f0b`` is None): each further call would cost as
+    much again. A jitted loss is compiled before (see
+    ``fastfd.gradcheck._planner.compile_kernels``), so its first call is not
+    a compilation.
+    """
+    ctx = _Context(prob, loss)
+    ctx.t0 = time.perf_counter()
+    ctx.f0, ctx.raw = ctx.call("at the unperturbed params", raw=True)
+    ctx.t_first = time.perf_counter() - ctx.t0
+    ctx.f0b = ctx.t_call = None
+    if limit is not None and ctx.t_first > limit:
+        return ctx
+    _check_unmodified(ctx)
+    t = time.perf_counter()
+    ctx.f0b = ctx.call("at the unperturbed params")
+    ctx.t_call = time.perf_counter() - t
+    if not math.isfinite(ctx.f0):
+        raise ValueError(f"loss is not finite at the unperturbed params: {ctx.f0!r}")
+    return ctx
+
+
 def check_coordinates(prob, loss, idx, h, tol, parallel, progress, nominal=False,
-                      values=None, on_timed=None):
+                      values=None, ctx=None):
     """The per-coordinate check of flat coordinates `idx` of `prob`: a
     :class:`GradCheckResult` with a verdict for each.
 
     `values`: an (fp, fm) evaluator replacing :func:`_values` (batched
-    losses, executors). ``on_timed(t_call, first=False)``: called with the
-    first call's time (first=True: one call slower than the budget is
-    enough to refuse; a jitted loss is compiled before, see
-    ``fastfd.gradcheck._sampling.compile_kernels``), then with the
-    second's; may raise to replan. `nominal` divides by ``2h`` rather than
-    the realized step (the seed's gradient_check).
+    losses, executors). `ctx`: the context :func:`start` returned, when the
+    planner has already timed the loss at params (a new one otherwise).
+    `nominal` divides by ``2h`` rather than the realized step (the seed's
+    gradient_check).
     """
-    t0 = time.perf_counter()
-    ctx = _Context(prob, loss)
-    # Baseline: two evaluations at the unperturbed point.
-    f0, raw = ctx.call("at the unperturbed params", raw=True)
-    if on_timed is not None:
-        on_timed(time.perf_counter() - t0, first=True)
-    _check_unmodified(ctx)
-    t_call = time.perf_counter()
-    f0b = ctx.call("at the unperturbed params")
-    t_call = time.perf_counter() - t_call
-    if on_timed is not None:
-        on_timed(t_call)
-    if not math.isfinite(f0):
-        raise ValueError(f"loss is not finite at the unperturbed params: {f0!r}")
+    if ctx is None:
+        ctx = start(prob, loss)
+    t0, f0, raw, f0b, t_call = ctx.t0, ctx.f0, ctx.raw, ctx.f0b, ctx.t_call
     raw_dtype = loss_precision(raw, ctx.loss, ctx.views)
     eps, check_dtype = check_precision(prob.dtype, raw_dtype)
     ctx.eps = eps           # for evaluators that compare loss values (executors)
@@ -457,7 +473,7 @@ def _along(ctx, i):
 
 def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analytical, eps,
               spread, tol, nominal, use_jit, parallel, values, quantum=0.0):
-    """Verdict codes (into VERDICTS), noise bounds and verdict scales (see
+    """Verdict codes (:class:`Verdict`), noise bounds and verdict scales (see
     check_gradient's Notes, "Tolerance model"). ``quantum``: the spacing of
     a quantized loss's values (0.0 otherwise); two values differ from the
     exact difference by less than it."""
@@ -482,8 +498,8 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
     suspicious = ok & (abs_err > allowed) & (abs_err > roundoff)
     noise = roundoff.copy()
     verdict = np.zeros(m, dtype=np.int8)
-    verdict[~finite_a] = NONFINITE_GRADIENT
-    verdict[~finite_f] = NONFINITE_LOSS
+    verdict[~finite_a] = Verdict.NONFINITE_GRADIENT
+    verdict[~finite_f] = Verdict.NONFINITE_LOSS
     sus = np.flatnonzero(suspicious)
     evaluate = values or _values
 
@@ -542,7 +558,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
     if sus.size and deadline is not None and time.perf_counter() > deadline:
         # no time left for the diagnosis at 2h and the confirmation: a
         # suspect is neither failed nor passed
-        verdict[sus] = UNCONFIRMED
+        verdict[sus] = Verdict.UNCONFIRMED
     elif sus.size:
         fp2, fm2, hp2, hm2, den2 = again(sus, 2.0, "2h")
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
@@ -571,9 +587,9 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
                            <= KINK_STABLE * np.abs(j1))
             kink = (np.abs(j1) > thr) & bent & side_stable
             stable = trunc <= STABLE * d
-        code = np.where(kink, NONSMOOTH, np.where(stable, WRONG, NOISE))
+        code = np.where(kink, Verdict.NONSMOOTH, np.where(stable, Verdict.WRONG, Verdict.NOISE))
         nonfinite2 = ~(np.isfinite(fp2) & np.isfinite(fm2))
-        code = np.where(nonfinite2, NONFINITE_LOSS, code)
+        code = np.where(nonfinite2, Verdict.NONFINITE_LOSS, code)
         # A stable discrepancy on what looks smooth must also be seen from
         # far: Richardson's extrapolation R of the differences at 16h and
         # 32h (roundoff 16x smaller, truncation O(h**4)) must agree with the
@@ -581,7 +597,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
         # Kinks within the larger stencil (ReLU, max-pool: many of them in a
         # conv layer, each too small to bend the second difference at h)
         # move R away from the value at h: inconclusive, never "wrong".
-        candidates = np.flatnonzero(fails & (code == WRONG))
+        candidates = np.flatnonzero(fails & (code == Verdict.WRONG))
         confirmed = np.zeros(sus.size, dtype=bool)
         nonfinite_far = np.zeros(sus.size, dtype=bool)
 
@@ -602,9 +618,10 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
                                                                      2.0 * roa)
             finite_far = np.isfinite(rich)
             nonfinite_far[far[~finite_far]] = True
-            code[far] = np.where(~finite_far, NONFINITE_LOSS, np.where(
-                consistent & away, WRONG, np.where(
-                    consistent | (apart <= 4.0 * limit) & ~bent[far], NOISE, NONSMOOTH)))
+            code[far] = np.where(~finite_far, Verdict.NONFINITE_LOSS, np.where(
+                consistent & away, Verdict.WRONG, np.where(
+                    consistent | (apart <= 4.0 * limit) & ~bent[far], Verdict.NOISE,
+                    Verdict.NONSMOOTH)))
             # ... and near: the discrepancy of a wrong gradient does not
             # depend on the step, while many small kinks inside the stencil
             # (a conv weight's step moves hundreds of ReLU and max-pool
@@ -614,7 +631,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             # 1/sigma**2, sigma the typical roundoff of one ulp per value,
             # ~1/t): a wrong gradient extrapolates to e within STABLE of d(h)
             # and clear of its noise.
-            near = far[code[far] == WRONG]
+            near = far[code[far] == Verdict.WRONG]
             if not near.size:
                 return
             where = sus[near]
@@ -690,8 +707,9 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             # not confirmed: a kink when the step dependence is systematic
             systematic = (kinked_t | bent[near] | (np.abs(e0 - ys[0]) > 3.0 * sd_e)
                           | ~on_line | ~held | ~deep_ok)
-            code[near] = np.where(confirmed[near], WRONG, np.where(
-                ~finite_near, NONFINITE_LOSS, np.where(systematic, NONSMOOTH, NOISE)))
+            code[near] = np.where(confirmed[near], Verdict.WRONG, np.where(
+                ~finite_near, Verdict.NONFINITE_LOSS,
+                np.where(systematic, Verdict.NONSMOOTH, Verdict.NOISE)))
 
         # A dense failure (a whole tensor wrong) needs only a few confirmed
         # coordinates: candidates are confirmed in rounds, in order of their
@@ -752,11 +770,11 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             batch = np.sort(np.array(batch, dtype=np.intp))
             confirm(batch)
             tried.extend(batch.tolist())
-            for t, c in zip(blk[batch].tolist(), (code[batch] == WRONG).tolist()):
+            for t, c in zip(blk[batch].tolist(), (code[batch] == Verdict.WRONG).tolist()):
                 conf_in[t] += c
                 tried_in[t] += 1
             for t, w in weakest.items():
-                missed = int(np.sum(code[np.array(w, dtype=np.intp)] != WRONG))
+                missed = int(np.sum(code[np.array(w, dtype=np.intp)] != Verdict.WRONG))
                 dense[t] = DENSE_MISS * missed <= len(w)
         state.update(conf_in)
         tried_state.update(tried_in)
@@ -765,15 +783,16 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
         rest = np.setdiff1d(candidates, tried)
         if rest.size:
             sure = np.array([t for t in conf_in if dense[t]], dtype=np.intp)
-            code[rest] = np.where(np.isin(blk[rest], sure), WRONG,
-                                  UNCONFIRMED if out_of_time else NOISE)
+            code[rest] = np.where(np.isin(blk[rest], sure), Verdict.WRONG,
+                                  Verdict.UNCONFIRMED if out_of_time else Verdict.NOISE)
         verdict[sus[fails]] = code[fails]
         # Re-check at h / SMALL_STEP_FACTOR what a step of h cannot decide:
         # a discrepancy that is unstable between h and 2h, a kink, or a stable
         # discrepancy next to a bent second difference (a kink at |s| < ~0.3 h
         # moves the discrepancy by less than STABLE between h and 2h). The
         # smaller stencil no longer reaches a kink farther than 2h/16.
-        retry = fails & ~nonfinite2 & ~confirmed & ((code == NOISE) | (code == NONSMOOTH))
+        retry = fails & ~nonfinite2 & ~confirmed & (
+            (code == Verdict.NOISE) | (code == Verdict.NONSMOOTH))
         retry &= ~nonfinite_far
         xi = prob.x0[idx[sus]].astype(np.float64)
         small = steps[sus] / SMALL_STEP_FACTOR
@@ -806,8 +825,8 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 fine3 = ((d3 <= np.maximum(tol * vscale[where], ro3))
                          & (ro3 <= max(tol, RESOLUTION_LIMIT) * vscale[where]))
-            code3 = np.where(wrong3, WRONG, np.where(
-                fine3, OK, np.where(kinked3 | kink[r], NONSMOOTH, NOISE)))
+            code3 = np.where(wrong3, Verdict.WRONG, np.where(
+                fine3, Verdict.OK, np.where(kinked3 | kink[r], Verdict.NONSMOOTH, Verdict.NOISE)))
             code3 = np.where(np.isfinite(fp3) & np.isfinite(fm3), code3, verdict[where])
             verdict[where] = code3
             noise[where] = np.where(fine3, ro3, noise[where])
@@ -816,21 +835,21 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
                 steps[where] = np.where(fine3, steps[where] / SMALL_STEP_FACTOR, steps[where])
     with np.errstate(invalid="ignore", divide="ignore"):
         res = noise / vscale
-    undecided = (verdict == OK) & ok & ~(res <= max(tol, RESOLUTION_LIMIT))
+    undecided = (verdict == Verdict.OK) & ok & ~(res <= max(tol, RESOLUTION_LIMIT))
     if spread > 0:
         # A non-deterministic loss widens every noise bound until any
         # discrepancy fits inside it (with a loss with 1e-3 noise, a zero
         # gradient would pass): a discrepancy above tol cannot be confirmed
         # either way.
-        undecided |= (verdict == OK) & ok & (abs_err > allowed)
-    why = np.where(jitter >= 0.5 * noise, NONDETERMINISTIC,
-                   np.where(roundoff >= 0.5 * noise, RESOLUTION, NOISE))
+        undecided |= (verdict == Verdict.OK) & ok & (abs_err > allowed)
+    why = np.where(jitter >= 0.5 * noise, Verdict.NONDETERMINISTIC,
+                   np.where(roundoff >= 0.5 * noise, Verdict.RESOLUTION, Verdict.NOISE))
     verdict[undecided] = why[undecided]
     # A coordinate whose roundoff hides the tolerance is re-checked at
     # LARGE_STEP_FACTOR * h and twice that: roundoff shrinks by the factor;
     # the truncation there is estimated from the two steps, as at h, and is
     # part of the noise bound (a curved or kinked loss keeps it inconclusive).
-    big = np.flatnonzero(verdict == RESOLUTION) if spread == 0 else np.empty(0, np.intp)
+    big = np.flatnonzero(verdict == Verdict.RESOLUTION) if spread == 0 else np.empty(0, np.intp)
     if deadline is not None and time.perf_counter() > deadline:
         big = big[:0]
     if big.size:
@@ -863,8 +882,8 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
                 if _flat_grid(ctx, int(idx[big[k]]),
                               2.0 * LARGE_STEP_FACTOR * float(steps[big[k]]), f0, eps):
                     wrong[flat_w] = False
-        verdict[big[fine]] = OK
-        verdict[big[wrong]] = WRONG
+        verdict[big[fine]] = Verdict.OK
+        verdict[big[wrong]] = Verdict.WRONG
         # report what decided: the value, step and noise at the large step
         done = fine | wrong
         noise[big[done]] = noise_a[done]

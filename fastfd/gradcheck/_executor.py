@@ -48,8 +48,8 @@ import pickle
 
 import numpy as np
 
-from ._params import (InputWriteError, LossEvaluationError, LossReturnError, call_loss,
-                    input_write_error, loss_error, readonly_alias, same_values)
+from ._params import (InputWriteError, LossEvaluationError, LossReturnError, _index_suffix,
+                      call_loss, input_write_error, loss_error, readonly_alias, same_values)
 from ..steps import check_precision
 from .._validation import check_int, short_repr
 
@@ -57,6 +57,7 @@ __all__ = [
     "BATCH_BYTES", "BATCH_ROWS", "ChunkError", "WorkerMismatchError", "check_executor",
     "cross_check",
     "coordinate_differences", "coordinate_values", "evaluate_loss", "batched_losses",
+    "StructuredLoss", "engine_values", "one_point",
 ]
 
 BATCH_ROWS = 128
@@ -170,7 +171,7 @@ def batched_losses(loss, points, native=False):
         raise TypeError(
             f"vectorized=True: loss must return real numbers, got dtype {arr.dtype}")
     if arr.shape != (k,):
-        raise ValueError(
+        raise LossReturnError(
             f"vectorized=True: loss must return {k} values (one per row of its "
             f"{points.shape[0]}x{points.shape[1]} input, shape ({k},)), got "
             f"shape {arr.shape}")
@@ -193,7 +194,7 @@ def _serial(loss, x, index, xp, xm, fp, fm, tick, name=None):
     # the loss sees a read-only alias of x: a write fails at the write
     ro = readonly_alias(x)
     if name is None:
-        name = getattr(loss, "name", None)     # fastfd.gradcheck._sampling.StructuredLoss
+        name = getattr(loss, "name", None)     # StructuredLoss
     label = name if name is not None else (lambda i: f"flat coordinate {i}")
     for j in range(index.size):
         i = index[j]
@@ -250,7 +251,7 @@ def evaluate_chunk(loss, x, index, xp, xm, vectorized=False, rows=BATCH_ROWS):
 def _check_same(x, x0, name=None):
     """The worker's copy must equal the parameters it received (as the
     local engine compares its private copy); ``name(i)`` names flat
-    coordinate ``i`` (``fastfd.gradcheck._sampling.StructuredLoss.name``)."""
+    coordinate ``i`` (``StructuredLoss.name``)."""
     i = same_values(x, x0)
     if i >= 0:
         label = name(i) if name is not None else f"flat coordinate {i}"
@@ -503,3 +504,107 @@ def coordinate_differences(loss, x, index, steps, *, vectorized=False, batch_siz
                                batch_size=batch_size, executor=executor,
                                chunk_size=chunk_size, tick=tick)
     return (fp - fm) / (xp - xm).astype(np.float64)
+
+
+class StructuredLoss:
+    """The user's loss on a flat vector (or a ``(k, n)`` batch of them).
+
+    Holds only the loss and the layout, so it pickles as cheaply as the loss
+    itself when sent to worker processes.
+    """
+
+    def __init__(self, loss, blocks, kind, keys, batched=False):
+        self.loss = loss
+        self.blocks = tuple(blocks)
+        self.kind = kind
+        self.keys = keys
+        self.batched = batched
+
+    def name(self, i):
+        """Readable name of flat coordinate `i` (as ``FlatProblem.name``)."""
+        i = int(i)
+        for label, a, b, shape in self.blocks:
+            if a <= i < b:
+                return label + _index_suffix(np.unravel_index(i - a, shape) if shape else (),
+                                             shape)
+        raise IndexError(f"coordinate {i} is out of range")
+
+    def __call__(self, x):
+        lead = x.shape[:1] if self.batched else ()
+        parts = [x[..., a:b].reshape(lead + tuple(shape)) for _, a, b, shape in self.blocks]
+        if self.kind == "array":
+            return self.loss(parts[0])
+        if self.kind == "dict":
+            return self.loss(dict(zip(self.keys, parts)))
+        return self.loss(tuple(parts) if self.kind == "tuple" else parts)
+
+
+def one_point(loss, kind):
+    """The loss of one point in the user's structure (`kind` "array", "dict",
+    "list" or "tuple") from a vectorized `loss`: a batch of one row."""
+    def single(params):
+        if kind == "array":
+            batch = params[None]
+        elif kind == "dict":
+            batch = {k: v[None] for k, v in params.items()}
+        else:
+            seq = [v[None] for v in params]
+            batch = tuple(seq) if kind == "tuple" else seq
+        values = np.asarray(loss(batch))
+        if values.shape != (1,):
+            raise LossReturnError(
+                f"vectorized=True: loss must return 1 value for a batch of 1 (shape "
+                f"(1,)), got shape {values.shape}")
+        # the NumPy scalar, not float(): its dtype is the loss precision
+        return values[0]
+    return single
+
+
+def engine_values(flat, x0, vectorized, executor):
+    """The per-coordinate engine's (fp, fm) evaluator
+    (``fastfd.gradcheck._engine.check_coordinates(values=...)``), batched
+    and/or on an executor.
+
+    On an executor, :data:`SPOT_CHECKS` coordinates of every run (drawn at
+    random) are re-evaluated in this process and must give the workers'
+    values; ``values.recheck(prob, index)`` does the same for chosen
+    coordinates (the failing ones) after the run.
+    """
+
+    seen = {}
+
+    def values(ctx, idx, xp, xm, use_jit, parallel, bar, label):
+        x = np.array(x0, copy=True)
+        local = executor is None
+        fp, fm = coordinate_values(flat, x, idx, xp, xm, vectorized=vectorized,
+                                   executor=executor,
+                                   tick=bar.update, name=ctx.prob.name if local else None)
+        ctx.n_evals += 2 * idx.size
+        if not local:
+            rng = np.random.default_rng(np.random.SeedSequence(
+                [int(idx.size), int(idx[0]), int(idx[-1])]))
+            pick = np.sort(rng.choice(idx.size, size=min(SPOT_CHECKS, idx.size),
+                                      replace=False))
+            seen["eps"] = ctx.eps
+            ctx.n_evals += cross_check(flat, x0, idx, xp, xm, fp, fm, pick,
+                                       vectorized=vectorized, name=ctx.prob.name,
+                                       eps=ctx.eps)
+            if label == "h":
+                seen.update(zip(idx.tolist(), zip(xp.tolist(), xm.tolist(),
+                                                  fp.tolist(), fm.tolist())))
+        return fp, fm
+
+    def recheck(prob, index, limit=32):
+        """Re-evaluate `index` (at most `limit` of them) here; evaluations made."""
+        eps = seen.get("eps")
+        index = [i for i in np.asarray(index).tolist() if i in seen][:limit]
+        if executor is None or not index:
+            return 0
+        xp, xm, fp, fm = (np.array(c) for c in zip(*(seen[i] for i in index)))
+        sub = np.array(index, dtype=np.intp)
+        return cross_check(flat, x0, sub, xp.astype(x0.dtype), xm.astype(x0.dtype), fp, fm,
+                           np.arange(sub.size), vectorized=vectorized, name=prob.name,
+                           eps=eps)
+
+    values.recheck = recheck
+    return values

@@ -251,6 +251,9 @@ def call_loss(fn, arg, where, writeable=None, name=None, raw=False, probe=None):
         value = fn(arg)
     except (KeyboardInterrupt, SystemExit):
         raise
+    except LossReturnError as exc:
+        # from an adapter around the loss (one point of a vectorized loss)
+        raise return_error(exc, where) from None
     except Exception as exc:
         raise input_error(fn if probe is None else probe, writeable, exc, where,
                           name) from exc

@@ -4,6 +4,7 @@ per-tensor records, and the printed report."""
 from __future__ import annotations
 
 from collections import namedtuple
+import enum
 import math
 import numbers
 
@@ -11,27 +12,55 @@ import numpy as np
 
 from .._validation import short_repr
 
-VERDICTS = ("ok", "gradient wrong", "finite-difference noise", "non-smooth point",
-            "non-finite loss", "non-finite gradient", "loss resolution",
-            "non-deterministic loss", "not confirmed in time")
-(OK, WRONG, NOISE, NONSMOOTH, NONFINITE_LOSS, NONFINITE_GRADIENT, RESOLUTION,
- NONDETERMINISTIC, UNCONFIRMED) = range(len(VERDICTS))
+class Verdict(enum.IntEnum):
+    """The verdict on one checked coordinate: the code the engine stores in
+    its int8 arrays, with the :attr:`label` the reports and
+    ``GradCheckResult.verdicts`` show and the :attr:`status` it gives.
 
-# Status of a coordinate by verdict: only a wrong or non-finite analytic
-# value proves the gradient wrong; a non-finite loss at x +- h, a kink, noise,
-# a loss without digits for the change or a non-deterministic loss leave the
-# coordinate undecided.
+    Only a wrong or non-finite analytic value proves the gradient wrong; a
+    non-finite loss at x +- h, a kink, noise, a loss without digits for the
+    change, a non-deterministic loss or a suspect not re-checked in time
+    leave the coordinate undecided.
+    """
+
+    OK = 0
+    WRONG = 1
+    NOISE = 2
+    NONSMOOTH = 3
+    NONFINITE_LOSS = 4
+    NONFINITE_GRADIENT = 5
+    RESOLUTION = 6
+    NONDETERMINISTIC = 7
+    UNCONFIRMED = 8
+
+    @property
+    def label(self):
+        return _LABELS[self]
+
+    @property
+    def status(self):
+        return STATUSES[STATUS_OF[self]]
+
+
+_LABELS = ("ok", "gradient wrong", "finite-difference noise", "non-smooth point",
+           "non-finite loss", "non-finite gradient", "loss resolution",
+           "non-deterministic loss", "not confirmed in time")
+VERDICTS = tuple(v.label for v in Verdict)
+
 STATUSES = ("passed", "failed", "inconclusive")
-STATUS_OF = np.array([0, 1, 2, 2, 2, 1, 2, 2, 2], dtype=np.int8)
+# STATUSES index of each verdict, indexed by code
+STATUS_OF = np.array([2] * len(Verdict), dtype=np.int8)
+STATUS_OF[Verdict.OK] = 0
+STATUS_OF[[Verdict.WRONG, Verdict.NONFINITE_GRADIENT]] = 1
 
 # What would help, by inconclusive verdict.
 ADVICE = {
-    "finite-difference noise": "a larger h, or the loss in float64",
-    "non-smooth point": "a point away from kinks (ReLU, max, abs), or a smaller h",
-    "non-finite loss": "a smaller h (the loss is not finite at x +- h)",
-    "loss resolution": "the loss in float64, a larger h, or a smaller loss offset",
-    "non-deterministic loss": "a deterministic loss (fixed seeds, no dropout)",
-    "not confirmed in time": "a larger budget (a suspected wrong value was not re-checked "
+    Verdict.NOISE.label: "a larger h, or the loss in float64",
+    Verdict.NONSMOOTH.label: "a point away from kinks (ReLU, max, abs), or a smaller h",
+    Verdict.NONFINITE_LOSS.label: "a smaller h (the loss is not finite at x +- h)",
+    Verdict.RESOLUTION.label: "the loss in float64, a larger h, or a smaller loss offset",
+    Verdict.NONDETERMINISTIC.label: "a deterministic loss (fixed seeds, no dropout)",
+    Verdict.UNCONFIRMED.label: "a larger budget (a suspected wrong value was not re-checked "
                              "before the budget ran out)",
 }
 
@@ -141,8 +170,9 @@ class GradCheckResult:
         tolerance; in float32 often near 1, so a single wrong entry is left
         to the sampled coordinates).
     t_call, full_check_seconds : float or None
-        Seconds per loss call as timed by a budgeted check, and per-call time
-        x 2n (None when the loss was not timed).
+        Seconds per loss call as timed at params, and per-call time x 2n
+        (None when the loss was not timed: a check by directions alone, or
+        the seed's ``gradient_check``).
 
     With the directional stage, ``status`` combines the stages: "failed"
     when a checked coordinate failed, bisection localized a wrong
@@ -374,7 +404,7 @@ class GradCheckResult:
             # already float64: only the digits left for the change can help
             return ("a smaller loss offset (subtract a large constant from the loss), "
                     "or a larger h")
-        return ADVICE["loss resolution"]
+        return ADVICE[Verdict.RESOLUTION.label]
 
     def _in_float64(self):
         eps = self.eps
@@ -387,8 +417,9 @@ class GradCheckResult:
         for v in VERDICTS:
             count = int(np.sum(verdicts == v))
             if count:
-                helps = self._resolution_advice() if v == "loss resolution" else ADVICE[v]
-                if v == "finite-difference noise" and self._in_float64():
+                helps = (self._resolution_advice() if v == Verdict.RESOLUTION.label
+                         else ADVICE[v])
+                if v == Verdict.NOISE.label and self._in_float64():
                     helps = "a larger h"
                 lines.append(f"  inconclusive ({v}): {count:,} coordinate"
                              f"{'s' if count != 1 else ''}; would help: {helps}")
@@ -548,9 +579,9 @@ class GradCheckResult:
                 err = abs(num - ana)
                 scale = max(abs(num), abs(ana))
                 verdict = c.verdict
-                if not c.confirmed and verdict == "gradient wrong":
-                    verdict = "non-smooth point" if c.kink > 0.25 * abs(c.discrepancy) \
-                        else "finite-difference noise"
+                if not c.confirmed and verdict == Verdict.WRONG.label:
+                    verdict = (Verdict.NONSMOOTH if c.kink > 0.25 * abs(c.discrepancy)
+                               else Verdict.NOISE).label
                 record = CoordinateCheck(prob.name(i), i, num, ana, err,
                                          err / scale if scale else 0.0, c.step, verdict,
                                          "failed" if c.confirmed else "inconclusive")
@@ -577,7 +608,8 @@ class GradCheckResult:
         for tname, c in rep.checks:
             if tname != "all":
                 decided[tname] = decided.get(tname, 0) + (
-                    c.verdict not in (VERDICTS[NONSMOOTH], VERDICTS[NOISE], VERDICTS[RESOLUTION]))
+                    c.verdict not in (Verdict.NONSMOOTH.label, Verdict.NOISE.label,
+                                      Verdict.RESOLUTION.label))
         sampled = ({prob.blocks[b][0] for b in np.unique(prob.block_of(self.index))}
                    if self.index.size else set())
         self.unverified = [t for t, k in decided.items() if k == 0 and t not in sampled]
@@ -710,7 +742,7 @@ class GradCheckResult:
                 lines.append("  dir. resolution: the error of one coordinate, relative to its "
                              "tensor's gradient RMS, that fails each direction (median "
                              "tolerance); smaller errors are invisible to the directions")
-            rows = [r for r in self._coordinate_worst(k) if r.verdict != "ok"]
+            rows = [r for r in self._coordinate_worst(k) if r.verdict != Verdict.OK.label]
             if rows:
                 lines.append("  failing or inconclusive sampled coordinates:")
                 cw = max(10, max(len(r.name) for r in rows))

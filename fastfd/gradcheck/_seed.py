@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._arguments import _iv
+from ._arguments import check_arguments
 from ._engine import check_coordinates
 from ._result import GradCheckResult
 from .._validation import check_bool, check_positive_scalar
@@ -64,8 +64,7 @@ def gradient_check(loss_fn: Callable[..., Any], params: ArrayLike, analytical_gr
     check_bool("verbose", verbose)
     h = check_positive_scalar("h", h)
     tol = check_positive_scalar("tol", tol)
-    prob, idx, h, tol = _iv(loss_fn, params, analytical_grad, h, tol, "all", None, None,
-                            False, False)
+    prob = check_arguments(loss_fn, params, analytical_grad, h=h, tol=tol).problem
     # The seed divides by the nominal 2h: x +- h rounds to the parameters'
     # grid, and the step it really takes is off by up to half an ulp of x on
     # each side. Warn when that alone moves the numerical gradient by tol.
@@ -78,7 +77,8 @@ def gradient_check(loss_fn: Callable[..., Any], params: ArrayLike, analytical_gr
             f"gradient by that much (tol={tol:g}); use float64 parameters or a larger h, "
             f"or check_gradient, which divides by the realized step",
             RuntimeWarning, stacklevel=2)
-    result = check_coordinates(prob, loss_fn, idx, h, tol, None, False, nominal=True)
+    result = check_coordinates(prob, loss_fn, np.arange(prob.n, dtype=np.intp), h, tol, None,
+                               False, nominal=True)
     result.passed = bool(result.rel_error < tol)
     # status by the seed's rule when it passes; when it fails, the tolerance
     # model says whether the gradient is wrong or the check undecided

@@ -84,7 +84,7 @@ def test_vectorized_every_row_restored():
 
 def test_vectorized_wrong_shape_says_what_was_expected(point):
     x, idx, steps = point
-    with pytest.raises(ValueError, match=r"must return 6 values .*shape \(6,\).*got shape \(\)"):
+    with pytest.raises(TypeError, match=r"vectorized=True: loss must return 6 values .*shape \(6,\).*got shape \(\)"):
         coordinate_differences(L.scalar_for_rows, x.copy(), idx[:3], steps[:3],
                                vectorized=True, batch_size=6)
 
@@ -195,11 +195,11 @@ def test_dask_bitwise_equal_and_failures(point, dask_client):
 # ------------------------------------------------- through fastfd.check_gradient
 
 def test_check_gradient_processes_and_dask_equal_local(processes, dask_client, monkeypatch):
-    from fastfd.gradcheck import _sampling
+    from fastfd.gradcheck import _planner
     from fastfd.gradcheck._executor import SPOT_CHECKS
     from fastfd.gradcheck._check import check_gradient
     runs = []
-    real = _sampling._engine_values
+    real = _planner.engine_values
 
     def counting(*args, **kwargs):
         values = real(*args, **kwargs)
@@ -211,7 +211,7 @@ def test_check_gradient_processes_and_dask_equal_local(processes, dask_client, m
         run.recheck = values.recheck
         return run
 
-    monkeypatch.setattr(_sampling, "_engine_values", counting)
+    monkeypatch.setattr(_planner, "engine_values", counting)
     x = np.linspace(-3.0, 3.0, 120)
     g = L.sin_sum_grad(x)
     g[77] += 1e-3

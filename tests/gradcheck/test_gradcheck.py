@@ -330,11 +330,18 @@ def test_coords_explicit_indices_only_those_are_checked():
 
 
 @pytest.mark.parametrize("coords, exc, msg", [
-    ("some", ValueError, r"coords must be 'auto', 'all', a number of coordinates or flat indices, got 'some'"),
+    ("some", ValueError, r"coords must be 'auto', 'all', a number of coordinates or a 1-D "
+                         r"sequence of flat indices, got 'some'"),
     (0, ValueError, r"coords=0 must be between 1 and the number of parameters \(5\)"),
     (6, ValueError, r"coords=6 must be between 1 and the number of parameters \(5\)"),
-    (True, TypeError, r"coords must be 'auto', 'all', a number of coordinates or flat indices, got True"),
-    (2.5, TypeError, r"coords must be 'auto', 'all', an integer count or a 1-D sequence .* got 2\.5"),
+    (True, TypeError, r"coords must be 'auto', 'all', a number of coordinates or a 1-D "
+                      r"sequence of flat indices, got True"),
+    (2.5, TypeError, r"coords must be 'auto', 'all', a number of coordinates or a 1-D "
+                     r"sequence of flat indices, got 2\.5"),
+    (None, TypeError, r"coords must be 'auto', 'all', a number of coordinates or a 1-D "
+                      r"sequence of flat indices, got None"),
+    ([[1, 2]], TypeError, r"coords must be 'auto', 'all', a number of coordinates or a 1-D "
+                          r"sequence of flat indices, got \[\[1, 2\]\]"),
     ([1, 5], ValueError, r"coords has indices out of range for 5 parameters: \[5\]"),
     ([-1], ValueError, r"coords has indices out of range for 5 parameters: \[-1\]"),
     ([1, 1], ValueError, r"coords has repeated indices: \[1, 1\]"),
@@ -893,4 +900,5 @@ def test_gradcheck_modules_import_one_way():
         assert ready, f"import cycle among {sorted(set(graph) - done)}"
         done.update(ready)
         order += ready
-    assert order.index("__init__") > order.index("_check") > order.index("_sampling")
+    assert (order.index("__init__") > order.index("_check") > order.index("_planner")
+            > order.index("_sampling"))

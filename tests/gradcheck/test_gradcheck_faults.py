@@ -47,8 +47,8 @@ def test_budget_clock_starts_after_a_slow_gradient_callable(fake_clock):
 
 
 def test_default_budget_with_a_gradient_callable_slower_than_it(fake_clock, monkeypatch):
-    from fastfd.gradcheck import _sampling
-    monkeypatch.setattr(_sampling, "DEFAULT_BUDGET", 0.2)
+    from fastfd.gradcheck import _planner
+    monkeypatch.setattr(_planner, "DEFAULT_BUDGET", 0.2)
     x = np.linspace(-1, 1, 3000)
     r = check_gradient(fake_clock.timed(sq, 1e-5), x, slow_grad_on(fake_clock))
     assert r.passed and r.mode == "all" and r.n_checked == 3000, str(r)
@@ -286,14 +286,14 @@ def test_loss_slower_than_the_budget_is_refused_at_once(fake_clock):
 
 def test_stratified_minimum_holds_when_the_deadline_has_passed():
     from fastfd.gradcheck._params import FlatProblem
-    from fastfd.gradcheck._sampling import _check_sample, stratified_sample
+    from fastfd.gradcheck._sampling import check_sample, stratified_sample
     rng = np.random.default_rng(0)
     params = {"W": rng.standard_normal(3000), "b": rng.standard_normal(40),
               "c": rng.standard_normal(7)}
     prob = FlatProblem(params, {k: 2 * v for k, v in params.items()},
                        lambda p: sum(float(np.sum(v ** 2)) for v in p.values()))
     idx = stratified_sample(prob.blocks, prob.g, 600, rng)
-    r = _check_sample(prob, prob._loss, idx, None, None, False, False, None, deadline=0.0)
+    r = check_sample(prob, prob._loss, idx, None, None, False, False, None, deadline=0.0)
     assert {t.name: t.checked for t in r.tensors} == {"W": 16, "b": 16, "c": 7}
     assert set(r.index.tolist()) <= set(idx.tolist())
 
@@ -329,7 +329,7 @@ def test_cold_numba_cache_does_not_eat_the_budget(tmp_path):
         import time
         import numpy as np
         from numba.core import event
-        from fastfd.gradcheck import _sampling
+        from fastfd.gradcheck import _planner
         from fastfd.gradcheck import check_gradient
 
         inside = []
@@ -343,8 +343,8 @@ def test_cold_numba_cache_does_not_eat_the_budget(tmp_path):
                 return out
             return compiling
 
-        _sampling.compile_kernels = spy(_sampling.compile_kernels)
-        _sampling.compile_direction_kernels = spy(_sampling.compile_direction_kernels)
+        _planner.compile_kernels = spy(_planner.compile_kernels)
+        _planner.compile_direction_kernels = spy(_planner.compile_direction_kernels)
         rng = np.random.default_rng(0)
         P = {"W": rng.standard_normal((50, 50)), "b": rng.standard_normal(50),
              "c": rng.standard_normal(7)}
@@ -548,17 +548,17 @@ def test_a_python_loss_without_directions_loads_no_kernel():
 
 def signatures_after_compile_kernels(monkeypatch):
     """A list that receives the jitted loss's signatures each time
-    fastfd.gradcheck._sampling.compile_kernels (run before the budget clock) returns."""
-    from fastfd.gradcheck import _sampling
+    fastfd.gradcheck._planner.compile_kernels (run before the budget clock) returns."""
+    from fastfd.gradcheck import _planner
     seen = []
-    real = _sampling.compile_kernels
+    real = _planner.compile_kernels
 
     def spy(prob, loss, parallel):
         out = real(prob, loss, parallel)
         seen.append(list(loss.signatures))
         return out
 
-    monkeypatch.setattr(_sampling, "compile_kernels", spy)
+    monkeypatch.setattr(_planner, "compile_kernels", spy)
     return seen
 
 

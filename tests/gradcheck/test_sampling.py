@@ -11,6 +11,9 @@ from hypothesis import given, settings, strategies as st
 from fastfd.gradcheck import _progress as P
 from fastfd.gradcheck import _result as R
 from fastfd.gradcheck import _sampling as S
+from fastfd.gradcheck._arguments import check_budget
+from fastfd.gradcheck import _planner
+from fastfd.gradcheck._planner import time_loss
 
 
 def make_blocks(sizes):
@@ -85,16 +88,16 @@ class FakeClock:
 
 def test_time_loss_retimes_inflated_first_call(monkeypatch):
     clock = FakeClock([0.5, 0.010, 0.012, 0.009, 0.011, 0.013])
-    monkeypatch.setattr(S, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
-    t, f0 = S.time_loss(clock.loss, None)
+    monkeypatch.setattr(_planner, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    t, f0 = time_loss(clock.loss, None)
     assert t == pytest.approx(0.009, abs=1e-12) and f0 == 1.5 and clock.calls == 6
 
 
 def test_time_loss_fastest_of_three_when_steady(monkeypatch):
     clock = FakeClock([0.010, 0.011, 0.0105])
-    monkeypatch.setattr(S, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    monkeypatch.setattr(_planner, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
     # the first call (which also gives f0) is not used for the time
-    assert S.time_loss(clock.loss, None)[0] == pytest.approx(0.0105, abs=1e-12)
+    assert time_loss(clock.loss, None)[0] == pytest.approx(0.0105, abs=1e-12)
     assert clock.calls == 3
 
 
@@ -114,13 +117,13 @@ def test_coverage_line():
 ])
 def test_bad_budget(value, exc, match):
     with pytest.raises(exc, match=match):
-        S.check_budget(value)
+        check_budget(value)
 
 
 @pytest.mark.parametrize("value", [1e308, np.float32(3e38), 10**300, 1e-3])
 def test_any_finite_positive_budget_is_a_float(value):
     # the planning arithmetic clamps before int() (1e308 overflowed there)
-    assert S.check_budget(value) == float(value)
+    assert check_budget(value) == float(value)
 
 
 # ------------------------------------------------------------------ progress

@@ -732,4 +732,21 @@ def test_every_result_is_one_class_with_every_field():
     assert [r.mode for r in results] == ["all", "sampled", "all", "all", "sampled", "all"]
     assert results[1].coverage == "checked 2 of 4 coordinates in 1 tensor"
     assert results[3].coverage == "checked 4 of 4 coordinates in 1 tensor and 2 directions"
-    assert results[0].localized == [] and results[0].full_check_seconds is None
+    # every check that timed the loss at params estimates a full check; the
+    # directions alone and the seed's gradient_check do not time it
+    assert results[0].localized == [] and results[0].t_call > 0
+    assert [r.full_check_seconds == 8 * r.t_call for r in results[:4]] == [True] * 4
+    assert results[4].full_check_seconds is None and results[5].full_check_seconds is None
+
+
+def test_verdicts_are_one_enum_with_their_labels_and_statuses():
+    from fastfd.gradcheck._result import VERDICTS, Verdict
+    assert [v.label for v in Verdict] == list(VERDICTS) and len(set(VERDICTS)) == len(VERDICTS)
+    failed = {v for v in Verdict if v.status == "failed"}
+    assert failed == {Verdict.WRONG, Verdict.NONFINITE_GRADIENT}
+    assert Verdict.OK.status == "passed"
+    assert {v.status for v in Verdict} - {"passed", "failed"} == {"inconclusive"}
+    # the per-coordinate table shows labels, from the engine's int8 codes
+    x = np.array([1.0, 2.0])
+    r = check_gradient(lambda p: float(p @ p), x, np.array([2.0, np.inf]), coords="all")
+    assert r.verdicts.tolist() == [Verdict.OK.label, Verdict.NONFINITE_GRADIENT.label]
