@@ -95,6 +95,12 @@ def time_loss(f, x, *, repeats=3):
     return max(min(times[1:]), 1e-9), f0
 
 
+def evaluations_per_direction(n_blocks):
+    """Loss evaluations of one direction: +-h and +-2h over all coordinates,
+    and within each tensor when there are several."""
+    return 4 * (1 + n_blocks) if n_blocks > 1 else 4
+
+
 class Plan:
     """What a check knows of its loss between stages, and what it decides.
 
@@ -109,7 +115,7 @@ class Plan:
     def __init__(self, *, n, n_blocks, budget, eff_budget, auto, directions, t_row,
                  workers, loss, x):
         self.n = n
-        self.per_dir = 4 * (1 + n_blocks) if n_blocks > 1 else 4
+        self.per_dir = evaluations_per_direction(n_blocks)
         self.budget = budget
         self.eff_budget = eff_budget
         self.auto = auto
@@ -217,8 +223,7 @@ def _pause_for_direction_kernels(prob, t_start):
 
 def _directions_with_progress(f, x, prob, f0, k, rng, deadline, progress, t_call,
                               localize_deadline=None):
-    T = len(prob.blocks)
-    total = k * (4 * (1 + T) if T > 1 else 4)
+    total = k * evaluations_per_direction(len(prob.blocks))
     show = progress_enabled(progress, total * (t_call or 0.0))
     with Progress(total, desc="gradient check (directions)", enabled=show) as bar:
         f.tick = bar.update
