@@ -30,7 +30,7 @@ read from an array with stride 0 (one step for all points) or 1.
 from types import SimpleNamespace
 
 import numpy as np
-from numba import njit, prange, set_parallel_chunksize
+from numba import njit, prange
 
 from .steps import realized_step as _realized_step
 from .steps import step_rule as _step_rule
@@ -125,9 +125,10 @@ def _build(jit, pjit, prange, step_rule, realized_step):
         """``points_chunk`` over ``nchunks`` contiguous chunks.
 
         The prange body is a call to the chunk helper: a prange loop body
-        with the arithmetic inline did not vectorize. Chunks are handed to
-        threads one at a time (``set_parallel_chunksize(1)``; the caller
-        passes several chunks per thread): with one of two cores running
+        with the arithmetic inline did not vectorize. The caller launches
+        every parallel driver here with chunk size 1
+        (:func:`fastfd._kernels.schedule.launch`), so chunks are handed to
+        threads one at a time, several per thread: with one of two cores running
         another process, dynamic sixteenths took 0.54x the time of static
         halves at 1e7 points (the time of static halves on idle cores).
 
@@ -137,12 +138,10 @@ def _build(jit, pjit, prange, step_rule, realized_step):
         own exception.
         """
         n = x.shape[0]
-        old = set_parallel_chunksize(1)
         for c in prange(nchunks):
             status[c] = points_guarded(f, x, h, hstride, base, realize, offs, nums, den, order,
                                        lo, hi, mags, c * n // nchunks, (c + 1) * n // nchunks,
                                        out)
-        set_parallel_chunksize(old)
         return out
 
     @jit
@@ -171,11 +170,9 @@ def _build(jit, pjit, prange, step_rule, realized_step):
     @pjit
     def complex_points(f, x, h, hstride, base, ctype, nchunks, out, status):
         n = x.shape[0]
-        old = set_parallel_chunksize(1)
         for c in prange(nchunks):
             status[c] = complex_guarded(f, x, h, hstride, base, ctype,
                                         c * n // nchunks, (c + 1) * n // nchunks, out)
-        set_parallel_chunksize(old)
         return out
 
     # Per-coordinate derivatives of f: R^n -> R (or R^m). Each chunk owns a
@@ -236,12 +233,10 @@ def _build(jit, pjit, prange, step_rule, realized_step):
     @pjit
     def grad(f, x, work, h, hstride, base, offs, nums, den, f0, nchunks, out, status, bad):
         n = x.shape[0]
-        old = set_parallel_chunksize(1)
         for c in prange(nchunks):
             status[c] = grad_guarded(f, x, work[c], h, hstride, base, offs, nums, den, f0,
                                      c * n // nchunks, (c + 1) * n // nchunks, 1, out,
                                      bad[c:c + 1])
-        set_parallel_chunksize(old)
         return out
 
     @jit
@@ -292,12 +287,10 @@ def _build(jit, pjit, prange, step_rule, realized_step):
     @pjit
     def jac(f, x, work, h, hstride, base, offs, nums, den, f0, nchunks, out, status, bad):
         n = x.shape[0]
-        old = set_parallel_chunksize(1)
         for c in prange(nchunks):
             status[c] = jac_guarded(f, x, work[c], h, hstride, base, offs, nums, den, f0,
                                     c * n // nchunks, (c + 1) * n // nchunks, 1, out,
                                     bad[c:c + 1])
-        set_parallel_chunksize(old)
         return out
 
     @jit
@@ -373,11 +366,9 @@ def _build(jit, pjit, prange, step_rule, realized_step):
     @pjit
     def hess(f, x, work, h, hstride, base, offs1, nums1, den1, offs2, nums2, den2, f0, nchunks,
              out, status, bad):
-        old = set_parallel_chunksize(1)
         for c in prange(nchunks):
             status[c] = hess_guarded(f, x, work[c], h, hstride, base, offs1, nums1, den1, offs2,
                                      nums2, den2, f0, c, nchunks, out, bad[c:c + 1])
-        set_parallel_chunksize(old)
         return out
 
     return SimpleNamespace(**{k: v for k, v in locals().items() if not k.startswith("_")

@@ -15,6 +15,7 @@ from numba.extending import is_jitted
 
 from ..gradcheck._params import jit_return_type as _jit_return_type
 from .._kernels.fd import JIT, PY
+from .._kernels.schedule import launch
 from ..steps import _eps
 from .._validation import check_callable, real_dtype, short_repr
 
@@ -108,7 +109,7 @@ def _run(kind, f, x, args, n, nch, out):
                                   *flag(0))])
     else:
         status = np.zeros(nch, dtype=np.int64)
-        par(f, x, *((work,) if per_coordinate else ()), *args, nch, out, status,
+        launch(par, 1, f, x, *((work,) if per_coordinate else ()), *args, nch, out, status,
                *((bad,) if per_coordinate else ()))
     for c in np.flatnonzero(status):
         c = int(c)

@@ -9,12 +9,12 @@ import math
 import numbers
 from typing import Any
 
-import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import _config
 from .._kernels import laplacian as lk
+from .._kernels.schedule import launch
 from .._validation import (
     as_float_array, check_accuracy, check_choice, check_not_masked, check_out,
     check_positive_scalar, short_repr,
@@ -211,16 +211,16 @@ def _compute(u, spacing, accuracy, boundary, res):
         # static halves: with static halves a thread whose core also runs
         # another process holds up the whole call (256**3 with one of two
         # cores loaded: 2.4x copy time static, 1.3x dynamic; 1.2x either way
-        # on idle cores). Set from Python: inside a kernel the setting (a
-        # ctypes call) would stop Numba caching it.
+        # on idle cores).
         n = u.shape[0] if accuracy == 2 else u.size // 65536
-        with numba.parallel_chunksize(max(1, n // 32)):
-            _fused(u, spacing, accuracy, boundary, res, True)
+        _fused(u, spacing, accuracy, boundary, res, max(1, n // 32))
     else:
-        _fused(u, spacing, accuracy, boundary, res, False)
+        _fused(u, spacing, accuracy, boundary, res, None)
 
 
-def _fused(u, spacing, accuracy, boundary, res, parallel):
+def _fused(u, spacing, accuracy, boundary, res, chunksize):
+    """The fused kernels; parallel with Numba chunk size ``chunksize``,
+    serial if it is None."""
     real = res.real.dtype.type
     nd = u.ndim
     if accuracy == 2:
@@ -231,10 +231,11 @@ def _fused(u, spacing, accuracy, boundary, res, parallel):
         if nd == 1:
             lk.row1(u, res, a[0], mode, sh)
         elif nd == 2:
-            (lk.lap2_parallel if parallel else lk.lap2_serial)(u, res, a[0], a[1], mode, sh)
+            args = (u, res, a[0], a[1], mode, sh)
+            _run_fused(lk.lap2_serial, lk.lap2_parallel, chunksize, args)
         else:
-            (lk.lap3_parallel if parallel else lk.lap3_serial)(
-                u, res, a[0], a[1], a[2], mode, sh)
+            args = (u, res, a[0], a[1], a[2], mode, sh)
+            _run_fused(lk.lap3_serial, lk.lap3_parallel, chunksize, args)
         return
     m = accuracy // 2
     pad = 3 - nd
@@ -257,8 +258,15 @@ def _fused(u, spacing, accuracy, boundary, res, parallel):
     # Tiles of about 64k points: a 256**2 plane is one tile, a 4096-wide 2-D
     # array splits into 16-row tiles, so both keep 2 threads busy.
     rows = max(1, 65536 // u3.shape[2])
-    driver = lk.general_parallel if parallel else lk.general_serial
-    driver(u3, r3, flat, wc, cw1, m, lims, hi[0], hi[1], boundary != "valid", rows)
+    _run_fused(lk.general_serial, lk.general_parallel, chunksize,
+               (u3, r3, flat, wc, cw1, m, lims, hi[0], hi[1], boundary != "valid", rows))
+
+
+def _run_fused(serial, parallel, chunksize, args):
+    if chunksize is None:
+        serial(*args)
+    else:
+        launch(parallel, chunksize, *args)
 
 
 def laplacian(u: ArrayLike, dx: Any = 1.0, *, accuracy: int = 2, boundary: str = "one-sided",
