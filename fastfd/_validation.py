@@ -17,7 +17,7 @@ __all__ = [
     "SCHEMES", "check_order", "check_accuracy", "check_scheme", "check_callable",
     "check_choice", "check_bool", "check_int", "result_dtype", "real_dtype",
     "as_float_array", "as_real_array", "check_h", "normalize_axis", "check_out",
-    "check_positive_scalar", "short_repr", "check_not_masked",
+    "check_positive_scalar", "check_spacing", "short_repr", "check_not_masked",
 ]
 
 SCHEMES = ("centered", "forward", "backward")
@@ -52,27 +52,20 @@ def check_scheme(scheme):
 
 
 def check_order(order):
-    """A derivative order: an integer >= 1 (not a bool)."""
-    if isinstance(order, (bool, np.bool_)) or not isinstance(order, numbers.Integral):
-        raise TypeError(f"order must be an integer >= 1, got {short_repr(order)}")
-    if order < 1:
-        raise ValueError(f"order must be >= 1, got {order!r}")
-    return int(order)
+    """A derivative order: an integer >= 1, by the rule of :func:`check_int`."""
+    return check_int("order", order, 1)
 
 
 def check_accuracy(accuracy, scheme):
-    """Type, sign and parity of a stencil's ``accuracy`` (validated
-    ``scheme``). Whether the stencil is usable in a dtype is
-    ``fastfd.stencils.check_accuracy_limit``."""
-    if isinstance(accuracy, (bool, np.bool_)) or not isinstance(accuracy, numbers.Integral):
-        raise TypeError(f"accuracy must be an integer >= 1, got {short_repr(accuracy)}")
-    if accuracy < 1:
-        raise ValueError(f"accuracy must be >= 1, got {accuracy!r}")
+    """A stencil's ``accuracy``: an integer >= 1 (:func:`check_int`), even
+    for ``scheme='centered'`` (validated ``scheme``). Whether the stencil is
+    usable in a dtype is ``fastfd.stencils.check_accuracy_limit``."""
+    accuracy = check_int("accuracy", accuracy, 1)
     if scheme == "centered" and accuracy % 2:
         raise ValueError(
             f"accuracy must be even for scheme='centered' (a centered stencil's "
             f"error has only even powers of h), got {accuracy!r}")
-    return int(accuracy)
+    return accuracy
 
 
 def check_bool(name, value, allow_none=False):
@@ -87,7 +80,9 @@ def check_bool(name, value, allow_none=False):
 
 def check_int(name, value, minimum=None):
     """``value`` as an int: a Python or NumPy integer, or a 0-d integer
-    array (as NumPy takes it for an axis); bools are refused."""
+    array (as NumPy takes it for an axis); bools are refused. The one
+    integer rule: TypeError "``name`` must be an integer, got ...", and
+    ValueError "``name`` must be >= ``minimum``, got ..."."""
     if (isinstance(value, (bool, np.bool_))
             or (isinstance(value, np.ndarray) and value.dtype.kind == "b")):
         raise TypeError(f"{name} must be an integer, got {short_repr(value)}")
@@ -223,11 +218,7 @@ def normalize_axis(axis, ndim, name="axis"):
     """``axis`` in ``[0, ndim)``. Out of range is ``numpy.exceptions.AxisError``,
     as in NumPy: a subclass of both ValueError and IndexError. A 0-d integer
     array is an integer, as in NumPy (``operator.index`` accepts it)."""
-    if isinstance(axis, np.ndarray) and axis.ndim == 0 and axis.dtype.kind in "iu":
-        axis = axis[()]
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {short_repr(axis)}")
-    axis = operator.index(axis)
+    axis = check_int(name, axis)
     if not -ndim <= axis < ndim:
         raise _AxisError(
             f"{name}={axis} is out of range for an array with {ndim} dimension(s)")
@@ -249,6 +240,39 @@ def check_positive_scalar(name, value, dtype=np.float64):
     if not math.isfinite(v) or v <= 0:
         raise ValueError(f"{name} must be positive and finite, got {short_repr(value)}")
     return v
+
+
+def check_spacing(dx, n, axis, name="dx"):
+    """Grid spacing along an axis of ``n`` points: a positive finite number
+    (uniform grid, returned as a float) or ``n`` strictly monotonic finite
+    coordinates (returned as a C-contiguous float64 array)."""
+    check_not_masked(dx, name, "a masked coordinate or spacing would be used as a value")
+    if isinstance(dx, (numbers.Number, np.generic)) or (
+            isinstance(dx, np.ndarray) and dx.ndim == 0):
+        return check_positive_scalar(name, dx)
+    what = f"{name} must be a positive number or a 1-D coordinate array"
+    if isinstance(dx, (str, bytes)):
+        raise TypeError(f"{what}, got {short_repr(dx)}")
+    try:
+        x = np.asarray(dx)
+    except Exception as exc:
+        raise TypeError(f"{what}, got {short_repr(dx)}") from exc
+    if x.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold real coordinates, got dtype {x.dtype}: "
+                        f"{short_repr(dx)}")
+    if x.ndim != 1:
+        raise ValueError(f"{what}, got an array of shape {x.shape}")
+    if x.shape[0] != n:
+        raise ValueError(f"{name} has {x.shape[0]} coordinates but u has {n} points "
+                         f"along axis {axis}")
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} coordinates must be finite, got {short_repr(dx)}")
+    d = np.diff(x)
+    if not ((d > 0).all() or (d < 0).all()):
+        raise ValueError(f"{name} coordinates must be strictly monotonic, got "
+                         f"{short_repr(dx)}")
+    return x
 
 
 def check_out(out, shape, dtype, inputs=(), name="out"):

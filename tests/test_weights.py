@@ -133,11 +133,11 @@ def test_integer_form_is_exact():
 
 @pytest.mark.parametrize("call,exc,match", [
     (lambda: fastfd.stencil(0), ValueError, r"order must be >= 1, got 0"),
-    (lambda: fastfd.stencil(1.5), TypeError, r"order must be an integer >= 1, got 1\.5"),
-    (lambda: fastfd.stencil(True), TypeError, r"order must be an integer >= 1, got True"),
+    (lambda: fastfd.stencil(1.5), TypeError, r"order must be an integer, got 1\.5"),
+    (lambda: fastfd.stencil(True), TypeError, r"order must be an integer, got True"),
     (lambda: fastfd.stencil(1, 0), ValueError, r"accuracy must be >= 1, got 0"),
     (lambda: fastfd.stencil(1, 3), ValueError, r"accuracy must be even for scheme='centered'.*got 3"),
-    (lambda: fastfd.stencil(1, "2"), TypeError, r"accuracy must be an integer >= 1, got '2'"),
+    (lambda: fastfd.stencil(1, "2"), TypeError, r"accuracy must be an integer, got '2'"),
     (lambda: fastfd.stencil(1, 2, "upwind"), ValueError, r"scheme must be one of .*got 'upwind'"),
     (lambda: fastfd.stencil_weights(2, [0, 1]), ValueError, r"at least order \+ 1 = 3 points.*got 2"),
     (lambda: fastfd.stencil_weights(1, [0, 1, 1]), ValueError, r"offsets must be distinct, got \[0, 1, 1\]"),

@@ -15,10 +15,7 @@ from numpy.typing import ArrayLike
 from .. import _config
 from .._kernels import laplacian as lk
 from .._kernels.schedule import launch
-from .._validation import (
-    as_float_array, check_accuracy, check_choice, check_not_masked, check_out,
-    check_positive_scalar, short_repr,
-)
+from .._validation import as_float_array, check_accuracy, check_choice, check_out, short_repr
 from ..stencils import check_accuracy_limit, exact_weights
 from ._plan import check_dx, check_samples, prepare, run_job
 
@@ -39,9 +36,8 @@ def _split_dx(dx, u, boundary):
     ndim = u.ndim
     if type(dx) is float and 0.0 < dx < math.inf:  # the common call, kept lean
         return [dx] * ndim, ["dx"] * ndim
-    check_not_masked(dx, "dx", "a masked coordinate or spacing would be used as a value")
-    if _is_scalar(dx):
-        h = check_positive_scalar("dx", dx)
+    if _is_scalar(dx) or isinstance(dx, np.ma.MaskedArray):  # check_dx refuses a masked dx
+        h = check_dx(dx, u.shape[0], 0, boundary)
         return [h] * ndim, ["dx"] * ndim
     if isinstance(dx, (str, bytes)) or not isinstance(dx, (Sequence, np.ndarray)):
         # a dict iterates its keys, a set has no order, a generator is spent

@@ -19,9 +19,10 @@ from .. import _config
 from .._kernels import stencil as _k
 from .._kernels.schedule import launch
 from .._validation import (
-    as_float_array, check_accuracy, check_choice, check_int, check_not_masked, check_out,
-    check_positive_scalar, check_scheme, normalize_axis, short_repr,
+    as_float_array, check_accuracy, check_choice, check_out, check_scheme, check_spacing,
+    normalize_axis,
 )
+from .._validation import check_order as _check_order
 from ..stencils import check_accuracy_limit, exact_weights, integer_form, stencil_offsets
 
 BOUNDARIES = ("one-sided", "periodic", "valid")
@@ -239,39 +240,13 @@ def _nonuniform_plan(order, accuracy, scheme, boundary, x, rdtype, dx_name="dx",
 # ------------------------------------------------------------- validation
 
 def check_dx(dx, n, axis, boundary, name="dx"):
-    """A float (uniform) or a float64 coordinate array (non-uniform)."""
-    check_not_masked(dx, name, "a masked coordinate or spacing would be used as a value")
-    if isinstance(dx, (numbers.Number, np.generic)) or (
-            isinstance(dx, np.ndarray) and dx.ndim == 0):
-        return check_positive_scalar(name, dx)
-    if isinstance(dx, (str, bytes)):
-        raise TypeError(f"{name} must be a positive number or a 1-D coordinate array, "
-                        f"got {short_repr(dx)}")
-    try:
-        x = np.asarray(dx)
-    except Exception as exc:
-        raise TypeError(f"{name} must be a positive number or a 1-D coordinate array, "
-                        f"got {short_repr(dx)}") from exc
-    if x.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must hold real coordinates, got dtype {x.dtype}: "
-                        f"{short_repr(dx)}")
-    if x.ndim != 1:
-        raise ValueError(f"{name} must be a positive number or a 1-D coordinate array, "
-                         f"got an array of shape {x.shape}")
-    if x.shape[0] != n:
-        raise ValueError(f"{name} has {x.shape[0]} coordinates but u has {n} points "
-                         f"along axis {axis}")
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name} coordinates must be finite, got {short_repr(dx)}")
-    d = np.diff(x)
-    if not ((d > 0).all() or (d < 0).all()):
-        raise ValueError(f"{name} coordinates must be strictly monotonic, got "
-                         f"{short_repr(dx)}")
-    if boundary == "periodic":
+    """:func:`fastfd._validation.check_spacing`, and a uniform spacing for
+    ``boundary='periodic'``."""
+    h = check_spacing(dx, n, axis, name)
+    if boundary == "periodic" and isinstance(h, np.ndarray):
         raise ValueError(f"boundary='periodic' needs a uniform scalar {name}, got a "
                          f"coordinate array")
-    return x
+    return h
 
 
 # The fastfd function that differentiates a callable, for each grid function.
@@ -297,22 +272,31 @@ def check_samples(u, caller):
 
 
 def check_order(order):
-    """``order`` an integer >= 1; a spacing in its place (a float or
-    coordinates, the habit of ``centered_diff(u, dx)``) gets a hint."""
-    real = isinstance(order, numbers.Real) and not isinstance(order, numbers.Integral)
-    if isinstance(order, np.ndarray) and order.ndim == 0 and order.dtype.kind == "f":
-        real = True
-    coords = isinstance(order, (np.ndarray, list, tuple)) and len(np.shape(order)) == 1
-    if real or coords:
-        if real:
-            got = shown = repr(float(order))
+    """``order`` by :func:`fastfd._validation.check_order`; a spacing in its
+    place (a float or coordinates, the habit of ``centered_diff(u, dx)``)
+    gets a hint after the shared message."""
+    try:
+        return _check_order(order)
+    except TypeError as exc:
+        if isinstance(order, (np.ndarray, list, tuple)) and _ndim(order) == 1:
+            shown = "<these coordinates>"
+        elif (isinstance(order, numbers.Real) and not isinstance(order, numbers.Integral)) or (
+                isinstance(order, np.ndarray) and order.ndim == 0 and order.dtype.kind == "f"):
+            shown = repr(float(order))
         else:
-            got, shown = f"an array of shape {np.shape(order)}", "<these coordinates>"
+            raise
         raise TypeError(
-            f"order must be an integer, got {got}: did you mean dx={shown}? "
-            f"derivative's second argument is the derivative order (as n in "
-            f"np.diff); pass the spacing by keyword: derivative(u, order, dx=...)")
-    return check_int("order", order, 1)
+            f"{exc}: did you mean dx={shown}? derivative's second argument is the "
+            f"derivative order (as n in np.diff); pass the spacing by keyword: "
+            f"derivative(u, order, dx=...)") from None
+
+
+def _ndim(value):
+    """``np.ndim(value)``, or None for a ragged sequence."""
+    try:
+        return np.ndim(value)
+    except ValueError:
+        return None
 
 
 def _too_short(n, ax, order, accuracy, scheme, boundary, uniform, edge_accuracy, caller):

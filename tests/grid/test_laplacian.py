@@ -383,7 +383,7 @@ def test_errors():
         grid.laplacian(u, accuracy=3)
     with pytest.raises(ValueError, match=r"accuracy must be >= 1, got 0"):
         grid.laplacian(u, accuracy=0)
-    with pytest.raises(TypeError, match=r"accuracy must be an integer >= 1, got 2.0"):
+    with pytest.raises(TypeError, match=r"accuracy must be an integer, got 2.0"):
         grid.laplacian(u, accuracy=2.0)
     with pytest.raises(ValueError, match=r"boundary must be one of 'one-sided', 'periodic', "
                        r"'valid', got 'reflect'"):
