@@ -16,7 +16,7 @@ import numpy as np
 __all__ = [
     "SCHEMES", "check_order", "check_accuracy", "check_scheme", "check_callable",
     "check_choice", "check_bool", "check_int", "result_dtype", "real_dtype",
-    "as_float_array", "as_real_array", "check_h", "normalize_axis", "check_out",
+    "as_float_array", "as_real_array", "real_array", "check_h", "normalize_axis", "check_out",
     "check_positive_scalar", "check_spacing", "short_repr", "check_not_masked",
 ]
 
@@ -128,25 +128,48 @@ def real_dtype(dtype, name="f(x)"):
     return result_dtype(dtype, name)
 
 
-def as_real_array(x, name="x"):
-    """``(array, dtype)``: real numbers (bool, integer or float) as an array
-    of :func:`result_dtype` (a cast copies; an array of that dtype is
-    returned as is)."""
-    if isinstance(x, (str, bytes)):
-        raise TypeError(f"{name} must be real numbers, got {short_repr(x)}")
+def real_array(value, name="x"):
+    """`value` as an array of real numbers (integer or float), not cast: an
+    array is returned as is. Text, bools, complex and object arrays are a
+    TypeError; so is a framework tensor NumPy cannot read (a PyTorch tensor
+    that requires grad), with how to pass it."""
+    if isinstance(value, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"{name} must be real numbers, got {short_repr(value)}")
     try:
-        xa = np.asarray(x)
-    except Exception as exc:
-        raise TypeError(f"{name} must be real numbers, got {short_repr(x)}") from exc
-    if xa.dtype == object or xa.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers, got dtype {xa.dtype}: {short_repr(x)}")
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged nesting, tensors that refuse NumPy
+        if hasattr(value, "detach"):
+            _needs_detach(value, name, exc)
+        raise TypeError(f"{name} must be real numbers, got {short_repr(value)}") from exc
+    if arr.dtype.kind == "O" and hasattr(value, "detach"):
+        _needs_detach(value, name, None)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{name} must be real numbers, got dtype {arr.dtype}: {short_repr(value)}")
+    return arr
+
+
+def _needs_detach(value, name, exc):
+    why = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
+    raise TypeError(
+        f"{name} must be real numbers; it is a "
+        f"{type(value).__module__.split('.')[0]}.{type(value).__name__} that NumPy cannot "
+        f"read{why}. Pass {name}.detach() (for a PyTorch tensor on a GPU, "
+        f".detach().cpu()): finite differences need plain values, not a graph") from exc
+
+
+def as_real_array(x, name="x"):
+    """``(array, dtype)``: :func:`real_array` cast to :func:`result_dtype`
+    (a cast copies; an array of that dtype is returned as is)."""
+    xa = real_array(x, name)
     dt = result_dtype(xa.dtype, name)
     return xa.astype(dt, copy=False), dt
 
 
-def check_h(h, dtype, name="h"):
+def check_h(h, dtype, name="h", shape=None, per="element of x"):
     """Explicit steps: a positive, finite real number or array, cast to
-    ``dtype``."""
+    ``dtype``. With `shape`, a scalar, a 1-element array or an array of
+    that shape (one step per `per`)."""
     what = f"{name} must be a positive real number or array"
     if isinstance(h, (bool, np.bool_)):
         raise TypeError(f"{what}, got {h!r}")
@@ -154,10 +177,15 @@ def check_h(h, dtype, name="h"):
         ha = np.asarray(h)
     except Exception as exc:
         raise TypeError(f"{what}, got {short_repr(h)}") from exc
+    # np.asarray(["1e-3"]).astype(float) parses text; steps are numbers
     if ha.dtype == object or ha.dtype.kind not in "iuf":
         raise TypeError(f"{what}, got {short_repr(h)}")
     if ha.size == 0:
         raise ValueError(f"{name} must not be empty, got {short_repr(h)}")
+    if shape is not None and ha.shape not in ((), (1,), tuple(shape)):
+        raise ValueError(
+            f"{name} must be a scalar or an array of shape {tuple(shape)} (one step per "
+            f"{per}), got shape {ha.shape}")
     ha = ha.astype(dtype)
     bad = ~(np.isfinite(ha) & (ha > 0))
     if bad.any():

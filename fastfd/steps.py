@@ -59,7 +59,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from ._validation import (
-    SCHEMES, check_accuracy, check_order, check_scheme, real_dtype, result_dtype,
+    SCHEMES, check_accuracy, check_order, check_scheme, real_array, real_dtype, result_dtype,
 )
 
 __all__ = ["optimal_step", "step_base", "step_rule", "realized_step", "check_precision",
@@ -226,12 +226,8 @@ def optimal_step(x: ArrayLike, scheme: str = "centered", *, order: int = 1,
     scheme = check_scheme(scheme)
     order = check_order(order)
     accuracy = check_accuracy(accuracy, scheme)
-    scalar = np.ndim(x) == 0
-    if isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"x must be real numbers, got {x!r}")
-    xa = np.asarray(x)
-    if xa.dtype == object or xa.dtype.kind not in "iuf":
-        raise TypeError(f"x must be real numbers, got dtype {xa.dtype}")
+    xa = real_array(x)
+    scalar = xa.ndim == 0
     xdt = result_dtype(xa.dtype, "x")
     if dtype is not None:
         dt = np.dtype(dtype)

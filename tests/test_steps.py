@@ -114,6 +114,7 @@ def test_second_derivative_h_sweep_minimum_near_eps_quarter():
     (("abc",), {}, TypeError, "x must be real numbers"),
     ((1 + 2j,), {}, TypeError, "x must be real numbers, got dtype complex128"),
     ((True,), {}, TypeError, "x must be real numbers, got True"),
+    ((np.array([True, False]),), {}, TypeError, "x must be real numbers, got dtype bool"),
     ((1.0,), {"dtype": "U3"}, TypeError, "dtype must be a numeric dtype"),
     (("centered", 1.0), {}, TypeError,
      r"x must be real numbers, got 'centered': x comes first, optimal_step\(x, 'centered'\)"),

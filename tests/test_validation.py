@@ -114,3 +114,31 @@ def test_grid_functions_share_the_spacing_messages(call):
         call(-1.0)
     with pytest.raises(ValueError, match=r"coordinates must be strictly monotonic"):
         call(np.array([0.0, 1.0, 1.0, 2.0, 3.0]))
+
+
+class _NeedsDetach:
+    """Like a PyTorch tensor that requires grad: NumPy cannot read it."""
+
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError("Can't call numpy() on Tensor that requires grad.")
+
+    def detach(self):
+        return np.ones(2)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: fastfd.centered_diff(np.sin, x),
+    lambda x: fastfd.optimal_step(x),
+    lambda x: fastfd.check_gradient(lambda p: float(np.sum(p)), x, np.ones(2)),
+])
+@pytest.mark.parametrize("x, match", [
+    (True, r"must be real numbers, got True"),
+    (np.array([True, False]), r"must be real numbers, got dtype bool"),
+    ("1.0", r"must be real numbers, got '1.0'"),
+    (np.array([1 + 1j]), r"must be real numbers, got dtype complex128"),
+    (_NeedsDetach(), r"must be real numbers; it is a .*_NeedsDetach that NumPy cannot read "
+                     r"\(RuntimeError: .*\)\. Pass (x|params)\.detach\(\)"),
+])
+def test_one_rule_for_real_numbers_in_every_api(call, x, match):
+    with pytest.raises(TypeError, match=r"^(x|params) " + match):
+        call(x)

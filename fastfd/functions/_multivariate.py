@@ -40,10 +40,7 @@ def _prepare_vector(f, x, h, accuracy, scheme, parallel, orders=(1,), power=1,
         check_accuracy_limit(accuracy, order, scheme, xdt)
     ha = None
     if h is not None:
-        ha = check_h(h, xdt)
-        if ha.shape not in ((), (1,), xa.shape):
-            raise ValueError(
-                f"h must be a scalar or have x's shape {xa.shape}, got shape {ha.shape}")
+        ha = check_h(h, xdt, shape=xa.shape)
         for order in orders:
             offsets = stencil_offsets(order, accuracy, scheme)
             _check_resolution(xa, ha, offsets[0], offsets[-1], xdt, power)

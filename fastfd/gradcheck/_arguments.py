@@ -11,7 +11,7 @@ import numpy as np
 from ._executor import check_executor, one_point
 from ._params import FlatProblem, _split
 from ._progress import check_progress
-from .._validation import check_bool, check_int, check_positive_scalar, short_repr
+from .._validation import check_bool, check_h, check_int, check_positive_scalar, short_repr
 
 # directional checks asked for in one call, at most
 MAX_DIRECTIONS_ASKED = 10_000
@@ -58,7 +58,7 @@ def check_arguments(loss, params, grad, *, h=None, tol=None, coords="all", seed=
                 f"directions must be at most {MAX_DIRECTIONS_ASKED}, got {directions}")
     coords = _check_coords(coords, directions, prob.n, len(prob.blocks))
     if h is not None:
-        h = _check_h(h, prob)
+        h = _check_h(h, prob.n)
     if tol is not None:
         tol = check_positive_scalar("tol", tol)
     check_bool("parallel", parallel, allow_none=True)
@@ -144,24 +144,7 @@ def _index_array(coords, n):
     return arr
 
 
-def _check_h(h, prob):
-    what = f"h must be a positive number or an array of {prob.n} positive steps"
-    if isinstance(h, (str, bytes)):
-        raise TypeError(f"{what}, got {h!r} (text is not read as a number)")
-    if isinstance(h, (numbers.Real, np.generic)) or (isinstance(h, np.ndarray) and h.ndim == 0):
-        return check_positive_scalar("h", h)
-    try:
-        raw = np.asarray(h)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{what}, got {short_repr(h)}") from exc
-    # np.asarray(["1e-3"], dtype=float) parses text; steps are numbers
-    if raw.dtype.kind not in "iuf":
-        raise TypeError(f"{what}, got an array of dtype {str(raw.dtype)!r}: {short_repr(h)}")
-    arr = raw.astype(np.float64)
-    if arr.shape != (prob.n,):
-        raise ValueError(
-            f"h must be a positive number or an array of {prob.n} positive steps (one "
-            f"per flat parameter), got an array of shape {arr.shape}")
-    if not (np.isfinite(arr).all() and (arr > 0).all()):
-        raise ValueError(f"h must be positive and finite, got {short_repr(h)}")
-    return arr
+def _check_h(h, n):
+    """A float (one step for every coordinate) or a float64 array of `n` steps."""
+    ha = check_h(h, np.float64, shape=(n,), per="flat parameter")
+    return float(ha.reshape(-1)[0]) if ha.size == 1 else ha

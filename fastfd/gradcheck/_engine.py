@@ -22,6 +22,7 @@ from ._quantize import GRID_COARSE, GRID_ULPS, _find_grid, _follow_flat
 from ._result import GradCheckResult, Verdict
 from ..steps import check_precision, check_steps
 from .._kernels import gradcheck as K
+from .._kernels.schedule import launch
 
 # Default tol (relative discrepancy per coordinate) by the precision of the
 # check. Centered differences at the default step resolve about eps**(2/3)
@@ -205,9 +206,8 @@ def _jit_values(ctx, idx, xp, xm, parallel, bar):
         for lo in range(0, m, piece):
             hi = min(m, lo + piece)
             changed = np.full(min(nchunks, hi - lo), -1, dtype=np.intp)
-            with numba.parallel_chunksize(1):
-                driver(ctx.loss, x0, idx[lo:hi], xp[lo:hi], xm[lo:hi],
-                       fp[lo:hi], fm[lo:hi], changed)
+            launch(driver, 1, ctx.loss, x0, idx[lo:hi], xp[lo:hi], xm[lo:hi],
+                   fp[lo:hi], fm[lo:hi], changed)
             ctx.n_evals += 2 * (hi - lo)
             bar.update(2 * (hi - lo))
             hit = changed[changed >= 0]

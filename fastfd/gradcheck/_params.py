@@ -24,7 +24,7 @@ from numba.extending import is_jitted
 import numba.np.numpy_support
 import numpy as np
 
-from .._validation import short_repr
+from .._validation import real_array, short_repr
 
 __all__ = ["FlatProblem", "LossEvaluationError", "loss_value", "loss_dtype", "loss_precision",
            "jit_return_type", "call_loss", "return_error",
@@ -72,41 +72,6 @@ def _split(params, name):
     if isinstance(params, (list, tuple)):
         return type(params).__name__, [(f"{name}[{i}]", v) for i, v in enumerate(params)]
     return "array", [(name, params)]
-
-
-def _as_real_array(value, label, argname):
-    """The array behind one tensor; TypeError for anything but bool-free real numbers."""
-    if isinstance(value, np.ndarray):
-        arr = value
-    elif isinstance(value, (numbers.Real, np.generic)) and not isinstance(value, (bool, np.bool_)):
-        arr = np.asarray(value)
-    else:
-        try:
-            arr = np.asarray(value)
-        except Exception as exc:  # ragged nesting and the like
-            if hasattr(value, "detach"):
-                _detached(value, label, argname, exc)
-            raise TypeError(
-                f"{argname} must hold real numeric arrays; {label} is {short_repr(value)}"
-            ) from exc
-    if arr.dtype.kind == "O" and hasattr(value, "detach"):
-        return _as_real_array(_detached(value, label, argname, None), label, argname)
-    if arr.dtype.kind not in "iuf":
-        raise TypeError(
-            f"{argname} must hold real numeric arrays (integer or float); {label} has "
-            f"dtype {arr.dtype}: {short_repr(value)}")
-    return arr
-
-
-def _detached(value, label, argname, exc):
-    """A framework tensor NumPy cannot read (PyTorch refuses ``numpy()`` on a
-    tensor that requires grad): say how to pass it."""
-    why = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
-    raise TypeError(
-        f"{argname} must hold real numeric arrays; {label} is a "
-        f"{type(value).__module__.split('.')[0]}.{type(value).__name__} that NumPy cannot "
-        f"read{why}. Pass {label}.detach() (for a PyTorch tensor on a GPU, "
-        f".detach().cpu()): gradient checks need plain values, not a graph") from exc
 
 
 def _index_suffix(idx, shape):
@@ -390,8 +355,8 @@ class FlatProblem:
         self.kind, items = _split(params, name)
         if not items:
             raise ValueError(f"{name} is empty: {_structure_desc(params)}; nothing to check")
-        arrays = [(label, _as_real_array(v, f"{name}[{label!r}]" if self.kind == "dict"
-                                         else label, name)) for label, v in items]
+        arrays = [(label, real_array(v, f"{name}[{label!r}]" if self.kind == "dict"
+                                     else label)) for label, v in items]
         self._params = params
         self.keys = [k for k, _ in items] if self.kind == "dict" else None
         sizes = [a.size for _, a in arrays]
@@ -486,7 +451,7 @@ class FlatProblem:
         for (label, v), (pname, start, stop, shape) in zip(items, self.blocks):
             if kind == "array":
                 label = grad_name
-            a = _as_real_array(v, label, grad_name)
+            a = real_array(v, label)
             if a.shape != shape:
                 where = pname if kind != "dict" else f"{self.name_}[{pname!r}]"
                 raise ValueError(

@@ -879,7 +879,8 @@ def _sq(x):
      r"h with shape \(3,\) does not broadcast with x of shape \(2,\)"),
     (lambda: D.gradient(_sq, [1.0, 2.0], h=0), ValueError, "h must be positive and finite, got 0"),
     (lambda: D.gradient(np.sum, [1.0, 2.0], h=[1e-3] * 3), ValueError,
-     r"h must be a scalar or have x's shape \(2,\), got shape \(3,\)"),
+     r"h must be a scalar or an array of shape \(2,\) \(one step per element of x\), "
+     r"got shape \(3,\)"),
     (lambda: D.derivative(_sq, 1.0, scheme="upwind"), ValueError, "scheme must be one of .*'upwind'"),
     (lambda: D.gradient(np.sum, [1.0], scheme="upwind"), ValueError, "scheme must be one of"),
     (lambda: D.derivative(_sq, 1.0, method="spline"), ValueError,

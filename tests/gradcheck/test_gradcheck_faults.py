@@ -23,8 +23,8 @@ def sq(p):
 @pytest.mark.parametrize("h", ["1e-3", np.array(["1e-3"] * 4), ["1e-3"] * 4, b"1e-3",
                                np.array([True] * 4)])
 def test_h_as_text_or_bool_is_a_type_error(h):
-    with pytest.raises(TypeError, match=r"h must be a positive number or an array of 4 "
-                                        r"positive steps, got (.*not read as a number|an array of dtype '(<U4|\|S4|bool)')"):
+    with pytest.raises(TypeError, match=r"h must be a positive real number or array, got "
+                                        r"(b?'1e-3'|\[|array\(\[ ?(b?'1e-3'|True))"):
         check_gradient(sq, W, 2 * W, coords="all", h=h)
 
 
@@ -208,12 +208,12 @@ class RequiresGrad:
 
 
 def test_params_needing_detach_say_so():
-    with pytest.raises(TypeError, match=r"params must hold real numeric arrays; "
-                                        r"params\['w'\] is a .*RequiresGrad that NumPy cannot "
+    with pytest.raises(TypeError, match=r"params\['w'\] must be real numbers; it is a "
+                                        r".*RequiresGrad that NumPy cannot "
                                         r"read \(RuntimeError: Can't call numpy\(\).*\)\. "
                                         r"Pass params\['w'\]\.detach\(\)"):
         check_gradient(sq, {"w": RequiresGrad()}, {"w": 2 * W}, coords="all")
-    with pytest.raises(TypeError, match=r"grad\['w'\] is a .*RequiresGrad .*Pass "
+    with pytest.raises(TypeError, match=r"grad\['w'\] must be real numbers; it is a .*RequiresGrad .*Pass "
                                         r"grad\['w'\]\.detach\(\)"):
         check_gradient(lambda p: sq(p["w"]), {"w": W}, {"w": RequiresGrad()}, coords="all")
 

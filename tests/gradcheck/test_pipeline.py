@@ -89,3 +89,11 @@ def test_a_vectorized_loss_returning_several_values_for_one_point():
                                         r"batch of 1 \(shape \(1,\)\), got shape \(2,\) "
                                         r"\(in the directional checks\)"):
         check_gradient(loss, X, cubic_grad(X), coords=0, directions=2, vectorized=True)
+
+
+@pytest.mark.parametrize("h", [1e-4, [1e-4], np.full(1, 1e-4), np.float32(1e-4)])
+def test_one_step_for_every_coordinate_in_any_form(h):
+    one = check_gradient(cubic, X, cubic_grad(X), coords="all", h=h)
+    per = check_gradient(cubic, X, cubic_grad(X), coords="all", h=np.full(X.size, float(h[0] if np.ndim(h) else h)))
+    np.testing.assert_array_equal(one.steps, per.steps)
+    np.testing.assert_array_equal(one.numerical, per.numerical)
