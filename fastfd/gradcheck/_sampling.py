@@ -1,4 +1,5 @@
-"""Which coordinates and directions a large gradient check spends its time on.
+"""Which coordinates a large gradient check samples, and engine runs in
+chunks against a deadline.
 
 Stratified sampling
 -------------------
