@@ -40,6 +40,16 @@ from .gradcheck import (
     check_gradient,
     gradient_check,
 )
+from .grid import (
+    Curl,
+    Diff,
+    Divergence,
+    Gradient,
+    Identity,
+    Laplacian,
+    Operator,
+    VectorOperator,
+)
 from .stencils import stencil, stencil_weights
 from .steps import optimal_step
 
@@ -69,4 +79,12 @@ __all__ = [
     "functions",
     "stencils",
     "steps",
+    "Operator",
+    "VectorOperator",
+    "Diff",
+    "Identity",
+    "Laplacian",
+    "Gradient",
+    "Divergence",
+    "Curl",
 ]

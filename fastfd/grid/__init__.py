@@ -33,6 +33,12 @@ only to rounding, about ``eps * |u| * sum|num_k| / (den * dx**order)``.
 
 Non-uniform grids (``dx`` a coordinate array) use per-point weights from
 Fornberg's recurrence in float64 over the neighbouring coordinates.
+
+Operators (:func:`Diff`, :func:`Laplacian`, :func:`Gradient`,
+:func:`Divergence`, :func:`Curl`, :func:`Identity`) are the same derivatives
+as objects: combined with ``+``, ``-``, numbers, coefficient arrays and
+``@`` (composition), applied in one pass by one kernel, and turned into
+scipy.sparse matrices (:meth:`Operator.matrix`).
 """
 
 from ._derivatives import (
@@ -44,6 +50,16 @@ from ._derivatives import (
     gradient,
 )
 from ._laplacian import laplacian
+from ._operator import (
+    Curl,
+    Diff,
+    Divergence,
+    Gradient,
+    Identity,
+    Laplacian,
+    Operator,
+    VectorOperator,
+)
 
 __all__ = [
     "derivative",
@@ -53,4 +69,12 @@ __all__ = [
     "second_diff",
     "gradient",
     "laplacian",
+    "Operator",
+    "VectorOperator",
+    "Diff",
+    "Identity",
+    "Laplacian",
+    "Gradient",
+    "Divergence",
+    "Curl",
 ]

@@ -1,0 +1,630 @@
+"""Linear stencil operators: build them by algebra, apply them in one pass,
+get their sparse matrix.
+
+An :class:`Operator` is a sum of terms; a term is a coefficient (a number,
+or a field of the grid's shape), times a product of derivatives along
+distinct axes (several along one axis are composed into one 1-D operator,
+edge rows included), applied to one input field. ``+``, ``-``, numbers and
+arrays as coefficients (``k * Diff(0)``) and composition with ``@``
+(``Diff(0) @ Diff(1)`` is the mixed partial) keep that form, so every
+operator is applied by one compiled kernel (``fastfd._kernels.operator``)
+in one pass over memory, and its matrix is a sum of Kronecker products of
+1-D matrices (``fastfd.grid._axis``).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _config
+from .._kernels import operator as _k
+from .._kernels.schedule import launch
+from .._validation import (
+    as_float_array, check_accuracy, check_choice, check_int, check_out, check_scheme,
+    check_spacing, short_repr,
+)
+from .._validation import check_order as _check_order
+from ..stencils import check_accuracy_limit
+from . import _axis
+
+__all__ = ["Operator", "VectorOperator", "Diff", "Identity", "Laplacian", "Gradient",
+           "Divergence", "Curl"]
+
+BOUNDARIES = ("one-sided", "periodic", "valid")
+MAX_NDIM = 3
+
+
+class _D:
+    """One derivative along an axis: order, accuracy, scheme and spacing
+    (a float, or a read-only float64 coordinate array)."""
+
+    __slots__ = ("order", "accuracy", "scheme", "dx")
+
+    def __init__(self, order, accuracy, scheme, dx):
+        self.order, self.accuracy, self.scheme, self.dx = order, accuracy, scheme, dx
+
+    def key(self):
+        dx = self.dx if not isinstance(self.dx, np.ndarray) else ("coords", id(self.dx))
+        return (self.order, self.accuracy, self.scheme, dx)
+
+    def __repr__(self):
+        parts = [f"order={self.order}"] if self.order != 1 else []
+        if self.accuracy != 2:
+            parts.append(f"accuracy={self.accuracy}")
+        if self.scheme != "centered":
+            parts.append(f"scheme={self.scheme!r}")
+        if isinstance(self.dx, np.ndarray):
+            parts.append(f"dx=<{self.dx.size} coordinates>")
+        elif self.dx != 1.0:
+            parts.append(f"dx={self.dx!r}")
+        return ", ".join(parts)
+
+
+class _Term:
+    """``coef * cfield * prod_axis (chain along axis) u[field]``."""
+
+    __slots__ = ("coef", "cfield", "axes", "field")
+
+    def __init__(self, coef, cfield, axes, field):
+        self.coef = coef            # a Python float or complex
+        self.cfield = cfield        # None or a read-only ndarray
+        self.axes = axes            # {axis: (_D, ...)} in matrix order (last applied first)
+        self.field = field
+
+    def key(self):
+        return (id(self.cfield), self.field,
+                tuple(sorted((a, tuple(d.key() for d in c)) for a, c in self.axes.items())))
+
+
+def _merge(terms):
+    """Like terms (same derivatives, field and coefficient field) summed; zeros dropped."""
+    out = {}
+    for t in terms:
+        k = t.key()
+        if k in out:
+            s = out[k]
+            out[k] = _Term(s.coef + t.coef, s.cfield, s.axes, s.field)
+        else:
+            out[k] = t
+    return tuple(t for t in out.values() if t.coef != 0)
+
+
+def _coefficient(value):
+    """A number (Python float or complex) or a read-only copy of an array."""
+    if isinstance(value, (numbers.Number, np.number)) and not isinstance(value, (bool, np.bool_)):
+        return complex(value) if np.iscomplexobj(value) else float(value), None
+    if isinstance(value, (np.ndarray, list, tuple)):
+        arr = np.array(value)
+        if arr.dtype.kind not in "iufc":
+            raise TypeError(f"a coefficient field must be numeric, got dtype {arr.dtype}")
+        if arr.ndim == 0:
+            return _coefficient(arr.item())
+        arr.flags.writeable = False
+        return 1.0, arr
+    return None, None
+
+
+class Operator:
+    """A linear stencil operator on sampled fields (see :func:`Diff`).
+
+    Apply it with ``op(u, boundary=..., out=...)``; combine it with ``+``,
+    ``-``, numbers and arrays (``k * op``) and ``@`` (composition);
+    ``op.matrix(shape)`` is its scipy.sparse matrix and ``op.stencil`` its
+    interior weights.
+    """
+
+    __array_priority__ = 1000   # k * op with an ndarray k reaches __rmul__
+
+    def __init__(self, terms, nfields=1):
+        self._terms = _merge(terms)
+        self._nfields = max([nfields] + [1 + t.field for t in self._terms])
+        self._plans = {}
+
+    # ------------------------------------------------------------ algebra
+    def __add__(self, other):
+        other = _as_operator(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return Operator(self._terms + other._terms, max(self.nfields, other.nfields))
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return self * -1.0
+
+    def __sub__(self, other):
+        other = _as_operator(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return (-self) + other
+
+    def __mul__(self, other):
+        if isinstance(other, (Operator, VectorOperator)):
+            raise TypeError("use @ to compose operators (Diff(0) @ Diff(1) is the mixed "
+                            "partial); * multiplies by a number or a coefficient field")
+        coef, field = _coefficient(other)
+        if coef is None:
+            return NotImplemented
+        terms = []
+        for t in self._terms:
+            if field is not None and t.cfield is not None:
+                cf = t.cfield * field
+                cf.flags.writeable = False
+            else:
+                cf = field if field is not None else t.cfield
+            terms.append(_Term(t.coef * coef, cf, t.axes, t.field))
+        return Operator(terms, self.nfields)
+
+    __rmul__ = __mul__
+
+    def __matmul__(self, other):
+        if not isinstance(other, Operator):
+            return NotImplemented
+        if self.nfields > 1:
+            raise ValueError("the left operand of @ must act on one field")
+        terms = []
+        for a in self._terms:
+            for b in other._terms:
+                if b.cfield is not None and a.axes:
+                    raise NotImplementedError(
+                        "a coefficient field between two derivatives (Diff @ (k * Diff)) is "
+                        "not supported: its stencil changes from point to point")
+                axes = dict(b.axes)
+                for ax, chain in a.axes.items():
+                    axes[ax] = chain + axes.get(ax, ())
+                terms.append(_Term(a.coef * b.coef, a.cfield, axes, b.field))
+        return Operator(terms, other.nfields)
+
+    # ------------------------------------------------------------ description
+    @property
+    def nfields(self):
+        """Number of input fields (1 except for operators such as :func:`Divergence`)."""
+        return self._nfields
+
+    @property
+    def min_ndim(self):
+        """The fewest dimensions a field needs (one more than the highest axis used)."""
+        return 1 + max((a for t in self._terms for a in t.axes), default=-1)
+
+    def __repr__(self):
+        if not self._terms:
+            return "Operator(0)"
+        parts = []
+        for t in self._terms:
+            factors = [f"Diff({a}{', ' + repr(d) if repr(d) else ''})"
+                       for a in sorted(t.axes) for d in t.axes[a]]
+            coef = "" if t.coef == 1 else f"{t.coef!r} * "
+            if t.cfield is not None:
+                coef += f"<field {t.cfield.shape}> * "
+            body = " @ ".join(factors) if factors else "Identity()"
+            field = f" on field {t.field}" if self.nfields > 1 else ""
+            parts.append(f"{coef}{body}{field}")
+        return "Operator(" + " + ".join(parts) + ")"
+
+    @property
+    def stencil(self):
+        """Interior stencil: ``{offsets: weight}`` with one offset per axis
+        (axes ``0 .. min_ndim - 1``; a leading field index for operators of
+        several fields). Only for uniform spacings and number coefficients:
+        a coefficient field or coordinates change the weights from point to
+        point."""
+        nd = max(self.min_ndim, 1)
+        out = {}
+        for t in self._terms:
+            if t.cfield is not None:
+                raise ValueError("an operator with a coefficient field has no constant "
+                                 "stencil; see op.matrix(shape)")
+            parts = [({0: 1.0}) for _ in range(nd)]
+            for a, chain in t.axes.items():
+                if any(isinstance(d.dx, np.ndarray) for d in chain):
+                    raise ValueError("an operator on coordinates has no constant stencil; "
+                                     "see op.matrix(shape)")
+                n = sum(_axis.min_points(d.order, d.accuracy, d.scheme) for d in chain) + 2
+                tab = _chain_table(chain, n, "periodic")
+                parts[a] = {int(o): float(w) for o, w in zip(tab.off, tab.iw)}
+            grid = [{(): t.coef}]
+            for p in parts:
+                grid = [{k + (o,): v * w for k, v in g.items() for o, w in p.items()}
+                        for g in grid]
+            for k, v in grid[0].items():
+                key = (t.field,) + k if self.nfields > 1 else k
+                out[key] = out.get(key, 0.0) + v
+        return {k: v for k, v in sorted(out.items()) if v != 0}
+
+    # ------------------------------------------------------------ application
+    def __call__(self, u, *, boundary="one-sided", out=None):
+        """Apply the operator to `u` in one pass: ``out`` (allocated when
+        None) of `u`'s dtype, the grid's shape (smaller with
+        ``boundary="valid"``)."""
+        plan, u3, dtype, shape = self._prepare(u, boundary)
+        if out is None:
+            out = np.empty(plan.out_shape, dtype=dtype)
+        else:
+            check_out(out, plan.out_shape, dtype, inputs=(u,))
+        _launch(plan, u3, out.reshape(plan.out3) if out.size else out, 1.0, 0.0)
+        return out
+
+    def _prepare(self, u, boundary):
+        m = self.nfields
+        u, dtype = as_float_array(u, "u")
+        ndim = u.ndim - (1 if m > 1 else 0)
+        if m > 1 and (u.ndim < 2 or u.shape[0] != m):
+            raise ValueError(f"u must hold the {m} fields this operator takes along its "
+                             f"first axis, got shape {u.shape}")
+        if not 1 <= ndim <= MAX_NDIM:
+            raise ValueError(f"operators apply to fields of 1 to {MAX_NDIM} dimensions, got "
+                             f"a {ndim}-d field of shape {u.shape}")
+        if self.min_ndim > ndim:
+            raise ValueError(f"this operator differentiates along axis {self.min_ndim - 1}, "
+                             f"but u has {ndim} dimension(s) (shape {u.shape})")
+        boundary = check_choice("boundary", boundary, BOUNDARIES)
+        shape = u.shape[1:] if m > 1 else u.shape
+        plan = self._plan(shape, boundary, dtype)
+        u3 = np.ascontiguousarray(u).reshape((m,) + (1,) * (MAX_NDIM - ndim) + shape)
+        return plan, u3, dtype, shape
+
+    def _plan(self, shape, boundary, dtype):
+        key = (shape, boundary, np.dtype(dtype))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = _Plan(self._terms, shape, boundary, dtype)
+        return plan
+
+    def matrix(self, shape, boundary="one-sided"):
+        """The operator on fields of `shape` as a ``scipy.sparse`` CSR matrix:
+        ``op.matrix(u.shape) @ u.ravel()`` equals ``op(u).ravel()`` to
+        rounding (fields stacked, ``u.reshape(m, -1).ravel()``, for an
+        operator of ``m`` fields). Built from Kronecker products of 1-D
+        matrices, vectorized."""
+        import scipy.sparse as sp
+
+        shape = _check_shape(shape, self.min_ndim)
+        boundary = check_choice("boundary", boundary, BOUNDARIES)
+        tables, ranges = _tables(self._terms, shape, boundary)
+        out_shape = tuple(b - a for a, b in ranges)
+        n_in = int(np.prod(shape))
+        blocks = [None] * self.nfields
+        for t, tabs in zip(self._terms, tables):
+            m = None
+            for tab in tabs:
+                s = _axis.sparse(tab)
+                m = s if m is None else sp.kron(m, s, format="csr")
+            if m is None:  # a 0-d grid cannot happen: shapes have >= 1 axis
+                raise ValueError("empty shape")
+            c = t.coef
+            if t.cfield is not None:
+                cf = np.broadcast_to(t.cfield, shape)[tuple(slice(a, b) for a, b in ranges)]
+                m = sp.diags(np.ravel(cf) * c, format="csr") @ m
+            else:
+                m = m * c
+            blocks[t.field] = m if blocks[t.field] is None else blocks[t.field] + m
+        n_out = int(np.prod(out_shape))
+        blocks = [b if b is not None else sp.csr_matrix((n_out, n_in)) for b in blocks]
+        mat = sp.hstack(blocks, format="csr") if len(blocks) > 1 else blocks[0].tocsr()
+        mat.eliminate_zeros()
+        mat.sum_duplicates()
+        return mat
+
+
+def _as_operator(other):
+    if isinstance(other, Operator):
+        return other
+    if isinstance(other, (numbers.Number, np.number)) and not isinstance(other, (bool, np.bool_)):
+        return Identity() * other
+    return NotImplemented
+
+
+def _check_shape(shape, min_ndim):
+    try:
+        shape = tuple(check_int("shape", s, minimum=1) for s in shape)
+    except TypeError:
+        raise TypeError(f"shape must be a tuple of positive integers, got "
+                        f"{short_repr(shape)}") from None
+    if not min_ndim <= len(shape) <= MAX_NDIM or not shape:
+        raise ValueError(f"shape must have {max(min_ndim, 1)} to {MAX_NDIM} dimensions for "
+                         f"this operator, got {shape}")
+    return shape
+
+
+def _chain_table(chain, n, boundary, axis=None):
+    """The 1-D table of a chain of derivatives (matrix order) on `n` points,
+    with one-sided or periodic rows ("valid" restricts later)."""
+    need = sum(_axis.min_points(d.order, d.accuracy, d.scheme) for d in chain) - len(chain) + 1
+    if n < need and boundary != "periodic":
+        raise ValueError(
+            f"{_name(chain, axis)} needs at least {need} points along axis {axis} with "
+            f"boundary={boundary!r}, got {n}")
+    tab = None
+    for d in reversed(chain):
+        if isinstance(d.dx, np.ndarray) and d.dx.size != n:
+            raise ValueError(f"dx has {d.dx.size} coordinates but the field has {n} points "
+                             f"along axis {axis}")
+        if boundary == "periodic" and isinstance(d.dx, np.ndarray):
+            raise ValueError("boundary='periodic' needs a uniform spacing dx, not coordinates")
+        nxt = _axis.derivative_table(d.order, d.accuracy, d.scheme, n,
+                                     boundary, d.dx)
+        tab = nxt if tab is None else _axis.compose(nxt, tab)
+    return tab
+
+
+def _name(chain, axis):
+    return " @ ".join(f"Diff({axis}{', ' + repr(d) if repr(d) else ''})" for d in chain)
+
+
+def _tables(terms, shape, boundary):
+    """Per term, one table per axis of `shape`; and the output range per
+    axis (all of it, or with "valid" the points where every term's interior
+    stencil fits)."""
+    full = []
+    for t in terms:
+        full.append([_chain_table(t.axes[a], n, boundary, a) if a in t.axes
+                     else _axis.identity(n) for a, n in enumerate(shape)])
+    ranges = []
+    for a, n in enumerate(shape):
+        if boundary == "valid":
+            lo = max([0] + [tabs[a].v0 for t, tabs in zip(terms, full) if a in t.axes])
+            hi = min([n] + [tabs[a].v1 for t, tabs in zip(terms, full) if a in t.axes])
+            if hi <= lo:
+                raise ValueError(f"boundary='valid' leaves no point along axis {a} "
+                                 f"({n} points)")
+            ranges.append((lo, hi))
+        else:
+            ranges.append((0, n))
+    if boundary == "valid":
+        full = [[_axis.restrict(tab, a, b) for tab, (a, b) in zip(tabs, ranges)]
+                for tabs in full]
+    return full, ranges
+
+
+class _Plan:
+    """The kernel arguments of an operator on one grid shape, boundary and dtype."""
+
+    def __init__(self, terms, shape, boundary, dtype):
+        rdtype = np.empty(0, dtype).real.dtype
+        tables, ranges = _tables(terms, shape, boundary)
+        self.out_shape = tuple(b - a for a, b in ranges)
+        pad = MAX_NDIM - len(shape)
+        self.out3 = (1,) * pad + self.out_shape
+        nt = max(len(terms), 1)
+        one = _axis.identity(1)
+        tabs3 = [[one] * pad + tabs for tabs in tables] or [[one] * MAX_NDIM]
+        stacked = []
+        for a in range(MAX_NDIM):
+            width = max(tabs[a].idx.shape[1] for tabs in tabs3)
+            n = self.out3[a]
+            idx = np.zeros((nt, n, width), dtype=np.int64)
+            w = np.zeros((nt, n, width), dtype=rdtype)
+            cnt = np.zeros((nt, n), dtype=np.int64)
+            for k, tabs in enumerate(tabs3):
+                tab = tabs[a]
+                idx[k, :, :tab.idx.shape[1]] = tab.idx
+                w[k, :, :tab.w.shape[1]] = tab.w
+                cnt[k] = tab.count
+            stacked += [idx, w, cnt]
+        width = max(tabs[2].off.size for tabs in tabs3)
+        self.J0 = np.array([tabs[2].j0 for tabs in tabs3], dtype=np.int64)
+        self.J1 = np.array([tabs[2].j1 for tabs in tabs3], dtype=np.int64)
+        self.OFF = np.zeros((nt, width), dtype=np.int64)
+        self.IW = np.zeros((nt, width), dtype=rdtype)
+        self.NC = np.zeros(nt, dtype=np.int64)
+        for k, tabs in enumerate(tabs3):
+            tab = tabs[2]
+            if tab.j1 > tab.j0:
+                self.OFF[k, :tab.off.size] = tab.off
+                self.IW[k, :tab.iw.size] = tab.iw
+                self.NC[k] = tab.off.size
+        self.tables = stacked
+        complex_coef = any(isinstance(t.coef, complex) or (
+            t.cfield is not None and t.cfield.dtype.kind == "c") for t in terms)
+        if complex_coef and np.dtype(dtype).kind != "c":
+            raise TypeError("a complex coefficient needs a complex field u")
+        self.field = np.array([t.field for t in terms] or [0], dtype=np.int64)
+        self.scale = np.array([t.coef for t in terms] or [0.0], dtype=dtype)
+        fields = [t.cfield for t in terms if t.cfield is not None]
+        self.cidx = np.full(nt, -1, dtype=np.int64)
+        shape3 = (1,) * pad + tuple(shape)
+        self.coef = np.zeros((max(len(fields), 1),) + ((1,) * MAX_NDIM if not fields
+                                                        else shape3), dtype=dtype)
+        j = 0
+        for k, t in enumerate(terms):
+            if t.cfield is not None:
+                try:
+                    self.coef[j] = np.broadcast_to(t.cfield, tuple(shape)).reshape(shape3)
+                except ValueError:
+                    raise ValueError(f"a coefficient field of shape {t.cfield.shape} does not "
+                                     f"broadcast to the grid's shape {tuple(shape)}") from None
+                self.cidx[k] = j
+                j += 1
+        self.lo = np.array([0] * pad + [a for a, _ in ranges], dtype=np.int64)
+        if not terms:
+            self.scale[:] = 0
+
+
+def _launch(plan, u3, out3, alpha, beta):
+    if out3.size == 0:
+        return
+    args = (u3, out3, out3.dtype.type(alpha), out3.dtype.type(beta), plan.field, plan.scale,
+            plan.cidx, plan.coef, plan.lo, *plan.tables, plan.J0, plan.J1, plan.OFF, plan.IW,
+            plan.NC)
+    rows = out3.shape[0] * out3.shape[1]
+    if out3.size >= _config.PARALLEL_MIN and rows > 1:
+        launch(_k.apply_parallel, 0, *args, min(rows, 64))
+    else:
+        _k.apply_serial(*args)
+
+
+# ---------------------------------------------------------------- builders
+
+def _derivative(axis, order, accuracy, dx, scheme):
+    axis = check_int("axis", axis, minimum=0)
+    if axis >= MAX_NDIM:
+        raise ValueError(f"axis must be < {MAX_NDIM} (operators apply to fields of 1 to "
+                         f"{MAX_NDIM} dimensions), got {axis}")
+    scheme = check_scheme(scheme)
+    order = _check_order(order)
+    accuracy = check_accuracy(accuracy, scheme)
+    check_accuracy_limit(accuracy, order, scheme, np.float64, edges=True)
+    if isinstance(dx, (numbers.Number, np.generic)) or (
+            isinstance(dx, np.ndarray) and dx.ndim == 0):
+        dx = check_spacing(dx, 1, axis)
+    else:
+        x = np.asarray(dx) if not isinstance(dx, (str, bytes)) else dx
+        dx = check_spacing(dx, np.shape(x)[0] if np.ndim(x) == 1 else -1, axis)
+        dx = np.array(dx, dtype=np.float64)
+        dx.flags.writeable = False
+    return _Term(1.0, None, {axis: (_D(order, accuracy, scheme, dx),)}, 0)
+
+
+def Diff(axis, order=1, *, accuracy=2, dx=1.0, scheme="centered"):
+    """The ``order``-th derivative along `axis`, as an :class:`Operator`.
+
+    Parameters
+    ----------
+    axis : int
+        Axis of the field (0, 1 or 2; axis order, so ``u[y, x]`` has ``x``
+        along axis 1).
+    order : int, optional
+        Derivative order.
+    accuracy : int, optional
+        Order of accuracy of the interior stencil and of the one-sided edge
+        rows.
+    dx : float or 1-D array, optional
+        Uniform spacing, or the coordinates along the axis.
+    scheme : {"centered", "forward", "backward"}, optional
+
+    Returns
+    -------
+    Operator
+        Combine with ``+``, ``-``, numbers and coefficient arrays
+        (``k * Diff(0)``) and ``@`` (``Diff(0) @ Diff(1)``, the mixed
+        partial); apply with ``op(u, boundary=..., out=...)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd import Diff
+    >>> y, x = np.meshgrid(np.linspace(0, 1, 6), np.linspace(0, 1, 7), indexing="ij")
+    >>> mixed = Diff(0, dx=0.2) @ Diff(1, dx=1 / 6)
+    >>> bool(np.allclose(mixed(3 * x ** 2 * y ** 2), 12 * x * y))
+    True
+    >>> (Diff(0, 2) + Diff(1, 2)).stencil
+    {(-1, 0): 1.0, (0, -1): 1.0, (0, 0): -4.0, (0, 1): 1.0, (1, 0): 1.0}
+    """
+    return Operator([_derivative(axis, order, accuracy, dx, scheme)])
+
+
+def Identity():
+    """The identity operator (``Laplacian(2) - 4 * Identity()``, or just ``- 4``)."""
+    return Operator([_Term(1.0, None, {}, 0)])
+
+
+def _per_axis(dx, ndim):
+    if isinstance(dx, (list, tuple)):
+        if len(dx) != ndim:
+            raise ValueError(f"dx must be one spacing or {ndim} (one per axis, in axis order), "
+                             f"got {len(dx)}")
+        return list(dx)
+    return [dx] * ndim
+
+
+def _check_ndim(ndim, low=1):
+    ndim = check_int("ndim", ndim)
+    if not low <= ndim <= MAX_NDIM:
+        raise ValueError(f"ndim must be between {low} and {MAX_NDIM}, got {ndim}")
+    return ndim
+
+
+def Laplacian(ndim, *, accuracy=2, dx=1.0):
+    """The sum of second derivatives over axes ``0 .. ndim-1``; `dx` one
+    spacing or one per axis in axis order (``(dy, dx)`` for ``u[y, x]``).
+
+    >>> import numpy as np
+    >>> from fastfd import Laplacian
+    >>> u = np.add.outer(np.arange(5.0) ** 2, np.arange(6.0) ** 2)
+    >>> Laplacian(2)(u)[2, 3]
+    np.float64(4.0)
+    """
+    ndim = _check_ndim(ndim)
+    return sum((Diff(a, 2, accuracy=accuracy, dx=h) for a, h in
+                enumerate(_per_axis(dx, ndim))), Operator(()))
+
+
+class VectorOperator:
+    """Several operators applied to the same field(s), results stacked along
+    a new first axis (:func:`Gradient`, 3-D :func:`Curl`)."""
+
+    def __init__(self, components):
+        self.components = tuple(components)
+
+    def __len__(self):
+        return len(self.components)
+
+    def __getitem__(self, k):
+        return self.components[k]
+
+    def __repr__(self):
+        return "VectorOperator([" + ", ".join(map(repr, self.components)) + "])"
+
+    def __call__(self, u, *, boundary="one-sided", out=None):
+        plans = [c._prepare(u, boundary) for c in self.components]
+        shape = (len(self.components),) + plans[0][0].out_shape
+        dtype = plans[0][2]
+        if out is None:
+            out = np.empty(shape, dtype=dtype)
+        else:
+            check_out(out, shape, dtype, inputs=(u,))
+        for k, (plan, u3, _, _) in enumerate(plans):
+            _launch(plan, u3, out[k].reshape(plan.out3), 1.0, 0.0)
+        return out
+
+    def matrix(self, shape, boundary="one-sided"):
+        """The stacked matrices of the components (rows of component 0 first)."""
+        import scipy.sparse as sp
+
+        return sp.vstack([c.matrix(shape, boundary) for c in self.components], format="csr")
+
+
+def _on_field(op, field, nfields):
+    return Operator([_Term(t.coef, t.cfield, t.axes, field) for t in op._terms], nfields)
+
+
+def Gradient(ndim, *, accuracy=2, dx=1.0, scheme="centered"):
+    """``(d/dx0, d/dx1, ...)``: applied to ``u`` of shape ``s``, an array of
+    shape ``(ndim,) + s``."""
+    ndim = _check_ndim(ndim)
+    return VectorOperator([Diff(a, accuracy=accuracy, dx=h, scheme=scheme)
+                           for a, h in enumerate(_per_axis(dx, ndim))])
+
+
+def Divergence(ndim, *, accuracy=2, dx=1.0, scheme="centered"):
+    """``sum_a dF[a]/dx_a`` of a vector field ``F`` of shape ``(ndim,) + s``
+    (component ``a`` along axis ``a``)."""
+    ndim = _check_ndim(ndim)
+    return sum((_on_field(Diff(a, accuracy=accuracy, dx=h, scheme=scheme), a, ndim)
+                for a, h in enumerate(_per_axis(dx, ndim))), Operator(()))
+
+
+def Curl(ndim, *, accuracy=2, dx=1.0):
+    """The curl of a vector field ``F`` of shape ``(ndim,) + s`` whose
+    component ``a`` lies along axis ``a``, the axes taken as right-handed
+    coordinates ``(x0, x1, x2)``.
+
+    2-D: the scalar ``dF1/dx0 - dF0/dx1`` (an :class:`Operator`). 3-D: the
+    vector ``(dF2/dx1 - dF1/dx2, dF0/dx2 - dF2/dx0, dF1/dx0 - dF0/dx1)`` (a
+    :class:`VectorOperator`). For arrays indexed ``u[y, x]`` (axis 0 is y),
+    the usual ``dFy/dx - dFx/dy`` with ``F = (Fy, Fx)`` is ``-Curl(2)(F)``.
+    """
+    ndim = _check_ndim(ndim, low=2)
+    h = _per_axis(dx, ndim)
+
+    def d(axis, field):
+        return _on_field(Diff(axis, accuracy=accuracy, dx=h[axis]), field, ndim)
+
+    if ndim == 2:
+        return d(0, 1) - d(1, 0)
+    return VectorOperator([d(1, 2) - d(2, 1), d(2, 0) - d(0, 2), d(0, 1) - d(1, 0)])

@@ -1,0 +1,279 @@
+"""fastfd.grid operators: algebra, one-pass application, sparse matrices.
+
+References: fastfd.grid.derivative (itself tested against NumPy slicing and
+np.gradient), sequential application, exact polynomial derivatives, and the
+operator's own scipy.sparse matrix built independently of the kernel.
+"""
+
+import numpy as np
+import pytest
+
+import fastfd
+from fastfd import _config
+from fastfd import grid
+from fastfd.grid import Curl, Diff, Divergence, Gradient, Identity, Laplacian
+
+RNG = np.random.default_rng(7)
+U2 = RNG.standard_normal((13, 17))
+U3 = RNG.standard_normal((7, 8, 9))
+BOUNDARIES = ["one-sided", "periodic", "valid"]
+
+
+def close(a, b, scale=1.0):
+    np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11 * scale)
+
+
+# ------------------------------------------------------------ single derivatives
+@pytest.mark.parametrize("order, accuracy, scheme", [
+    (1, 2, "centered"), (2, 2, "centered"), (1, 4, "centered"), (2, 6, "centered"),
+    (3, 2, "centered"), (1, 1, "forward"), (1, 3, "backward"), (2, 2, "forward"),
+])
+@pytest.mark.parametrize("axis", [0, 1])
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_diff_equals_grid_derivative(order, accuracy, scheme, axis, boundary):
+    dx = 0.3
+    got = Diff(axis, order, accuracy=accuracy, dx=dx, scheme=scheme)(U2, boundary=boundary)
+    ref = grid.derivative(U2, order, dx=dx, axis=axis, accuracy=accuracy, scheme=scheme,
+                          boundary=boundary)
+    if boundary == "valid":
+        # grid trims the differentiated axis only; an operator's output is
+        # the points where its stencil fits, the same here
+        assert got.shape == ref.shape
+    close(got, ref, scale=np.abs(ref).max())
+
+
+def test_diff_on_coordinates_equals_grid_derivative():
+    x = np.cumsum(RNG.uniform(0.5, 1.5, 17))
+    for order, accuracy in [(1, 2), (2, 2), (1, 4)]:
+        for boundary in ("one-sided", "valid"):
+            got = Diff(1, order, accuracy=accuracy, dx=x)(U2, boundary=boundary)
+            ref = grid.derivative(U2, order, dx=x, axis=1, accuracy=accuracy,
+                                  boundary=boundary)
+            assert got.shape == ref.shape
+            close(got, ref, scale=np.abs(ref).max())
+
+
+# ------------------------------------------------------------ algebra
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_sums_scalars_and_differences_are_linear(boundary):
+    a, b = Diff(0, 2, dx=0.5), Diff(1, accuracy=4)
+    lhs = (2.5 * a - b + 3)(U2, boundary=boundary)
+    sl = (slice(1, -1), slice(2, -2)) if boundary == "valid" else (slice(None),) * 2
+    ref = (2.5 * grid.derivative(U2, 2, dx=0.5, axis=0, boundary=boundary)[:, sl[1]]
+           if boundary == "valid" else
+           2.5 * grid.derivative(U2, 2, dx=0.5, axis=0, boundary=boundary))
+    other = grid.derivative(U2, 1, axis=1, accuracy=4, boundary=boundary)
+    other = other[sl[0], :] if boundary == "valid" else other
+    close(lhs, ref - other + 3 * U2[sl], scale=30)
+
+
+@pytest.mark.parametrize("boundary", ["one-sided", "periodic"])
+def test_composition_is_sequential_application(boundary):
+    a = Diff(1, accuracy=4, dx=0.2)
+    b = Diff(1, 2, dx=0.2) + Diff(0)
+    close((a @ b)(U2, boundary=boundary), a(b(U2, boundary=boundary), boundary=boundary),
+          scale=1e3)
+    # along one axis: the composed table includes the edge rows
+    close((a @ a)(U2, boundary=boundary), a(a(U2, boundary=boundary), boundary=boundary),
+          scale=1e3)
+
+
+def test_mixed_partials_commute_and_curl_of_gradient_vanishes():
+    d01 = Diff(0, dx=0.3) @ Diff(1, dx=0.7)
+    d10 = Diff(1, dx=0.7) @ Diff(0, dx=0.3)
+    close(d01(U2), d10(U2), scale=10)
+    g = Gradient(2, dx=[0.3, 0.7])(U2)
+    close(Curl(2, dx=[0.3, 0.7])(g), np.zeros_like(U2), scale=10)
+    g3 = Gradient(3)(U3)
+    close(Curl(3)(g3), np.zeros((3,) + U3.shape), scale=10)
+
+
+def test_divergence_of_gradient_is_the_composed_laplacian():
+    lap = Diff(0) @ Diff(0) + Diff(1) @ Diff(1)
+    close(Divergence(2)(Gradient(2)(U2)), lap(U2), scale=10)
+
+
+def test_multiplying_operators_is_a_type_error_that_points_to_composition():
+    with pytest.raises(TypeError, match=r"use @ to compose operators"):
+        Diff(0) * Diff(1)
+
+
+def test_a_coefficient_between_two_derivatives_is_refused():
+    k = np.ones((5, 5))
+    with pytest.raises(NotImplementedError, match=r"coefficient field between two derivatives"):
+        Diff(0) @ (k * Diff(0))
+
+
+# ------------------------------------------------------------ exactness
+@pytest.mark.parametrize("p, q, accuracy", [(1, 1, 2), (2, 1, 2), (1, 2, 4), (2, 2, 4)])
+@pytest.mark.parametrize("boundary", ["one-sided", "valid"])
+def test_mixed_partials_are_exact_on_polynomials(p, q, accuracy, boundary):
+    # x**a y**b with a, b up to the degree the stencils are exact on
+    y, x = np.meshgrid(np.linspace(-1, 1, 11), np.linspace(0, 2, 12), indexing="ij")
+    dy, dx = 0.2, 2 / 11
+    op = Diff(0, p, accuracy=accuracy, dx=dy) @ Diff(1, q, accuracy=accuracy, dx=dx)
+    for a in range(p, p + accuracy):
+        for b in range(q, q + accuracy):
+            u = y ** a * x ** b
+            fy = np.prod(np.arange(a - p + 1, a + 1)) * y ** (a - p)
+            fx = np.prod(np.arange(b - q + 1, b + 1)) * x ** (b - q)
+            got = op(u, boundary=boundary)
+            ref = fy * fx
+            if boundary == "valid":
+                k0 = (ref.shape[0] - got.shape[0]) // 2
+                k1 = (ref.shape[1] - got.shape[1]) // 2
+                ref = ref[k0:k0 + got.shape[0], k1:k1 + got.shape[1]]
+            np.testing.assert_allclose(got, ref, atol=1e-9 * max(1, np.abs(ref).max()))
+
+
+def test_laplacian_accuracy_4_converges_at_order_4():
+    errs = []
+    for n in (17, 33, 65):
+        x = np.linspace(0, 1, n)
+        u = np.sin(3 * x)[:, None] * np.cos(2 * x)[None, :]
+        ref = -13 * u
+        h = x[1] - x[0]
+        errs.append(np.abs(Laplacian(2, accuracy=4, dx=h)(u) - ref).max())
+    rates = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
+    assert (rates > 3.6).all(), rates
+
+
+# ------------------------------------------------------------ matrices
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_matrix_times_field_equals_the_operator(boundary):
+    k = 1 + RNG.random(U2.shape)
+    x = np.cumsum(RNG.uniform(0.5, 1.5, 17))
+    ops = [Laplacian(2, accuracy=4, dx=[0.5, 0.25]), k * Diff(0, 2) - 2.0,
+           Diff(0, accuracy=4) @ Diff(1, scheme="forward", accuracy=1)]
+    if boundary != "periodic":
+        ops.append(Diff(1, 2, dx=x) + Diff(0))
+    for op in ops:
+        out = op(U2, boundary=boundary)
+        m = op.matrix(U2.shape, boundary=boundary)
+        assert m.format == "csr" and m.shape == (out.size, U2.size)
+        close(m @ U2.ravel(), out.ravel(), scale=100)
+
+
+def test_matrix_of_a_vector_field_operator():
+    F = RNG.standard_normal((3,) + U3.shape)
+    for op in (Divergence(3), Curl(3)):
+        close(op.matrix(U3.shape) @ F.ravel(), op(F).ravel(), scale=10)
+    g = Gradient(3)
+    close(g.matrix(U3.shape) @ U3.ravel(), g(U3).ravel(), scale=10)
+
+
+def test_matrix_of_a_large_grid():
+    u = RNG.standard_normal((300, 301))
+    m = Laplacian(2, accuracy=4).matrix(u.shape)
+    assert m.shape == (u.size,) * 2 and m.has_canonical_format
+    close(m @ u.ravel(), Laplacian(2, accuracy=4)(u).ravel(), scale=100)
+
+
+def test_matrix_solves_a_poisson_problem():
+    import scipy.sparse.linalg as spla
+    n = 41
+    x = np.linspace(0, 1, n)
+    h = x[1] - x[0]
+    u_exact = np.sin(np.pi * x)[:, None] * np.sin(np.pi * x)[None, :]
+    f = -2 * np.pi ** 2 * u_exact
+    A = Laplacian(2, dx=h).matrix((n, n), boundary="valid")
+    inner = (slice(1, -1),) * 2
+    # interior unknowns, zero Dirichlet values on the walls
+    cols = np.zeros((n, n), dtype=bool)
+    cols[inner] = True
+    u = np.zeros((n, n))
+    u[inner] = spla.spsolve(A[:, cols.ravel()].tocsc(), f[inner].ravel()).reshape(n - 2, n - 2)
+    assert np.abs(u - u_exact).max() < 1e-3
+
+
+# ------------------------------------------------------------ kernel paths
+def test_parallel_equals_serial_bit_for_bit(monkeypatch):
+    op = Laplacian(3, accuracy=4, dx=[0.1, 0.2, 0.3]) + (1 + U3) * Diff(2)
+    serial = op(U3)
+    monkeypatch.setattr(_config, "PARALLEL_MIN", 0)
+    np.testing.assert_array_equal(op(U3), serial)
+
+
+def test_float32_stays_float32():
+    u = U2.astype(np.float32)
+    op = Laplacian(2, accuracy=4, dx=0.5)
+    got = op(u)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, op(U2), rtol=1e-4, atol=1e-4 * np.abs(op(U2)).max())
+
+
+def test_complex_fields():
+    z = U2 + 1j * U2[::-1]
+    op = Diff(0, 2) + 1j * Diff(1)
+    np.testing.assert_allclose(op(z), Diff(0, 2)(z) + 1j * Diff(1)(z), atol=1e-12)
+
+
+def test_out_and_accumulating_forms():
+    op = Laplacian(2)
+    out = np.full(U2.shape, np.nan)
+    assert op(U2, out=out) is out
+    np.testing.assert_array_equal(out, op(U2))
+    with pytest.raises(ValueError, match=r"out has shape \(13, 16\), expected \(13, 17\)"):
+        op(U2, out=np.empty((13, 16)))
+    with pytest.raises(ValueError, match=r"out overlaps the input array"):
+        op(U2.copy(), out=None) if False else op(out, out=out)
+
+
+def test_inputs_are_never_modified():
+    u = U2.copy()
+    k = np.ones(U2.shape)
+    (k * Laplacian(2) + Diff(0))(u)
+    np.testing.assert_array_equal(u, U2)
+    k[:] = 5.0
+    np.testing.assert_array_equal(u, U2)
+
+
+def test_coefficient_is_copied_when_the_operator_is_built():
+    k = np.ones(U2.shape)
+    op = k * Diff(0)
+    before = op(U2)
+    k[:] = 2.0
+    np.testing.assert_array_equal(op(U2), before)
+
+
+# ------------------------------------------------------------ description and errors
+def test_stencil_and_repr():
+    assert Laplacian(2, accuracy=4).stencil[(0, 0)] == pytest.approx(-5.0)
+    assert Laplacian(1, accuracy=4).stencil == pytest.approx(
+        {(-2,): -1 / 12, (-1,): 4 / 3, (0,): -5 / 2, (1,): 4 / 3, (2,): -1 / 12})
+    assert (Diff(0) @ Diff(1)).stencil == pytest.approx(
+        {(-1, -1): 0.25, (-1, 1): -0.25, (1, -1): -0.25, (1, 1): 0.25})
+    assert repr(2 * Diff(1, 2, dx=0.5) - Identity()) == (
+        "Operator(2.0 * Diff(1, order=2, dx=0.5) + -1.0 * Identity())")
+    with pytest.raises(ValueError, match=r"coefficient field has no constant stencil"):
+        (np.ones(3) * Diff(0)).stencil
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: Diff(2)(U2), ValueError, r"differentiates along axis 2, but u has 2 dimension"),
+    (lambda: Diff(0)(np.ones((2, 2, 2, 2))), ValueError, r"fields of 1 to 3 dimensions"),
+    (lambda: Diff(0)(U2, boundary="wrap"), ValueError, r"boundary must be one of"),
+    (lambda: Diff(0, accuracy=8)(np.ones((5, 3))), ValueError,
+     r"needs at least 9 points along axis 0 with boundary='one-sided', got 5"),
+    (lambda: Diff(3), ValueError, r"axis must be < 3"),
+    (lambda: Diff(0, 1.5), TypeError, r"order must be an integer, got 1\.5"),
+    (lambda: Diff(0, dx=-1.0), ValueError, r"dx must be positive and finite"),
+    (lambda: Diff(0, dx=np.arange(4.0))(U2), ValueError,
+     r"dx has 4 coordinates but the field has 13 points along axis 0"),
+    (lambda: Diff(0, dx=np.arange(13.0))(U2, boundary="periodic"), ValueError,
+     r"boundary='periodic' needs a uniform spacing"),
+    (lambda: (np.ones(4) * Diff(0))(U2), ValueError,
+     r"coefficient field of shape \(4,\) does not broadcast to the grid's shape \(13, 17\)"),
+    (lambda: Divergence(2)(U2), ValueError, r"u must hold the 2 fields this operator takes"),
+    (lambda: Laplacian(4), ValueError, r"ndim must be between 1 and 3, got 4"),
+    (lambda: Laplacian(2, dx=[1.0]), ValueError, r"dx must be one spacing or 2"),
+    (lambda: Diff(0).matrix((3.5, 2)), TypeError, r"shape must be a tuple of positive integers"),
+    (lambda: (1j * Diff(0))(U2), TypeError, r"a complex coefficient needs a complex field u"),
+])
+def test_errors_name_the_argument(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_top_level_names():
+    assert fastfd.Diff is Diff and fastfd.Laplacian is Laplacian
