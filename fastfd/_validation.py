@@ -132,7 +132,9 @@ def real_array(value, name="x"):
     """`value` as an array of real numbers (integer or float), not cast: an
     array is returned as is. Text, bools, complex and object arrays are a
     TypeError; so is a framework tensor NumPy cannot read (a PyTorch tensor
-    that requires grad), with how to pass it."""
+    that requires grad), with how to pass it. A masked array is refused:
+    its mask would be dropped without a word."""
+    check_not_masked(value, name, "finite differences would use the masked values")
     if isinstance(value, (str, bytes, bool, np.bool_)):
         raise TypeError(f"{name} must be real numbers, got {short_repr(value)}")
     try:

@@ -142,3 +142,13 @@ class _NeedsDetach:
 def test_one_rule_for_real_numbers_in_every_api(call, x, match):
     with pytest.raises(TypeError, match=r"^(x|params) " + match):
         call(x)
+
+
+def test_masked_x_and_boolean_f_are_refused():
+    x = np.ma.masked_array([1.0, 2.0], mask=[False, True])
+    with pytest.raises(TypeError, match=r"x is a masked array"):
+        fastfd.centered_diff(np.sin, x)
+    with pytest.raises(TypeError, match=r"params is a masked array"):
+        fastfd.check_gradient(lambda p: float(np.sum(p)), x, np.ones(2))
+    with pytest.raises(TypeError, match=r"f must return numbers, got np\.True_"):
+        fastfd.centered_diff(lambda v: v > 0, 1.0)

@@ -30,58 +30,68 @@ from numba import njit, prange
 from .. import _config as config
 
 _opts = dict(cache=config.CACHE, fastmath=config.FASTMATH, nogil=True)
+# Columns of an output row computed together: the block of the row buffer
+# and the source rows' blocks stay in L1 while every stencil point is added.
+BLOCK = 512
 
 
 @njit(**_opts)
-def _term_row(acc, src, wpq, t, n2, J0, J1, OFF, IW, NC, I2, W2, C2):
-    j0 = J0[t]
-    j1 = J1[t]
+def _term_row(acc, src, wpq, t, kb, ke, J0, J1, OFF, IW, NC, I2, W2, C2):
+    """Add ``wpq`` times term ``t``'s last-axis stencil on row `src` to
+    ``acc[kb:ke]`` (columns ``kb:ke`` of the output row)."""
+    j0 = min(max(J0[t], kb), ke)
+    j1 = max(min(J1[t], ke), j0)
+    a = acc[j0:j1]
     for c in range(NC[t]):
-        o = OFF[t, c]
+        # a run from index 0 of two slices: no negative index to wrap, so
+        # the loop vectorizes
+        s = src[j0 + OFF[t, c]:j1 + OFF[t, c]]
         wc = wpq * IW[t, c]
-        for k in range(j0, j1):
-            acc[k] += wc * src[k + o]
-    for k in range(0, j0):
-        s = acc[k]
+        for k in range(a.shape[0]):
+            a[k] += wc * s[k]
+    for k in range(kb, j0):
+        v = acc[k]
         for e in range(C2[t, k]):
-            s += wpq * W2[t, k, e] * src[I2[t, k, e]]
-        acc[k] = s
-    for k in range(j1, n2):
-        s = acc[k]
+            v += wpq * W2[t, k, e] * src[I2[t, k, e]]
+        acc[k] = v
+    for k in range(j1, ke):
+        v = acc[k]
         for e in range(C2[t, k]):
-            s += wpq * W2[t, k, e] * src[I2[t, k, e]]
-        acc[k] = s
+            v += wpq * W2[t, k, e] * src[I2[t, k, e]]
+        acc[k] = v
 
 
 @njit(**_opts)
 def _row(u, out, i, j, alpha, beta, field, scale, cidx, coef, lo, I0, W0, C0, I1, W1, C1,
          I2, W2, C2, J0, J1, OFF, IW, NC, buf, tb):
     n2 = out.shape[2]
-    buf[:] = 0
-    for t in range(field.shape[0]):
-        with_coef = cidx[t] >= 0
-        acc = tb if with_coef else buf
-        if with_coef:
-            acc[:] = 0
-        f = field[t]
-        for p in range(C0[t, i]):
-            ii = I0[t, i, p]
-            wp = scale[t] * W0[t, i, p]
-            for q in range(C1[t, j]):
-                src = u[f, ii, I1[t, j, q]]
-                _term_row(acc, src, wp * W1[t, j, q], t, n2, J0, J1, OFF, IW, NC, I2, W2, C2)
-        if with_coef:
-            crow = coef[cidx[t], i + lo[0], j + lo[1]]
-            c0 = lo[2]
-            for k in range(n2):
-                buf[k] += crow[k + c0] * tb[k]
     o = out[i, j]
-    if beta == 0:
-        for k in range(n2):
-            o[k] = alpha * buf[k]
-    else:
-        for k in range(n2):
-            o[k] = alpha * buf[k] + beta * o[k]
+    for kb in range(0, n2, BLOCK):
+        ke = min(n2, kb + BLOCK)
+        buf[kb:ke] = 0
+        for t in range(field.shape[0]):
+            with_coef = cidx[t] >= 0
+            acc = tb if with_coef else buf
+            if with_coef:
+                acc[kb:ke] = 0
+            f = field[t]
+            for p in range(C0[t, i]):
+                ii = I0[t, i, p]
+                wp = scale[t] * W0[t, i, p]
+                for q in range(C1[t, j]):
+                    _term_row(acc, u[f, ii, I1[t, j, q]], wp * W1[t, j, q], t, kb, ke,
+                              J0, J1, OFF, IW, NC, I2, W2, C2)
+            if with_coef:
+                crow = coef[cidx[t], i + lo[0], j + lo[1]]
+                c0 = lo[2]
+                for k in range(kb, ke):
+                    buf[k] += crow[k + c0] * tb[k]
+        if beta == 0:
+            for k in range(kb, ke):
+                o[k] = alpha * buf[k]
+        else:
+            for k in range(kb, ke):
+                o[k] = alpha * buf[k] + beta * o[k]
 
 
 @njit(**_opts)

@@ -42,7 +42,8 @@ def _check_f(f, caller=None):
 
 def _value_dtype(v, name="f"):
     dt = np.asarray(v).dtype
-    if dt == object or dt.kind not in "biufc":
+    # a bool has no derivative: its differences are 0 and say nothing
+    if dt == object or dt.kind not in "iufc":
         raise TypeError(f"{name} must return numbers, got {short_repr(v)}")
     return dt
 

@@ -51,6 +51,8 @@ def check_arguments(loss, params, grad, *, h=None, tol=None, coords="all", seed=
             isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral)):
         raise TypeError(
             f"seed must be None, an integer or a numpy.random.Generator, got {short_repr(seed)}")
+    if isinstance(seed, numbers.Integral) and seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
     if directions is not None:
         directions = check_int("directions", directions, minimum=0)
         if directions > MAX_DIRECTIONS_ASKED:

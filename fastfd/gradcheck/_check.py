@@ -81,7 +81,8 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
         Run a jitted loss on all Numba threads (default: when the loss is
         jitted). True with a Python loss is an error.
     raise_on_fail : bool, optional
-        Raise :class:`GradientCheckError` (carrying the result) on failure.
+        Raise :class:`GradientCheckError` (carrying the result) unless the
+        check passed: when it failed, and when it was inconclusive.
     progress : bool, optional
         Show progress (tqdm when installed). Default: only on a terminal and
         for checks expected to take over ~2 s.
@@ -90,7 +91,12 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
         ``grad . v`` is compared with the centered difference of the loss,
         over all coordinates and within each tensor, and a failing tensor is
         bisected down to its wrong coordinates. Default: planned from the
-        budget when a full check does not fit, none otherwise.
+        budget when a full check does not fit; with an explicit `budget`,
+        also as many as the time left after the coordinates allows (up to
+        64: their tolerance, set by the noise along each direction, is far
+        tighter than per coordinate); and 4 when a full check is cut short
+        at the budget (they see every coordinate the sample missed). None
+        otherwise.
     budget : float, optional
         Seconds to spend. The loss is timed and the check planned to fit,
         with the clock read between chunks of work: a target, not a hard
@@ -138,7 +144,7 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
     LossEvaluationError
         The loss raised; the message names the coordinate being perturbed.
     GradientCheckError
-        With ``raise_on_fail=True``, when a coordinate fails.
+        With ``raise_on_fail=True``, when the check did not pass.
 
     Notes
     -----

@@ -73,6 +73,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._result import Verdict
+from ._scale import norm, rms
 from ._engine import RESOLUTION_LIMIT
 from ._executor import evaluate_loss
 from ._params import (LossEvaluationError, input_write_error, loss_precision, readonly_alias,
@@ -229,7 +230,7 @@ def _segment_step(seg, dtype, scale, precision=None):
     # the per-coordinate rule (fastfd.steps.check_steps) at the RMS of the
     # segment; precision: check_precision's (eps, check_dtype), default
     # that of dtype alone
-    rms = math.sqrt(_sum_squares(seg) / max(seg.size, 1))
+    rms = norm(seg, _sum_squares) / math.sqrt(max(seg.size, 1))
     eps, check = check_precision(dtype) if precision is None else precision
     h = float(check_steps(np.asarray(rms, dtype=dtype), eps, check))
     return h * scale
@@ -282,7 +283,7 @@ def check_segment(f, x, g, v, start, stop, f0, *, direction=-1, scale=1.0, base=
     eps = _loss_eps(f, dtype)
     fscale = max(abs(f0), abs(fp1), abs(fm1), abs(fp2), abs(fm2))
     trunc = abs(disc2 - disc1) / 3.0
-    gnorm = math.sqrt(_sum_squares(gs))
+    gnorm = norm(gs, _sum_squares)
     quantum = 0.0
     for recheck in (False, True):
         quantum = _quantum(f, x, out, seg, vs, t1, (f0, fp1, fm1, fp2, fm2), fscale, eps,
@@ -304,7 +305,7 @@ def check_segment(f, x, g, v, start, stop, f0, *, direction=-1, scale=1.0, base=
         # a segment of zero gradient (a dead ReLU unit) is verified to the
         # scale of its tensor, as a coordinate is (per-coordinate floor)
         if gscale is None:
-            gscale = _rms(g)
+            gscale = rms(g)
         vscale = max(vscale, gscale * math.sqrt(stop - start))
     kink = abs((fp1 + fm1 - 2.0 * f0) / h - (fp2 + fm2 - 2.0 * f0) / (4.0 * h))
     finite = all(math.isfinite(q) for q in (fp1, fm1, fp2, fm2, f0))
@@ -404,13 +405,6 @@ def _quantum(f, x, out, seg, vs, t, values, fscale, eps, change, recheck=False):
     except AttributeError:
         pass
     return q
-
-
-def _rms(g):
-    """RMS of the finite entries of ``g`` (0.0 when there are none)."""
-    g = np.asarray(g, dtype=np.float64)
-    g = g[np.isfinite(g)]
-    return math.sqrt(float(np.mean(g * g))) if g.size else 0.0
 
 
 def _recheck(f, x, g, v, node, f0, factor, base=None):
@@ -647,9 +641,9 @@ def check_directions(f, x, g, blocks, f0, k, rng, *, max_coords=32,
         # the counting loss learns the loss precision (which sets the steps
         # and the roundoff) from its first value
         f(x)
-    segments = [(name, a, b, _rms(g[a:b])) for name, a, b, _ in blocks]
+    segments = [(name, a, b, rms(g[a:b])) for name, a, b, _ in blocks]
     if check_global and len(blocks) > 1:
-        segments = [("all", 0, n, _rms(g))] + segments
+        segments = [("all", 0, n, rms(g))] + segments
     for j in range(k):
         if j and deadline is not None and time.perf_counter() > deadline:
             report.n_directions = j

@@ -15,6 +15,7 @@ import numba
 import numpy as np
 
 from ._executor import blas_one_thread
+from ._scale import rms
 from ._params import (LossEvaluationError, LossReturnError, call_loss, input_error,
                       input_write_error, loss_precision, loss_value, return_error)
 from ._progress import Progress, progress_enabled
@@ -250,7 +251,7 @@ def _off():
 
 
 def _raise_modified(prob, i, value):
-    raise input_write_error("", prob.name(i), prob.x0[i], value)
+    raise input_write_error("", prob.name(i), prob.x0[i].item(), value)
 
 
 def _check_unmodified(ctx):
@@ -261,7 +262,7 @@ def _check_unmodified(ctx):
         _raise_modified(ctx.prob, i, x[i].item())
 
 
-def start(prob, loss, limit=None):
+def start(prob, loss, limit=None, calls=2):
     """The first stage of a check: two timed evaluations of `loss` at the
     unperturbed params, on a new evaluation context (what
     :func:`check_coordinates` continues from).
@@ -270,7 +271,8 @@ def start(prob, loss, limit=None):
     ``t_first`` and ``t_call`` (the seconds of the first and of the second
     call) and ``t0``. With `limit`, a first call slower than `limit` seconds
     ends the stage there (``f0b`` is None): each further call would cost as
-    much again. A jitted loss is compiled before (see
+    much again. With ``calls=1`` (a check by directions alone, which needs
+    only the value) there is no second call and ``t_call`` is the first's. A jitted loss is compiled before (see
     ``fastfd.gradcheck._planner.compile_kernels``), so its first call is not
     a compilation.
     """
@@ -282,11 +284,14 @@ def start(prob, loss, limit=None):
     if limit is not None and ctx.t_first > limit:
         return ctx
     _check_unmodified(ctx)
+    if not math.isfinite(ctx.f0):
+        raise ValueError(f"loss is not finite at the unperturbed params: {ctx.f0!r}")
+    if calls == 1:
+        ctx.f0b, ctx.t_call = ctx.f0, ctx.t_first
+        return ctx
     t = time.perf_counter()
     ctx.f0b = ctx.call("at the unperturbed params")
     ctx.t_call = time.perf_counter() - t
-    if not math.isfinite(ctx.f0):
-        raise ValueError(f"loss is not finite at the unperturbed params: {ctx.f0!r}")
     return ctx
 
 
@@ -359,7 +364,10 @@ def check_coordinates(prob, loss, idx, h, tol, parallel, progress, nominal=False
     with np.errstate(invalid="ignore", over="ignore"):
         abs_err = np.abs(numerical - analytical)
         scale = np.maximum(np.abs(analytical), np.abs(numerical))
-        rel_err = np.where(scale > 0, abs_err / np.where(scale > 0, scale, 1.0), 0.0)
+        # a nan error (a nan analytic or numerical value) stays nan: 0 would
+        # read as agreement in the report
+        rel_err = np.where(scale > 0, abs_err / np.where(scale > 0, scale, 1.0),
+                           np.where(np.isnan(abs_err), np.nan, 0.0))
         seed_rel = _norm(analytical - numerical) / (
             _norm(analytical) + _norm(numerical) + 1e-15)
     elapsed = time.perf_counter() - t0
@@ -378,9 +386,7 @@ def _tensor_scales(prob, idx):
     out = np.empty(idx.size)
     for b in np.unique(blk):
         _, start, stop, _ = prob.blocks[b]
-        g = prob.g[start:stop].astype(np.float64)
-        g = g[np.isfinite(g)]
-        out[blk == b] = math.sqrt(float(np.mean(g * g))) if g.size else 0.0
+        out[blk == b] = rms(prob.g[start:stop])
     return out
 
 def _loss_quantum(ctx, idx, steps, f0, fp, fm, eps, analytical=None):

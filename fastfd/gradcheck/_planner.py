@@ -49,15 +49,19 @@ from ._directions import Counter, check_directions, check_segment, rademacher
 from ._engine import DEFAULT_TOL, _compile_drivers, check_coordinates, start
 from ._executor import (StructuredLoss, _executor_workers, batch_rows, batched_losses,
                         engine_values)
-from ._params import FlatProblem, _is_jitted
+from ._params import FlatProblem, LossReturnError, _is_jitted, jit_return_type
 from ._progress import Progress, progress_enabled
 from ._result import GradCheckResult, _fmt_seconds
-from ._sampling import MIN_PER_TENSOR, check_sample, stratified_sample
+from ._sampling import MIN_PER_TENSOR, check_sample, merge_results, stratified_sample
 
 __all__ = ["DEFAULT_BUDGET", "MAX_DIRECTIONS", "Plan", "run", "time_loss"]
 
 DEFAULT_BUDGET = 10.0
 MAX_DIRECTIONS = 64
+# directions run after a full check the budget cut short (see run)
+CUT_DIRECTIONS = 4
+# non-finite analytic entries checked per coordinate when directions run
+NONFINITE_CHECKED = 32
 DIRECTION_SHARE = 0.45
 RESERVE_SHARE = 0.25
 # A full check of more than SINGLE_RUN coordinates runs in chunks against
@@ -145,9 +149,10 @@ class Plan:
         first = ctx.f0b is None
         t = ctx.t_first if first else ctx.t_call
         if self.eff_budget is not None and (first or self.eff_budget < t):
-            budget = self.budget if self.budget is not None else self.eff_budget
+            what = (f"budget={self.budget!r} s" if self.budget is not None else
+                    f"the default budget of {self.eff_budget!r} s (coords='auto')")
             raise ValueError(
-                f"budget={budget!r} s is too small for even one loss evaluation, which "
+                f"{what} is too small for even one loss evaluation, which "
                 f"takes {_fmt_seconds(t)} (measured once, on the "
                 f"{'first' if first else 'second'} call at params)")
         self.t_call = t
@@ -183,6 +188,17 @@ def compile_kernels(prob, loss, parallel):
     """
     t0 = _clock()
     if prob.jitted:
+        # the loss alone first: one that returns an array would otherwise
+        # surface as Numba's typing error inside the drivers
+        try:
+            loss.compile((numba.typeof(prob.x0),))
+        except NumbaError:
+            pass            # the first call raises it, wrapped and named
+        rt = jit_return_type(loss, prob.x0)
+        if rt is not None and not isinstance(rt, (numba.types.Float, numba.types.Integer)):
+            raise LossReturnError(
+                f"loss must return a real scalar, got a value of Numba type {rt} for a "
+                f"{prob.x0.dtype} array of {prob.n} parameters")
         # (this compiles the loss for the writeable flat array the calls
         # from Python pass too: the first timed call is not a compilation)
         _compile_drivers(loss, prob.x0, parallel)
@@ -234,6 +250,24 @@ def _directions_with_progress(f, x, prob, f0, k, rng, deadline, progress, t_call
             f.tick = None
 
 
+def _check_nonfinite(prob, loss, base, h, tol, parallel, values):
+    """`base` joined by a per-coordinate check of the first
+    :data:`NONFINITE_CHECKED` non-finite analytic entries it lacks: they
+    prove the gradient wrong, and directions cannot see them (an inf or nan
+    in ``grad . v`` leaves no tolerance to exceed)."""
+    bad = np.flatnonzero(~np.isfinite(prob.g))
+    if base is not None:
+        bad = bad[~np.isin(bad, base.index)]
+    bad = bad[:NONFINITE_CHECKED]
+    if not bad.size:
+        return base
+    extra = check_coordinates(prob, loss, bad.astype(np.intp), h, tol, parallel, False,
+                              values=values)
+    if base is None:
+        return extra
+    return merge_results(prob, [base, extra], base.elapsed + extra.elapsed)
+
+
 def _first_index(args, rng):
     """The coordinates the call asks for: every one ("auto", "all"), a
     stratified sample (a count) or the explicit indices. A sample is joined
@@ -247,7 +281,7 @@ def _first_index(args, rng):
     if isinstance(coords, np.ndarray):
         return coords
     idx = stratified_sample(prob.blocks, prob.g, coords, rng)
-    bad = np.flatnonzero(~np.isfinite(prob.g))[:32]
+    bad = np.flatnonzero(~np.isfinite(prob.g))[:NONFINITE_CHECKED]
     if bad.size and not np.isin(bad, idx).all():
         idx = np.union1d(idx, bad).astype(np.intp)
     return idx
@@ -304,11 +338,14 @@ def run(args):
                 directions=directions, t_row=t_row, workers=workers, loss=f, x=x)
 
     base = rep = None
+    cut = False
     mode = "all" if idx.size == n else "sampled"
-    ctx = None
-    if idx.size:
-        ctx = start(prob, loss, limit=eff_budget)
-        plan.timed(ctx)
+    # every check starts with the loss timed at params (errors for a loss
+    # slower than the budget or not finite there come from here)
+    ctx = start(prob, loss, limit=eff_budget, calls=2 if idx.size else 1)
+    plan.timed(ctx)
+    if not idx.size:
+        extra_evals += ctx.n_evals
     if plan.full and chunked:
         # a full check that fit when timed still runs against the budget:
         # the loss can slow down 10-100x mid-run when other processes take
@@ -325,6 +362,7 @@ def run(args):
         if base.n_checked < idx.size:
             mode = "sampled"
             idx = base.index
+            cut = True
     elif plan.full and idx.size:
         base = check_coordinates(prob, loss, idx, h, tol, parallel, progress,
                                  values=values, ctx=ctx)
@@ -375,16 +413,22 @@ def run(args):
             k = int(min(MAX_DIRECTIONS, max(0.0, spare * DIRECTION_SHARE / t_dir)))
         else:
             k = directions or 0
+        # a full check cut short by the budget has sampled the coordinates:
+        # a few directions, past the budget, still see every one of them
+        floor = CUT_DIRECTIONS if cut and directions is None and not count else 0
+        k = max(k, floor)
         if k:
-            f0 = base.loss_value if base is not None else f(x)
+            f0 = base.loss_value if base is not None else ctx.f0
             if not directions:
                 t_start, spent = _pause_for_direction_kernels(prob, t_start)
                 compile_seconds += spent
             # with a budget, no direction starts after it (at least one runs)
             end = None if eff_budget is None else t_start + eff_budget
             rep = _directions_with_progress(
-                f, x, prob, f0, k, rng, end if budget is not None else None,
-                progress, plan.call_seconds(0.0), end)
+                f, x, prob, f0, k, rng, end if budget is not None and not floor else None,
+                progress, plan.call_seconds(0.0), None if floor else end)
+    if rep is not None:
+        base = _check_nonfinite(prob, loss, base, h, tol, parallel, values)
     if tol is None:
         tol = DEFAULT_TOL[np.dtype(prob.dtype)]
     result = GradCheckResult._of_stages(

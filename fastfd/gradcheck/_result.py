@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections import namedtuple
 import enum
-import math
 import numbers
 
 import numpy as np
 
+from ._scale import rms
 from .._validation import short_repr
 
 class Verdict(enum.IntEnum):
@@ -621,10 +621,9 @@ class GradCheckResult:
             if tname != "all" and c.tolerance > 0 and np.isfinite(c.tolerance):
                 tols.setdefault(tname, []).append(c.tolerance)
         for tname, a, b, _ in prob.blocks:
-            g = prob.g[a:b].astype(np.float64)
-            rms = math.sqrt(float(np.mean(g * g))) if b > a else 0.0
-            if tname in tols and rms > 0 and math.isfinite(rms):
-                self.direction_resolution[tname] = float(np.median(tols[tname])) / rms
+            scale = rms(prob.g[a:b])
+            if tname in tols and scale > 0:
+                self.direction_resolution[tname] = float(np.median(tols[tname])) / scale
 
     @property
     def coverage(self):

@@ -30,7 +30,8 @@ import numpy as np
 from ._engine import _norm, check_coordinates
 from ._result import GradCheckResult
 
-__all__ = ["MIN_PER_TENSOR", "stratified_sample", "check_sample", "check_in_chunks"]
+__all__ = ["MIN_PER_TENSOR", "stratified_sample", "check_sample", "check_in_chunks",
+           "merge_results"]
 
 MIN_PER_TENSOR = 16
 TOP_FRACTION = 0.25
@@ -143,7 +144,7 @@ def _interleaved(index, starts):
     return np.argsort(rank, kind="stable")
 
 
-def _merge(prob, parts, elapsed):
+def merge_results(prob, parts, elapsed):
     """One engine result from the results of consecutive chunks."""
     order = np.argsort(np.concatenate([r.index for r in parts]), kind="stable")
     cat = lambda name: np.concatenate([getattr(r, name) for r in parts])[order]  # noqa: E731
@@ -203,7 +204,7 @@ def check_sample(prob, loss, idx, h, tol, parallel, progress, values, deadline, 
         missing = must[short[prob.block_of(must)] & ~np.isin(must, done.index)]
         extra = check_coordinates(prob, loss, missing, h, tol, parallel, progress,
                                   values=values)
-        return _merge(prob, [done, extra], time.perf_counter() - t0)
+        return merge_results(prob, [done, extra], time.perf_counter() - t0)
     t_must = time.perf_counter()
     first = check_coordinates(prob, loss, must, h, tol, parallel, progress, values=values,
                               ctx=ctx)
@@ -213,7 +214,7 @@ def check_sample(prob, loss, idx, h, tol, parallel, progress, values, deadline, 
                             per_coord=t_must / max(must.size, 1)) if rest.size else None)
     if more is None:
         return first
-    return _merge(prob, [first, more], time.perf_counter() - t0)
+    return merge_results(prob, [first, more], time.perf_counter() - t0)
 
 
 def check_in_chunks(prob, loss, idx, h, tol, parallel, progress, values, deadline, *,
@@ -270,4 +271,4 @@ def check_in_chunks(prob, loss, idx, h, tol, parallel, progress, values, deadlin
             size = min(size, max(float(MIN_CHUNK), chunk_seconds / per_coord))
     if len(parts) <= 1:
         return parts[0] if parts else None
-    return _merge(prob, parts, time.perf_counter() - t0)
+    return merge_results(prob, parts, time.perf_counter() - t0)

@@ -251,7 +251,7 @@ def sneaky_jit(x):
 def test_jitted_loss_writing_a_coordinate_perturbed_later_is_caught():
     g = 2 * W
     with pytest.raises(ValueError, match=r"loss modified its input: params\[3\] changed from "
-                                         r"np\.float64\(3\.0\)"):
+                                         r"3\.0\. "):
         check_gradient(sneaky_jit, W, g, coords="all")
 
 
@@ -452,17 +452,21 @@ def test_jit_return_type_is_shared_with_derivative():
 # ---------------------------------------------------------------- writes in the directional stage
 def raw_writer(p):
     # a write through a raw pointer (ctypes, a C extension): read-only flags
-    # do not stop it
+    # do not stop it; only away from W, so that it happens in the
+    # directional stage (at W the check's first stage would catch it)
     import ctypes
     raw = np.ctypeslib.as_array((ctypes.c_double * p.size).from_address(p.ctypes.data))
-    raw[3] = 0.0
+    if p[1] != W[1]:
+        raw[3] = 0.0
     return float(np.sum(p ** 2))
 
 
 def raw_writer_rows(P):
     import ctypes
     raw = np.ctypeslib.as_array((ctypes.c_double * P.size).from_address(P.ctypes.data))
-    raw.reshape(P.shape)[:, 3] = 0.0
+    away = P[:, 1] != W[1]
+    if away.all():
+        raw.reshape(P.shape)[:, 3] = 0.0
     return np.sum(P ** 2, axis=1)
 
 
@@ -473,33 +477,36 @@ def test_raw_pointer_write_is_caught_in_the_directional_stage(loss, extra):
     # parameters are compared, or the write reads as "params[3] gradient wrong"
     before = W.copy()
     with pytest.raises(ValueError, match=r"loss modified its input in the directional checks: "
-                                         r"params\[3\] changed from 3\.0 to 0\.0\. A loss must "
+                                         r"params\[3\] changed from 3\.0\d* to 0\.0\. A loss must "
                                          r"not write to the parameters it is given"):
         check_gradient(loss, W, 2 * W, coords=0, directions=4, seed=0, **extra)
     np.testing.assert_array_equal(W, before)
 
 
+# (writing only away from W: at W the check's first stage catches the write)
 @__import__("numba").njit
 def jit_writer(p):
-    p[0] = 5.0
+    if p[1] != -2.0:
+        p[0] = 5.0
     return np.sum(p ** 2)
 
 
 @__import__("numba").njit
 def jit_writer_after(p):
     s = np.sum(p ** 2)
-    p[3] = 0.0
+    if p[1] != -2.0:
+        p[3] = 0.0
     return s
 
 
-@pytest.mark.parametrize("loss, name, old, new", [(jit_writer, 0, "1.0", "5.0"),
-                                                  (jit_writer_after, 3, "3.0", "0.0")])
+@pytest.mark.parametrize("loss, name, old, new", [(jit_writer, 0, r"(1\.0|0\.9999)", "5.0"),
+                                                  (jit_writer_after, 3, r"3\.0", "0.0")])
 def test_jitted_loss_writing_its_input_in_the_directional_stage(loss, name, old, new):
     # Numba cannot compile a write to a read-only array (TypingError: No
     # implementation of function): the write is reported as what it is
     before = W.copy()
     with pytest.raises(ValueError, match=rf"loss modified its input in the directional checks: "
-                                         rf"params\[{name}\] changed from {old} to {new}\."):
+                                         rf"params\[{name}\] changed from {old}\d* to {new}\."):
         check_gradient(loss, W, 2 * W, coords=0, directions=4, seed=0)
     np.testing.assert_array_equal(W, before)
 
@@ -604,7 +611,10 @@ def test_full_check_obeys_the_deadline_when_the_loss_slows_down(fake_clock, fast
     # a fraction of the time left when it started
     assert r.elapsed <= 1.5, (r.elapsed, calls["n"])
     assert r.passed and r.mode == "sampled" and r.n_checked == checked, r.n_checked
-    assert re.fullmatch(r"checked [\d,]+ of 3,000 coordinates in 1 tensor", r.coverage)
+    # cut short, the full check became a sample: a few directions see every
+    # coordinate all the same
+    assert re.fullmatch(r"checked [\d,]+ of 3,000 coordinates in 1 tensor and 4 directions",
+                        r.coverage)
     assert r.coverage.startswith(f"checked {r.n_checked:,} of")
 
 
@@ -687,7 +697,7 @@ def test_every_input_write_is_an_input_write_error():
     # engine's comparison of its private copy included
     from fastfd.gradcheck._params import InputWriteError
     with pytest.raises(InputWriteError, match=r"^loss modified its input: params\[3\] changed "
-                                              r"from np\.float64\(3\.0\)\. A loss must not write "
+                                              r"from 3\.0\. A loss must not write "
                                               r"to the parameters it is given; copy them first$"):
         check_gradient(sneaky_jit, W, 2 * W, coords="all")
 

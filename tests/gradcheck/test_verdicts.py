@@ -732,11 +732,11 @@ def test_every_result_is_one_class_with_every_field():
     assert [r.mode for r in results] == ["all", "sampled", "all", "all", "sampled", "all"]
     assert results[1].coverage == "checked 2 of 4 coordinates in 1 tensor"
     assert results[3].coverage == "checked 4 of 4 coordinates in 1 tensor and 2 directions"
-    # every check that timed the loss at params estimates a full check; the
-    # directions alone and the seed's gradient_check do not time it
+    # every check times the loss at params and estimates a full check; the
+    # seed's gradient_check does not
     assert results[0].localized == [] and results[0].t_call > 0
-    assert [r.full_check_seconds == 8 * r.t_call for r in results[:4]] == [True] * 4
-    assert results[4].full_check_seconds is None and results[5].full_check_seconds is None
+    assert [r.full_check_seconds == 8 * r.t_call for r in results[:5]] == [True] * 5
+    assert results[5].full_check_seconds is None
 
 
 def test_verdicts_are_one_enum_with_their_labels_and_statuses():
