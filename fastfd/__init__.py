@@ -49,6 +49,7 @@ from .grid import (
     Laplacian,
     Operator,
     VectorOperator,
+    fuse,
 )
 from .stencils import stencil, stencil_weights
 from .steps import optimal_step
@@ -87,4 +88,5 @@ __all__ = [
     "Gradient",
     "Divergence",
     "Curl",
+    "fuse",
 ]

@@ -16,12 +16,15 @@ run per stencil point, so every inner loop is a contiguous, vectorizable
 multiply-add into a row buffer that stays in L1; only the few edge columns
 go through the table.
 
-An output row ``out[i, j, :]`` is read from memory once and written once
+The drivers fill the segments ``seg[s] = (i, j, kb, ke)``: columns
+``kb:ke`` of output row ``(i, j)``. The public layer hands them the edges
+of the grid (the rows and columns where some stencil is an edge row);
+the interior goes to a generated kernel (``fastfd.grid._codegen``) that
+writes every point as one expression. An output segment is written once
 (``alpha * op(u) + beta * out``; with ``beta == 0`` it is not read, so it may
-hold anything, NaN included), and the rows of ``u`` it needs are reused
-from cache by its neighbours: one pass over memory for the whole sum.
-Each row is computed alone, in the same order whatever the threading, so
-the serial and parallel drivers agree bit for bit.
+hold anything, NaN included). Each point is computed alone, in the same
+order whatever the threading, so the serial and parallel drivers agree bit
+for bit.
 """
 
 import numpy as np
@@ -62,58 +65,57 @@ def _term_row(acc, src, wpq, t, kb, ke, J0, J1, OFF, IW, NC, I2, W2, C2):
 
 
 @njit(**_opts)
-def _row(u, out, i, j, alpha, beta, field, scale, cidx, coef, lo, I0, W0, C0, I1, W1, C1,
-         I2, W2, C2, J0, J1, OFF, IW, NC, buf, tb):
-    n2 = out.shape[2]
+def _segment(u, out, i, j, kb, ke, alpha, beta, field, scale, cidx, coef, lo, I0, W0, C0,
+             I1, W1, C1, I2, W2, C2, J0, J1, OFF, IW, NC, buf, tb):
+    """Columns ``kb:ke`` of output row ``(i, j)``, in blocks of ``BLOCK``."""
     o = out[i, j]
-    for kb in range(0, n2, BLOCK):
-        ke = min(n2, kb + BLOCK)
-        buf[kb:ke] = 0
+    for bb in range(kb, ke, BLOCK):
+        be = min(ke, bb + BLOCK)
+        buf[bb:be] = 0
         for t in range(field.shape[0]):
             with_coef = cidx[t] >= 0
             acc = tb if with_coef else buf
             if with_coef:
-                acc[kb:ke] = 0
+                acc[bb:be] = 0
             f = field[t]
             for p in range(C0[t, i]):
                 ii = I0[t, i, p]
                 wp = scale[t] * W0[t, i, p]
                 for q in range(C1[t, j]):
-                    _term_row(acc, u[f, ii, I1[t, j, q]], wp * W1[t, j, q], t, kb, ke,
+                    _term_row(acc, u[f, ii, I1[t, j, q]], wp * W1[t, j, q], t, bb, be,
                               J0, J1, OFF, IW, NC, I2, W2, C2)
             if with_coef:
                 crow = coef[cidx[t], i + lo[0], j + lo[1]]
                 c0 = lo[2]
-                for k in range(kb, ke):
+                for k in range(bb, be):
                     buf[k] += crow[k + c0] * tb[k]
         if beta == 0:
-            for k in range(kb, ke):
+            for k in range(bb, be):
                 o[k] = alpha * buf[k]
         else:
-            for k in range(kb, ke):
+            for k in range(bb, be):
                 o[k] = alpha * buf[k] + beta * o[k]
 
 
 @njit(**_opts)
 def apply_serial(u, out, alpha, beta, field, scale, cidx, coef, lo, I0, W0, C0, I1, W1, C1,
-                 I2, W2, C2, J0, J1, OFF, IW, NC):
-    n0, n1, n2 = out.shape
-    buf = np.empty(n2, dtype=out.dtype)
-    tb = np.empty(n2, dtype=out.dtype)
-    for i in range(n0):
-        for j in range(n1):
-            _row(u, out, i, j, alpha, beta, field, scale, cidx, coef, lo, I0, W0, C0,
-                 I1, W1, C1, I2, W2, C2, J0, J1, OFF, IW, NC, buf, tb)
+                 I2, W2, C2, J0, J1, OFF, IW, NC, seg):
+    buf = np.empty(out.shape[2], dtype=out.dtype)
+    tb = np.empty(out.shape[2], dtype=out.dtype)
+    for s in range(seg.shape[0]):
+        _segment(u, out, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3], alpha, beta, field,
+                 scale, cidx, coef, lo, I0, W0, C0, I1, W1, C1, I2, W2, C2, J0, J1, OFF, IW,
+                 NC, buf, tb)
 
 
 @njit(parallel=True, **_opts)
 def apply_parallel(u, out, alpha, beta, field, scale, cidx, coef, lo, I0, W0, C0, I1, W1,
-                   C1, I2, W2, C2, J0, J1, OFF, IW, NC, nblocks):
-    n0, n1, n2 = out.shape
-    rows = n0 * n1
+                   C1, I2, W2, C2, J0, J1, OFF, IW, NC, seg, nblocks):
+    nseg = seg.shape[0]
     for b in prange(nblocks):
-        buf = np.empty(n2, dtype=out.dtype)
-        tb = np.empty(n2, dtype=out.dtype)
-        for r in range(b * rows // nblocks, (b + 1) * rows // nblocks):
-            _row(u, out, r // n1, r % n1, alpha, beta, field, scale, cidx, coef, lo, I0, W0,
-                 C0, I1, W1, C1, I2, W2, C2, J0, J1, OFF, IW, NC, buf, tb)
+        buf = np.empty(out.shape[2], dtype=out.dtype)
+        tb = np.empty(out.shape[2], dtype=out.dtype)
+        for s in range(b * nseg // nblocks, (b + 1) * nseg // nblocks):
+            _segment(u, out, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3], alpha, beta, field,
+                     scale, cidx, coef, lo, I0, W0, C0, I1, W1, C1, I2, W2, C2, J0, J1, OFF,
+                     IW, NC, buf, tb)

@@ -60,6 +60,7 @@ from ._operator import (
     Operator,
     VectorOperator,
 )
+from ._fused import fuse
 
 __all__ = [
     "derivative",
@@ -77,4 +78,5 @@ __all__ = [
     "Gradient",
     "Divergence",
     "Curl",
+    "fuse",
 ]

@@ -27,7 +27,7 @@ from .._validation import (
 )
 from .._validation import check_order as _check_order
 from ..stencils import check_accuracy_limit
-from . import _axis
+from . import _axis, _codegen
 
 __all__ = ["Operator", "VectorOperator", "Diff", "Identity", "Laplacian", "Gradient",
            "Divergence", "Curl"]
@@ -180,6 +180,17 @@ class Operator:
                 terms.append(_Term(a.coef * b.coef, a.cfield, axes, b.field))
         return Operator(terms, other.nfields)
 
+    def on(self, field, nfields=None):
+        """This operator applied to field `field` of a stack of fields
+        (``nfields`` of them, default ``field + 1``): ``Laplacian(2).on(1)``
+        in :func:`fastfd.grid.fuse` or a sum such as ``Diff(0).on(0) +
+        Diff(1).on(1)`` (a divergence)."""
+        field = check_int("field", field, minimum=0)
+        if self.nfields > 1:
+            raise ValueError("on() takes an operator of one field")
+        n = field + 1 if nfields is None else check_int("nfields", nfields, minimum=field + 1)
+        return _on_field(self, field, n)
+
     # ------------------------------------------------------------ description
     @property
     def nfields(self):
@@ -275,6 +286,107 @@ class Operator:
             plan = self._plans[key] = _Plan(self._terms, shape, boundary, dtype)
         return plan
 
+    def kernel(self, shape, boundary="one-sided", *, dtype=np.float64, parallel=None):
+        """An ``@njit`` function ``k(u, out, alpha=1.0, beta=0.0)`` that sets
+        ``out = alpha * op(u) + beta * out`` for fields of `shape`, callable
+        from your own jitted code (a time loop: ``k(u, u_new, dt, 1.0)`` is an
+        explicit Euler step with no extra pass).
+
+        `u` has `shape` (``(m,) + shape`` for an operator of ``m`` fields),
+        is C-contiguous and of `dtype`; `out` has the output shape (smaller
+        with ``boundary="valid"``: the caller keeps the edges, as ghost
+        cells) and must not overlap `u`. These O(1) preconditions are checked
+        on every call and raise ValueError. `parallel` (default: when the
+        output has at least ``fastfd._config.PARALLEL_MIN`` points) runs the
+        rows on Numba's threads. The tables are built once, here; the kernel
+        compiles on its first call (a closure over them: once per process).
+
+        >>> import numba
+        >>> import numpy as np
+        >>> from fastfd import Laplacian
+        >>> lap = Laplacian(1, dx=0.1).kernel((11,))
+        >>> @numba.njit
+        ... def heat(u, dt, steps):
+        ...     new = np.empty_like(u)
+        ...     for _ in range(steps):
+        ...         new[:] = u
+        ...         lap(u, new, dt, 1.0)
+        ...         u, new = new, u
+        ...     return u
+        >>> x = np.linspace(0.0, 1.0, 11)
+        >>> bool(np.allclose(heat(x ** 2, 1e-3, 10), x ** 2 + 10 * 1e-3 * 2))
+        True
+        """
+        from numba import njit
+
+        shape = _check_shape(shape, self.min_ndim)
+        boundary = check_choice("boundary", boundary, BOUNDARIES)
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64, np.complex64, np.complex128):
+            raise TypeError(f"dtype must be float32, float64, complex64 or complex128, got "
+                            f"{dtype}")
+        plan = self._plan(shape, boundary, dtype)
+        m = self.nfields
+        in_shape = ((m,) if m > 1 else ()) + shape
+        in3 = (m,) + (1,) * (MAX_NDIM - len(shape)) + shape
+        out_shape, out3 = plan.out_shape, plan.out3
+        if parallel is None:
+            parallel = int(np.prod(out_shape)) >= _config.PARALLEL_MIN
+        parallel = bool(parallel)
+        kernels = plan.interior_kernels()
+        interior = None if kernels is None else kernels[1 if parallel else 0]
+        has_interior = interior is not None
+        if not has_interior:
+            interior = _k.apply_serial     # never called; keeps the closure typed
+        region = plan.region or (0, 0, 0, 0, 0, 0)
+        i0, i1, j0, j1, k0, k1 = region
+        weights, coef, lo, seg = plan.weights, plan.coef, plan.lo, plan.seg
+        field, scale, cidx = plan.field, plan.scale, plan.cidx
+        I0, W0, C0, I1, W1, C1, I2, W2, C2 = plan.tables
+        J0, J1, OFF, IW, NC = plan.J0, plan.J1, plan.OFF, plan.IW, plan.NC
+        has_seg = seg.shape[0] > 0
+        nblocks = max(1, min(seg.shape[0], 64))
+        segments = _k.apply_parallel if parallel else _k.apply_serial
+        kind = dtype.type
+        bad_u = (f"operator kernel: u must be a C-contiguous {dtype} array of shape "
+                 f"{in_shape}")
+        bad_out = (f"operator kernel: out must be a {dtype} array of shape {out_shape}")
+        overlap = "operator kernel: out overlaps u in memory"
+        overlaps, same_dtype = _simple_checks()
+        proto = np.empty(0, dtype)
+
+        if parallel:
+            @njit
+            def run_segments(u3, o3, a, b):
+                segments(u3, o3, a, b, field, scale, cidx, coef, lo, I0, W0, C0, I1, W1, C1,
+                         I2, W2, C2, J0, J1, OFF, IW, NC, seg, nblocks)
+        else:
+            @njit
+            def run_segments(u3, o3, a, b):
+                segments(u3, o3, a, b, field, scale, cidx, coef, lo, I0, W0, C0, I1, W1, C1,
+                         I2, W2, C2, J0, J1, OFF, IW, NC, seg)
+
+        @njit
+        def k(u, out, alpha=1.0, beta=0.0):
+            if u.shape != in_shape or not u.flags.c_contiguous or not same_dtype(u, proto):
+                raise ValueError(bad_u)
+            if out.shape != out_shape or not same_dtype(out, proto):
+                raise ValueError(bad_out)
+            if overlaps(u, out):
+                raise ValueError(overlap)
+            u3 = u.reshape(in3)
+            o3 = out.reshape(out3) if out.flags.c_contiguous else out.copy().reshape(out3)
+            a = kind(alpha)
+            b = kind(beta)
+            if has_interior:
+                interior(u3, o3, weights, coef, lo, i0, i1, j0, j1, k0, k1, a, b)
+            if has_seg:
+                run_segments(u3, o3, a, b)
+            if not out.flags.c_contiguous:
+                out[...] = o3.reshape(out_shape)
+
+        return k
+
     def matrix(self, shape, boundary="one-sided"):
         """The operator on fields of `shape` as a ``scipy.sparse`` CSR matrix:
         ``op.matrix(u.shape) @ u.ravel()`` equals ``op(u).ravel()`` to
@@ -309,6 +421,11 @@ class Operator:
         mat.eliminate_zeros()
         mat.sum_duplicates()
         return mat
+
+
+def _simple_checks():
+    from .._kernels.simple import overlaps, same_float_dtype
+    return overlaps, same_float_dtype
 
 
 def _as_operator(other):
@@ -443,19 +560,78 @@ class _Plan:
         self.lo = np.array([0] * pad + [a for a, _ in ranges], dtype=np.int64)
         if not terms:
             self.scale[:] = 0
+        self._interior(terms, tabs3, dtype)
+
+    def _interior(self, terms, tabs3, dtype):
+        """The region where every term applies its interior stencil (a
+        generated kernel's), its points and weights, and the segments left
+        to the table kernel."""
+        n0, n1, n2 = self.out3
+        region = []
+        for a in range(MAX_NDIM):
+            lo = max(tabs[a].j0 for tabs in tabs3)
+            hi = min(tabs[a].j1 for tabs in tabs3)
+            region.append((lo, max(lo, hi)))
+        (i0, i1), (j0, j1), (k0, k1) = region
+        points, weights = [], []
+        cidx = list(self.cidx)
+        if terms and i1 > i0 and j1 > j0 and k1 > k0:
+            for k, (t, tabs) in enumerate(zip(terms, tabs3)):
+                offs = []
+                for p, wp in zip(tabs[0].off, tabs[0].iw):
+                    for q, wq in zip(tabs[1].off, tabs[1].iw):
+                        for r, wr in zip(tabs[2].off, tabs[2].iw):
+                            offs.append((int(p), int(q), int(r)))
+                            weights.append(t.coef * (wp * wq * wr))
+                points.append((t.field, int(cidx[k]), offs))
+            self.region = (i0, i1, j0, j1, k0, k1)
+        else:
+            self.region = None
+            i0 = i1 = j0 = j1 = k0 = k1 = 0
+        self.points = points
+        self.weights = np.array(weights or [0.0], dtype=dtype)
+        self._interior_kernel = None
+        ii, jj = np.meshgrid(np.arange(n0), np.arange(n1), indexing="ij")
+        inside = (ii >= i0) & (ii < i1) & (jj >= j0) & (jj < j1) & (k1 > k0)
+        full = np.stack([ii[~inside], jj[~inside], np.zeros((~inside).sum(), np.int64),
+                         np.full((~inside).sum(), n2)], axis=1)
+        parts = [full]
+        if inside.any() and k0 > 0:
+            parts.append(np.stack([ii[inside], jj[inside], np.zeros(inside.sum(), np.int64),
+                                   np.full(inside.sum(), k0)], axis=1))
+        if inside.any() and k1 < n2:
+            parts.append(np.stack([ii[inside], jj[inside], np.full(inside.sum(), k1),
+                                   np.full(inside.sum(), n2)], axis=1))
+        self.seg = np.ascontiguousarray(np.concatenate(parts).astype(np.int64))
+
+    def interior_kernels(self):
+        """``(serial, parallel)`` generated kernels of the interior (None without one)."""
+        if self.region is None:
+            return None
+        if self._interior_kernel is None:
+            mod = _codegen.load(_codegen.interior_source(self.points, self.coef.shape[0]
+                                                         if (self.cidx >= 0).any() else 0))
+            self._interior_kernel = (mod.interior_serial, mod.interior_parallel)
+        return self._interior_kernel
 
 
 def _launch(plan, u3, out3, alpha, beta):
     if out3.size == 0:
         return
-    args = (u3, out3, out3.dtype.type(alpha), out3.dtype.type(beta), plan.field, plan.scale,
-            plan.cidx, plan.coef, plan.lo, *plan.tables, plan.J0, plan.J1, plan.OFF, plan.IW,
-            plan.NC)
-    rows = out3.shape[0] * out3.shape[1]
-    if out3.size >= _config.PARALLEL_MIN and rows > 1:
-        launch(_k.apply_parallel, 0, *args, min(rows, 64))
-    else:
-        _k.apply_serial(*args)
+    alpha, beta = out3.dtype.type(alpha), out3.dtype.type(beta)
+    parallel = out3.size >= _config.PARALLEL_MIN and out3.shape[0] * out3.shape[1] > 1
+    kernels = plan.interior_kernels()
+    if kernels is not None:
+        kernel = kernels[1] if parallel else kernels[0]
+        launch(kernel, 0, u3, out3, plan.weights, plan.coef, plan.lo, *plan.region, alpha,
+               beta)
+    if plan.seg.shape[0]:
+        args = (u3, out3, alpha, beta, plan.field, plan.scale, plan.cidx, plan.coef, plan.lo,
+                *plan.tables, plan.J0, plan.J1, plan.OFF, plan.IW, plan.NC, plan.seg)
+        if parallel and plan.seg.shape[0] > 1:
+            launch(_k.apply_parallel, 0, *args, min(plan.seg.shape[0], 64))
+        else:
+            _k.apply_serial(*args)
 
 
 # ---------------------------------------------------------------- builders
