@@ -74,69 +74,135 @@ def load(source):
         return mod
 
 
-def interior_source(points, ncoef):
-    """Source of ``interior(u, out, W, coef, lo, i0, i1, j0, j1, k0, k1,
-    alpha, beta)`` filling ``out[i0:i1, j0:j1, k0:k1]``.
+def _index(base, off):
+    """Source of a column index: ``off`` from the row start, or from its end."""
+    if base == 0:
+        return str(off)
+    return f"n2 - {-off}" if off < 0 else f"n2 + {off}"
 
-    `points` lists, per term, ``(field, coefficient index or -1, [(a, b, c),
-    ...])``; the weights ``W`` come in the same order, term by term. The
-    output point ``(i, j, k)`` reads ``u[field, i + a, j + b, k + c]`` (the
-    offsets include the shift of a "valid" output) and the coefficient
-    ``coef[index, i + lo[0], j + lo[1], k + lo[2]]``.
-    """
-    opts = f"cache={_config.CACHE}, fastmath={_config.FASTMATH}, nogil=True"
-    slices, names, terms, w = {}, [], [], 0
-    for field, cidx, offs in points:
+
+class _Names:
+    """Names of the row views, slices and weights a generated row reads."""
+
+    def __init__(self):
+        self.slices, self.rows, self.weights = {}, {}, []
+
+    def slice(self, field, a, b, c):
+        key = (field, a, b, c)
+        return self.slices.setdefault(key, f"s{len(self.slices)}")
+
+    def row(self, field, a, b):
+        key = (field, a, b)
+        return self.rows.setdefault(key, f"r{len(self.rows)}")
+
+    def weight(self):
+        self.weights.append(f"w{len(self.weights)}")
+        return self.weights[-1]
+
+
+def _sum(names, terms, edge=None):
+    """The expression of one operator: ``terms`` is ``[(field, cidx,
+    points)]``; interior points are ``(a, b, c)`` (at ``k + c`` of the
+    interior slices), edge points ``(a, b, (base, off))`` (at an absolute
+    column of the full rows)."""
+    out = []
+    for field, cidx, points in terms:
         parts = []
-        for a, b, c in offs:
-            key = (field, a, b, c)
-            if key not in slices:
-                slices[key] = f"s{len(slices)}"
-            parts.append(f"w{w} * {slices[key]}[k]")
-            names.append(f"w{w}")
-            w += 1
-        body = " + ".join(parts) if parts else "0.0"
-        terms.append(f"c{cidx}[k] * ({body})" if cidx >= 0 else f"({body})")
-    expr = " + ".join(terms) if terms else "0.0"
-    args = ", ".join(names)
-    lines = [
-        "import numpy as np",
-        "from numba import njit, prange",
-        "",
-        "",
-        f"@njit({opts})",
-        f"def _row(u, out, coef, lo, i, j, k0, n, alpha, beta{', ' + args if args else ''}):",
-    ]
-    for (field, a, b, c), s in slices.items():
-        lines.append(f"    {s} = u[{field}, i + {a}, j + {b}, k0 + {c}:k0 + {c} + n]")
-    for cidx in range(ncoef):
-        lines.append(f"    c{cidx} = coef[{cidx}, i + lo[0], j + lo[1], k0 + lo[2]:k0 + lo[2] + n]")
-    lines += [
-        "    o = out[i, j, k0:k0 + n]",
-        "    if beta == 0:",
-        "        for k in range(n):",
-        f"            o[k] = alpha * ({expr})",
-        "    else:",
-        "        for k in range(n):",
-        f"            o[k] = alpha * ({expr}) + beta * o[k]",
-        "",
-        "",
-    ]
-    loads = "".join(f"    w{m} = W[{m}]\n" for m in range(w))
-    call = "_row(u, out, coef, lo, i0 + r // nj, j0 + r % nj, k0, k1 - k0, alpha, beta" + (
-        f", {args})" if args else ")")
+        for a, b, c in points:
+            w = names.weight()
+            if edge is None:
+                parts.append(f"{w} * {names.slice(field, a, b, c)}[k]")
+            else:
+                parts.append(f"{w} * {names.row(field, a, b)}[{_index(*c)}]")
+        body = "(" + (" + ".join(parts) if parts else "0.0") + ")"
+        if cidx >= 0:
+            where = "k" if edge is None else _index(*edge)
+            body = f"{'c' if edge is None else 'cr'}{cidx}[{where}] * {body}"
+        out.append(body)
+    return " + ".join(out) if out else "0.0"
+
+
+def row_source(groups, ncoef, nfields=0, nout=1, fused=False):
+    """Source of a module whose ``interior_serial`` / ``interior_parallel``
+    fill the rows ``i0:i1, j0:j1`` of the output: the interior columns
+    ``k0:k1`` in one vectorized loop, and the edge columns one by one, every
+    point as one expression.
+
+    `groups` has one entry per operator: ``(interior_terms, edges)`` with
+    ``edges`` a list of ``((base, off), terms)`` per edge column (see
+    :func:`_sum`); the weights ``W`` come in the order the terms are listed,
+    operator by operator. Without `fused` there is one operator and the
+    output is ``out = alpha * op(u) + beta * out``; with `fused`, the
+    operators' values at a point and the `nfields` field values there go to
+    ``fn``, whose `nout` results are written to ``G``.
+    """
+    names = _Names()
+    inner = [_sum(names, terms) for terms, _ in groups]
+    columns = sorted({col for _, edges in groups for col, _ in edges})
+    edge_exprs = {}
+    for g, (_, edges) in enumerate(groups):
+        for col, terms in edges:
+            edge_exprs[(g, col)] = _sum(names, terms, col)
+    if fused:
+        here_in = [f"{names.slice(f, 0, 0, 0)}[k]" for f in range(nfields)]
+    lines = ["import numpy as np", "from numba import njit, prange", "", ""]
+    opts = f"fastmath={_config.FASTMATH}, nogil=True"
+    cache = "" if fused else f"cache={_config.CACHE}, "
+    wargs = "".join(f", {w}" for w in names.weights)
+    head = "F, G, fn" if fused else "u, out, coef, lo, alpha, beta"
+    lines += [f"@njit({cache}{opts})", f"def _row({head}, i, j, k0, k1{wargs}):"]
+    src = "F" if fused else "u"
+    lines.append(f"    n2 = {'G.shape[3]' if fused else 'out.shape[2]'}")
+    lines.append("    n = k1 - k0")
+    for (f, a, b, c), s in names.slices.items():
+        lines.append(f"    {s} = {src}[{f}, i + {a}, j + {b}, k0 + {c}:k0 + {c} + n]")
+    if fused:
+        for f in range(nfields):
+            names.row(f, 0, 0)
+    for (f, a, b), r in names.rows.items():
+        lines.append(f"    {r} = {src}[{f}, i + {a}, j + {b}]")
+    if not fused:
+        for c in range(ncoef):
+            lines.append(f"    cr{c} = coef[{c}, i + lo[0], j + lo[1], lo[2]:]")
+            lines.append(f"    c{c} = cr{c}[k0:k1]")
+        lines += ["    o = out[i, j]", "    os = o[k0:k1]", "    if beta == 0:",
+                  "        for k in range(n):", f"            os[k] = alpha * ({inner[0]})"]
+        for col in columns:
+            lines.append(f"        o[{_index(*col)}] = alpha * ({edge_exprs[(0, col)]})")
+        lines += ["    else:", "        for k in range(n):",
+                  f"            os[k] = alpha * ({inner[0]}) + beta * os[k]"]
+        for col in columns:
+            k = _index(*col)
+            lines.append(f"        o[{k}] = alpha * ({edge_exprs[(0, col)]}) + beta * o[{k}]")
+    else:
+        for r in range(nout):
+            lines.append(f"    g{r} = G[{r}, i, j]")
+            lines.append(f"    gs{r} = g{r}[k0:k1]")
+        call = "fn(" + ", ".join(here_in + inner) + ")"
+        lines.append("    for k in range(n):")
+        if nout == 1:
+            lines.append(f"        gs0[k] = {call}")
+        else:
+            lines.append(f"        v = {call}")
+            lines += [f"        gs{r}[k] = v[{r}]" for r in range(nout)]
+        for col in columns:
+            k = _index(*col)
+            at = [f"{names.row(f, 0, 0)}[{k}]" for f in range(nfields)]
+            call = "fn(" + ", ".join(at + [edge_exprs[(g, col)] for g in range(len(groups))]) + ")"
+            if nout == 1:
+                lines.append(f"    g0[{k}] = {call}")
+            else:
+                lines.append(f"    v = {call}")
+                lines += [f"    g{r}[{k}] = v[{r}]" for r in range(nout)]
+    lines += ["", ""]
+    loads = "".join(f"    {w} = W[{m}]\n" for m, w in enumerate(names.weights)).rstrip("\n")
+    args = ("F, G, W, fn" if fused else "u, out, W, coef, lo, alpha, beta")
+    call = f"_row({head}, i0 + q // nj, j0 + q % nj, k0, k1{wargs})"
     for par in (False, True):
-        name = "interior_parallel" if par else "interior_serial"
-        deco = f"@njit(parallel=True, {opts})" if par else f"@njit({opts})"
-        rng = "prange" if par else "range"
-        lines += [
-            deco,
-            f"def {name}(u, out, W, coef, lo, i0, i1, j0, j1, k0, k1, alpha, beta):",
-            loads.rstrip("\n") if loads else "    pass",
-            "    nj = j1 - j0",
-            f"    for r in {rng}((i1 - i0) * nj):",
-            f"        {call}",
-            "",
-            "",
-        ]
+        lines += [f"@njit({'parallel=True, ' if par else ''}{cache}{opts})",
+                  f"def interior_{'parallel' if par else 'serial'}({args}, i0, i1, j0, j1, k0, k1):",
+                  loads or "    pass",
+                  "    nj = j1 - j0",
+                  f"    for q in {'prange' if par else 'range'}((i1 - i0) * nj):",
+                  f"        {call}", "", ""]
     return "\n".join(lines)

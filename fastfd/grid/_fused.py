@@ -31,64 +31,22 @@ from ._operator import BOUNDARIES, MAX_NDIM, Operator, _check_shape, _simple_che
 __all__ = ["fuse"]
 
 
-def _fused_source(points_per_op, nfields, nout):
-    """Source of the generated interior and shell loops of a fused update."""
-    opts = f"fastmath={_config.FASTMATH}, nogil=True"
-    slices, names, exprs, w = {}, [], [], 0
-    for points in points_per_op:
-        terms = []
-        for field, _, offs in points:
-            parts = []
-            for a, b, c in offs:
-                key = (field, a, b, c)
-                if key not in slices:
-                    slices[key] = f"s{len(slices)}"
-                parts.append(f"w{w} * {slices[key]}[k]")
-                names.append(f"w{w}")
-                w += 1
-            terms.append("(" + (" + ".join(parts) if parts else "0.0") + ")")
-        exprs.append(" + ".join(terms) if terms else "0.0")
-    for f in range(nfields):
-        slices.setdefault((f, 0, 0, 0), f"s{len(slices)}")
-    here = [slices[(f, 0, 0, 0)] for f in range(nfields)]
-    args = "".join(f", {n}" for n in names)
-    call = "fn(" + ", ".join([f"{s}[k]" for s in here] + exprs) + ")"
-    lines = ["import numpy as np", "from numba import njit, prange", "", "",
-             f"@njit({opts})",
-             f"def _row(F, G, fn, i, j, k0, n{args}):"]
-    for (f, a, b, c), s in slices.items():
-        lines.append(f"    {s} = F[{f}, i + {a}, j + {b}, k0 + {c}:k0 + {c} + n]")
-    for r in range(nout):
-        lines.append(f"    g{r} = G[{r}, i, j, k0:k0 + n]")
-    lines.append("    for k in range(n):")
+def _shell_source(nfields, nops, nout):
+    """Source of ``shell(F, G, S, seg, fn)``: `fn` on the segments ``seg``,
+    with the operator values from the scratch ``S``."""
+    here = ", ".join([f"F[{f}, i, j, k]" for f in range(nfields)]
+                     + [f"S[{o}, i, j, k]" for o in range(nops)])
+    lines = ["from numba import njit", "", "",
+             f"@njit(fastmath={_config.FASTMATH}, nogil=True)",
+             "def shell(F, G, S, seg, fn):",
+             "    for s in range(seg.shape[0]):",
+             "        i, j = seg[s, 0], seg[s, 1]",
+             "        for k in range(seg[s, 2], seg[s, 3]):"]
     if nout == 1:
-        lines.append(f"        g0[k] = {call}")
+        lines.append(f"            G[0, i, j, k] = fn({here})")
     else:
-        lines.append(f"        r = {call}")
-        lines += [f"        g{r}[k] = r[{r}]" for r in range(nout)]
-    lines += ["", ""]
-    loads = "".join(f"    w{m} = W[{m}]\n" for m in range(w)).rstrip("\n") or "    pass"
-    for par in (False, True):
-        lines += [f"@njit(parallel=True, {opts})" if par else f"@njit({opts})",
-                  f"def interior_{'parallel' if par else 'serial'}(F, G, W, fn, i0, i1, j0, "
-                  "j1, k0, k1):",
-                  loads,
-                  "    nj = j1 - j0",
-                  f"    for q in {'prange' if par else 'range'}((i1 - i0) * nj):",
-                  f"        _row(F, G, fn, i0 + q // nj, j0 + q % nj, k0, k1 - k0{args})",
-                  "", ""]
-    here_s = ", ".join([f"F[{f}, i, j, k]" for f in range(nfields)]
-                       + [f"S[{o}, i, j, k]" for o in range(len(points_per_op))])
-    lines += [f"@njit({opts})",
-              "def shell(F, G, S, seg, fn):",
-              "    for s in range(seg.shape[0]):",
-              "        i, j = seg[s, 0], seg[s, 1]",
-              "        for k in range(seg[s, 2], seg[s, 3]):"]
-    if nout == 1:
-        lines.append(f"            G[0, i, j, k] = fn({here_s})")
-    else:
-        lines.append(f"            r = fn({here_s})")
-        lines += [f"            G[{r}, i, j, k] = r[{r}]" for r in range(nout)]
+        lines.append(f"            v = fn({here})")
+        lines += [f"            G[{r}, i, j, k] = v[{r}]" for r in range(nout)]
     return "\n".join(lines) + "\n"
 
 
@@ -173,41 +131,40 @@ def fuse(fn, *ops, shape, nout=None, boundary="one-sided", dtype=np.float64, par
     shape3 = (1,) * pad + tuple(shape)
     in3, out3 = (m,) + shape3, (nout,) + shape3
 
-    # the interior common to all operators; everything else is the shell
+    # the rows where every operator is interior along axes 0 and 1, with
+    # the columns where every one is; the other rows are the shell
     regions = [p.region for p in plans]
+    region = None
     if all(r is not None for r in regions):
         lo = [max(r[2 * a] for r in regions) for a in range(3)]
         hi = [min(r[2 * a + 1] for r in regions) for a in range(3)]
-        region = (lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]) if all(
-            h > l for l, h in zip(lo, hi)) else None
-    else:
-        region = None
-    weights = np.concatenate([p.weights[:sum(len(o) for _, _, o in p.points)]
-                              for p in plans]).astype(dtype)
-    mod = _codegen.load(_fused_source([p.points if region else [] for p in plans], m, nout))
-    interior = mod.interior_parallel if parallel else mod.interior_serial
-    shell_fn = mod.shell
+        if all(h > l for l, h in zip(lo, hi)):
+            region = (lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
     n0, n1, n2 = shape3
     i0, i1, j0, j1, k0, k1 = region or (0, 0, 0, 0, 0, 0)
+    if region is not None:
+        built = [p.groups(k0, k1) for p in plans]
+        weights = np.array([w for _, ws, _ in built for w in ws]
+                           + [w for _, _, ws in built for w in ws], dtype=dtype)
+        mod = _codegen.load(_codegen.row_source([g for g, _, _ in built], 0, nfields=m,
+                                                nout=nout, fused=True))
+        interior = mod.interior_parallel if parallel else mod.interior_serial
+    else:
+        weights, interior = np.zeros(1, dtype), None
+    shell_fn = _codegen.load(_shell_source(m, len(plans), nout)).shell
     ii, jj = np.meshgrid(np.arange(n0), np.arange(n1), indexing="ij")
-    inside = (ii >= i0) & (ii < i1) & (jj >= j0) & (jj < j1) & (k1 > k0)
-    parts = [np.stack([ii[~inside], jj[~inside], np.zeros((~inside).sum(), np.int64),
-                       np.full((~inside).sum(), n2)], axis=1)]
-    if inside.any() and k0 > 0:
-        parts.append(np.stack([ii[inside], jj[inside], np.zeros(inside.sum(), np.int64),
-                               np.full(inside.sum(), k0)], axis=1))
-    if inside.any() and k1 < n2:
-        parts.append(np.stack([ii[inside], jj[inside], np.full(inside.sum(), k1),
-                               np.full(inside.sum(), n2)], axis=1))
-    seg = np.ascontiguousarray(np.concatenate(parts).astype(np.int64))
+    inside = (ii >= i0) & (ii < i1) & (jj >= j0) & (jj < j1)
+    seg = np.ascontiguousarray(np.stack([ii[~inside], jj[~inside],
+                                         np.zeros((~inside).sum(), np.int64),
+                                         np.full((~inside).sum(), n2)], axis=1).astype(np.int64))
     has_interior = region is not None
     nops = len(plans)
     runners = [_segment_runner(p, seg) for p in plans]
     overlaps, same_dtype = _simple_checks()
     proto = np.empty(0, dtype)
-    bad_f = f"fused step: F must be a C-contiguous {dtype} array of shape {in3[:1] + tuple(shape)}"
-    bad_g = f"fused step: G must be a C-contiguous {dtype} array of shape {out3[:1] + tuple(shape)}"
     f_shape, g_shape = in3[:1] + tuple(shape), out3[:1] + tuple(shape)
+    bad_f = f"fused step: F must be a C-contiguous {dtype} array of shape {f_shape}"
+    bad_g = f"fused step: G must be a C-contiguous {dtype} array of shape {g_shape}"
     env = {"njit": njit, "np": np, "interior": interior, "shell_fn": shell_fn, "fn": fn,
            "overlaps": overlaps, "same_dtype": same_dtype, "proto": proto, "seg": seg,
            "W": weights, "bad_f": bad_f, "bad_g": bad_g, "f_shape": f_shape,

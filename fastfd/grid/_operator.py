@@ -336,11 +336,12 @@ class Operator:
         kernels = plan.interior_kernels()
         interior = None if kernels is None else kernels[1 if parallel else 0]
         has_interior = interior is not None
+        weights = kernels[2] if has_interior else np.zeros(1, dtype)
         if not has_interior:
             interior = _k.apply_serial     # never called; keeps the closure typed
         region = plan.region or (0, 0, 0, 0, 0, 0)
         i0, i1, j0, j1, k0, k1 = region
-        weights, coef, lo, seg = plan.weights, plan.coef, plan.lo, plan.seg
+        coef, lo, seg = plan.coef, plan.lo, plan.seg
         field, scale, cidx = plan.field, plan.scale, plan.cidx
         I0, W0, C0, I1, W1, C1, I2, W2, C2 = plan.tables
         J0, J1, OFF, IW, NC = plan.J0, plan.J1, plan.OFF, plan.IW, plan.NC
@@ -379,7 +380,7 @@ class Operator:
             a = kind(alpha)
             b = kind(beta)
             if has_interior:
-                interior(u3, o3, weights, coef, lo, i0, i1, j0, j1, k0, k1, a, b)
+                interior(u3, o3, weights, coef, lo, a, b, i0, i1, j0, j1, k0, k1)
             if has_seg:
                 run_segments(u3, o3, a, b)
             if not out.flags.c_contiguous:
@@ -563,9 +564,9 @@ class _Plan:
         self._interior(terms, tabs3, dtype)
 
     def _interior(self, terms, tabs3, dtype):
-        """The region where every term applies its interior stencil (a
-        generated kernel's), its points and weights, and the segments left
-        to the table kernel."""
+        """The rows where every term applies its interior stencil along axes
+        0 and 1 (a generated kernel's: interior columns in one loop, edge
+        columns one by one), and the segments left to the table kernel."""
         n0, n1, n2 = self.out3
         region = []
         for a in range(MAX_NDIM):
@@ -573,46 +574,69 @@ class _Plan:
             hi = min(tabs[a].j1 for tabs in tabs3)
             region.append((lo, max(lo, hi)))
         (i0, i1), (j0, j1), (k0, k1) = region
-        points, weights = [], []
-        cidx = list(self.cidx)
-        if terms and i1 > i0 and j1 > j0 and k1 > k0:
-            for k, (t, tabs) in enumerate(zip(terms, tabs3)):
-                offs = []
+        # the edge columns are written relative to the row's two ends: the
+        # same source serves every length with this stencil structure
+        if not (terms and i1 > i0 and j1 > j0 and k1 > k0 and n2 >= 4 * (k0 + n2 - k1) + 4):
+            i0 = i1 = j0 = j1 = k0 = k1 = 0
+        self.region = (i0, i1, j0, j1, k0, k1) if i1 > i0 else None
+        self.terms, self.tabs3 = terms, tabs3
+        self._kernels = None
+        ii, jj = np.meshgrid(np.arange(n0), np.arange(n1), indexing="ij")
+        inside = (ii >= i0) & (ii < i1) & (jj >= j0) & (jj < j1)
+        self.seg = np.ascontiguousarray(np.stack(
+            [ii[~inside], jj[~inside], np.zeros((~inside).sum(), np.int64),
+             np.full((~inside).sum(), n2)], axis=1).astype(np.int64))
+
+    def groups(self, k0, k1):
+        """``((interior_terms, edges), interior_weights, edge_weights)`` of
+        this operator for :func:`fastfd.grid._codegen.row_source`, with
+        columns ``k0:k1`` interior (every term's interior stencil must cover
+        them). The source reads every operator's interior weights first, then
+        every operator's edge weights."""
+        n2 = self.out3[2]
+        interior, edges, weights, edge_weights = [], [], [], []
+        cidx = [int(c) for c in self.cidx]
+
+        def col(idx):
+            return (0, int(idx)) if idx < n2 // 2 else (n2, int(idx) - n2)
+
+        for k, (t, tabs) in enumerate(zip(self.terms, self.tabs3)):
+            pts = []
+            for p, wp in zip(tabs[0].off, tabs[0].iw):
+                for q, wq in zip(tabs[1].off, tabs[1].iw):
+                    for r, wr in zip(tabs[2].off, tabs[2].iw):
+                        pts.append((int(p), int(q), int(r)))
+                        weights.append(t.coef * (wp * wq * wr))
+            interior.append((t.field, cidx[k], pts))
+        columns = list(range(0, k0)) + list(range(k1, n2))
+        for c in columns:
+            terms = []
+            for k, (t, tabs) in enumerate(zip(self.terms, self.tabs3)):
+                pts = []
+                t2 = tabs[2]
                 for p, wp in zip(tabs[0].off, tabs[0].iw):
                     for q, wq in zip(tabs[1].off, tabs[1].iw):
-                        for r, wr in zip(tabs[2].off, tabs[2].iw):
-                            offs.append((int(p), int(q), int(r)))
-                            weights.append(t.coef * (wp * wq * wr))
-                points.append((t.field, int(cidx[k]), offs))
-            self.region = (i0, i1, j0, j1, k0, k1)
-        else:
-            self.region = None
-            i0 = i1 = j0 = j1 = k0 = k1 = 0
-        self.points = points
-        self.weights = np.array(weights or [0.0], dtype=dtype)
-        self._interior_kernel = None
-        ii, jj = np.meshgrid(np.arange(n0), np.arange(n1), indexing="ij")
-        inside = (ii >= i0) & (ii < i1) & (jj >= j0) & (jj < j1) & (k1 > k0)
-        full = np.stack([ii[~inside], jj[~inside], np.zeros((~inside).sum(), np.int64),
-                         np.full((~inside).sum(), n2)], axis=1)
-        parts = [full]
-        if inside.any() and k0 > 0:
-            parts.append(np.stack([ii[inside], jj[inside], np.zeros(inside.sum(), np.int64),
-                                   np.full(inside.sum(), k0)], axis=1))
-        if inside.any() and k1 < n2:
-            parts.append(np.stack([ii[inside], jj[inside], np.full(inside.sum(), k1),
-                                   np.full(inside.sum(), n2)], axis=1))
-        self.seg = np.ascontiguousarray(np.concatenate(parts).astype(np.int64))
+                        for e in range(t2.count[c]):
+                            pts.append((int(p), int(q), col(t2.idx[c, e])))
+                            edge_weights.append(t.coef * (wp * wq * t2.w[c, e]))
+                terms.append((t.field, cidx[k], pts))
+            edges.append((col(c), terms))
+        return (interior, edges), weights, edge_weights
 
     def interior_kernels(self):
-        """``(serial, parallel)`` generated kernels of the interior (None without one)."""
+        """``(serial, parallel, weights)``: the generated kernels of the
+        interior rows and their weights (None without an interior)."""
         if self.region is None:
             return None
-        if self._interior_kernel is None:
-            mod = _codegen.load(_codegen.interior_source(self.points, self.coef.shape[0]
-                                                         if (self.cidx >= 0).any() else 0))
-            self._interior_kernel = (mod.interior_serial, mod.interior_parallel)
-        return self._interior_kernel
+        if self._kernels is None:
+            _, _, _, _, k0, k1 = self.region
+            group, inner, edge = self.groups(k0, k1)
+            weights = inner + edge
+            ncoef = self.coef.shape[0] if (self.cidx >= 0).any() else 0
+            mod = _codegen.load(_codegen.row_source([group], ncoef))
+            self._kernels = (mod.interior_serial, mod.interior_parallel,
+                             np.array(weights, dtype=self.scale.dtype))
+        return self._kernels
 
 
 def _launch(plan, u3, out3, alpha, beta):
@@ -623,8 +647,8 @@ def _launch(plan, u3, out3, alpha, beta):
     kernels = plan.interior_kernels()
     if kernels is not None:
         kernel = kernels[1] if parallel else kernels[0]
-        launch(kernel, 0, u3, out3, plan.weights, plan.coef, plan.lo, *plan.region, alpha,
-               beta)
+        launch(kernel, 0, u3, out3, kernels[2], plan.coef, plan.lo, alpha, beta,
+               *plan.region)
     if plan.seg.shape[0]:
         args = (u3, out3, alpha, beta, plan.field, plan.scale, plan.cidx, plan.coef, plan.lo,
                 *plan.tables, plan.J0, plan.J1, plan.OFF, plan.IW, plan.NC, plan.seg)
