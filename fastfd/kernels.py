@@ -65,20 +65,62 @@ versions and ``np.gradient``.
 
 from numba import njit, types
 from numba.extending import overload
+import numpy as np
 
 from ._config import CACHE, FASTMATH
 from ._kernels import laplacian as _lap
+from ._kernels import nd as _nd
 from ._kernels import simple as _simple
+from .stencils import exact_weights
 from ._kernels.simple import INTERIOR, ONE_SIDED, PERIODIC, real_like as _real_like
 
 __all__ = [
     "ONE_SIDED", "PERIODIC", "INTERIOR", "forward_diff", "backward_diff",
     "centered_diff", "second_diff", "apply_stencil", "laplacian_2d", "laplacian_3d",
+    "derivative", "mixed_derivative",
 ]
 
 
+def _tables():
+    """Unit-spacing weights of the centered first and second derivatives of
+    accuracy 2, 4 and 6 (exact rationals rounded once to float64).
+
+    ``CENT[order - 1, accuracy // 2 - 1, s]``: the weight at offset ``s >= 0``
+    (``-s`` has the same weight for order 2, its negation for order 1);
+    ``EDGE[order - 1, accuracy // 2 - 1, r, j]``: the one-sided weights of
+    point ``r < accuracy // 2`` on ``u[0:order + accuracy]`` (same accuracy).
+    """
+    cent = np.zeros((2, 3, 4))
+    edge = np.zeros((2, 3, 3, 8))
+    for order in (1, 2):
+        for a, acc in enumerate((2, 4, 6)):
+            m = acc // 2
+            w = exact_weights(order, tuple(range(-m, m + 1)))
+            cent[order - 1, a, :m + 1] = [float(x) for x in w[m:]]
+            width = order + acc
+            for r in range(m):
+                e = exact_weights(order, tuple(j - r for j in range(width)))
+                edge[order - 1, a, r, :width] = [float(x) for x in e]
+    cent.flags.writeable = False
+    edge.flags.writeable = False
+    return cent, edge
+
+
+_CENT, _EDGE = _tables()
+
+
+@njit(cache=CACHE)
+def _weights(order, accuracy):
+    """The (cent, edge) tables of one order and accuracy (views of the
+    constant tables: nothing is allocated)."""
+    m = accuracy // 2
+    a = m - 1
+    return _CENT[order - 1, a, :m + 1], _EDGE[order - 1, a, :m, :order + accuracy]
+
+
+
 @njit(cache=CACHE, fastmath=FASTMATH)
-def forward_diff(u, dx, out):
+def forward_diff(u, dx, out, mode=ONE_SIDED):
     """First derivative by forward differences: ``O(dx)``.
 
     ``out[i] = (u[i+1] - u[i]) / dx`` for ``i < n - 1``; the last point uses
@@ -110,14 +152,16 @@ def forward_diff(u, dx, out):
     """
     _simple.check_dtype(_simple.FORWARD, u, out)
     _simple.check_spacing(_simple.FORWARD, "dx", dx)
+    if _simple.bad_mode(mode):
+        _simple.fail_mode(_simple.FORWARD, mode)
     err = _simple.check_1d(u, out, 2)
     if err:
         _simple.fail_1d(_simple.FORWARD, err, u.shape[0], out.shape[0], 2)
-    _simple.forward_diff(u, dx, out)
+    _simple.forward_diff(u, dx, out, mode)
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
-def backward_diff(u, dx, out):
+def backward_diff(u, dx, out, mode=ONE_SIDED):
     """First derivative by backward differences: ``O(dx)``.
 
     ``out[i] = (u[i] - u[i-1]) / dx`` for ``i >= 1``; the first point uses
@@ -149,14 +193,16 @@ def backward_diff(u, dx, out):
     """
     _simple.check_dtype(_simple.BACKWARD, u, out)
     _simple.check_spacing(_simple.BACKWARD, "dx", dx)
+    if _simple.bad_mode(mode):
+        _simple.fail_mode(_simple.BACKWARD, mode)
     err = _simple.check_1d(u, out, 2)
     if err:
         _simple.fail_1d(_simple.BACKWARD, err, u.shape[0], out.shape[0], 2)
-    _simple.backward_diff(u, dx, out)
+    _simple.backward_diff(u, dx, out, mode)
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
-def centered_diff(u, dx, out):
+def centered_diff(u, dx, out, mode=ONE_SIDED):
     """First derivative by centered differences: ``O(dx**2)`` everywhere.
 
     ``out[i] = (u[i+1] - u[i-1]) / (2 dx)`` inside; the end points use the
@@ -190,14 +236,16 @@ def centered_diff(u, dx, out):
     """
     _simple.check_dtype(_simple.CENTERED, u, out)
     _simple.check_spacing(_simple.CENTERED, "dx", dx)
+    if _simple.bad_mode(mode):
+        _simple.fail_mode(_simple.CENTERED, mode)
     err = _simple.check_1d(u, out, 3)
     if err:
         _simple.fail_1d(_simple.CENTERED, err, u.shape[0], out.shape[0], 3)
-    _simple.centered_diff(u, dx, out)
+    _simple.centered_diff(u, dx, out, mode)
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
-def second_diff(u, dx, out):
+def second_diff(u, dx, out, mode=ONE_SIDED):
     """Second derivative by the 3-point centered difference: ``O(dx**2)``.
 
     ``out[i] = (u[i+1] - 2 u[i] + u[i-1]) / dx**2`` inside; the end points
@@ -230,10 +278,13 @@ def second_diff(u, dx, out):
     """
     _simple.check_dtype(_simple.SECOND, u, out)
     _simple.check_spacing(_simple.SECOND, "dx", dx)
-    err = _simple.check_1d(u, out, 4)
+    if _simple.bad_mode(mode):
+        _simple.fail_mode(_simple.SECOND, mode)
+    need = 4 if mode == ONE_SIDED else 3
+    err = _simple.check_1d(u, out, need)
     if err:
-        _simple.fail_1d(_simple.SECOND, err, u.shape[0], out.shape[0], 4)
-    _simple.second_diff(u, dx, out)
+        _simple.fail_1d(_simple.SECOND, err, u.shape[0], out.shape[0], need)
+    _simple.second_diff(u, dx, out, mode)
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
@@ -311,88 +362,108 @@ def apply_stencil(u, offsets, weights, out, mode):
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
-def laplacian_2d(u, dx, dy, out, mode):
-    """5-point Laplacian of a 2-D array: ``O(h**2)``.
+def laplacian_2d(u, dy, dx, out, mode, accuracy=2):
+    """Laplacian of a 2-D array, accuracy 2 (5-point), 4 or 6.
 
-    ``u[i, j]`` samples a field at ``(x0 + i*dx, y0 + j*dy)``: ``dx`` is the
-    spacing along axis 0, ``dy`` along axis 1, and ::
+    Spacings are in axis order: ``u[y, x]`` samples a field at
+    ``(y0 + i*dy, x0 + j*dx)``, so the first spacing ``dy`` is axis 0's and
+    ``dx`` axis 1's. Accuracy 2 computes ::
 
-        out[i, j] = (u[i, j+1] - 2 u[i, j] + u[i, j-1]) / dy**2
-                  + (u[i+1, j] - 2 u[i, j] + u[i-1, j]) / dx**2
+        out[i, j] = (u[i, j+1] - 2 u[i, j] + u[i, j-1]) / dx**2
+                  + (u[i+1, j] - 2 u[i, j] + u[i-1, j]) / dy**2
 
-    (each ``1/h**2`` is computed once and multiplied). ``mode``:
-    ``ONE_SIDED`` uses ``(2, -5, 4, -1)/h**2`` along an axis at its edges
-    (exact for cubics), ``PERIODIC`` wraps both axes, ``INTERIOR`` writes only
-    ``out[1:-1, 1:-1]``.
+    (each ``1/h**2`` is computed once and multiplied); accuracy 4 and 6 sum
+    the centered second differences on ``accuracy + 1`` points per axis.
+    ``mode``: ``ONE_SIDED`` uses one-sided second differences of the same
+    accuracy on ``accuracy + 2`` points along an axis at its edges (exact
+    for polynomials of degree ``accuracy + 1``), ``PERIODIC`` wraps both
+    axes, ``INTERIOR`` writes only ``out[m:-m, m:-m]``, ``m = accuracy // 2``.
 
     Parameters
     ----------
     u : 2-D array (another ndim is a ValueError)
-        Each axis at least 4 long for ``ONE_SIDED``, 3 otherwise.
-    dx, dy : float, > 0
+        Each axis at least ``accuracy + 2`` long for ``ONE_SIDED``,
+        ``accuracy + 1`` otherwise.
+    dy, dx : float, > 0
+        Spacings along axes 0 and 1 (renamed from ``dx, dy``; the positional
+        order is unchanged: the first spacing is axis 0's).
     out : 2-D array, ``u``'s shape and dtype, not overlapping ``u``
     mode : int
         ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR`` (any integer type).
+    accuracy : int, optional
+        2 (default), 4 or 6.
 
     Raises
     ------
     ValueError
         ``u`` and ``out`` not float arrays of one dtype, a spacing not
         positive and finite; ``u`` or ``out`` not 2-D; ``mode`` not one of the three (a bool or a
-        float is refused by its type); ``out`` not of ``u``'s shape, an axis
-        shorter than the mode needs, or ``out`` overlapping ``u`` in memory.
-        Checked before anything is written.
+        float is refused by its type); ``accuracy`` not 2, 4 or 6; ``out``
+        not of ``u``'s shape, an axis shorter than the mode needs, or ``out``
+        overlapping ``u`` in memory. Checked before anything is written.
 
     Examples
     --------
     >>> import numpy as np
     >>> from fastfd import kernels
-    >>> x = np.linspace(0.0, 1.0, 6)
-    >>> y = np.linspace(0.0, 1.0, 11)
-    >>> u = x[:, None] ** 2 + 3 * y[None, :] ** 2
+    >>> y = np.linspace(0.0, 1.0, 6)
+    >>> x = np.linspace(0.0, 1.0, 11)
+    >>> u = y[:, None] ** 2 + 3 * x[None, :] ** 2
     >>> out = np.empty_like(u)
     >>> kernels.laplacian_2d(u, 0.2, 0.1, out, kernels.ONE_SIDED)
     >>> bool(np.allclose(out, 8.0))
     True
+    >>> kernels.laplacian_2d(u ** 2, 0.2, 0.1, out, kernels.ONE_SIDED, accuracy=4)
+    >>> exact = 24 * y[:, None] ** 2 + 120 * x[None, :] ** 2
+    >>> bool(np.allclose(out, exact))
+    True
     """
     _simple.check_dtype(_simple.LAP2, u, out)
-    _simple.check_spacing(_simple.LAP2, "dx", dx)
     _simple.check_spacing(_simple.LAP2, "dy", dy)
-    _lap2(u, dx, dy, out, mode)
+    _simple.check_spacing(_simple.LAP2, "dx", dx)
+    _lap2(u, dy, dx, out, mode, accuracy)
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
-def laplacian_3d(u, dx, dy, dz, out, mode):
-    """7-point Laplacian of a 3-D array: ``O(h**2)``.
+def laplacian_3d(u, dz, dy, dx, out, mode, accuracy=2):
+    """Laplacian of a 3-D array, accuracy 2 (7-point), 4 or 6.
 
-    ``u[i, j, k]`` samples a field at ``(x0 + i*dx, y0 + j*dy, z0 + k*dz)``
-    and ``out`` receives the sum of the three 3-point second differences
-    ``(u[+1] - 2 u + u[-1]) / h**2`` along the axes. ``mode``: ``ONE_SIDED``
-    uses ``(2, -5, 4, -1)/h**2`` along an axis at its edges (exact for
-    cubics), ``PERIODIC`` wraps all axes, ``INTERIOR`` writes only
-    ``out[1:-1, 1:-1, 1:-1]``. With C-contiguous ``u`` and ``out`` each plane
-    is one flat vectorized loop (serial, measured 2.4x the time of
-    ``np.copyto`` at 256**3; :func:`fastfd.grid.laplacian` runs the same loop
-    on all cores); other layouts go row by row.
+    Spacings are in axis order: ``u[z, y, x]`` samples a field at
+    ``(z0 + i*dz, y0 + j*dy, x0 + k*dx)``, so the first spacing ``dz`` is
+    axis 0's. ``out`` receives the sum of the centered second differences
+    along the three axes (accuracy 2: ``(u[+1] - 2 u + u[-1]) / h**2``).
+    ``mode``: ``ONE_SIDED`` uses one-sided second differences of the same
+    accuracy on ``accuracy + 2`` points along an axis at its edges (exact
+    for polynomials of degree ``accuracy + 1``), ``PERIODIC`` wraps all
+    axes, ``INTERIOR`` writes only ``out[m:-m, m:-m, m:-m]``,
+    ``m = accuracy // 2``. Accuracy 2 with C-contiguous ``u`` and ``out``
+    runs each plane as one flat vectorized loop (serial, measured 2.4x the
+    time of ``np.copyto`` at 256**3; :func:`fastfd.grid.laplacian` runs the
+    same loop on all cores); other layouts go row by row. Accuracy 4 and 6
+    finish each output row from whole input rows while they are in cache.
 
     Parameters
     ----------
     u : 3-D array (another ndim is a ValueError)
-        Each axis at least 4 long for ``ONE_SIDED``, 3 otherwise.
-    dx, dy, dz : float, > 0
-        Spacings along axes 0, 1, 2.
+        Each axis at least ``accuracy + 2`` long for ``ONE_SIDED``,
+        ``accuracy + 1`` otherwise.
+    dz, dy, dx : float, > 0
+        Spacings along axes 0, 1, 2 (renamed from ``dx, dy, dz``; the
+        positional order is unchanged).
     out : 3-D array, ``u``'s shape and dtype, not overlapping ``u``
     mode : int
         ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR`` (any integer type).
+    accuracy : int, optional
+        2 (default), 4 or 6.
 
     Raises
     ------
     ValueError
         ``u`` and ``out`` not float arrays of one dtype, a spacing not
         positive and finite; ``u`` or ``out`` not 3-D; ``mode`` not one of the three (a bool or a
-        float is refused by its type); ``out`` not of ``u``'s shape, an axis
-        shorter than the mode needs, or ``out`` overlapping ``u`` in memory.
-        Checked before anything is written.
+        float is refused by its type); ``accuracy`` not 2, 4 or 6; ``out``
+        not of ``u``'s shape, an axis shorter than the mode needs, or ``out``
+        overlapping ``u`` in memory. Checked before anything is written.
 
     Examples
     --------
@@ -406,10 +477,10 @@ def laplacian_3d(u, dx, dy, dz, out, mode):
     True
     """
     _simple.check_dtype(_simple.LAP3, u, out)
-    _simple.check_spacing(_simple.LAP3, "dx", dx)
-    _simple.check_spacing(_simple.LAP3, "dy", dy)
     _simple.check_spacing(_simple.LAP3, "dz", dz)
-    _lap3(u, dx, dy, dz, out, mode)
+    _simple.check_spacing(_simple.LAP3, "dy", dy)
+    _simple.check_spacing(_simple.LAP3, "dx", dx)
+    _lap3(u, dz, dy, dx, out, mode, accuracy)
 
 
 # The Laplacian bodies are chosen by the number of dimensions at compile
@@ -427,46 +498,270 @@ def _wrong_ndim(name, nd, u, out):
             f"{describe(out)} out")
 
 
-def _lap2(u, dx, dy, out, mode):
+def _lap2(u, dy, dx, out, mode, accuracy):
     """Body of :func:`laplacian_2d` (compiled through the overload below)."""
 
 
-def _lap3(u, dx, dy, dz, out, mode):
+def _lap3(u, dz, dy, dx, out, mode, accuracy):
     """Body of :func:`laplacian_3d` (compiled through the overload below)."""
 
 
 @overload(_lap2, jit_options={"fastmath": FASTMATH})
-def _lap2_impl(u, dx, dy, out, mode):
+def _lap2_impl(u, dy, dx, out, mode, accuracy):
     msg = _wrong_ndim("laplacian_2d", 2, u, out)
     if msg is not None:
-        def bad(u, dx, dy, out, mode):
+        def bad(u, dy, dx, out, mode, accuracy):
             raise ValueError(msg)
         return bad
 
-    def impl(u, dx, dy, out, mode):
-        err = _simple.check_grid(u, out, mode)
-        if err:
-            _simple.fail_grid(_simple.LAP2, err, u.shape, out.shape, mode)
-        a1 = _real_like(1.0 / (dx * dx), u)
-        a2 = _real_like(1.0 / (dy * dy), u)
-        _lap.lap2_serial(u, out, a1, a2, mode, 0)
+    def impl(u, dy, dx, out, mode, accuracy):
+        _nd.check_accuracy(_simple.LAP2, accuracy)
+        if accuracy == 2:
+            err = _simple.check_grid(u, out, mode)
+            if err:
+                _simple.fail_grid(_simple.LAP2, err, u.shape, out.shape, mode)
+            a1 = _real_like(1.0 / (dy * dy), u)
+            a2 = _real_like(1.0 / (dx * dx), u)
+            _lap.lap2_serial(u, out, a1, a2, mode, 0)
+            return
+        _nd.check_mode(_simple.LAP2, mode)
+        _nd.check_grid_need(_simple.LAP2, u, out,
+                            accuracy + 2 if mode == ONE_SIDED else accuracy + 1)
+        cent, edge = _weights(2, accuracy)
+        one = _real_like(1.0, u)
+        h0 = _real_like(dy, u)
+        h1 = _real_like(dx, u)
+        _nd.lap2(u, out, cent, edge, one / (h0 * h0), one / (h1 * h1), mode)
     return impl
 
 
 @overload(_lap3, jit_options={"fastmath": FASTMATH})
-def _lap3_impl(u, dx, dy, dz, out, mode):
+def _lap3_impl(u, dz, dy, dx, out, mode, accuracy):
     msg = _wrong_ndim("laplacian_3d", 3, u, out)
     if msg is not None:
-        def bad(u, dx, dy, dz, out, mode):
+        def bad(u, dz, dy, dx, out, mode, accuracy):
             raise ValueError(msg)
         return bad
 
-    def impl(u, dx, dy, dz, out, mode):
-        err = _simple.check_grid(u, out, mode)
-        if err:
-            _simple.fail_grid(_simple.LAP3, err, u.shape, out.shape, mode)
-        a0 = _real_like(1.0 / (dx * dx), u)
-        a1 = _real_like(1.0 / (dy * dy), u)
-        a2 = _real_like(1.0 / (dz * dz), u)
-        _lap.lap3_serial(u, out, a0, a1, a2, mode, 0)
+    def impl(u, dz, dy, dx, out, mode, accuracy):
+        _nd.check_accuracy(_simple.LAP3, accuracy)
+        if accuracy == 2:
+            err = _simple.check_grid(u, out, mode)
+            if err:
+                _simple.fail_grid(_simple.LAP3, err, u.shape, out.shape, mode)
+            a0 = _real_like(1.0 / (dz * dz), u)
+            a1 = _real_like(1.0 / (dy * dy), u)
+            a2 = _real_like(1.0 / (dx * dx), u)
+            _lap.lap3_serial(u, out, a0, a1, a2, mode, 0)
+            return
+        _nd.check_mode(_simple.LAP3, mode)
+        _nd.check_grid_need(_simple.LAP3, u, out,
+                            accuracy + 2 if mode == ONE_SIDED else accuracy + 1)
+        cent, edge = _weights(2, accuracy)
+        one = _real_like(1.0, u)
+        h0 = _real_like(dz, u)
+        h1 = _real_like(dy, u)
+        h2 = _real_like(dx, u)
+        _nd.lap3(u, out, cent, edge, one / (h0 * h0), one / (h1 * h1), one / (h2 * h2), mode)
+    return impl
+
+
+# ---------------------------------------------------------------------------
+# Derivatives along one axis of an N-d array, and mixed derivatives
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def derivative(u, dx, axis, out, mode, order=1, accuracy=2):
+    """Centered derivative of order 1 or 2 along one axis of a 1-, 2- or 3-D array.
+
+    ``out = d^order u / dx^order`` along ``axis``, with the centered stencil
+    of the given accuracy on offsets ``-m..m`` (``m = accuracy // 2``; for
+    order 1 and accuracy 2, ``(u[i+1] - u[i-1]) / (2 dx)``). ``mode``:
+
+    * ``ONE_SIDED``: the ``m`` points at each end of the axis use one-sided
+      stencils of the same accuracy on ``order + accuracy`` points;
+    * ``PERIODIC``: the axis wraps around;
+    * ``INTERIOR``: only points ``m <= i < n - m`` along ``axis`` are
+      written (all points along the other axes); the rest of ``out`` is
+      left untouched.
+
+    Exact on polynomials of degree ``order + accuracy - 1`` (along the
+    axis), the edges included. Every loop runs over contiguous rows: along
+    the last axis each row is one pass, along another axis each output row
+    is a weighted sum of whole input rows, so an axis-0 derivative of a C
+    array streams memory like a copy (no strided columns).
+
+    Parameters
+    ----------
+    u : 1-, 2- or 3-D array, any layout
+        Its length along ``axis`` at least ``2m + 1``, and at least
+        ``order + accuracy`` with ``ONE_SIDED``.
+    dx : float, > 0
+        The spacing along ``axis``.
+    axis : int
+        Negative values count from the end.
+    out : array of ``u``'s shape and dtype, not overlapping ``u``
+    mode : int
+        ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR`` (any integer type).
+    order : int, optional
+        1 or 2 (default 1).
+    accuracy : int, optional
+        2, 4 or 6 (default 2): the truncation error is ``O(dx**accuracy)``.
+
+    Raises
+    ------
+    ValueError
+        ``u`` and ``out`` not float arrays of one dtype, or not 1-, 2- or
+        3-D of one ndim; ``dx`` not positive and finite; ``mode``, ``order``
+        or ``accuracy`` not one of the values above (or not integers);
+        ``axis`` out of bounds; ``out`` not of ``u``'s shape; ``u`` too short
+        along ``axis``; ``out`` overlapping ``u``. Checked before anything
+        is written.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd import kernels
+    >>> y = np.linspace(0.0, 1.0, 11)
+    >>> x = np.linspace(0.0, 2.0, 21)
+    >>> u = y[:, None] ** 3 + x[None, :]      # u[y, x]
+    >>> out = np.empty_like(u)
+    >>> kernels.derivative(u, 0.1, 0, out, kernels.ONE_SIDED, accuracy=4)
+    >>> bool(np.allclose(out, 3 * y[:, None] ** 2 + 0 * x))
+    True
+    """
+    _simple.check_dtype(_simple.DERIV, u, out)
+    _simple.check_spacing(_simple.DERIV, "dx", dx)
+    _deriv(u, dx, axis, out, mode, order, accuracy)
+
+
+def _deriv(u, dx, axis, out, mode, order, accuracy):
+    """Body of :func:`derivative`, chosen by ndim (overload below)."""
+
+
+@overload(_deriv, jit_options={"fastmath": FASTMATH})
+def _deriv_impl(u, dx, axis, out, mode, order, accuracy):
+    msg = _nd.wrong_ndim("derivative", (1, 2, 3), u, out)
+    if msg is not None:
+        def bad(u, dx, axis, out, mode, order, accuracy):
+            raise ValueError(msg)
+        return bad
+    nd = u.ndim
+
+    def impl(u, dx, axis, out, mode, order, accuracy):
+        k = _simple.DERIV
+        _nd.check_mode(k, mode)
+        _nd.check_order(k, order)
+        _nd.check_accuracy(k, accuracy)
+        ax = _nd.normalize_axis(k, "axis", axis, nd)
+        m = accuracy // 2
+        need = max(2 * m + 1, order + accuracy) if mode == ONE_SIDED else 2 * m + 1
+        _nd.check_arrays(k, u, out, ax, need, "this order, accuracy and mode")
+        cent, edge = _weights(order, accuracy)
+        h = _real_like(dx, u)
+        sc = _real_like(1.0, u) / (h if order == 1 else h * h)
+        odd = order == 1
+        if nd == 1:
+            _nd.deriv1(u, out, cent, edge, sc, odd, mode)
+        elif nd == 2:
+            _nd.deriv2(u, out, ax, cent, edge, sc, odd, mode)
+        else:
+            _nd.deriv3(u, out, ax, cent, edge, sc, odd, mode)
+    return impl
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def mixed_derivative(u, dx_a, dx_b, axis_a, axis_b, out, mode, accuracy=2):
+    """Mixed second derivative ``d2u / (dx_a dx_b)`` of a 2-D or 3-D array.
+
+    The product of the centered first-derivative stencils of the given
+    accuracy along ``axis_a`` and ``axis_b`` (accuracy 2 inside:
+    ``(u[+1,+1] - u[+1,-1] - u[-1,+1] + u[-1,-1]) / (4 dx_a dx_b)``), with
+    the ``mode`` of :func:`derivative` applied on each of the two axes:
+    ``ONE_SIDED`` edge rows use the one-sided first-derivative stencils of
+    the same accuracy along the axis where the centered one does not fit
+    (the same as composing two :func:`derivative` calls), ``PERIODIC``
+    wraps, ``INTERIOR`` writes only points whose stencil fits along both
+    axes. Exact on ``x_a**p x_b**q`` for ``p, q <= accuracy``.
+
+    Parameters
+    ----------
+    u : 2-D or 3-D array, any layout
+        At least ``accuracy + 1`` long along both axes.
+    dx_a, dx_b : float, > 0
+        The spacings of ``axis_a`` and ``axis_b``. Spacings are in axis
+        order when ``axis_a < axis_b``: ``(u, dy, dx, 0, 1, ...)`` for
+        ``u[y, x]``.
+    axis_a, axis_b : int
+        Two different axes (negative values count from the end).
+    out : array of ``u``'s shape and dtype, not overlapping ``u``
+    mode : int
+        ``ONE_SIDED``, ``PERIODIC`` or ``INTERIOR``.
+    accuracy : int, optional
+        2, 4 or 6 (default 2).
+
+    Raises
+    ------
+    ValueError
+        As :func:`derivative`, and ``axis_a == axis_b``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastfd import kernels
+    >>> y = np.linspace(0.0, 1.0, 11)
+    >>> x = np.linspace(0.0, 2.0, 21)
+    >>> u = y[:, None] ** 2 * x[None, :] ** 2     # u[y, x]
+    >>> out = np.empty_like(u)
+    >>> kernels.mixed_derivative(u, 0.1, 0.1, 0, 1, out, kernels.ONE_SIDED)
+    >>> bool(np.allclose(out, 4 * y[:, None] * x[None, :]))
+    True
+    """
+    _simple.check_dtype(_simple.MIXED, u, out)
+    _simple.check_spacing(_simple.MIXED, "dx_a", dx_a)
+    _simple.check_spacing(_simple.MIXED, "dx_b", dx_b)
+    _mixed(u, dx_a, dx_b, axis_a, axis_b, out, mode, accuracy)
+
+
+@njit(cache=CACHE)
+def _fail_same_axis(a, b):
+    raise ValueError("mixed_derivative: axis_a and axis_b must differ, got " + str(a)
+                     + " and " + str(b))
+
+
+def _mixed(u, dx_a, dx_b, axis_a, axis_b, out, mode, accuracy):
+    """Body of :func:`mixed_derivative`, chosen by ndim (overload below)."""
+
+
+@overload(_mixed, jit_options={"fastmath": FASTMATH})
+def _mixed_impl(u, dx_a, dx_b, axis_a, axis_b, out, mode, accuracy):
+    msg = _nd.wrong_ndim("mixed_derivative", (2, 3), u, out)
+    if msg is not None:
+        def bad(u, dx_a, dx_b, axis_a, axis_b, out, mode, accuracy):
+            raise ValueError(msg)
+        return bad
+    nd = u.ndim
+
+    def impl(u, dx_a, dx_b, axis_a, axis_b, out, mode, accuracy):
+        k = _simple.MIXED
+        _nd.check_mode(k, mode)
+        _nd.check_accuracy(k, accuracy)
+        a = _nd.normalize_axis(k, "axis_a", axis_a, nd)
+        b = _nd.normalize_axis(k, "axis_b", axis_b, nd)
+        if a == b:
+            _fail_same_axis(axis_a, axis_b)
+        what = "this accuracy"
+        _nd.check_arrays(k, u, out, a, accuracy + 1, what)
+        _nd.check_arrays(k, u, out, b, accuracy + 1, what)
+        cent, edge = _weights(1, accuracy)
+        one = _real_like(1.0, u)
+        sa = one / _real_like(dx_a, u)
+        sb = one / _real_like(dx_b, u)
+        if a > b:
+            a, b = b, a
+            sa, sb = sb, sa
+        if nd == 2:
+            _nd.mixed2(u, out, cent, edge, sa, sb, mode)
+        else:
+            _nd.mixed3(u, out, a, b, cent, edge, sa, sb, mode)
     return impl

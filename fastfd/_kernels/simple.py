@@ -52,9 +52,9 @@ def _real_like_impl(x, arr):
 # that takes only scalars and builds the message added under 5 ns. Hence the
 # split below: `bad_*` / `overlaps` test, `fail_*` raise, kernels by int id.
 
-FORWARD, BACKWARD, CENTERED, SECOND, STENCIL, LAP2, LAP3 = range(7)
+FORWARD, BACKWARD, CENTERED, SECOND, STENCIL, LAP2, LAP3, DERIV, MIXED = range(9)
 NAMES = ("forward_diff", "backward_diff", "centered_diff", "second_diff",
-         "apply_stencil", "laplacian_2d", "laplacian_3d")
+         "apply_stencil", "laplacian_2d", "laplacian_3d", "derivative", "mixed_derivative")
 
 
 @njit(cache=CACHE)
@@ -322,52 +322,71 @@ def fail_one_sided(n, lo, hi, d, p, fits):
                      + " of accuracy " + str(p) + ", take " + str(d + p) + ")")
 
 
+# The 1-D differences. ``mode`` only changes the end points: ONE_SIDED
+# (the formulas below), PERIODIC (the interior formula on wrapped indices),
+# INTERIOR (ends left untouched).
+
+
 @njit(cache=CACHE, fastmath=FASTMATH)
-def forward_diff(u, dx, out):
+def forward_diff(u, dx, out, mode):
     n = u.shape[0]
     h = real_like(dx, u)
     for i in range(n - 1):
         out[i] = (u[i + 1] - u[i]) / h
-    out[n - 1] = (u[n - 1] - u[n - 2]) / h
+    if mode == ONE_SIDED:
+        out[n - 1] = (u[n - 1] - u[n - 2]) / h
+    elif mode == PERIODIC:
+        out[n - 1] = (u[0] - u[n - 1]) / h
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
-def backward_diff(u, dx, out):
+def backward_diff(u, dx, out, mode):
     n = u.shape[0]
     h = real_like(dx, u)
-    out[0] = (u[1] - u[0]) / h
+    if mode == ONE_SIDED:
+        out[0] = (u[1] - u[0]) / h
+    elif mode == PERIODIC:
+        out[0] = (u[0] - u[n - 1]) / h
     for i in range(1, n):
         out[i] = (u[i] - u[i - 1]) / h
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
-def centered_diff(u, dx, out):
+def centered_diff(u, dx, out, mode):
     n = u.shape[0]
     h = real_like(dx, u)
     h2 = h + h
     for i in range(1, n - 1):
         out[i] = (u[i + 1] - u[i - 1]) / h2
-    # 3-point one-sided, O(h**2): (-3, 4, -1) / 2 as np.gradient(edge_order=2),
-    # summed as differences 3 (u1 - u0) - (u2 - u1) so a constant gives 0.
-    three = real_like(3.0, u)
-    out[0] = (three * (u[1] - u[0]) - (u[2] - u[1])) / h2
-    out[n - 1] = (three * (u[n - 1] - u[n - 2]) - (u[n - 2] - u[n - 3])) / h2
+    if mode == PERIODIC:
+        out[0] = (u[1] - u[n - 1]) / h2
+        out[n - 1] = (u[0] - u[n - 2]) / h2
+    elif mode == ONE_SIDED:
+        # 3-point one-sided, O(h**2): (-3, 4, -1) / 2 as np.gradient(edge_order=2),
+        # summed as differences 3 (u1 - u0) - (u2 - u1) so a constant gives 0.
+        three = real_like(3.0, u)
+        out[0] = (three * (u[1] - u[0]) - (u[2] - u[1])) / h2
+        out[n - 1] = (three * (u[n - 1] - u[n - 2]) - (u[n - 2] - u[n - 3])) / h2
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
-def second_diff(u, dx, out):
+def second_diff(u, dx, out, mode):
     n = u.shape[0]
     h = real_like(dx, u)
     hh = h * h
     for i in range(1, n - 1):
         out[i] = (u[i + 1] - (u[i] + u[i]) + u[i - 1]) / hh
-    # 4-point one-sided, O(h**2): (2, -5, 4, -1), summed as differences
-    # 2 (u0 - u1) - 3 (u1 - u2) + (u2 - u3) so a constant gives exactly 0.
-    two = real_like(2.0, u)
-    three = real_like(3.0, u)
-    out[0] = (two * (u[0] - u[1]) - three * (u[1] - u[2]) + (u[2] - u[3])) / hh
-    out[n - 1] = (two * (u[n - 1] - u[n - 2]) - three * (u[n - 2] - u[n - 3])
-                  + (u[n - 3] - u[n - 4])) / hh
+    if mode == PERIODIC:
+        out[0] = (u[1] - (u[0] + u[0]) + u[n - 1]) / hh
+        out[n - 1] = (u[0] - (u[n - 1] + u[n - 1]) + u[n - 2]) / hh
+    elif mode == ONE_SIDED:
+        # 4-point one-sided, O(h**2): (2, -5, 4, -1), summed as differences
+        # 2 (u0 - u1) - 3 (u1 - u2) + (u2 - u3) so a constant gives exactly 0.
+        two = real_like(2.0, u)
+        three = real_like(3.0, u)
+        out[0] = (two * (u[0] - u[1]) - three * (u[1] - u[2]) + (u[2] - u[3])) / hh
+        out[n - 1] = (two * (u[n - 1] - u[n - 2]) - three * (u[n - 2] - u[n - 3])
+                      + (u[n - 3] - u[n - 4])) / hh
 
 
 # ---------------------------------------------------------------------------

@@ -484,8 +484,11 @@ def test_integer_or_mixed_dtypes_and_bad_spacings_are_value_errors():
     for dx in (0.0, -0.1, np.nan, np.inf):
         with pytest.raises(ValueError, match=r"^forward_diff: dx must be positive and finite"):
             kernels.forward_diff(np.arange(5.0), dx, np.zeros(5))
-    with pytest.raises(ValueError, match=r"^laplacian_2d: dy must be positive and finite"):
+    # spacings in axis order (dy, dx): the second one is axis 1's, dx
+    with pytest.raises(ValueError, match=r"^laplacian_2d: dx must be positive and finite"):
         kernels.laplacian_2d(np.ones((5, 5)), 1.0, 0.0, np.zeros((5, 5)), kernels.ONE_SIDED)
+    with pytest.raises(ValueError, match=r"^laplacian_2d: dy must be positive and finite"):
+        kernels.laplacian_2d(np.ones((5, 5)), 0.0, 1.0, np.zeros((5, 5)), kernels.ONE_SIDED)
     out = np.zeros(5)
     kernels.centered_diff(np.arange(5.0) ** 2, 2, out)          # an integer dx is fine
     assert np.array_equal(out, [0.0, 1.0, 2.0, 3.0, 4.0])

@@ -1,0 +1,486 @@
+"""Centered derivatives along one axis of a 1-, 2- or 3-D array (njit, serial).
+
+Building blocks of ``fastfd.kernels.derivative``, ``mixed_derivative`` and
+the accuracy 4 and 6 Laplacians. Arithmetic only: no validation, nothing
+allocated. Weights come in as unit-spacing tables (float64, read-only):
+
+* ``cent[s]``, ``0 <= s <= m``: the centered weight at offsets ``+s`` (and
+  ``-s``, the same weight for an even order, negated for an odd one);
+* ``edge[r, j]``, ``r < m``, ``j < width``: the one-sided weights of point
+  ``r`` on the window ``u[0:width]`` (``width = order + accuracy``, the same
+  accuracy); the right end is the mirror image, negated for an odd order.
+
+Every weight is cast to ``u``'s real dtype and multiplied by ``sc`` (the
+``1/h**order`` scale times any outer factor, already in that dtype), so
+float32 stays float32.
+
+Two row primitives do all the work, and every loop runs over contiguous 1-D
+slices cut by the caller and indexed from 0 (a run-time offset inside the
+loop stopped LLVM vectorizing, see ``laplacian.py``):
+
+* :func:`along` differentiates a row along itself (the last axis);
+* :func:`across` forms one output row from the neighbouring rows of a 2-D
+  view ``V`` (the derivative along ``V``'s axis 0), so a derivative along
+  axis 0 of a C array streams whole rows instead of strided columns.
+
+Both either store (``add=False``) or accumulate (``add=True``) into ``o``,
+which lets a Laplacian or a mixed derivative build each output row while
+its inputs are still in cache.
+"""
+
+from numba import njit, types
+from numba.extending import overload
+
+from .._config import CACHE, FASTMATH
+from .simple import (NAMES, INTERIOR, PERIODIC, add_scaled, bad_mode, fail_axis, fail_mode,
+                     fail_overlap, fail_shape, mode_is_int, overlaps, real_like, scale_into,
+                     short_axis)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def _put(o, k, v, add):
+    if add:
+        o[k] += v
+    else:
+        o[k] = v
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def _pairs(o, c, m1, p1, m2, p2, m3, p3, w0, w1, w2, w3, m, odd, add):
+    """o (+)= w0 c + sum_s ws (ps +- ms) over equal-length slices; one loop
+    per (m, parity), streams not used by ``m`` are ignored."""
+    n = o.shape[0]
+    if odd:
+        if m == 1:
+            for k in range(n):
+                _put(o, k, w1 * (p1[k] - m1[k]), add)
+        elif m == 2:
+            for k in range(n):
+                _put(o, k, w1 * (p1[k] - m1[k]) + w2 * (p2[k] - m2[k]), add)
+        else:
+            for k in range(n):
+                _put(o, k, w1 * (p1[k] - m1[k]) + w2 * (p2[k] - m2[k])
+                     + w3 * (p3[k] - m3[k]), add)
+    else:
+        if m == 1:
+            for k in range(n):
+                _put(o, k, w0 * c[k] + w1 * (p1[k] + m1[k]), add)
+        elif m == 2:
+            for k in range(n):
+                _put(o, k, w0 * c[k] + w1 * (p1[k] + m1[k]) + w2 * (p2[k] + m2[k]), add)
+        else:
+            for k in range(n):
+                _put(o, k, w0 * c[k] + w1 * (p1[k] + m1[k]) + w2 * (p2[k] + m2[k])
+                     + w3 * (p3[k] + m3[k]), add)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def _scaled(cent, sc, ref):
+    """The four centered weights times ``sc``, in ``ref``'s real dtype."""
+    m = cent.shape[0] - 1
+    w0 = real_like(cent[0], ref) * sc
+    w1 = real_like(cent[1], ref) * sc
+    w2 = real_like(cent[min(2, m)], ref) * sc
+    w3 = real_like(cent[min(3, m)], ref) * sc
+    return w0, w1, w2, w3
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def inside(q, n, m, mode):
+    """Whether position ``q`` uses the centered stencil (wrapped if periodic)."""
+    return mode == PERIODIC or (m <= q and q < n - m)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def ntaps(q, n, m, width, odd, mode):
+    """How many input positions point ``q`` of an axis of ``n`` reads."""
+    if inside(q, n, m, mode):
+        return 2 * m if odd else 2 * m + 1
+    return width
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def tap(t, q, n, cent, edge, m, odd, mode):
+    """Tap ``t`` of point ``q``: ``(index, unit weight)`` (float64)."""
+    if inside(q, n, m, mode):
+        if odd:
+            s = t // 2 + 1
+            if t % 2 == 0:
+                return (q + s) % n, cent[s]
+            return (q - s + n) % n, -cent[s]
+        if t == 0:
+            return q, cent[0]
+        s = (t + 1) // 2
+        if t % 2 == 1:
+            return (q + s) % n, cent[s]
+        return (q - s + n) % n, cent[s]
+    if q < m:
+        return t, edge[q, t]
+    w = edge[n - 1 - q, t]
+    return n - 1 - t, -w if odd else w
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def across(o, V, q, lo, hi, cent, edge, sc, odd, mode, add):
+    """o (+)= derivative along axis 0 of the 2-D view ``V`` at row ``q``,
+    columns ``lo <= k < hi`` (``o`` has length ``hi - lo``)."""
+    n = V.shape[0]
+    m = cent.shape[0] - 1
+    if inside(q, n, m, mode):
+        w0, w1, w2, w3 = _scaled(cent, sc, V)
+        c = V[q, lo:hi]
+        r1m = V[(q - 1 + n) % n, lo:hi]
+        r1p = V[(q + 1) % n, lo:hi]
+        r2m = r2p = r3m = r3p = c
+        if m >= 2:
+            r2m = V[(q - 2 + n) % n, lo:hi]
+            r2p = V[(q + 2) % n, lo:hi]
+        if m >= 3:
+            r3m = V[(q - 3 + n) % n, lo:hi]
+            r3p = V[(q + 3) % n, lo:hi]
+        _pairs(o, c, r1m, r1p, r2m, r2p, r3m, r3p, w0, w1, w2, w3, m, odd, add)
+        return
+    width = edge.shape[1]
+    for t in range(width):
+        j, w = tap(t, q, n, cent, edge, m, odd, mode)
+        wt = real_like(w, V) * sc
+        if t == 0 and not add:
+            scale_into(o, wt, V[j, lo:hi])
+        else:
+            add_scaled(o, wt, V[j, lo:hi])
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def _point(o, c, k, cent, edge, sc, odd, mode, add):
+    n = c.shape[0]
+    m = cent.shape[0] - 1
+    cnt = ntaps(k, n, m, edge.shape[1], odd, mode)
+    j, w = tap(0, k, n, cent, edge, m, odd, mode)
+    acc = (real_like(w, c) * sc) * c[j]
+    for t in range(1, cnt):
+        j, w = tap(t, k, n, cent, edge, m, odd, mode)
+        acc += (real_like(w, c) * sc) * c[j]
+    _put(o, k, acc, add)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def along(o, c, lo, hi, cent, edge, sc, odd, mode, add):
+    """o[k] (+)= derivative of the row ``c`` along itself at ``lo <= k < hi``
+    (``o`` has ``c``'s length). Points near the ends take one loop over their
+    taps (wrapped or one-sided); the rest one vectorized pass."""
+    n = c.shape[0]
+    m = cent.shape[0] - 1
+    a = max(lo, m)
+    b = min(hi, n - m)
+    if a < b:
+        w0, w1, w2, w3 = _scaled(cent, sc, c)
+        cc = c[a:b]
+        r2m = r2p = r3m = r3p = cc
+        if m >= 2:
+            r2m = c[a - 2:b - 2]
+            r2p = c[a + 2:b + 2]
+        if m >= 3:
+            r3m = c[a - 3:b - 3]
+            r3p = c[a + 3:b + 3]
+        _pairs(o[a:b], cc, c[a - 1:b - 1], c[a + 1:b + 1], r2m, r2p, r3m, r3p,
+               w0, w1, w2, w3, m, odd, add)
+    else:
+        a = b = hi
+    for k in range(lo, a):
+        _point(o, c, k, cent, edge, sc, odd, mode, add)
+    for k in range(b, hi):
+        _point(o, c, k, cent, edge, sc, odd, mode, add)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def span(n, m, interior):
+    """``(lo, hi)`` written along an axis of ``n``: all, or the centred part."""
+    return (m, n - m) if interior else (0, n)
+
+
+# ---------------------------------------------------------------------------
+# Drivers. ``cent``/``edge`` are the tables of one (order, accuracy); ``odd``
+# the parity of the order; ``sc`` the scale 1/h**order in u's real dtype.
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def _deriv3_axis0(u, out, cent, edge, sc, odd, mode, lo, hi):
+    """Axis 0 of a 3-D array, row by row (any layout)."""
+    n1 = u.shape[1]
+    n2 = u.shape[2]
+    for q in range(lo, hi):
+        for j in range(n1):
+            across(out[q, j], u[:, j, :], q, 0, n2, cent, edge, sc, odd, mode, False)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def _deriv3_axis0_flat(u, out, cent, edge, sc, odd, mode, lo, hi):
+    """Axis 0 of C-contiguous 3-D arrays: each plane is one row of n1*n2."""
+    n0 = u.shape[0]
+    size = u.shape[1] * u.shape[2]
+    V = u.reshape(n0, size)
+    O = out.reshape(n0, size)
+    for q in range(lo, hi):
+        across(O[q], V, q, 0, size, cent, edge, sc, odd, mode, False)
+
+
+def deriv3_axis0(u, out, cent, edge, sc, odd, mode, lo, hi):
+    """Axis 0 of a 3-D array: flat planes for C arrays (Numba reshapes only
+    contiguous arrays), rows otherwise; both give the same bits."""
+
+
+@overload(deriv3_axis0, jit_options={"fastmath": FASTMATH})
+def _deriv3_axis0_impl(u, out, cent, edge, sc, odd, mode, lo, hi):
+    if u.layout == "C" and out.layout == "C":
+        return lambda u, out, cent, edge, sc, odd, mode, lo, hi: _deriv3_axis0_flat(
+            u, out, cent, edge, sc, odd, mode, lo, hi)
+    return lambda u, out, cent, edge, sc, odd, mode, lo, hi: _deriv3_axis0(
+        u, out, cent, edge, sc, odd, mode, lo, hi)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def deriv1(u, out, cent, edge, sc, odd, mode):
+    lo, hi = span(u.shape[0], cent.shape[0] - 1, mode == INTERIOR)
+    along(out, u, lo, hi, cent, edge, sc, odd, mode, False)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def deriv2(u, out, axis, cent, edge, sc, odd, mode):
+    n0, n1 = u.shape
+    m = cent.shape[0] - 1
+    interior = mode == INTERIOR
+    if axis == 1:
+        lo, hi = span(n1, m, interior)
+        for i in range(n0):
+            along(out[i], u[i], lo, hi, cent, edge, sc, odd, mode, False)
+    else:
+        lo, hi = span(n0, m, interior)
+        for q in range(lo, hi):
+            across(out[q], u, q, 0, n1, cent, edge, sc, odd, mode, False)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def deriv3(u, out, axis, cent, edge, sc, odd, mode):
+    n0, n1, n2 = u.shape
+    m = cent.shape[0] - 1
+    lo, hi = span(u.shape[axis], m, mode == INTERIOR)
+    if axis == 2:
+        for i in range(n0):
+            for j in range(n1):
+                along(out[i, j], u[i, j], lo, hi, cent, edge, sc, odd, mode, False)
+    elif axis == 1:
+        for i in range(n0):
+            for q in range(lo, hi):
+                across(out[i, q], u[i], q, 0, n2, cent, edge, sc, odd, mode, False)
+    else:
+        deriv3_axis0(u, out, cent, edge, sc, odd, mode, lo, hi)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def lap2(u, out, cent, edge, s0, s1, mode):
+    """Second differences along both axes, summed row by row (each output
+    row is finished while its input rows are in cache)."""
+    n0, n1 = u.shape
+    m = cent.shape[0] - 1
+    interior = mode == INTERIOR
+    lo0, hi0 = span(n0, m, interior)
+    lo1, hi1 = span(n1, m, interior)
+    for q in range(lo0, hi0):
+        o = out[q]
+        across(o[lo1:hi1], u, q, lo1, hi1, cent, edge, s0, False, mode, False)
+        along(o, u[q], lo1, hi1, cent, edge, s1, False, mode, True)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def _axis0_row_strided(o, u, i, j, lo, hi, cent, edge, sc, mode):
+    across(o, u[:, j, :], i, lo, hi, cent, edge, sc, False, mode, False)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def _axis0_row_flat(o, u, i, j, lo, hi, cent, edge, sc, mode):
+    n2 = u.shape[2]
+    V = u.reshape(u.shape[0], u.shape[1] * n2)
+    across(o, V, i, j * n2 + lo, j * n2 + hi, cent, edge, sc, False, mode, False)
+
+
+def axis0_row(o, u, i, j, lo, hi, cent, edge, sc, mode):
+    """o = second difference along axis 0 of row ``(i, j)`` of a 3-D array.
+    C arrays are viewed as (n0, n1*n2) so that the input rows are typed
+    contiguous (a ``u[:, j, :]`` view is typed strided and its loops did not
+    vectorize: 12x of copy for the accuracy-4 Laplacian at 256**3)."""
+
+
+@overload(axis0_row, jit_options={"fastmath": FASTMATH})
+def _axis0_row_impl(o, u, i, j, lo, hi, cent, edge, sc, mode):
+    if u.layout == "C":
+        return lambda o, u, i, j, lo, hi, cent, edge, sc, mode: _axis0_row_flat(
+            o, u, i, j, lo, hi, cent, edge, sc, mode)
+    return lambda o, u, i, j, lo, hi, cent, edge, sc, mode: _axis0_row_strided(
+        o, u, i, j, lo, hi, cent, edge, sc, mode)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def lap3(u, out, cent, edge, s0, s1, s2, mode):
+    n0, n1, n2 = u.shape
+    m = cent.shape[0] - 1
+    interior = mode == INTERIOR
+    lo0, hi0 = span(n0, m, interior)
+    lo1, hi1 = span(n1, m, interior)
+    lo2, hi2 = span(n2, m, interior)
+    for i in range(lo0, hi0):
+        for j in range(lo1, hi1):
+            o = out[i, j]
+            oi = o[lo2:hi2]
+            axis0_row(oi, u, i, j, lo2, hi2, cent, edge, s0, mode)
+            across(oi, u[i], j, lo2, hi2, cent, edge, s1, False, mode, True)
+            along(o, u[i, j], lo2, hi2, cent, edge, s2, False, mode, True)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def mixed2(u, out, cent, edge, s0, s1, mode):
+    """d2u/(dx0 dx1): for each tap of the axis-0 stencil at row q, the
+    axis-1 derivative of that input row, weighted, accumulated into row q."""
+    n0, n1 = u.shape
+    m = cent.shape[0] - 1
+    width = edge.shape[1]
+    interior = mode == INTERIOR
+    lo0, hi0 = span(n0, m, interior)
+    lo1, hi1 = span(n1, m, interior)
+    for q in range(lo0, hi0):
+        for t in range(ntaps(q, n0, m, width, True, mode)):
+            r, w = tap(t, q, n0, cent, edge, m, True, mode)
+            along(out[q], u[r], lo1, hi1, cent, edge, s1 * (real_like(w, u) * s0),
+                  True, mode, t > 0)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def mixed3(u, out, a, b, cent, edge, sa, sb, mode):
+    """d2u/(dx_a dx_b) of a 3-D array, ``a < b``."""
+    n0, n1, n2 = u.shape
+    m = cent.shape[0] - 1
+    width = edge.shape[1]
+    interior = mode == INTERIOR
+    lo0, hi0 = span(n0, m, interior and (a == 0))
+    lo1, hi1 = span(n1, m, interior and (a == 1 or b == 1))
+    lo2, hi2 = span(n2, m, interior and b == 2)
+    for i in range(lo0, hi0):
+        for j in range(lo1, hi1):
+            o = out[i, j]
+            if b == 1:  # axes (0, 1): rows of the planes u[i'] at row j
+                for t in range(ntaps(i, n0, m, width, True, mode)):
+                    r, w = tap(t, i, n0, cent, edge, m, True, mode)
+                    across(o, u[r], j, 0, n2, cent, edge, sb * (real_like(w, u) * sa),
+                           True, mode, t > 0)
+            elif a == 0:  # axes (0, 2)
+                for t in range(ntaps(i, n0, m, width, True, mode)):
+                    r, w = tap(t, i, n0, cent, edge, m, True, mode)
+                    along(o, u[r, j], lo2, hi2, cent, edge, sb * (real_like(w, u) * sa),
+                          True, mode, t > 0)
+            else:  # axes (1, 2)
+                for t in range(ntaps(j, n1, m, width, True, mode)):
+                    r, w = tap(t, j, n1, cent, edge, m, True, mode)
+                    along(o, u[i, r], lo2, hi2, cent, edge, sb * (real_like(w, u) * sa),
+                          True, mode, t > 0)
+
+
+# ---------------------------------------------------------------------------
+# Preconditions of the public N-d kernels (``k`` indexes simple.NAMES). As
+# in simple.py: tests return codes, cold ``fail_*`` functions raise.
+
+
+def int_str(x):
+    """How an integer argument is shown: its value, or its type when it is
+    not an integer (Numba's ``str`` of a float is ``<object type:float64>``)."""
+    return str(x)
+
+
+@overload(int_str)
+def _int_str_impl(x):
+    if isinstance(x, types.Integer):
+        return lambda x: str(x)
+    if isinstance(x, types.Boolean):
+        return lambda x: ("True" if x else "False") + " (a bool)"
+    text = "a value of type " + str(x)
+    return lambda x: text
+
+
+@njit(cache=CACHE)
+def fail_choice(k, name, allowed, x):
+    raise ValueError(NAMES[k] + ": " + name + " must be " + allowed + ", got " + int_str(x))
+
+
+@njit(cache=CACHE)
+def check_accuracy(k, accuracy):
+    if not mode_is_int(accuracy) or (accuracy != 2 and accuracy != 4 and accuracy != 6):
+        fail_choice(k, "accuracy", "2, 4 or 6", accuracy)
+
+
+@njit(cache=CACHE)
+def check_order(k, order):
+    if not mode_is_int(order) or (order != 1 and order != 2):
+        fail_choice(k, "order", "1 or 2", order)
+
+
+@njit(cache=CACHE)
+def check_mode(k, mode):
+    if bad_mode(mode):
+        fail_mode(k, mode)
+
+
+@njit(cache=CACHE)
+def _fail_axis_range(k, name, axis, ndim):
+    raise ValueError(NAMES[k] + ": " + name + " " + str(axis) + " is out of bounds for a "
+                     + str(ndim) + "-D u")
+
+
+@njit(cache=CACHE)
+def normalize_axis(k, name, axis, ndim):
+    """``axis`` in ``[0, ndim)`` (negative counts from the end)."""
+    if not mode_is_int(axis):
+        fail_choice(k, name, "an integer", axis)
+    if axis < -ndim or axis >= ndim:
+        _fail_axis_range(k, name, axis, ndim)
+    return axis + ndim if axis < 0 else axis
+
+
+@njit(cache=CACHE)
+def _fail_short_axis(k, n, axis, need, what):
+    raise ValueError(NAMES[k] + ": u has length " + str(n) + " along axis " + str(axis)
+                     + "; " + what + " needs at least " + str(need))
+
+
+@njit(cache=CACHE)
+def check_arrays(k, u, out, axis, need, what):
+    """``out`` of ``u``'s shape, ``u.shape[axis] >= need``, no overlap."""
+    if out.shape != u.shape:
+        fail_shape(k, u.shape, out.shape)
+    if u.shape[axis] < need:
+        _fail_short_axis(k, u.shape[axis], axis, need, what)
+    if overlaps(u, out):
+        fail_overlap(k)
+
+
+@njit(cache=CACHE)
+def check_grid_need(k, u, out, need):
+    """``out`` of ``u``'s shape, every axis at least ``need`` long, no overlap."""
+    if out.shape != u.shape:
+        fail_shape(k, u.shape, out.shape)
+    a = short_axis(u.shape, need)
+    if a >= 0:
+        fail_axis(k, u.shape, need, a)
+    if overlaps(u, out):
+        fail_overlap(k)
+
+
+def wrong_ndim(name, dims, u, out):
+    """The message for arrays of a wrong or mismatched ndim (``dims`` the
+    accepted ones), or None: decided at compile time, so a bad call raises
+    ValueError instead of a Numba TypingError deep in the loops."""
+    def describe(a):
+        return f"{a.ndim}-d" if isinstance(a, types.Array) else f"{a}"
+    if (isinstance(u, types.Array) and isinstance(out, types.Array)
+            and u.ndim == out.ndim and u.ndim in dims):
+        return None
+    allowed = " or ".join(f"{d}-D" for d in dims)
+    return (f"{name}: u and out must be {allowed} arrays of one ndim, got a {describe(u)} "
+            f"u and a {describe(out)} out")
