@@ -84,16 +84,13 @@ def _index(base, off):
 class _Names:
     """Names of the row views, slices and weights a generated row reads."""
 
-    def __init__(self):
-        self.slices, self.rows, self.weights = {}, {}, []
+    def __init__(self, src):
+        self.src = src
+        self.slices, self.weights = {}, []
 
     def slice(self, field, a, b, c):
         key = (field, a, b, c)
         return self.slices.setdefault(key, f"s{len(self.slices)}")
-
-    def row(self, field, a, b):
-        key = (field, a, b)
-        return self.rows.setdefault(key, f"r{len(self.rows)}")
 
     def weight(self):
         self.weights.append(f"w{len(self.weights)}")
@@ -113,11 +110,12 @@ def _sum(names, terms, edge=None):
             if edge is None:
                 parts.append(f"{w} * {names.slice(field, a, b, c)}[k]")
             else:
-                parts.append(f"{w} * {names.row(field, a, b)}[{_index(*c)}]")
+                parts.append(f"{w} * {names.src}[{field}, i + {a}, j + {b}, {_index(*c)}]")
         body = "(" + (" + ".join(parts) if parts else "0.0") + ")"
         if cidx >= 0:
-            where = "k" if edge is None else _index(*edge)
-            body = f"{'c' if edge is None else 'cr'}{cidx}[{where}] * {body}"
+            where = (f"c{cidx}[k]" if edge is None else
+                     f"coef[{cidx}, i + lo[0], j + lo[1], lo[2] + {_index(*edge)}]")
+            body = f"{where} * {body}"
         out.append(body)
     return " + ".join(out) if out else "0.0"
 
@@ -136,7 +134,7 @@ def row_source(groups, ncoef, nfields=0, nout=1, fused=False):
     operators' values at a point and the `nfields` field values there go to
     ``fn``, whose `nout` results are written to ``G``.
     """
-    names = _Names()
+    names = _Names("F" if fused else "u")
     inner = [_sum(names, terms) for terms, _ in groups]
     columns = sorted({col for _, edges in groups for col, _ in edges})
     edge_exprs = {}
@@ -156,28 +154,22 @@ def row_source(groups, ncoef, nfields=0, nout=1, fused=False):
     lines.append("    n = k1 - k0")
     for (f, a, b, c), s in names.slices.items():
         lines.append(f"    {s} = {src}[{f}, i + {a}, j + {b}, k0 + {c}:k0 + {c} + n]")
-    if fused:
-        for f in range(nfields):
-            names.row(f, 0, 0)
-    for (f, a, b), r in names.rows.items():
-        lines.append(f"    {r} = {src}[{f}, i + {a}, j + {b}]")
     if not fused:
         for c in range(ncoef):
-            lines.append(f"    cr{c} = coef[{c}, i + lo[0], j + lo[1], lo[2]:]")
-            lines.append(f"    c{c} = cr{c}[k0:k1]")
-        lines += ["    o = out[i, j]", "    os = o[k0:k1]", "    if beta == 0:",
+            lines.append(f"    c{c} = coef[{c}, i + lo[0], j + lo[1], lo[2] + k0:lo[2] + k1]")
+        lines += ["    os = out[i, j, k0:k1]", "    if beta == 0:",
                   "        for k in range(n):", f"            os[k] = alpha * ({inner[0]})"]
         for col in columns:
-            lines.append(f"        o[{_index(*col)}] = alpha * ({edge_exprs[(0, col)]})")
+            lines.append(f"        out[i, j, {_index(*col)}] = alpha * ({edge_exprs[(0, col)]})")
         lines += ["    else:", "        for k in range(n):",
                   f"            os[k] = alpha * ({inner[0]}) + beta * os[k]"]
         for col in columns:
             k = _index(*col)
-            lines.append(f"        o[{k}] = alpha * ({edge_exprs[(0, col)]}) + beta * o[{k}]")
+            lines.append(f"        out[i, j, {k}] = alpha * ({edge_exprs[(0, col)]}) "
+                         f"+ beta * out[i, j, {k}]")
     else:
         for r in range(nout):
-            lines.append(f"    g{r} = G[{r}, i, j]")
-            lines.append(f"    gs{r} = g{r}[k0:k1]")
+            lines.append(f"    gs{r} = G[{r}, i, j, k0:k1]")
         call = "fn(" + ", ".join(here_in + inner) + ")"
         lines.append("    for k in range(n):")
         if nout == 1:
@@ -187,13 +179,13 @@ def row_source(groups, ncoef, nfields=0, nout=1, fused=False):
             lines += [f"        gs{r}[k] = v[{r}]" for r in range(nout)]
         for col in columns:
             k = _index(*col)
-            at = [f"{names.row(f, 0, 0)}[{k}]" for f in range(nfields)]
+            at = [f"F[{f}, i, j, {k}]" for f in range(nfields)]
             call = "fn(" + ", ".join(at + [edge_exprs[(g, col)] for g in range(len(groups))]) + ")"
             if nout == 1:
-                lines.append(f"    g0[{k}] = {call}")
+                lines.append(f"    G[0, i, j, {k}] = {call}")
             else:
                 lines.append(f"    v = {call}")
-                lines += [f"    g{r}[{k}] = v[{r}]" for r in range(nout)]
+                lines += [f"    G[{r}, i, j, {k}] = v[{r}]" for r in range(nout)]
     lines += ["", ""]
     loads = "".join(f"    {w} = W[{m}]\n" for m, w in enumerate(names.weights)).rstrip("\n")
     args = ("F, G, W, fn" if fused else "u, out, W, coef, lo, alpha, beta")

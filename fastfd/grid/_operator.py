@@ -600,14 +600,27 @@ class _Plan:
         def col(idx):
             return (0, int(idx)) if idx < n2 // 2 else (n2, int(idx) - n2)
 
+        # terms without a coefficient field share one sum per field: a point
+        # several terms read (the centre of a Laplacian) is loaded and
+        # weighted once
+        merged = {}
         for k, (t, tabs) in enumerate(zip(self.terms, self.tabs3)):
-            pts = []
+            pts = {}
             for p, wp in zip(tabs[0].off, tabs[0].iw):
                 for q, wq in zip(tabs[1].off, tabs[1].iw):
                     for r, wr in zip(tabs[2].off, tabs[2].iw):
-                        pts.append((int(p), int(q), int(r)))
-                        weights.append(t.coef * (wp * wq * wr))
-            interior.append((t.field, cidx[k], pts))
+                        key = (int(p), int(q), int(r))
+                        pts[key] = pts.get(key, 0.0) + t.coef * (wp * wq * wr)
+            if cidx[k] < 0:
+                shared = merged.setdefault(t.field, {})
+                for key, w in pts.items():
+                    shared[key] = shared.get(key, 0.0) + w
+            else:
+                interior.append((t.field, cidx[k], list(pts)))
+                weights.extend(pts.values())
+        for field, pts in merged.items():
+            interior.append((field, -1, list(pts)))
+            weights.extend(pts.values())
         columns = list(range(0, k0)) + list(range(k1, n2))
         for c in columns:
             terms = []
