@@ -3,6 +3,7 @@
 import importlib.util
 import pathlib
 
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -33,3 +34,32 @@ def test_a_scale_without_every_bug_is_refused(capsys):
     with pytest.raises(SystemExit):
         mlp.main(["--scale", "97"])
     assert "--scale must be between 1 and 96" in capsys.readouterr().err
+
+
+def _example(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_gray_scott_example_forms_spots(tmp_path):
+    gs = _example("gray_scott")
+    uv = gs.main(["--n", "64", "--steps", "1500", "--out", str(tmp_path / "gs.png")])
+    assert (tmp_path / "gs.png").stat().st_size > 0
+    # v grows from the seeded square and stays a concentration
+    assert 0.0 <= uv[1].min() and 0.2 < uv[1].max() < 1.0 and 0.0 < uv[0].min()
+
+
+def test_wave_example_converges_at_order_4():
+    wave = _example("wave_2d")
+    errors, orders = wave.main(["--sizes", "17", "33", "65"])
+    assert errors[-1] < 1e-6 and all(o > 3.7 for o in orders), orders
+
+
+def test_poisson_example_converges_at_orders_2_and_4():
+    poisson = _example("poisson")
+    results = poisson.main(["--sizes", "17", "33", "65"])
+    for accuracy, errs in results.items():
+        rates = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
+        assert (rates > accuracy - 0.3).all(), (accuracy, rates)
