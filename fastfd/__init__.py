@@ -43,6 +43,7 @@ from .gradcheck import (
 from .grid import (
     Curl,
     Diff,
+    DivKGrad,
     Divergence,
     Gradient,
     Identity,
@@ -88,5 +89,6 @@ __all__ = [
     "Gradient",
     "Divergence",
     "Curl",
+    "DivKGrad",
     "fuse",
 ]

@@ -53,6 +53,7 @@ from ._laplacian import laplacian
 from ._operator import (
     Curl,
     Diff,
+    DivKGrad,
     Divergence,
     Gradient,
     Identity,
@@ -78,5 +79,6 @@ __all__ = [
     "Gradient",
     "Divergence",
     "Curl",
+    "DivKGrad",
     "fuse",
 ]

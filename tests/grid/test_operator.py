@@ -277,3 +277,49 @@ def test_errors_name_the_argument(call, exc, match):
 
 def test_top_level_names():
     assert fastfd.Diff is Diff and fastfd.Laplacian is Laplacian
+
+
+# ------------------------------------------------------------ div(k grad u)
+def conservative_reference(u, k, h):
+    """(k[i+1/2](u[i+1]-u[i]) - k[i-1/2](u[i]-u[i-1])) / h**2 summed over axes,
+    on the interior, by NumPy slicing."""
+    out = np.zeros(tuple(n - 2 for n in u.shape))
+    for a in range(u.ndim):
+        def sl(lo, hi, a=a):
+            return tuple(slice(lo, u.shape[a] + hi) if b == a else slice(1, u.shape[b] - 1)
+                         for b in range(u.ndim))
+        kp = (k[sl(1, -1)] + k[sl(2, 0)]) / 2
+        km = (k[sl(1, -1)] + k[sl(0, -2)]) / 2
+        out += (kp * (u[sl(2, 0)] - u[sl(1, -1)]) - km * (u[sl(1, -1)] - u[sl(0, -2)])) / h[a] ** 2
+    return out
+
+
+def test_div_k_grad_is_the_conservative_form():
+    from fastfd.grid import DivKGrad
+    k = 1 + RNG.random(U2.shape)
+    op = DivKGrad(k, dx=[0.5, 0.25])
+    close(op(U2, boundary="valid"), conservative_reference(U2, k, [0.5, 0.25]), scale=100)
+    close(op.matrix(U2.shape) @ U2.ravel(), op(U2).ravel(), scale=100)
+
+
+def test_div_k_grad_conserves_on_a_periodic_grid():
+    from fastfd.grid import DivKGrad
+    k = 1 + RNG.random(U3.shape)
+    flux = DivKGrad(k, dx=0.3, periodic=True)(U3, boundary="periodic")
+    assert abs(flux.sum()) < 1e-12 * np.abs(flux).sum()
+
+
+def test_div_k_grad_converges_at_order_2():
+    from fastfd.grid import DivKGrad
+    errs = []
+    for n in (17, 33, 65):
+        x = np.linspace(0, 1, n)
+        h = x[1] - x[0]
+        X, Y = np.meshgrid(x, x, indexing="ij")
+        k = 1 + X * Y
+        u = np.sin(X) * np.cos(Y)
+        # div(k grad u) = k lap(u) + grad k . grad u
+        ref = k * (-2 * u) + Y * np.cos(X) * np.cos(Y) - X * np.sin(X) * np.sin(Y)
+        errs.append(np.abs(DivKGrad(k, dx=h)(u, boundary="valid") - ref[1:-1, 1:-1]).max())
+    rates = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
+    assert (rates > 1.8).all(), rates
