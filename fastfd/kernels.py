@@ -508,7 +508,8 @@ def _lap3(u, dz, dy, dx, out, mode, accuracy):
 
 @overload(_lap2, jit_options={"fastmath": FASTMATH})
 def _lap2_impl(u, dy, dx, out, mode, accuracy):
-    msg = _wrong_ndim("laplacian_2d", 2, u, out)
+    msg = _wrong_ndim("laplacian_2d", 2, u, out) or _nd.wrong_int(
+        "laplacian_2d", accuracy=(accuracy, "2, 4 or 6"))
     if msg is not None:
         def bad(u, dy, dx, out, mode, accuracy):
             raise ValueError(msg)
@@ -537,7 +538,8 @@ def _lap2_impl(u, dy, dx, out, mode, accuracy):
 
 @overload(_lap3, jit_options={"fastmath": FASTMATH})
 def _lap3_impl(u, dz, dy, dx, out, mode, accuracy):
-    msg = _wrong_ndim("laplacian_3d", 3, u, out)
+    msg = _wrong_ndim("laplacian_3d", 3, u, out) or _nd.wrong_int(
+        "laplacian_3d", accuracy=(accuracy, "2, 4 or 6"))
     if msg is not None:
         def bad(u, dz, dy, dx, out, mode, accuracy):
             raise ValueError(msg)
@@ -641,7 +643,9 @@ def _deriv(u, dx, axis, out, mode, order, accuracy):
 
 @overload(_deriv, jit_options={"fastmath": FASTMATH})
 def _deriv_impl(u, dx, axis, out, mode, order, accuracy):
-    msg = _nd.wrong_ndim("derivative", (1, 2, 3), u, out)
+    msg = _nd.wrong_ndim("derivative", (1, 2, 3), u, out) or _nd.wrong_int(
+        "derivative", axis=(axis, "an integer"), order=(order, "1 or 2"),
+        accuracy=(accuracy, "2, 4 or 6"))
     if msg is not None:
         def bad(u, dx, axis, out, mode, order, accuracy):
             raise ValueError(msg)
@@ -735,7 +739,9 @@ def _mixed(u, dx_a, dx_b, axis_a, axis_b, out, mode, accuracy):
 
 @overload(_mixed, jit_options={"fastmath": FASTMATH})
 def _mixed_impl(u, dx_a, dx_b, axis_a, axis_b, out, mode, accuracy):
-    msg = _nd.wrong_ndim("mixed_derivative", (2, 3), u, out)
+    msg = _nd.wrong_ndim("mixed_derivative", (2, 3), u, out) or _nd.wrong_int(
+        "mixed_derivative", axis_a=(axis_a, "an integer"), axis_b=(axis_b, "an integer"),
+        accuracy=(accuracy, "2, 4 or 6"))
     if msg is not None:
         def bad(u, dx_a, dx_b, axis_a, axis_b, out, mode, accuracy):
             raise ValueError(msg)
