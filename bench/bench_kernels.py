@@ -160,3 +160,118 @@ def test_lap2_numpy(role, plane):
 def test_lap2_roofline(role, plane):
     u, out = plane
     role("roofline", G2)(_warm(lambda: np.copyto(out, u)))
+
+
+# N-d kernels from inside user njit code (the way a simulation calls them).
+
+
+@numba.njit
+def _user_derivative(u, out, axis, order, accuracy):
+    kernels.derivative(u, H, axis, out, kernels.ONE_SIDED, order, accuracy)
+
+
+@numba.njit
+def _user_lap3(u, out, accuracy):
+    kernels.laplacian_3d(u, H, H, H, out, kernels.ONE_SIDED, accuracy)
+
+
+@pytest.fixture(scope="module")
+def square():
+    u = np.random.default_rng(5).standard_normal((4000, 4000))
+    return u, np.empty_like(u)
+
+
+GD = "kernels: derivative axis 0 (order 1, accuracy 2) from user njit, 4000^2 float64"
+
+
+def test_axis0_fastfd(role, square):
+    u, out = square
+    role("fastfd", GD)(_warm(lambda: _user_derivative(u, out, 0, 1, 2)))
+
+
+def test_axis0_fastfd_columns(role, square):
+    # the old way: the 1-D kernel on each strided column
+    u, out = square
+
+    @numba.njit
+    def columns(u, out):
+        for j in range(u.shape[1]):
+            kernels.centered_diff(u[:, j], H, out[:, j])
+
+    role("centered_diff per column", GD)(_warm(lambda: columns(u, out)))
+
+
+def test_axis0_numpy(role, square):
+    u, out = square
+    o = out[1:-1]
+
+    def f():
+        np.subtract(u[2:], u[:-2], out=o)
+        np.divide(o, 2 * H, out=o)
+
+    role("numpy", GD)(_warm(f))
+
+
+def test_axis0_roofline(role, square):
+    u, out = square
+    role("roofline", GD)(_warm(lambda: np.copyto(out, u)))
+
+
+GD4 = "kernels: derivative axis 0 (order 2, accuracy 4) from user njit, 4000^2 float64"
+
+
+def test_axis0_acc4_fastfd(role, square):
+    u, out = square
+    role("fastfd", GD4)(_warm(lambda: _user_derivative(u, out, 0, 2, 4)))
+
+
+def test_axis0_acc4_numpy(role, square):
+    u, out = square
+    c = 1 / (12 * H**2)
+
+    def f():
+        out[2:-2] = (-u[:-4] + 16 * u[1:-3] - 30 * u[2:-2] + 16 * u[3:-1] - u[4:]) * c
+
+    role("numpy", GD4)(_warm(f))
+
+
+def test_axis0_acc4_roofline(role, square):
+    u, out = square
+    role("roofline", GD4)(_warm(lambda: np.copyto(out, u)))
+
+
+G34 = "kernels: laplacian_3d accuracy 4 one-sided from user njit, 256^3 float64"
+
+
+@pytest.fixture(scope="module")
+def cube():
+    u = np.random.default_rng(6).standard_normal((256, 256, 256))
+    return u, np.empty_like(u)
+
+
+def test_lap3_acc4_fastfd(role, cube):
+    u, out = cube
+    role("fastfd", G34)(_warm(lambda: _user_lap3(u, out, 4)))
+
+
+def test_lap3_acc4_numpy(role, cube):
+    u, out = cube
+    c = 1 / (12 * H**2)
+    s = slice(2, -2)
+
+    def f():
+        o = out[s, s, s]
+        o[...] = -90 * u[s, s, s]
+        for ax in range(3):
+            for off, w in ((-2, -1), (-1, 16), (1, 16), (2, -1)):
+                idx = [s, s, s]
+                idx[ax] = slice(2 + off, u.shape[ax] - 2 + off)
+                o += w * u[tuple(idx)]
+        o *= c
+
+    role("numpy", G34)(_warm(f))
+
+
+def test_lap3_acc4_roofline(role, cube):
+    u, out = cube
+    role("roofline", G34)(_warm(lambda: np.copyto(out, u)))
