@@ -20,6 +20,13 @@ overhead:
 >>> bool(np.allclose(u, x**2 + 10 * 1e-3 * 2.0))
 True
 
+N-d arrays: :func:`derivative` differentiates along any axis of a 1-, 2-
+or 3-D array (order 1 or 2, accuracy 2, 4 or 6), :func:`mixed_derivative`
+gives ``d2u / (dx_a dx_b)``, and :func:`laplacian_2d` / :func:`laplacian_3d`
+take ``accuracy=2, 4 or 6``. Spacings of N-d kernels are given in axis
+order, as the array is indexed: ``(dy, dx)`` for ``u[y, x]``, ``(dz, dy,
+dx)`` for ``u[z, y, x]``; the first spacing is always axis 0's.
+
 One name, three kinds of input: ``fastfd.centered_diff(f, x, h)``
 differentiates a callable ``f`` at ``x``, ``fastfd.grid.centered_diff(u, dx,
 axis=...)`` a sampled array (validated, allocating), and
@@ -126,11 +133,17 @@ def forward_diff(u, dx, out, mode=ONE_SIDED):
     ``out[i] = (u[i+1] - u[i]) / dx`` for ``i < n - 1``; the last point uses
     the backward difference ``(u[n-1] - u[n-2]) / dx``.
 
+    With ``mode`` (optional, default ``ONE_SIDED``, the rule above):
+    ``PERIODIC``: the last point is ``(u[0] - u[n-1]) / dx``; ``INTERIOR``: it is
+    not written.
+
     Parameters
     ----------
     u : 1-D array, length ``n >= 2``
     dx : float, > 0
     out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
+    mode : int, optional
+        ``ONE_SIDED`` (default), ``PERIODIC`` or ``INTERIOR``.
 
     Raises
     ------
@@ -138,7 +151,8 @@ def forward_diff(u, dx, out, mode=ONE_SIDED):
         ``u`` and ``out`` not float arrays of one dtype (integer ``u`` is
         refused: the kernels would truncate ``1/dx``), ``dx`` not positive
         and finite; ``out`` not of ``u``'s length, ``u`` shorter than 2, ``u`` or ``out``
-        not 1-D, or ``out`` overlapping ``u`` in memory.
+        not 1-D, ``out`` overlapping ``u`` in memory, or ``mode`` not one of the
+        three.
 
     Examples
     --------
@@ -167,11 +181,17 @@ def backward_diff(u, dx, out, mode=ONE_SIDED):
     ``out[i] = (u[i] - u[i-1]) / dx`` for ``i >= 1``; the first point uses
     the forward difference ``(u[1] - u[0]) / dx``.
 
+    With ``mode`` (optional, default ``ONE_SIDED``, the rule above):
+    ``PERIODIC``: the first point is ``(u[0] - u[n-1]) / dx``; ``INTERIOR``: it is
+    not written.
+
     Parameters
     ----------
     u : 1-D array, length ``n >= 2``
     dx : float, > 0
     out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
+    mode : int, optional
+        ``ONE_SIDED`` (default), ``PERIODIC`` or ``INTERIOR``.
 
     Raises
     ------
@@ -179,7 +199,8 @@ def backward_diff(u, dx, out, mode=ONE_SIDED):
         ``u`` and ``out`` not float arrays of one dtype (integer ``u`` is
         refused: the kernels would truncate ``1/dx``), ``dx`` not positive
         and finite; ``out`` not of ``u``'s length, ``u`` shorter than 2, ``u`` or ``out``
-        not 1-D, or ``out`` overlapping ``u`` in memory.
+        not 1-D, ``out`` overlapping ``u`` in memory, or ``mode`` not one of the
+        three.
 
     Examples
     --------
@@ -210,11 +231,17 @@ def centered_diff(u, dx, out, mode=ONE_SIDED):
     image), as ``np.gradient(u, dx, edge_order=2)`` does. Exact for
     quadratics.
 
+    With ``mode`` (optional, default ``ONE_SIDED``, the rule above):
+    ``PERIODIC``: the end points wrap, ``(u[1] - u[n-1]) / (2 dx)`` and
+    ``(u[0] - u[n-2]) / (2 dx)``; ``INTERIOR``: they are not written.
+
     Parameters
     ----------
     u : 1-D array, length ``n >= 3``
     dx : float, > 0
     out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
+    mode : int, optional
+        ``ONE_SIDED`` (default), ``PERIODIC`` or ``INTERIOR``.
 
     Raises
     ------
@@ -222,7 +249,8 @@ def centered_diff(u, dx, out, mode=ONE_SIDED):
         ``u`` and ``out`` not float arrays of one dtype (integer ``u`` is
         refused: the kernels would truncate ``1/dx``), ``dx`` not positive
         and finite; ``out`` not of ``u``'s length, ``u`` shorter than 3, ``u`` or ``out``
-        not 1-D, or ``out`` overlapping ``u`` in memory.
+        not 1-D, ``out`` overlapping ``u`` in memory, or ``mode`` not one of the
+        three.
 
     Examples
     --------
@@ -252,11 +280,17 @@ def second_diff(u, dx, out, mode=ONE_SIDED):
     use the 4-point one-sided ``(2 u[0] - 5 u[1] + 4 u[2] - u[3]) / dx**2``
     (and its mirror image), also ``O(dx**2)``. Exact for cubics.
 
+    With ``mode`` (optional, default ``ONE_SIDED``, the rule above):
+    ``PERIODIC``: the end points wrap (then ``n >= 3`` suffices);
+    ``INTERIOR``: they are not written (``n >= 3``).
+
     Parameters
     ----------
     u : 1-D array, length ``n >= 4``
     dx : float, > 0
     out : 1-D array, length ``n``, same dtype as ``u``, not overlapping ``u``
+    mode : int, optional
+        ``ONE_SIDED`` (default), ``PERIODIC`` or ``INTERIOR``.
 
     Raises
     ------
@@ -264,7 +298,8 @@ def second_diff(u, dx, out, mode=ONE_SIDED):
         ``u`` and ``out`` not float arrays of one dtype (integer ``u`` is
         refused: the kernels would truncate ``1/dx``), ``dx`` not positive
         and finite; ``out`` not of ``u``'s length, ``u`` shorter than 4, ``u`` or ``out``
-        not 1-D, or ``out`` overlapping ``u`` in memory.
+        not 1-D, ``out`` overlapping ``u`` in memory, or ``mode`` not one of the
+        three.
 
     Examples
     --------
