@@ -85,6 +85,15 @@ CASES = {
         "def g(x):\n    return np.sin(x[0] - x[1]) + x[1] * np.exp(x[0])\n"
         "g(np.ones(2))",
         "fastfd.gradient(g, [1.0, 1.0])"),
+    "fuse(Gray-Scott) and one step, 256^2 periodic": (
+        "import numba, numpy as np\n"
+        "@numba.njit\n"
+        "def gs(u, v, lu, lv):\n"
+        "    uvv = u * v * v\n"
+        "    return u + 0.16 * lu - uvv + 0.037 * (1 - u), v + 0.08 * lv + uvv - 0.1 * v\n"
+        "UV, new = np.ones((2, 256, 256)), np.empty((2, 256, 256))",
+        "L = fastfd.Laplacian(2)\n"
+        "fastfd.fuse(gs, L.on(0), L.on(1), shape=(256, 256), boundary='periodic')(UV, new)"),
 }
 
 
@@ -175,6 +184,12 @@ def test_first_centered_diff_automatic_step(role):
 
 def test_first_gradient_of_compiled_g(role):
     _first_call(role, "gradient(g, [1., 1.]), g already compiled", "fastfd")
+
+
+def test_first_fused_gray_scott(role):
+    # the generated interior kernel loads from the disk cache; the step, a
+    # closure over the user's function, compiles in every process
+    _first_call(role, "fuse(Gray-Scott) and one step, 256^2 periodic", "fastfd")
 
 
 TARGETS = {"check_gradient, Python loss, 3 parameters": "< 0.1 s",
