@@ -257,7 +257,7 @@ class Operator:
             out = np.empty(plan.out_shape, dtype=dtype)
         else:
             check_out(out, plan.out_shape, dtype, inputs=(u,))
-        _launch(plan, u3, out.reshape(plan.out3) if out.size else out, 1.0, 0.0)
+        _launch_into(plan, u3, out)
         return out
 
     def _prepare(self, u, boundary):
@@ -652,6 +652,19 @@ class _Plan:
         return self._kernels
 
 
+def _launch_into(plan, u3, out):
+    """``out[...] = op(u)`` for an `out` of any layout (the kernels write a
+    C-contiguous block: another layout is filled through one)."""
+    if out.size == 0:
+        return
+    if out.flags.c_contiguous:
+        _launch(plan, u3, out.reshape(plan.out3), 1.0, 0.0)
+    else:
+        block = np.empty(plan.out3, dtype=out.dtype)
+        _launch(plan, u3, block, 1.0, 0.0)
+        out[...] = block.reshape(out.shape)
+
+
 def _launch(plan, u3, out3, alpha, beta):
     if out3.size == 0:
         return
@@ -792,7 +805,7 @@ class VectorOperator:
         else:
             check_out(out, shape, dtype, inputs=(u,))
         for k, (plan, u3, _, _) in enumerate(plans):
-            _launch(plan, u3, out[k].reshape(plan.out3), 1.0, 0.0)
+            _launch_into(plan, u3, out[k])
         return out
 
     def matrix(self, shape, boundary="one-sided"):
