@@ -32,9 +32,8 @@ from numba import njit, types
 from numba.extending import overload
 
 from .._config import CACHE, FASTMATH
-from .simple import (NAMES, INTERIOR, PERIODIC, add_scaled, bad_mode, fail_axis, fail_mode,
-                     fail_overlap, fail_shape, mode_is_int, overlaps, real_like, scale_into,
-                     short_axis)
+from .simple import (NAMES, INTERIOR, PERIODIC, bad_mode, fail_axis, fail_mode,
+                     fail_overlap, fail_shape, mode_is_int, overlaps, real_like, short_axis)
 
 
 @njit(cache=CACHE, fastmath=FASTMATH, inline="always")
@@ -47,8 +46,9 @@ def _put(o, k, v, add):
 
 @njit(cache=CACHE, fastmath=FASTMATH)
 def _pairs(o, c, m1, p1, m2, p2, m3, p3, w0, w1, w2, w3, m, odd, add):
-    """o (+)= w0 c + sum_s ws (ps +- ms) over equal-length slices; one loop
-    per (m, parity), streams not used by ``m`` are ignored."""
+    """o (+)= sum_s ws (ps - ms) (odd) or sum_s ws ((ps - c) + (ms - c))
+    (even) over equal-length slices; one loop per (m, parity), streams not
+    used by ``m`` are ignored."""
     n = o.shape[0]
     if odd:
         if m == 1:
@@ -62,16 +62,32 @@ def _pairs(o, c, m1, p1, m2, p2, m3, p3, w0, w1, w2, w3, m, odd, add):
                 _put(o, k, w1 * (p1[k] - m1[k]) + w2 * (p2[k] - m2[k])
                      + w3 * (p3[k] - m3[k]), add)
     else:
+        # w0 = -2 (w1 + ... + wm) exactly, so the centre enters as differences:
+        # a constant gives exactly 0 (w0 c + ... left about 1e-15 / h**2)
         if m == 1:
             for k in range(n):
-                _put(o, k, w0 * c[k] + w1 * (p1[k] + m1[k]), add)
+                _put(o, k, w1 * ((p1[k] - c[k]) + (m1[k] - c[k])), add)
         elif m == 2:
             for k in range(n):
-                _put(o, k, w0 * c[k] + w1 * (p1[k] + m1[k]) + w2 * (p2[k] + m2[k]), add)
+                ck = c[k]
+                _put(o, k, w1 * ((p1[k] - ck) + (m1[k] - ck))
+                     + w2 * ((p2[k] - ck) + (m2[k] - ck)), add)
         else:
             for k in range(n):
-                _put(o, k, w0 * c[k] + w1 * (p1[k] + m1[k]) + w2 * (p2[k] + m2[k])
-                     + w3 * (p3[k] + m3[k]), add)
+                ck = c[k]
+                _put(o, k, w1 * ((p1[k] - ck) + (m1[k] - ck)) + w2 * ((p2[k] - ck) + (m2[k] - ck))
+                     + w3 * ((p3[k] - ck) + (m3[k] - ck)), add)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def diff_into(o, w, a, c, store):
+    """o = w (a - c) if ``store``, else o += w (a - c)."""
+    if store:
+        for k in range(o.shape[0]):
+            o[k] = w * (a[k] - c[k])
+    else:
+        for k in range(o.shape[0]):
+            o[k] += w * (a[k] - c[k])
 
 
 @njit(cache=CACHE, fastmath=FASTMATH, inline="always")
@@ -141,25 +157,30 @@ def across(o, V, q, lo, hi, cent, edge, sc, odd, mode, add):
         _pairs(o, c, r1m, r1p, r2m, r2p, r3m, r3p, w0, w1, w2, w3, m, odd, add)
         return
     width = edge.shape[1]
+    c = V[q, lo:hi]
+    first = not add
     for t in range(width):
         j, w = tap(t, q, n, cent, edge, m, odd, mode)
-        wt = real_like(w, V) * sc
-        if t == 0 and not add:
-            scale_into(o, wt, V[j, lo:hi])
-        else:
-            add_scaled(o, wt, V[j, lo:hi])
+        if j == q:
+            continue
+        diff_into(o, real_like(w, V) * sc, V[j, lo:hi], c, first)
+        first = False
 
 
 @njit(cache=CACHE, fastmath=FASTMATH, inline="always")
 def _point(o, c, k, cent, edge, sc, odd, mode, add):
+    """One point from its taps, as ``sum w (c[j] - c[k])`` over the taps
+    ``j != k`` (the weights of a derivative sum to zero, so a constant gives
+    exactly 0)."""
     n = c.shape[0]
     m = cent.shape[0] - 1
     cnt = ntaps(k, n, m, edge.shape[1], odd, mode)
-    j, w = tap(0, k, n, cent, edge, m, odd, mode)
-    acc = (real_like(w, c) * sc) * c[j]
-    for t in range(1, cnt):
+    ck = c[k]
+    acc = ck - ck
+    for t in range(cnt):
         j, w = tap(t, k, n, cent, edge, m, odd, mode)
-        acc += (real_like(w, c) * sc) * c[j]
+        if j != k:
+            acc += (real_like(w, c) * sc) * (c[j] - ck)
     _put(o, k, acc, add)
 
 
@@ -227,35 +248,32 @@ def _flat_pairs(o, f, b, e, d, w0, w1, w2, w3, m, odd, add):
 @njit(cache=CACHE, fastmath=FASTMATH, inline="always")
 def _row_end_flat(o, f, base, n, k, cent, edge, sc, odd, mode):
     """o[base + k] = derivative along the row ``f[base:base + n]`` at an end
-    point ``k`` (``k < m`` or ``k >= n - m``): wrapped pairs or one-sided."""
+    point ``k`` (``k < m`` or ``k >= n - m``): wrapped pairs or one-sided,
+    in the difference forms of ``_pairs`` and ``_point``."""
     m = cent.shape[0] - 1
+    ck = f[base + k]
+    acc = ck - ck
     if mode == PERIODIC:
-        if odd:
-            acc = (real_like(cent[1], f) * sc) * (f[base + (k + 1) % n]
-                                                  - f[base + (k - 1 + n) % n])
-        else:
-            acc = (real_like(cent[0], f) * sc) * f[base + k] + (real_like(cent[1], f) * sc) * (
-                f[base + (k + 1) % n] + f[base + (k - 1 + n) % n])
-        for s in range(2, m + 1):
+        for s in range(1, m + 1):
+            p = f[base + (k + s) % n]
+            q = f[base + (k - s + n) % n]
             if odd:
-                acc += (real_like(cent[s], f) * sc) * (f[base + (k + s) % n]
-                                                       - f[base + (k - s + n) % n])
+                acc += (real_like(cent[s], f) * sc) * (p - q)
             else:
-                acc += (real_like(cent[s], f) * sc) * (f[base + (k + s) % n]
-                                                       + f[base + (k - s + n) % n])
+                acc += (real_like(cent[s], f) * sc) * ((p - ck) + (q - ck))
         o[base + k] = acc
         return
     width = edge.shape[1]
     if k < m:
-        acc = (real_like(edge[k, 0], f) * sc) * f[base]
-        for j in range(1, width):
-            acc += (real_like(edge[k, j], f) * sc) * f[base + j]
+        for j in range(width):
+            if j != k:
+                acc += (real_like(edge[k, j], f) * sc) * (f[base + j] - ck)
         o[base + k] = acc
         return
     r = n - 1 - k
-    acc = (real_like(edge[r, 0], f) * sc) * f[base + n - 1]
-    for j in range(1, width):
-        acc += (real_like(edge[r, j], f) * sc) * f[base + n - 1 - j]
+    for j in range(width):
+        if j != r:
+            acc += (real_like(edge[r, j], f) * sc) * (f[base + n - 1 - j] - ck)
     o[base + k] = -acc if odd else acc
 
 
@@ -459,9 +477,11 @@ def _lap_rows_flat(o, c, V0, i, ja, jb, n2, cent, edge, sx, sy, sz, mode, has_x)
             _pairs(ob, cb, V0[(i - 1 + n0) % n0, b:e], V0[(i + 1) % n0, b:e], r2m, r2p,
                    r3m, r3p, x0, x1, x2, x3, m, False, True)
         else:
+            ci = V0[i, b:e]
             for t in range(edge.shape[1]):
                 j0, w = tap(t, i, n0, cent, edge, m, False, mode)
-                add_scaled(ob, real_like(w, c) * sx, V0[j0, b:e])
+                if j0 != i:
+                    diff_into(ob, real_like(w, c) * sx, V0[j0, b:e], ci, False)
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)

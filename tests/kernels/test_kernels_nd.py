@@ -440,3 +440,25 @@ def test_1d_mode_preconditions():
     with pytest.raises(ValueError, match=r"^forward_diff: mode must be .* got True \(a bool"):
         kernels.forward_diff(np.ones(5), 0.1, out, True)
     assert not out.any()
+
+
+def test_constant_gives_exact_zero_every_kernel_and_mode():
+    # the centre and edge weights enter as differences u[j] - u[i]
+    c2 = np.full((9, 10), np.pi)
+    c3 = np.full((8, 9, 10), np.pi)
+    for mode in MODES:
+        for order in (1, 2):
+            for acc in (2, 4, 6):
+                for u in (c2, c3):
+                    for axis in range(u.ndim):
+                        out = np.zeros_like(u)
+                        user_derivative(u, 0.1, axis, out, mode, order, acc)
+                        assert (out == 0).all(), (mode, order, acc, u.ndim, axis)
+        for acc in (4, 6):
+            o2, o3 = np.zeros_like(c2), np.zeros_like(c3)
+            user_lap2(c2, 0.1, 0.3, o2, mode, acc)
+            user_lap3(c3, 0.1, 0.3, 0.2, o3, mode, acc)
+            assert (o2 == 0).all() and (o3 == 0).all()
+            user_mixed(c2, 0.1, 0.3, 0, 1, o2, mode, acc)
+            user_mixed(c3, 0.1, 0.3, 0, 2, o3, mode, acc)
+            assert (o2 == 0).all() and (o3 == 0).all()
