@@ -197,4 +197,90 @@ def row_source(groups, ncoef, nfields=0, nout=1, fused=False):
                   "    nj = j1 - j0",
                   f"    for q in {'prange' if par else 'range'}((i1 - i0) * nj):",
                   f"        {call}", "", ""]
+    lines += _flat_source(names, inner, columns, edge_exprs, len(groups), ncoef, nfields,
+                          nout, fused, cache, opts, wargs, loads)
     return "\n".join(lines)
+
+
+def _flat_source(names, inner, columns, edge_exprs, nops, ncoef, nfields, nout, fused,
+                 cache, opts, wargs, loads):
+    """``flat_serial`` / ``flat_parallel``: the interior of each plane ``i``
+    as one contiguous run of the flattened arrays, rows ``j0:j1`` from
+    column ``k0`` of the first to ``k1`` of the last, so a C array of short
+    rows is still one long vectorized loop (a call per 256-point row cost
+    more than its arithmetic). The run also covers the edge columns of its
+    inner rows, with values of no meaning; ``_edges`` then writes every edge
+    column. Only for outputs of the input's shape written, not accumulated
+    (``beta == 0``)."""
+    src, dst = ("F", "G") if fused else ("u", "out")
+    lines = [f"@njit({cache}{opts})",
+             f"def _run({src}f, {dst}f, {'fn' if fused else 'cf, alpha'}, start, n, V, S0, S1"
+             f"{wargs}):"]
+    for (f, a, b, c), sname in names.slices.items():
+        d = f"{f} * V + {a} * S0 + {b} * S1 + {c}"
+        lines.append(f"    {sname} = {src}f[start + {d}:start + {d} + n]")
+    if fused:
+        for r in range(nout):
+            lines.append(f"    gs{r} = Gf[{r} * V + start:{r} * V + start + n]")
+        here = [f"{names.slice(f, 0, 0, 0)}[k]" for f in range(nfields)]
+        call = "fn(" + ", ".join(here + inner) + ")"
+        lines.append("    for k in range(n):")
+        if nout == 1:
+            lines.append(f"        gs0[k] = {call}")
+        else:
+            lines.append(f"        v = {call}")
+            lines += [f"        gs{r}[k] = v[{r}]" for r in range(nout)]
+    else:
+        for c in range(ncoef):
+            lines.append(f"    c{c} = cf[{c} * V + start:{c} * V + start + n]")
+        lines += ["    os = outf[start:start + n]", "    for k in range(n):",
+                  f"        os[k] = alpha * ({inner[0]})"]
+    lines += ["", ""]
+    # the edge columns of one row, as in _row
+    head = "F, G, fn" if fused else "u, out, coef, lo, alpha"
+    lines += [f"@njit({cache}{opts})", f"def _edges({head}, i, j{wargs}):",
+              f"    n2 = {'G.shape[3]' if fused else 'out.shape[2]'}"]
+    for col in columns:
+        k = _index(*col)
+        if fused:
+            at = [f"F[{f}, i, j, {k}]" for f in range(nfields)]
+            call = "fn(" + ", ".join(at + [edge_exprs[(g, col)] for g in range(nops)]) + ")"
+            if nout == 1:
+                lines.append(f"    G[0, i, j, {k}] = {call}")
+            else:
+                lines.append(f"    v = {call}")
+                lines += [f"    G[{r}, i, j, {k}] = v[{r}]" for r in range(nout)]
+        else:
+            lines.append(f"    out[i, j, {k}] = alpha * ({edge_exprs[(0, col)]})")
+    if not columns:
+        lines.append("    pass")
+    lines += ["", ""]
+    args = "F, G, W, fn" if fused else "u, out, W, coef, lo, alpha"
+    flat = "Ff, Gf, fn" if fused else "uf, outf, cf, alpha"
+    prep = (["    Ff = F.ravel()", "    Gf = G.ravel()", "    n0, n1, n2 = G.shape[1:]"]
+            if fused else
+            ["    uf = u.ravel()", "    outf = out.ravel()", "    cf = coef.ravel()",
+             "    n0, n1, n2 = out.shape"])
+    edges_call = f"_edges({head}, i0 + q // nj, j0 + q % nj{wargs})"
+    for par in (False, True):
+        rng = "prange" if par else "range"
+        lines += [f"@njit({'parallel=True, ' if par else ''}{cache}{opts})",
+                  f"def flat_{'parallel' if par else 'serial'}({args}, i0, i1, j0, j1, k0, k1, "
+                  "pieces):",
+                  loads or "    pass"] + prep + [
+                  "    V = n0 * n1 * n2",
+                  "    S0 = n1 * n2",
+                  "    S1 = n2",
+                  "    span = (j1 - 1 - j0) * n2 + k1 - k0",
+                  f"    for q in {rng}((i1 - i0) * pieces):",
+                  "        i = i0 + q // pieces",
+                  "        p = q % pieces",
+                  "        a = p * span // pieces",
+                  "        b = (p + 1) * span // pieces",
+                  "        start = (i * n1 + j0) * n2 + k0 + a",
+                  f"        _run({flat}, start, b - a, V, S0, S1{wargs})",
+                  "    nj = j1 - j0",
+                  f"    for q in {rng}((i1 - i0) * nj):",
+                  f"        {edges_call}",
+                  "", ""]
+    return lines

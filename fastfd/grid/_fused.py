@@ -148,9 +148,11 @@ def fuse(fn, *ops, shape, nout=None, boundary="one-sided", dtype=np.float64, par
                            + [w for _, _, ws in built for w in ws], dtype=dtype)
         mod = _codegen.load(_codegen.row_source([g for g, _, _ in built], 0, nfields=m,
                                                 nout=nout, fused=True))
-        interior = mod.interior_parallel if parallel else mod.interior_serial
+        interior = mod.flat_parallel if parallel else mod.flat_serial
+        span = (j1 - 1 - j0) * n2 + k1 - k0
+        pieces = int(max(1, min(64, span // 8192))) if parallel else 1
     else:
-        weights, interior = np.zeros(1, dtype), None
+        weights, interior, pieces = np.zeros(1, dtype), None, 1
     shell_fn = _codegen.load(_shell_source(m, len(plans), nout)).shell
     ii, jj = np.meshgrid(np.arange(n0), np.arange(n1), indexing="ij")
     inside = (ii >= i0) & (ii < i1) & (jj >= j0) & (jj < j1)
@@ -185,7 +187,8 @@ def fuse(fn, *ops, shape, nout=None, boundary="one-sided", dtype=np.float64, par
         "        G3 = G.reshape(out3)",
     ]
     if has_interior:
-        body.append(f"        interior(F3, G3, W, fn, {i0}, {i1}, {j0}, {j1}, {k0}, {k1})")
+        body.append(f"        interior(F3, G3, W, fn, {i0}, {i1}, {j0}, {j1}, {k0}, {k1}, "
+                    f"{pieces})")
     if seg.shape[0]:
         body.append("        S = np.empty(scratch_shape, dtype=G.dtype)")
         body += [f"        run{o}(F3, S[{o}])" for o in range(nops)]

@@ -337,8 +337,11 @@ class Operator:
         interior = None if kernels is None else kernels[1 if parallel else 0]
         has_interior = interior is not None
         weights = kernels[2] if has_interior else np.zeros(1, dtype)
+        flat = kernels[4 if parallel else 3] if has_interior else None
+        use_flat = has_interior and plan.flat
+        pieces = plan.pieces(parallel)
         if not has_interior:
-            interior = _k.apply_serial     # never called; keeps the closure typed
+            interior = flat = _k.apply_serial   # never called; keeps the closure typed
         region = plan.region or (0, 0, 0, 0, 0, 0)
         i0, i1, j0, j1, k0, k1 = region
         coef, lo, seg = plan.coef, plan.lo, plan.seg
@@ -379,7 +382,9 @@ class Operator:
             o3 = out.reshape(out3) if out.flags.c_contiguous else out.copy().reshape(out3)
             a = kind(alpha)
             b = kind(beta)
-            if has_interior:
+            if use_flat and b == 0:
+                flat(u3, o3, weights, coef, lo, a, i0, i1, j0, j1, k0, k1, pieces)
+            elif has_interior:
                 interior(u3, o3, weights, coef, lo, a, b, i0, i1, j0, j1, k0, k1)
             if has_seg:
                 run_segments(u3, o3, a, b)
@@ -545,7 +550,7 @@ class _Plan:
         self.scale = np.array([t.coef for t in terms] or [0.0], dtype=dtype)
         fields = [t.cfield for t in terms if t.cfield is not None]
         self.cidx = np.full(nt, -1, dtype=np.int64)
-        shape3 = (1,) * pad + tuple(shape)
+        shape3 = self.shape3 = (1,) * pad + tuple(shape)
         self.coef = np.zeros((max(len(fields), 1),) + ((1,) * MAX_NDIM if not fields
                                                         else shape3), dtype=dtype)
         j = 0
@@ -648,8 +653,23 @@ class _Plan:
             ncoef = self.coef.shape[0] if (self.cidx >= 0).any() else 0
             mod = _codegen.load(_codegen.row_source([group], ncoef))
             self._kernels = (mod.interior_serial, mod.interior_parallel,
-                             np.array(weights, dtype=self.scale.dtype))
+                             np.array(weights, dtype=self.scale.dtype),
+                             mod.flat_serial, mod.flat_parallel)
         return self._kernels
+
+    @property
+    def flat(self):
+        """Whether the flat pass applies: the output has the input's shape."""
+        return not self.lo.any() and self.out3 == self.shape3
+
+    def pieces(self, parallel):
+        """Work units per plane of the flat pass: about 8192 points each,
+        when parallel."""
+        if not parallel or self.region is None:
+            return 1
+        i0, i1, j0, j1, k0, k1 = self.region
+        span = (j1 - 1 - j0) * self.out3[2] + k1 - k0
+        return int(max(1, min(64, span // 8192)))
 
 
 def _launch_into(plan, u3, out):
@@ -671,7 +691,11 @@ def _launch(plan, u3, out3, alpha, beta):
     alpha, beta = out3.dtype.type(alpha), out3.dtype.type(beta)
     parallel = out3.size >= _config.PARALLEL_MIN and out3.shape[0] * out3.shape[1] > 1
     kernels = plan.interior_kernels()
-    if kernels is not None:
+    if kernels is not None and beta == 0 and plan.flat:
+        kernel = kernels[4] if parallel else kernels[3]
+        launch(kernel, 0, u3, out3, kernels[2], plan.coef, plan.lo, alpha, *plan.region,
+               plan.pieces(parallel))
+    elif kernels is not None:
         kernel = kernels[1] if parallel else kernels[0]
         launch(kernel, 0, u3, out3, kernels[2], plan.coef, plan.lo, alpha, beta,
                *plan.region)
