@@ -14,9 +14,9 @@ Every weight is cast to ``u``'s real dtype and multiplied by ``sc`` (the
 ``1/h**order`` scale times any outer factor, already in that dtype), so
 float32 stays float32.
 
-Two row primitives do all the work, and every loop runs over contiguous 1-D
-slices cut by the caller and indexed from 0 (a run-time offset inside the
-loop stopped LLVM vectorizing, see ``laplacian.py``):
+Two row primitives do the work on any layout, and every loop runs over
+contiguous 1-D slices cut by the caller and indexed from 0 (a run-time
+offset inside the loop stopped LLVM vectorizing, see ``laplacian.py``):
 
 * :func:`along` differentiates a row along itself (the last axis);
 * :func:`across` forms one output row from the neighbouring rows of a 2-D
@@ -25,7 +25,11 @@ loop stopped LLVM vectorizing, see ``laplacian.py``):
 
 Both either store (``add=False``) or accumulate (``add=True``) into ``o``,
 which lets a Laplacian or a mixed derivative build each output row while
-its inputs are still in cache.
+its inputs are still in cache. For C-contiguous arrays the drivers sweep
+many rows in one flat pass instead (see "Flat passes" below).
+
+Taps are summed as differences from the centre, ``w (u[j] - u[i])`` (the
+weights of a derivative sum to zero), so a constant gives exactly 0.
 """
 
 from numba import njit, types
@@ -220,12 +224,14 @@ def span(n, m, interior):
 
 
 # ---------------------------------------------------------------------------
-# Flat passes for C-contiguous arrays. A call per row of 256 points cost
-# about 150 ns beyond its loop (slices and their reference counts), 2-4x
-# the time of np.copyto for 256**3 arrays; consecutive rows of a C array are
-# one flat array, so rows are swept in one pass (shifted by 1 along the row,
-# by a row length across rows) and the few points where a shift along the
-# row wraps into the next row are recomputed from flat indices.
+# Flat passes for C-contiguous arrays. Calls per row are costly for short
+# rows (measured at 256**3, second derivative accuracy 4, as multiples of
+# np.copyto: along the last axis row by row 4.8x, flat 1.5x; along axis 1
+# row by row 3.5x, flat 1.8x). Consecutive rows of a C array are one flat
+# array, so rows are swept in one pass (shifted by 1 along the row, by a row
+# length across rows) and the few points where a shift along the row wraps
+# into the next row are recomputed from flat indices. The per-point helper
+# is inlined: as a call it cost 46 ns per point in cache, inlined 22 ns.
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
