@@ -772,7 +772,7 @@ def wrong_int(name, **args):
     must be)) that is not an integer, or None; decided at compile time (a
     float order or axis would not type further down)."""
     for arg, (typ, allowed) in args.items():
-        if isinstance(typ, types.Omitted) or (isinstance(typ, types.Integer)):
+        if isinstance(typ, (types.Omitted, types.NoneType)) or isinstance(typ, types.Integer):
             continue
         return f"{name}: {arg} must be {allowed}, got a value of type {typ}"
     return None
