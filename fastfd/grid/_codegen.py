@@ -120,19 +120,27 @@ def _sum(names, terms, edge=None):
     return " + ".join(out) if out else "0.0"
 
 
+def _store(call, nout, indent, target):
+    """Lines writing the `nout` results of `call` to ``target(r)``."""
+    if nout == 1:
+        return [f"{indent}{target(0)} = {call}"]
+    return [f"{indent}v = {call}"] + [f"{indent}{target(r)} = v[{r}]" for r in range(nout)]
+
+
 def row_source(groups, ncoef, nfields=0, nout=1, fused=False):
-    """Source of a module whose ``interior_serial`` / ``interior_parallel``
-    fill the rows ``i0:i1, j0:j1`` of the output: the interior columns
-    ``k0:k1`` in one vectorized loop, and the edge columns one by one, every
-    point as one expression.
+    """Source of the generated module of an operator (``fused`` False: one
+    group; ``out = alpha * op(u) + beta * out``) or of a fused update
+    (``fused``: the operators' values at a point and the `nfields` field
+    values there go to ``fn``, whose `nout` results are written to ``G``).
 
     `groups` has one entry per operator: ``(interior_terms, edges)`` with
     ``edges`` a list of ``((base, off), terms)`` per edge column (see
-    :func:`_sum`); the weights ``W`` come in the order the terms are listed,
-    operator by operator. Without `fused` there is one operator and the
-    output is ``out = alpha * op(u) + beta * out``; with `fused`, the
-    operators' values at a point and the `nfields` field values there go to
-    ``fn``, whose `nout` results are written to ``G``.
+    :func:`_sum`); the weights ``W`` are every operator's interior weights,
+    then every operator's edge weights, in the order listed. The module has
+    ``flat_serial`` / ``flat_parallel`` (:func:`_flat_source`) and, for an
+    operator, ``interior_serial`` / ``interior_parallel``: rows ``i0:i1,
+    j0:j1``, the interior columns ``k0:k1`` in one vectorized loop per row
+    and the edge columns one by one (for accumulation and smaller outputs).
     """
     names = _Names("F" if fused else "u")
     inner = [_sum(names, terms) for terms, _ in groups]
@@ -141,65 +149,51 @@ def row_source(groups, ncoef, nfields=0, nout=1, fused=False):
     for g, (_, edges) in enumerate(groups):
         for col, terms in edges:
             edge_exprs[(g, col)] = _sum(names, terms, col)
-    if fused:
-        here_in = [f"{names.slice(f, 0, 0, 0)}[k]" for f in range(nfields)]
     lines = ["import numpy as np", "from numba import njit, prange", "", ""]
     opts = f"fastmath={_config.FASTMATH}, nogil=True"
+    # a kernel taking the user's function cannot be cached (its type is
+    # that function in this process)
     cache = "" if fused else f"cache={_config.CACHE}, "
     wargs = "".join(f", {w}" for w in names.weights)
-    head = "F, G, fn" if fused else "u, out, coef, lo, alpha, beta"
-    lines += [f"@njit({cache}{opts})", f"def _row({head}, i, j, k0, k1{wargs}):"]
-    src = "F" if fused else "u"
-    lines.append(f"    n2 = {'G.shape[3]' if fused else 'out.shape[2]'}")
-    lines.append("    n = k1 - k0")
-    for (f, a, b, c), s in names.slices.items():
-        lines.append(f"    {s} = {src}[{f}, i + {a}, j + {b}, k0 + {c}:k0 + {c} + n]")
-    if not fused:
-        for c in range(ncoef):
-            lines.append(f"    c{c} = coef[{c}, i + lo[0], j + lo[1], lo[2] + k0:lo[2] + k1]")
-        lines += ["    os = out[i, j, k0:k1]", "    if beta == 0:",
-                  "        for k in range(n):", f"            os[k] = alpha * ({inner[0]})"]
-        for col in columns:
-            lines.append(f"        out[i, j, {_index(*col)}] = alpha * ({edge_exprs[(0, col)]})")
-        lines += ["    else:", "        for k in range(n):",
-                  f"            os[k] = alpha * ({inner[0]}) + beta * os[k]"]
-        for col in columns:
-            k = _index(*col)
-            lines.append(f"        out[i, j, {k}] = alpha * ({edge_exprs[(0, col)]}) "
-                         f"+ beta * out[i, j, {k}]")
-    else:
-        for r in range(nout):
-            lines.append(f"    gs{r} = G[{r}, i, j, k0:k1]")
-        call = "fn(" + ", ".join(here_in + inner) + ")"
-        lines.append("    for k in range(n):")
-        if nout == 1:
-            lines.append(f"        gs0[k] = {call}")
-        else:
-            lines.append(f"        v = {call}")
-            lines += [f"        gs{r}[k] = v[{r}]" for r in range(nout)]
-        for col in columns:
-            k = _index(*col)
-            at = [f"F[{f}, i, j, {k}]" for f in range(nfields)]
-            call = "fn(" + ", ".join(at + [edge_exprs[(g, col)] for g in range(len(groups))]) + ")"
-            if nout == 1:
-                lines.append(f"    G[0, i, j, {k}] = {call}")
-            else:
-                lines.append(f"    v = {call}")
-                lines += [f"    G[{r}, i, j, {k}] = v[{r}]" for r in range(nout)]
-    lines += ["", ""]
     loads = "".join(f"    {w} = W[{m}]\n" for m, w in enumerate(names.weights)).rstrip("\n")
-    args = ("F, G, W, fn" if fused else "u, out, W, coef, lo, alpha, beta")
+    if not fused:
+        lines += _row_source(names, inner[0], columns, edge_exprs, ncoef, cache, opts, wargs,
+                             loads)
+    lines += _flat_source(names, inner, columns, edge_exprs, len(groups), ncoef, nfields,
+                          nout, fused, cache, opts, wargs, loads)
+    return "\n".join(lines)
+
+
+def _row_source(names, inner, columns, edge_exprs, ncoef, cache, opts, wargs, loads):
+    head = "u, out, coef, lo, alpha, beta"
+    lines = [f"@njit({cache}{opts})", f"def _row({head}, i, j, k0, k1{wargs}):",
+             "    n2 = out.shape[2]", "    n = k1 - k0"]
+    for (f, a, b, c), s in names.slices.items():
+        lines.append(f"    {s} = u[{f}, i + {a}, j + {b}, k0 + {c}:k0 + {c} + n]")
+    for c in range(ncoef):
+        lines.append(f"    c{c} = coef[{c}, i + lo[0], j + lo[1], lo[2] + k0:lo[2] + k1]")
+    lines += ["    os = out[i, j, k0:k1]", "    if beta == 0:",
+              "        for k in range(n):", f"            os[k] = alpha * ({inner})"]
+    for col in columns:
+        lines.append(f"        out[i, j, {_index(*col)}] = alpha * ({edge_exprs[(0, col)]})")
+    lines += ["    else:", "        for k in range(n):",
+              f"            os[k] = alpha * ({inner}) + beta * os[k]"]
+    for col in columns:
+        k = _index(*col)
+        lines.append(f"        out[i, j, {k}] = alpha * ({edge_exprs[(0, col)]}) "
+                     f"+ beta * out[i, j, {k}]")
+    lines += ["", ""]
+    args = "u, out, W, coef, lo, alpha, beta"
     call = f"_row({head}, i0 + q // nj, j0 + q % nj, k0, k1{wargs})"
     for par in (False, True):
         lines += [f"@njit({'parallel=True, ' if par else ''}{cache}{opts})",
-                  f"def interior_{'parallel' if par else 'serial'}({args}, i0, i1, j0, j1, k0, k1):",
+                  f"def interior_{'parallel' if par else 'serial'}({args}, i0, i1, j0, j1, k0, "
+                  "k1):",
                   loads or "    pass",
                   "    nj = j1 - j0",
                   f"    for q in {'prange' if par else 'range'}((i1 - i0) * nj):",
                   f"        {call}", "", ""]
-    lines += _flat_source(names, inner, columns, edge_exprs, len(groups), ncoef, nfields,
-                          nout, fused, cache, opts, wargs, loads)
-    return "\n".join(lines)
+    return lines
 
 
 def _flat_source(names, inner, columns, edge_exprs, nops, ncoef, nfields, nout, fused,
@@ -223,13 +217,9 @@ def _flat_source(names, inner, columns, edge_exprs, nops, ncoef, nfields, nout, 
         for r in range(nout):
             lines.append(f"    gs{r} = Gf[{r} * V + start:{r} * V + start + n]")
         here = [f"{names.slice(f, 0, 0, 0)}[k]" for f in range(nfields)]
-        call = "fn(" + ", ".join(here + inner) + ")"
         lines.append("    for k in range(n):")
-        if nout == 1:
-            lines.append(f"        gs0[k] = {call}")
-        else:
-            lines.append(f"        v = {call}")
-            lines += [f"        gs{r}[k] = v[{r}]" for r in range(nout)]
+        lines += _store("fn(" + ", ".join(here + inner) + ")", nout, "        ",
+                        lambda r: f"gs{r}[k]")
     else:
         for c in range(ncoef):
             lines.append(f"    c{c} = cf[{c} * V + start:{c} * V + start + n]")
@@ -245,11 +235,7 @@ def _flat_source(names, inner, columns, edge_exprs, nops, ncoef, nfields, nout, 
         if fused:
             at = [f"F[{f}, i, j, {k}]" for f in range(nfields)]
             call = "fn(" + ", ".join(at + [edge_exprs[(g, col)] for g in range(nops)]) + ")"
-            if nout == 1:
-                lines.append(f"    G[0, i, j, {k}] = {call}")
-            else:
-                lines.append(f"    v = {call}")
-                lines += [f"    G[{r}, i, j, {k}] = v[{r}]" for r in range(nout)]
+            lines += _store(call, nout, "    ", lambda r, k=k: f"G[{r}, i, j, {k}]")
         else:
             lines.append(f"    out[i, j, {k}] = alpha * ({edge_exprs[(0, col)]})")
     if not columns:

@@ -42,11 +42,8 @@ def _shell_source(nfields, nops, nout):
              "    for s in range(seg.shape[0]):",
              "        i, j = seg[s, 0], seg[s, 1]",
              "        for k in range(seg[s, 2], seg[s, 3]):"]
-    if nout == 1:
-        lines.append(f"            G[0, i, j, k] = fn({here})")
-    else:
-        lines.append(f"            v = fn({here})")
-        lines += [f"            G[{r}, i, j, k] = v[{r}]" for r in range(nout)]
+    lines += _codegen._store(f"fn({here})", nout, "            ",
+                             lambda r: f"G[{r}, i, j, k]")
     return "\n".join(lines) + "\n"
 
 
