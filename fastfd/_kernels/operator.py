@@ -28,7 +28,8 @@ for bit.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from .. import _config as config
 
@@ -119,3 +120,34 @@ def apply_parallel(u, out, alpha, beta, field, scale, cidx, coef, lo, I0, W0, C0
             _segment(u, out, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3], alpha, beta, field,
                      scale, cidx, coef, lo, I0, W0, C0, I1, W1, C1, I2, W2, C2, J0, J1, OFF,
                      IW, NC, buf, tb)
+
+
+def _c_block(message, writeable):
+    """An njit ``block(arr, shape)``: ``arr.reshape(shape)`` for a
+    C-contiguous array (and writeable, with `writeable`), ValueError(`message`)
+    for any other array type. Decided from the type when the caller
+    compiles: Numba cannot even type ``reshape`` of a non-contiguous array,
+    so a check at run time would never be reached."""
+
+    def block(arr, shape):
+        return arr.reshape(shape)
+
+    @overload(block, jit_options={"fastmath": config.FASTMATH})
+    def _block_impl(arr, shape):
+        if (isinstance(arr, types.Array) and arr.layout == "C"
+                and (arr.mutable or not writeable)):
+            return lambda arr, shape: arr.reshape(shape)
+
+        def bad(arr, shape):
+            if shape[0] >= 0:
+                raise ValueError(message)
+            return np.empty(shape, dtype=arr.dtype)
+        return bad
+
+    return block
+
+
+kernel_u = _c_block("operator kernel: u must be a C-contiguous array", False)
+kernel_out = _c_block("operator kernel: out must be a C-contiguous, writeable array", True)
+fused_f = _c_block("fused step: F must be a C-contiguous array", False)
+fused_g = _c_block("fused step: G must be a C-contiguous, writeable array", True)

@@ -181,6 +181,12 @@ def sparse(t):
     return m
 
 
+def stencil_width(order, accuracy, scheme):
+    """Points of the interior stencil."""
+    offsets = stencil_offsets(order, accuracy, scheme)
+    return offsets[-1] - offsets[0] + 1
+
+
 def min_points(order, accuracy, scheme):
     """Points a derivative needs along its axis with one-sided edges."""
     offsets = stencil_offsets(order, accuracy, scheme)
@@ -188,4 +194,4 @@ def min_points(order, accuracy, scheme):
 
 
 __all__ = ["Table", "identity", "derivative_table", "compose", "restrict", "sparse",
-           "min_points"]
+           "min_points", "stencil_width"]

@@ -51,6 +51,14 @@ def _cache_dir():
     return path
 
 
+def _holds(path, source):
+    try:
+        with open(path) as fh:
+            return fh.read() == source
+    except OSError:
+        return False
+
+
 def load(source):
     """The module of `source`, written to the cache directory once and
     imported (one module per distinct source in a process)."""
@@ -61,7 +69,8 @@ def load(source):
             return mod
         name = f"fastfd_generated_{digest}"
         path = os.path.join(_cache_dir(), name + ".py")
-        if not os.path.exists(path):
+        # a file changed or cut short since it was written is written again
+        if not _holds(path, source):
             fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
             with os.fdopen(fd, "w") as fh:
                 fh.write(source)

@@ -117,6 +117,13 @@ def fuse(fn, *ops, shape, nout=None, boundary="one-sided", dtype=np.float64, par
         raise TypeError(f"dtype must be float32 or float64, got {dtype}")
     m = max(op.nfields for op in ops)
     nout = m if nout is None else check_int("nout", nout, minimum=1)
+    # what fn returns, from one call on numbers of the dtype (it compiles fn
+    # for them, as the kernel would)
+    probe = fn(*([dtype.type(0.5)] * (m + len(ops))))
+    got = len(probe) if isinstance(probe, tuple) else 1
+    if got != nout or (nout == 1 and isinstance(probe, tuple)):
+        raise ValueError(f"fn returns {got} value(s) for {m} field(s) and {len(ops)} "
+                         f"operator value(s), but nout={nout}")
     plans = [op._plan(shape, boundary, dtype) for op in ops]
     if any((p.cidx >= 0).any() for p in plans):
         raise NotImplementedError("coefficient fields in a fused update are not supported; "
@@ -168,7 +175,7 @@ def fuse(fn, *ops, shape, nout=None, boundary="one-sided", dtype=np.float64, par
            "overlaps": overlaps, "same_dtype": same_dtype, "proto": proto, "seg": seg,
            "W": weights, "bad_f": bad_f, "bad_g": bad_g, "f_shape": f_shape,
            "g_shape": g_shape, "in3": in3, "out3": out3, "dtype": dtype,
-           "scratch_shape": (nops,) + shape3}
+           "scratch_shape": (nops,) + shape3, "fused_f": _k.fused_f, "fused_g": _k.fused_g}
     env.update({f"run{o}": r for o, r in enumerate(runners)})
     body = [
         "def make():",
@@ -180,8 +187,8 @@ def fuse(fn, *ops, shape, nout=None, boundary="one-sided", dtype=np.float64, par
         "            raise ValueError(bad_g)",
         "        if overlaps(F, G):",
         "            raise ValueError('fused step: G overlaps F in memory')",
-        "        F3 = F.reshape(in3)",
-        "        G3 = G.reshape(out3)",
+        "        F3 = fused_f(F, in3)",
+        "        G3 = fused_g(G, out3)",
     ]
     if has_interior:
         body.append(f"        interior(F3, G3, W, fn, {i0}, {i1}, {j0}, {j1}, {k0}, {k1}, "

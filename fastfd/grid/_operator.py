@@ -115,7 +115,9 @@ class Operator:
     interior weights.
     """
 
-    __array_priority__ = 1000   # k * op with an ndarray k reaches __rmul__
+    # k * op, k + op with an ndarray k reach __rmul__ / __radd__ (NumPy would
+    # otherwise apply the operation per element, making an object array)
+    __array_ufunc__ = None
 
     def __init__(self, terms, nfields=1):
         self._terms = _merge(terms)
@@ -150,14 +152,8 @@ class Operator:
         coef, field = _coefficient(other)
         if coef is None:
             return NotImplemented
-        terms = []
-        for t in self._terms:
-            if field is not None and t.cfield is not None:
-                cf = t.cfield * field
-                cf.flags.writeable = False
-            else:
-                cf = field if field is not None else t.cfield
-            terms.append(_Term(t.coef * coef, cf, t.axes, t.field))
+        terms = [_Term(t.coef * coef, _product(t.cfield, field), t.axes, t.field)
+                 for t in self._terms]
         return Operator(terms, self.nfields)
 
     __rmul__ = __mul__
@@ -177,7 +173,8 @@ class Operator:
                 axes = dict(b.axes)
                 for ax, chain in a.axes.items():
                     axes[ax] = chain + axes.get(ax, ())
-                terms.append(_Term(a.coef * b.coef, a.cfield, axes, b.field))
+                terms.append(_Term(a.coef * b.coef, _product(a.cfield, b.cfield), axes,
+                                   b.field))
         return Operator(terms, other.nfields)
 
     def on(self, field, nfields=None):
@@ -354,9 +351,11 @@ class Operator:
         kind = dtype.type
         bad_u = (f"operator kernel: u must be a C-contiguous {dtype} array of shape "
                  f"{in_shape}")
-        bad_out = (f"operator kernel: out must be a {dtype} array of shape {out_shape}")
+        bad_out = (f"operator kernel: out must be a C-contiguous {dtype} array of shape "
+                   f"{out_shape}")
         overlap = "operator kernel: out overlaps u in memory"
         overlaps, same_dtype = _simple_checks()
+        kernel_u, kernel_out = _k.kernel_u, _k.kernel_out
         proto = np.empty(0, dtype)
 
         if parallel:
@@ -374,12 +373,12 @@ class Operator:
         def k(u, out, alpha=1.0, beta=0.0):
             if u.shape != in_shape or not u.flags.c_contiguous or not same_dtype(u, proto):
                 raise ValueError(bad_u)
-            if out.shape != out_shape or not same_dtype(out, proto):
+            if out.shape != out_shape or not out.flags.c_contiguous or not same_dtype(out, proto):
                 raise ValueError(bad_out)
             if overlaps(u, out):
                 raise ValueError(overlap)
-            u3 = u.reshape(in3)
-            o3 = out.reshape(out3) if out.flags.c_contiguous else out.copy().reshape(out3)
+            u3 = kernel_u(u, in3)
+            o3 = kernel_out(out, out3)
             a = kind(alpha)
             b = kind(beta)
             if use_flat and b == 0:
@@ -388,8 +387,6 @@ class Operator:
                 interior(u3, o3, weights, coef, lo, a, b, i0, i1, j0, j1, k0, k1)
             if has_seg:
                 run_segments(u3, o3, a, b)
-            if not out.flags.c_contiguous:
-                out[...] = o3.reshape(out_shape)
 
         return k
 
@@ -416,7 +413,7 @@ class Operator:
                 raise ValueError("empty shape")
             c = t.coef
             if t.cfield is not None:
-                cf = np.broadcast_to(t.cfield, shape)[tuple(slice(a, b) for a, b in ranges)]
+                cf = _broadcast(t.cfield, shape)[tuple(slice(a, b) for a, b in ranges)]
                 m = sp.diags(np.ravel(cf) * c, format="csr") @ m
             else:
                 m = m * c
@@ -434,10 +431,30 @@ def _simple_checks():
     return overlaps, same_float_dtype
 
 
+def _broadcast(field, shape):
+    try:
+        return np.broadcast_to(field, tuple(shape))
+    except ValueError:
+        raise ValueError(f"a coefficient field of shape {field.shape} does not broadcast to "
+                         f"the grid's shape {tuple(shape)}") from None
+
+
+def _product(f, g):
+    """The product of two coefficient fields (None: none), read-only."""
+    if f is None or g is None:
+        return g if f is None else f
+    p = f * g
+    p.flags.writeable = False
+    return p
+
+
 def _as_operator(other):
+    """An operator from a number or a coefficient field (``L + V``: a
+    potential term), NotImplemented otherwise."""
     if isinstance(other, Operator):
         return other
-    if isinstance(other, (numbers.Number, np.number)) and not isinstance(other, (bool, np.bool_)):
+    if isinstance(other, (numbers.Number, np.number, np.ndarray)) and not isinstance(
+            other, (bool, np.bool_)):
         return Identity() * other
     return NotImplemented
 
@@ -458,7 +475,10 @@ def _chain_table(chain, n, boundary, axis=None):
     """The 1-D table of a chain of derivatives (matrix order) on `n` points,
     with one-sided or periodic rows ("valid" restricts later)."""
     need = sum(_axis.min_points(d.order, d.accuracy, d.scheme) for d in chain) - len(chain) + 1
-    if n < need and boundary != "periodic":
+    if boundary == "periodic":
+        # the stencil must not wrap onto itself
+        need = max(_axis.stencil_width(d.order, d.accuracy, d.scheme) for d in chain)
+    if n < need:
         raise ValueError(
             f"{_name(chain, axis)} needs at least {need} points along axis {axis} with "
             f"boundary={boundary!r}, got {n}")
@@ -556,11 +576,7 @@ class _Plan:
         j = 0
         for k, t in enumerate(terms):
             if t.cfield is not None:
-                try:
-                    self.coef[j] = np.broadcast_to(t.cfield, tuple(shape)).reshape(shape3)
-                except ValueError:
-                    raise ValueError(f"a coefficient field of shape {t.cfield.shape} does not "
-                                     f"broadcast to the grid's shape {tuple(shape)}") from None
+                self.coef[j] = _broadcast(t.cfield, tuple(shape)).reshape(shape3)
                 self.cidx[k] = j
                 j += 1
         self.lo = np.array([0] * pad + [a for a, _ in ranges], dtype=np.int64)
@@ -774,6 +790,10 @@ def Identity():
 
 
 def _per_axis(dx, ndim):
+    # a list, a tuple, or (with several axes) a 1-D array of one number per
+    # axis; otherwise one spacing or one coordinate array for every axis
+    if isinstance(dx, np.ndarray) and dx.ndim == 1 and ndim > 1 and dx.size == ndim:
+        dx = list(dx)
     if isinstance(dx, (list, tuple)):
         if len(dx) != ndim:
             raise ValueError(f"dx must be one spacing or {ndim} (one per axis, in axis order), "
@@ -822,6 +842,7 @@ class VectorOperator:
 
     def __call__(self, u, *, boundary="one-sided", out=None):
         plans = [c._prepare(u, boundary) for c in self.components]
+        _same_shapes([p[0].out_shape for p in plans], boundary)
         shape = (len(self.components),) + plans[0][0].out_shape
         dtype = plans[0][2]
         if out is None:
@@ -836,7 +857,16 @@ class VectorOperator:
         """The stacked matrices of the components (rows of component 0 first)."""
         import scipy.sparse as sp
 
-        return sp.vstack([c.matrix(shape, boundary) for c in self.components], format="csr")
+        blocks = [c.matrix(shape, boundary) for c in self.components]
+        _same_shapes([b.shape for b in blocks], boundary)
+        return sp.vstack(blocks, format="csr")
+
+
+def _same_shapes(shapes, boundary):
+    if any(s != shapes[0] for s in shapes):
+        raise ValueError(
+            f"the components' outputs have different shapes with boundary={boundary!r} "
+            f"({', '.join(map(str, shapes))}): apply the components one by one")
 
 
 def _on_field(op, field, nfields):
@@ -902,10 +932,11 @@ def DivKGrad(k, *, dx=1.0, periodic=False):
     >>> bool(np.allclose(op(u, boundary="valid"), Laplacian(2, dx=0.5)(u, boundary="valid")))
     True
     """
-    kk = np.array(k, dtype=np.float64)
-    if kk.dtype.kind not in "f" or not 1 <= kk.ndim <= MAX_NDIM:
-        raise ValueError(f"k must be a real field of 1 to {MAX_NDIM} dimensions, got shape "
-                         f"{kk.shape}")
+    kk = np.asarray(k)
+    if kk.dtype.kind not in "iuf" or not 1 <= kk.ndim <= MAX_NDIM:
+        raise ValueError(f"k must be a real field of 1 to {MAX_NDIM} dimensions, got dtype "
+                         f"{kk.dtype} and shape {kk.shape}")
+    kk = kk.astype(np.float64)
     spacing = _per_axis(dx, kk.ndim)
     op = Operator(())
     for a, h in enumerate(spacing):

@@ -133,7 +133,7 @@ def test_kernel_of_a_vector_field_operator():
 @pytest.mark.parametrize("u, out, match", [
     (np.ones((5, 6)), np.empty((5, 6)), r"u must be a C-contiguous float64 array of shape "
                                         r"\(4, 6\)"),
-    (np.ones((4, 6)), np.empty((4, 5)), r"out must be a float64 array of shape \(4, 6\)"),
+    (np.ones((4, 6)), np.empty((4, 5)), r"out must be a C-contiguous float64 array of shape \(4, 6\)"),
     (np.ones((4, 6), dtype=np.float32), np.empty((4, 6)), r"u must be a C-contiguous float64"),
     (np.ones((6, 4)).T, np.empty((4, 6)), r"u must be a C-contiguous"),
 ])
@@ -148,3 +148,22 @@ def test_kernel_refuses_out_overlapping_u():
     u = np.ones((4, 6))
     with pytest.raises(ValueError, match=r"out overlaps u in memory"):
         k(u, u)
+
+
+def test_fused_step_and_kernel_refuse_layouts_they_cannot_write():
+    L = Laplacian(2)
+    step = fuse(gray_scott, L.on(0), L.on(1), shape=(8, 9))
+    UV = np.ones((2, 8, 9))
+    G = np.empty((2, 8, 18))[:, :, ::2]
+    with pytest.raises(ValueError, match=r"G must be a C-contiguous float64 array"):
+        step(UV, G)
+    k = L.kernel((8, 9))
+    with pytest.raises(ValueError, match=r"out must be a C-contiguous float64 array"):
+        k(UV[0], np.empty((9, 8)).T)
+    ro = np.empty((8, 9))
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match=r"out must be a C-contiguous, writeable array"):
+        k(UV[0], ro)
+    with pytest.raises(ValueError, match=r"fn returns 2 value\(s\) for 2 field\(s\) and 2 "
+                                         r"operator value\(s\), but nout=1"):
+        fuse(gray_scott, L.on(0), L.on(1), shape=(8, 9), nout=1)

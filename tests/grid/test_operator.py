@@ -337,3 +337,49 @@ def test_out_of_any_layout_is_filled():
     assert not big[:, 1::2].any()
     g = np.empty((2,) + U2.shape, order="F")
     np.testing.assert_array_equal(Gradient(2)(U2, out=g), Gradient(2)(U2))
+
+
+def test_composition_keeps_every_coefficient_field():
+    k, k2 = 1 + RNG.random(13), 1 + RNG.random(13)
+    u = RNG.random(13)
+    close((Identity() @ (k * Diff(0)))(u), k * Diff(0)(u), scale=10)
+    close(((k2 * Identity()) @ (k * Diff(0)))(u), k2 * k * Diff(0)(u), scale=10)
+
+
+def test_an_array_added_to_an_operator_is_a_potential_term():
+    V = RNG.random(U2.shape)
+    L = Laplacian(2)
+    for op, ref in ((L - V, L(U2) - V * U2), (V + L, L(U2) + V * U2)):
+        assert isinstance(op, fastfd.Operator)
+        close(op(U2), ref, scale=10)
+
+
+def test_valid_outputs_of_vector_operators_must_agree():
+    with pytest.raises(ValueError, match=r"components' outputs have different shapes"):
+        Gradient(2)(np.ones((6, 6)), boundary="valid")
+    assert Gradient(2, dx=np.array([0.5, 0.25]))(U2).shape == (2,) + U2.shape
+
+
+def test_small_grids_and_bad_coefficients_are_named():
+    from fastfd.grid import DivKGrad
+    with pytest.raises(ValueError, match=r"needs at least 9 points along axis 0 with "
+                                         r"boundary='periodic', got 3"):
+        Diff(0, 2, accuracy=8)(np.ones(3), boundary="periodic")
+    with pytest.raises(ValueError, match=r"k must be a real field of 1 to 3 dimensions, got "
+                                         r"dtype complex128"):
+        DivKGrad(np.ones(5) * 1j)
+    with pytest.raises(ValueError, match=r"coefficient field of shape \(4,\) does not broadcast"):
+        (np.ones(4) * Diff(0)).matrix((13, 17))
+
+
+def test_a_generated_file_changed_on_disk_is_written_again():
+    from fastfd.grid import _codegen
+    src = "X = 1\n"
+    mod = _codegen.load(src)
+    path = mod.__file__
+    _codegen._MODULES.clear()
+    with open(path, "w") as fh:
+        fh.write("")
+    assert _codegen.load(src).X == 1
+    with open(path) as fh:
+        assert fh.read() == src
