@@ -34,6 +34,10 @@ __all__ = ["Operator", "VectorOperator", "Diff", "Identity", "Laplacian", "Gradi
 
 BOUNDARIES = ("one-sided", "periodic", "valid")
 MAX_NDIM = 3
+# Outputs smaller than this go through the table kernel alone (compiled once
+# and cached for every operator): generating and compiling an operator's
+# own kernel takes about 0.5-1 s, which a small grid does not win back.
+GENERATED_MIN = 4096
 
 
 class _D:
@@ -597,7 +601,8 @@ class _Plan:
         (i0, i1), (j0, j1), (k0, k1) = region
         # the edge columns are written relative to the row's two ends: the
         # same source serves every length with this stencil structure
-        if not (terms and i1 > i0 and j1 > j0 and k1 > k0 and n2 >= 4 * (k0 + n2 - k1) + 4):
+        if not (terms and i1 > i0 and j1 > j0 and k1 > k0 and n2 >= 4 * (k0 + n2 - k1) + 4
+                and n0 * n1 * n2 >= GENERATED_MIN):
             i0 = i1 = j0 = j1 = k0 = k1 = 0
         self.region = (i0, i1, j0, j1, k0, k1) if i1 > i0 else None
         self.terms, self.tabs3 = terms, tabs3
