@@ -279,10 +279,11 @@ def test_laplacian_accuracy_4_float32_and_strided():
     assert out.dtype == np.float32
     ref = grid.laplacian(u, (0.5, 0.25), accuracy=4)
     np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5 * np.abs(ref).max())
-    v = RNG.standard_normal((10, 12, 14))[:, ::-1, ::2]
+    # a strided view (one more compiled specialization: 2-D, the cheaper)
+    v = RNG.standard_normal((12, 28))[::-1, ::2]
     o = np.empty(v.shape)
-    kernels.laplacian_3d(v, 0.3, 0.2, 0.25, o, kernels.PERIODIC, 4)
-    _close(o, grid.laplacian(v, (0.3, 0.2, 0.25), accuracy=4, boundary="periodic"))
+    kernels.laplacian_2d(v, 0.3, 0.25, o, kernels.PERIODIC, 4)
+    _close(o, grid.laplacian(v, (0.3, 0.25), accuracy=4, boundary="periodic"))
 
 
 # ------------------------------------------------------------ mixed derivative
