@@ -26,7 +26,8 @@ from .. import _config
 from .._kernels import operator as _k
 from .._validation import check_choice, check_int, short_repr
 from . import _codegen
-from ._operator import BOUNDARIES, MAX_NDIM, Operator, _check_shape, _simple_checks
+from ._operator import (BOUNDARIES, MAX_NDIM, Operator, _check_shape, _simple_checks,
+                        edge_rows, flat_pieces)
 
 __all__ = ["fuse"]
 
@@ -144,7 +145,7 @@ def fuse(fn, *ops, shape, nout=None, boundary="one-sided", dtype=np.float64, par
         hi = [min(r[2 * a + 1] for r in regions) for a in range(3)]
         if all(h > l for l, h in zip(lo, hi)):
             region = (lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
-    n0, n1, n2 = shape3
+    n2 = shape3[2]
     i0, i1, j0, j1, k0, k1 = region or (0, 0, 0, 0, 0, 0)
     if region is not None:
         built = [p.groups(k0, k1) for p in plans]
@@ -153,16 +154,11 @@ def fuse(fn, *ops, shape, nout=None, boundary="one-sided", dtype=np.float64, par
         mod = _codegen.load(_codegen.row_source([g for g, _, _ in built], 0, nfields=m,
                                                 nout=nout, fused=True))
         interior = mod.flat_parallel if parallel else mod.flat_serial
-        span = (j1 - 1 - j0) * n2 + k1 - k0
-        pieces = int(max(1, min(64, span // 8192))) if parallel else 1
+        pieces = flat_pieces(region, n2, parallel)
     else:
         weights, interior, pieces = np.zeros(1, dtype), None, 1
     shell_fn = _codegen.load(_shell_source(m, len(plans), nout)).shell
-    ii, jj = np.meshgrid(np.arange(n0), np.arange(n1), indexing="ij")
-    inside = (ii >= i0) & (ii < i1) & (jj >= j0) & (jj < j1)
-    seg = np.ascontiguousarray(np.stack([ii[~inside], jj[~inside],
-                                         np.zeros((~inside).sum(), np.int64),
-                                         np.full((~inside).sum(), n2)], axis=1).astype(np.int64))
+    seg = edge_rows(shape3, region)
     has_interior = region is not None
     nops = len(plans)
     runners = [_segment_runner(p, seg) for p in plans]

@@ -607,11 +607,7 @@ class _Plan:
         self.region = (i0, i1, j0, j1, k0, k1) if i1 > i0 else None
         self.terms, self.tabs3 = terms, tabs3
         self._kernels = None
-        ii, jj = np.meshgrid(np.arange(n0), np.arange(n1), indexing="ij")
-        inside = (ii >= i0) & (ii < i1) & (jj >= j0) & (jj < j1)
-        self.seg = np.ascontiguousarray(np.stack(
-            [ii[~inside], jj[~inside], np.zeros((~inside).sum(), np.int64),
-             np.full((~inside).sum(), n2)], axis=1).astype(np.int64))
+        self.seg = edge_rows(self.out3, self.region)
 
     def groups(self, k0, k1):
         """``((interior_terms, edges), interior_weights, edge_weights)`` of
@@ -686,11 +682,31 @@ class _Plan:
     def pieces(self, parallel):
         """Work units per plane of the flat pass: about 8192 points each,
         when parallel."""
-        if not parallel or self.region is None:
-            return 1
-        i0, i1, j0, j1, k0, k1 = self.region
-        span = (j1 - 1 - j0) * self.out3[2] + k1 - k0
-        return int(max(1, min(64, span // 8192)))
+        return flat_pieces(self.region, self.out3[2], parallel)
+
+
+def edge_rows(out3, region):
+    """Segments ``(i, j, 0, n2)`` of the output rows outside the rows
+    ``i0:i1, j0:j1`` of `region` (all rows when it is None): the rows the
+    table kernel writes."""
+    n0, n1, n2 = out3
+    i0, i1, j0, j1 = (region or (0, 0, 0, 0))[:4]
+    ii, jj = np.meshgrid(np.arange(n0), np.arange(n1), indexing="ij")
+    outside = ~((ii >= i0) & (ii < i1) & (jj >= j0) & (jj < j1))
+    count = int(outside.sum())
+    return np.ascontiguousarray(np.stack(
+        [ii[outside], jj[outside], np.zeros(count, np.int64), np.full(count, n2)],
+        axis=1).astype(np.int64))
+
+
+def flat_pieces(region, n2, parallel):
+    """Work units per plane of a generated flat pass: about 8192 points
+    each when parallel, one otherwise."""
+    if not parallel or region is None:
+        return 1
+    i0, i1, j0, j1, k0, k1 = region
+    span = (j1 - 1 - j0) * n2 + k1 - k0
+    return int(max(1, min(64, span // 8192)))
 
 
 def _launch_into(plan, u3, out):
