@@ -207,14 +207,20 @@ def _row_source(names, inner, columns, edge_exprs, ncoef, cache, opts, wargs, lo
 
 def _flat_source(names, inner, columns, edge_exprs, nops, ncoef, nfields, nout, fused,
                  cache, opts, wargs, loads):
-    """``flat_serial`` / ``flat_parallel``: the interior of each plane ``i``
-    as one contiguous run of the flattened arrays, rows ``j0:j1`` from
-    column ``k0`` of the first to ``k1`` of the last, so a C array of short
+    """``flat_serial`` / ``flat_parallel``: the interior rows ``j0:j1`` of
+    each plane as contiguous runs of the flattened arrays, from column
+    ``k0`` of a run's first row to ``k1`` of its last, so a C array of short
     rows is still one long vectorized loop (a call per 256-point row cost
-    more than its arithmetic). The run also covers the edge columns of its
-    inner rows, with values of no meaning; ``_edges`` then writes every edge
-    column. Only for outputs of the input's shape written, not accumulated
-    (``beta == 0``)."""
+    more than its arithmetic). A run also covers the edge columns of its
+    inner rows, with values of no meaning, which ``_edges`` then writes.
+
+    ``pieces <= j1 - j0``: the rows are cut into `pieces` blocks, and each
+    block is swept through every plane in turn, its edge columns written
+    right after its run, so the planes a 3-D stencil reads stay in cache
+    from one plane to the next. Otherwise (fewer rows than work units: one
+    long row per plane) each plane's run is cut into `pieces` by points and
+    the edge columns follow in a second loop. Only for outputs of the
+    input's shape written, not accumulated (``beta == 0``)."""
     src, dst = ("F", "G") if fused else ("u", "out")
     lines = [f"@njit({cache}{opts})",
              f"def _run({src}f, {dst}f, {'fn' if fused else 'cf, alpha'}, start, n, V, S0, S1"
@@ -256,7 +262,8 @@ def _flat_source(names, inner, columns, edge_exprs, nops, ncoef, nfields, nout, 
             if fused else
             ["    uf = u.ravel()", "    outf = out.ravel()", "    cf = coef.ravel()",
              "    n0, n1, n2 = out.shape"])
-    edges_call = f"_edges({head}, i0 + q // nj, j0 + q % nj{wargs})"
+    edges_call = f"_edges({head}, i, j{wargs})"
+    run_call = f"_run({flat}, start, n, V, S0, S1{wargs})"
     for par in (False, True):
         rng = "prange" if par else "range"
         lines += [f"@njit({'parallel=True, ' if par else ''}{cache}{opts})",
@@ -266,16 +273,30 @@ def _flat_source(names, inner, columns, edge_exprs, nops, ncoef, nfields, nout, 
                   "    V = n0 * n1 * n2",
                   "    S0 = n1 * n2",
                   "    S1 = n2",
-                  "    span = (j1 - 1 - j0) * n2 + k1 - k0",
-                  f"    for q in {rng}((i1 - i0) * pieces):",
-                  "        i = i0 + q // pieces",
-                  "        p = q % pieces",
-                  "        a = p * span // pieces",
-                  "        b = (p + 1) * span // pieces",
-                  "        start = (i * n1 + j0) * n2 + k0 + a",
-                  f"        _run({flat}, start, b - a, V, S0, S1{wargs})",
                   "    nj = j1 - j0",
-                  f"    for q in {rng}((i1 - i0) * nj):",
-                  f"        {edges_call}",
+                  "    if pieces <= nj:",
+                  f"        for p in {rng}(pieces):",
+                  "            ja = j0 + p * nj // pieces",
+                  "            jb = j0 + (p + 1) * nj // pieces",
+                  "            n = (jb - 1 - ja) * n2 + k1 - k0",
+                  "            for i in range(i0, i1):",
+                  "                start = (i * n1 + ja) * n2 + k0",
+                  f"                {run_call}",
+                  "                for j in range(ja, jb):",
+                  f"                    {edges_call}",
+                  "    else:",
+                  "        span = (nj - 1) * n2 + k1 - k0",
+                  f"        for q in {rng}((i1 - i0) * pieces):",
+                  "            i = i0 + q // pieces",
+                  "            p = q % pieces",
+                  "            a = p * span // pieces",
+                  "            b = (p + 1) * span // pieces",
+                  "            start = (i * n1 + j0) * n2 + k0 + a",
+                  "            n = b - a",
+                  f"            {run_call}",
+                  f"        for q in {rng}((i1 - i0) * nj):",
+                  "            i = i0 + q // nj",
+                  "            j = j0 + q % nj",
+                  f"            {edges_call}",
                   "", ""]
     return lines

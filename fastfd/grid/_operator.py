@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numbers
 
+import numba
 import numpy as np
 
 from .. import _config
@@ -38,6 +39,12 @@ MAX_NDIM = 3
 # and cached for every operator): generating and compiling an operator's
 # own kernel takes about 0.5-1 s, which a small grid does not win back.
 GENERATED_MIN = 4096
+# Rows per block of a generated flat pass: about this many points per plane
+# (128 KiB of float64), so the 3 planes of an accuracy-2 3-D stencil, or the
+# 5 of accuracy 4, stay in the 1 MiB L2 as a block is swept through the
+# planes. Measured on a 256^3 7-point Laplacian, 2 threads, against
+# np.copyto: 1.19x unblocked, 1.11x at 4096 points, 1.04x at 16384.
+BLOCK_POINTS = 16384
 
 
 class _D:
@@ -680,8 +687,7 @@ class _Plan:
         return not self.lo.any() and self.out3 == self.shape3
 
     def pieces(self, parallel):
-        """Work units per plane of the flat pass: about 8192 points each,
-        when parallel."""
+        """Work units of the flat pass (:func:`flat_pieces`)."""
         return flat_pieces(self.region, self.out3[2], parallel)
 
 
@@ -700,13 +706,21 @@ def edge_rows(out3, region):
 
 
 def flat_pieces(region, n2, parallel):
-    """Work units per plane of a generated flat pass: about 8192 points
-    each when parallel, one otherwise."""
-    if not parallel or region is None:
+    """Work units of a generated flat pass (see
+    :func:`fastfd.grid._codegen._flat_source`): blocks of about
+    ``BLOCK_POINTS`` points per plane, as many as a multiple of the threads
+    when parallel; when there are fewer rows than threads, more units than
+    rows: the rows are then cut by points, about 8192 each."""
+    if region is None:
         return 1
     i0, i1, j0, j1, k0, k1 = region
-    span = (j1 - 1 - j0) * n2 + k1 - k0
-    return int(max(1, min(64, span // 8192)))
+    nj = j1 - j0
+    threads = numba.get_num_threads() if parallel else 1
+    if nj < threads:
+        span = (nj - 1) * n2 + k1 - k0
+        return int(max(nj + 1, min(64, span // 8192)))
+    blocks = -(-nj // max(1, BLOCK_POINTS // n2))
+    return int(min(nj, -(-blocks // threads) * threads))
 
 
 def _launch_into(plan, u3, out):

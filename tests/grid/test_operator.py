@@ -405,3 +405,24 @@ def test_generated_kernels_equal_the_table_kernel(boundary, monkeypatch):
         acc = out.copy()
         op.kernel(u.shape, boundary=boundary)(u, acc, 0.5, 2.0)
         close(acc, 0.5 * ref + 2.0 * out, scale=100)
+
+
+def test_flat_pass_gives_the_same_values_however_the_work_is_split(monkeypatch):
+    # pieces <= rows: blocks of rows swept through the planes; more pieces
+    # than rows: each plane cut by points. Every split writes each point
+    # once, with the same expression.
+    from fastfd.grid import _operator
+    monkeypatch.setattr(_operator, "GENERATED_MIN", 0)
+    u = RNG.standard_normal((6, 9, 24))
+    k = 1 + RNG.random(u.shape)
+    op = Laplacian(3, accuracy=4, dx=[0.5, 0.25, 0.2]) + k * Diff(2)
+    plan = op._plan(u.shape, "one-sided", np.dtype(np.float64))
+    serial, parallel, weights, flat_serial, flat_parallel = plan.interior_kernels()
+    ref = op(u)
+    i0, i1, j0, j1, k0, k1 = plan.region
+    for flat in (flat_serial, flat_parallel):
+        for pieces in range(1, j1 - j0 + 4):
+            out = ref.copy()
+            out[i0:i1, j0:j1] = np.nan
+            flat(u[None], out, weights, plan.coef, plan.lo, 1.0, *plan.region, pieces)
+            np.testing.assert_array_equal(out, ref)
