@@ -108,18 +108,22 @@ class _Names:
 
 def _sum(names, terms, edge=None):
     """The expression of one operator: ``terms`` is ``[(field, cidx,
-    points)]``; interior points are ``(a, b, c)`` (at ``k + c`` of the
-    interior slices), edge points ``(a, b, (base, off))`` (at an absolute
-    column of the full rows)."""
+    groups)]``, a group being the points that share one weight (read
+    once: ``w * (a + b + ...)``); interior points are ``(a, b, c)`` (at
+    ``k + c`` of the interior slices), edge points ``(a, b, (base, off))``
+    (at an absolute column of the full rows)."""
     out = []
-    for field, cidx, points in terms:
+    for field, cidx, groups in terms:
         parts = []
-        for a, b, c in points:
+        for group in groups:
             w = names.weight()
             if edge is None:
-                parts.append(f"{w} * {names.slice(field, a, b, c)}[k]")
+                refs = [f"{names.slice(field, a, b, c)}[k]" for a, b, c in group]
             else:
-                parts.append(f"{w} * {names.src}[{field}, i + {a}, j + {b}, {_index(*c)}]")
+                refs = [f"{names.src}[{field}, i + {a}, j + {b}, {_index(*c)}]"
+                        for a, b, c in group]
+            parts.append(f"{w} * {refs[0]}" if len(refs) == 1 else
+                         f"{w} * ({' + '.join(refs)})")
         body = "(" + (" + ".join(parts) if parts else "0.0") + ")"
         if cidx >= 0:
             where = (f"c{cidx}[k]" if edge is None else
@@ -223,7 +227,7 @@ def _flat_source(names, inner, columns, edge_exprs, nops, ncoef, nfields, nout, 
     input's shape written, not accumulated (``beta == 0``)."""
     src, dst = ("F", "G") if fused else ("u", "out")
     lines = [f"@njit({cache}{opts})",
-             f"def _run({src}f, {dst}f, {'fn' if fused else 'cf, alpha'}, start, n, V, S0, S1"
+             f"def _run({src}f, {dst}f, {'fn' if fused else 'cf'}, start, n, V, S0, S1"
              f"{wargs}):"]
     for (f, a, b, c), sname in names.slices.items():
         d = f"{f} * V + {a} * S0 + {b} * S1 + {c}"
@@ -239,10 +243,10 @@ def _flat_source(names, inner, columns, edge_exprs, nops, ncoef, nfields, nout, 
         for c in range(ncoef):
             lines.append(f"    c{c} = cf[{c} * V + start:{c} * V + start + n]")
         lines += ["    os = outf[start:start + n]", "    for k in range(n):",
-                  f"        os[k] = alpha * ({inner[0]})"]
+                  f"        os[k] = {inner[0]}"]
     lines += ["", ""]
     # the edge columns of one row, as in _row
-    head = "F, G, fn" if fused else "u, out, coef, lo, alpha"
+    head = "F, G, fn" if fused else "u, out, coef, lo"
     lines += [f"@njit({cache}{opts})", f"def _edges({head}, i, j{wargs}):",
               f"    n2 = {'G.shape[3]' if fused else 'out.shape[2]'}"]
     for col in columns:
@@ -252,12 +256,17 @@ def _flat_source(names, inner, columns, edge_exprs, nops, ncoef, nfields, nout, 
             call = "fn(" + ", ".join(at + [edge_exprs[(g, col)] for g in range(nops)]) + ")"
             lines += _store(call, nout, "    ", lambda r, k=k: f"G[{r}, i, j, {k}]")
         else:
-            lines.append(f"    out[i, j, {k}] = alpha * ({edge_exprs[(0, col)]})")
+            lines.append(f"    out[i, j, {k}] = {edge_exprs[(0, col)]}")
     if not columns:
         lines.append("    pass")
     lines += ["", ""]
     args = "F, G, W, fn" if fused else "u, out, W, coef, lo, alpha"
-    flat = "Ff, Gf, fn" if fused else "uf, outf, cf, alpha"
+    flat = "Ff, Gf, fn" if fused else "uf, outf, cf"
+    # alpha is folded into the weights (``out = alpha * op(u)``, one
+    # multiplication less per point)
+    if not fused:
+        loads = "".join(f"    {w} = alpha * W[{m}]\n"
+                        for m, w in enumerate(names.weights)).rstrip("\n")
     prep = (["    Ff = F.ravel()", "    Gf = G.ravel()", "    n0, n1, n2 = G.shape[1:]"]
             if fused else
             ["    uf = u.ravel()", "    outf = out.ravel()", "    cf = coef.ravel()",

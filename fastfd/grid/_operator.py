@@ -352,12 +352,7 @@ class Operator:
             interior = flat = _k.apply_serial   # never called; keeps the closure typed
         region = plan.region or (0, 0, 0, 0, 0, 0)
         i0, i1, j0, j1, k0, k1 = region
-        coef, lo, seg = plan.coef, plan.lo, plan.seg
-        field, scale, cidx = plan.field, plan.scale, plan.cidx
-        I0, W0, C0, I1, W1, C1, I2, W2, C2 = plan.tables
-        J0, J1, OFF, IW, NC = plan.J0, plan.J1, plan.OFF, plan.IW, plan.NC
-        has_seg = seg.shape[0] > 0
-        nblocks = max(1, min(seg.shape[0], 64))
+        coef, lo, seg, shell = plan.coef, plan.lo, plan.seg, plan.shell
         segments = _k.apply_parallel if parallel else _k.apply_serial
         kind = dtype.type
         bad_u = (f"operator kernel: u must be a C-contiguous {dtype} array of shape "
@@ -372,13 +367,13 @@ class Operator:
         if parallel:
             @njit
             def run_segments(u3, o3, a, b):
-                segments(u3, o3, a, b, field, scale, cidx, coef, lo, I0, W0, C0, I1, W1, C1,
-                         I2, W2, C2, J0, J1, OFF, IW, NC, seg, nblocks)
+                if seg.shape[0]:
+                    segments(u3, o3, a, b, *shell, seg, min(seg.shape[0], 64))
         else:
             @njit
             def run_segments(u3, o3, a, b):
-                segments(u3, o3, a, b, field, scale, cidx, coef, lo, I0, W0, C0, I1, W1, C1,
-                         I2, W2, C2, J0, J1, OFF, IW, NC, seg)
+                if seg.shape[0]:
+                    segments(u3, o3, a, b, *shell, seg)
 
         @njit
         def k(u, out, alpha=1.0, beta=0.0):
@@ -396,8 +391,7 @@ class Operator:
                 flat(u3, o3, weights, coef, lo, a, i0, i1, j0, j1, k0, k1, pieces)
             elif has_interior:
                 interior(u3, o3, weights, coef, lo, a, b, i0, i1, j0, j1, k0, k1)
-            if has_seg:
-                run_segments(u3, o3, a, b)
+            run_segments(u3, o3, a, b)
 
         return k
 
@@ -616,6 +610,13 @@ class _Plan:
         self._kernels = None
         self.seg = edge_rows(self.out3, self.region)
 
+    @property
+    def shell(self):
+        """The table kernel's arguments between ``alpha, beta`` and the
+        segments."""
+        return (self.field, self.scale, self.cidx, self.coef, self.lo, *self.tables, self.J0,
+                self.J1, self.OFF, self.IW, self.NC)
+
     def groups(self, k0, k1):
         """``((interior_terms, edges), interior_weights, edge_weights)`` of
         this operator for :func:`fastfd.grid._codegen.row_source`, with
@@ -645,11 +646,9 @@ class _Plan:
                 for key, w in pts.items():
                     shared[key] = shared.get(key, 0.0) + w
             else:
-                interior.append((t.field, cidx[k], list(pts)))
-                weights.extend(pts.values())
+                interior.append((t.field, cidx[k], _by_weight(pts, weights)))
         for field, pts in merged.items():
-            interior.append((field, -1, list(pts)))
-            weights.extend(pts.values())
+            interior.append((field, -1, _by_weight(pts, weights)))
         columns = list(range(0, k0)) + list(range(k1, n2))
         for c in columns:
             terms = []
@@ -659,7 +658,7 @@ class _Plan:
                 for p, wp in zip(tabs[0].off, tabs[0].iw):
                     for q, wq in zip(tabs[1].off, tabs[1].iw):
                         for e in range(t2.count[c]):
-                            pts.append((int(p), int(q), col(t2.idx[c, e])))
+                            pts.append([(int(p), int(q), col(t2.idx[c, e]))])
                             edge_weights.append(t.coef * (wp * wq * t2.w[c, e]))
                 terms.append((t.field, cidx[k], pts))
             edges.append((col(c), terms))
@@ -689,6 +688,19 @@ class _Plan:
     def pieces(self, parallel):
         """Work units of the flat pass (:func:`flat_pieces`)."""
         return flat_pieces(self.region, self.out3[2], parallel)
+
+
+def _by_weight(pts, weights):
+    """The points of ``pts`` (point: weight) in groups of equal weight, each
+    weight appended to `weights`: a generated kernel adds a group's samples
+    and multiplies once (a 7-point Laplacian: 2 multiplications a point, not
+    7; measured on 2048^2, 2 threads: the flat pass of d2/dx0^2 + d2/dx1^2 +
+    d2/dx0dx1 went from 1.80x to 1.40x of np.copyto)."""
+    groups = {}
+    for key, w in pts.items():
+        groups.setdefault(w, []).append(key)
+    weights.extend(groups)
+    return list(groups.values())
 
 
 def edge_rows(out3, region):
@@ -742,6 +754,7 @@ def _launch(plan, u3, out3, alpha, beta):
     alpha, beta = out3.dtype.type(alpha), out3.dtype.type(beta)
     parallel = out3.size >= _config.PARALLEL_MIN and out3.shape[0] * out3.shape[1] > 1
     kernels = plan.interior_kernels()
+    seg = plan.seg
     if kernels is not None and beta == 0 and plan.flat:
         kernel = kernels[4] if parallel else kernels[3]
         launch(kernel, 0, u3, out3, kernels[2], plan.coef, plan.lo, alpha, *plan.region,
@@ -750,11 +763,10 @@ def _launch(plan, u3, out3, alpha, beta):
         kernel = kernels[1] if parallel else kernels[0]
         launch(kernel, 0, u3, out3, kernels[2], plan.coef, plan.lo, alpha, beta,
                *plan.region)
-    if plan.seg.shape[0]:
-        args = (u3, out3, alpha, beta, plan.field, plan.scale, plan.cidx, plan.coef, plan.lo,
-                *plan.tables, plan.J0, plan.J1, plan.OFF, plan.IW, plan.NC, plan.seg)
-        if parallel and plan.seg.shape[0] > 1:
-            launch(_k.apply_parallel, 0, *args, min(plan.seg.shape[0], 64))
+    if seg.shape[0]:
+        args = (u3, out3, alpha, beta, *plan.shell, seg)
+        if parallel and seg.shape[0] > 1:
+            launch(_k.apply_parallel, 0, *args, min(seg.shape[0], 64))
         else:
             _k.apply_serial(*args)
 
