@@ -111,6 +111,8 @@ def fuse(fn, *ops, shape, nout=None, boundary="one-sided", dtype=np.float64, par
     if not ops or not all(isinstance(op, Operator) for op in ops):
         raise TypeError("fuse needs at least one Operator after fn, e.g. "
                         "fuse(fn, L.on(0), L.on(1), shape=...)")
+    for op in ops:
+        op._one_pass("cannot be fused")
     shape = _check_shape(shape, max(op.min_ndim for op in ops))
     boundary = check_choice("boundary", boundary, BOUNDARIES[:2])
     dtype = np.dtype(dtype)

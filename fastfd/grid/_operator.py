@@ -6,10 +6,16 @@ or a field of the grid's shape), times a product of derivatives along
 distinct axes (several along one axis are composed into one 1-D operator,
 edge rows included), applied to one input field. ``+``, ``-``, numbers and
 arrays as coefficients (``k * Diff(0)``) and composition with ``@``
-(``Diff(0) @ Diff(1)`` is the mixed partial) keep that form, so every
+(``Diff(0) @ Diff(1)`` is the mixed partial) keep that form, so such an
 operator is applied by one compiled kernel (``fastfd._kernels.operator``)
 in one pass over memory, and its matrix is a sum of Kronecker products of
 1-D matrices (``fastfd.grid._axis``).
+
+The one composition that leaves that form is a coefficient field between
+two derivatives (``Diff(0) @ (k * Diff(0))``): its weights change from
+point to point. It is kept as a chain ``(outer, inner)``, applied as
+``outer(inner(u))`` through a temporary, its matrix the product of the
+two; the one-pass paths (``op.kernel``, ``fuse``, ``op.stencil``) refuse it.
 """
 
 from __future__ import annotations
@@ -130,9 +136,15 @@ class Operator:
     # otherwise apply the operation per element, making an object array)
     __array_ufunc__ = None
 
-    def __init__(self, terms, nfields=1):
+    def __init__(self, terms, nfields=1, chains=()):
         self._terms = _merge(terms)
-        self._nfields = max([nfields] + [1 + t.field for t in self._terms])
+        # (outer, inner) pairs, each applied as outer(inner(u)): a
+        # coefficient field between two derivatives (Diff(0) @ (k * Diff(0)))
+        # makes a stencil that changes from point to point, applied in two
+        # passes through a temporary
+        self._chains = tuple((o, i) for o, i in chains if o._terms or o._chains)
+        self._nfields = max([nfields] + [1 + t.field for t in self._terms]
+                            + [inner.nfields for _, inner in self._chains])
         self._plans = {}
 
     # ------------------------------------------------------------ algebra
@@ -140,7 +152,8 @@ class Operator:
         other = _as_operator(other)
         if other is NotImplemented:
             return NotImplemented
-        return Operator(self._terms + other._terms, max(self.nfields, other.nfields))
+        return Operator(self._terms + other._terms, max(self.nfields, other.nfields),
+                        self._chains + other._chains)
 
     __radd__ = __add__
 
@@ -165,7 +178,8 @@ class Operator:
             return NotImplemented
         terms = [_Term(t.coef * coef, _product(t.cfield, field), t.axes, t.field)
                  for t in self._terms]
-        return Operator(terms, self.nfields)
+        return Operator(terms, self.nfields,
+                        [(outer * other, inner) for outer, inner in self._chains])
 
     __rmul__ = __mul__
 
@@ -174,19 +188,20 @@ class Operator:
             return NotImplemented
         if self.nfields > 1:
             raise ValueError("the left operand of @ must act on one field")
-        terms = []
+        terms, chains = [], []
         for a in self._terms:
             for b in other._terms:
                 if b.cfield is not None and a.axes:
-                    raise NotImplementedError(
-                        "a coefficient field between two derivatives (Diff @ (k * Diff)) is "
-                        "not supported: its stencil changes from point to point")
+                    chains.append((Operator([a]), Operator([b], other.nfields)))
+                    continue
                 axes = dict(b.axes)
                 for ax, chain in a.axes.items():
                     axes[ax] = chain + axes.get(ax, ())
                 terms.append(_Term(a.coef * b.coef, _product(a.cfield, b.cfield), axes,
                                    b.field))
-        return Operator(terms, other.nfields)
+            chains += [(Operator([a]) @ outer, inner) for outer, inner in other._chains]
+        chains += [(outer, inner @ other) for outer, inner in self._chains]
+        return Operator(terms, other.nfields, chains)
 
     def on(self, field, nfields=None):
         """This operator applied to field `field` of a stack of fields
@@ -208,11 +223,15 @@ class Operator:
     @property
     def min_ndim(self):
         """The fewest dimensions a field needs (one more than the highest axis used)."""
-        return 1 + max((a for t in self._terms for a in t.axes), default=-1)
+        return max([1 + max((a for t in self._terms for a in t.axes), default=-1)]
+                   + [max(o.min_ndim, i.min_ndim) for o, i in self._chains])
 
     def __repr__(self):
-        if not self._terms:
-            return "Operator(0)"
+        return f"Operator({self._describe()})"
+
+    def _describe(self):
+        if not self._terms and not self._chains:
+            return "0"
         parts = []
         for t in self._terms:
             factors = [f"Diff({a}{', ' + repr(d) if repr(d) else ''})"
@@ -223,7 +242,9 @@ class Operator:
             body = " @ ".join(factors) if factors else "Identity()"
             field = f" on field {t.field}" if self.nfields > 1 else ""
             parts.append(f"{coef}{body}{field}")
-        return "Operator(" + " + ".join(parts) + ")"
+        parts += [f"({outer._describe()}) @ ({inner._describe()})"
+                  for outer, inner in self._chains]
+        return " + ".join(parts)
 
     @property
     def stencil(self):
@@ -232,6 +253,7 @@ class Operator:
         several fields). Only for uniform spacings and number coefficients:
         a coefficient field or coordinates change the weights from point to
         point."""
+        self._one_pass("has no constant stencil; see op.matrix(shape)")
         nd = max(self.min_ndim, 1)
         out = {}
         for t in self._terms:
@@ -259,7 +281,11 @@ class Operator:
     def __call__(self, u, *, boundary="one-sided", out=None):
         """Apply the operator to `u` in one pass: ``out`` (allocated when
         None) of `u`'s dtype, the grid's shape (smaller with
-        ``boundary="valid"``)."""
+        ``boundary="valid"``). A coefficient field between two derivatives
+        (``Diff(0) @ (k * Diff(0))``) takes a second pass, through a
+        temporary."""
+        if self._chains:
+            return self._apply_chains(u, boundary, out)
         plan, u3, dtype, shape = self._prepare(u, boundary)
         if out is None:
             out = np.empty(plan.out_shape, dtype=dtype)
@@ -268,7 +294,78 @@ class Operator:
         _launch_into(plan, u3, out)
         return out
 
-    def _prepare(self, u, boundary):
+    def _one_pass(self, what):
+        if self._chains:
+            raise NotImplementedError(
+                f"an operator with a coefficient field between two derivatives "
+                f"(A @ (k * B)) {what}: it is applied in two passes, A(k * B(u)), by op(u) "
+                f"and op.matrix(shape); DivKGrad is the one-pass conservative form of "
+                f"div(k grad u)")
+
+    def _parts(self):
+        """The operator as ``[(outer, inner)]``, summed: the one-pass terms
+        as ``(None, op)``, then every chain."""
+        parts = ([(None, Operator(self._terms, self.nfields))]
+                 if self._terms or not self._chains else [])
+        return parts + list(self._chains)
+
+    def _ranges(self, shape, boundary):
+        """Per part of :meth:`_parts`, the output range along each axis of
+        `shape` (the whole axis except with ``boundary="valid"``)."""
+        out = []
+        for outer, inner in self._parts():
+            r = _out_box(inner, shape, boundary)
+            if outer is not None:
+                rel = _out_box(outer, tuple(b - a for a, b in r), boundary)
+                r = [(a + c, a + d) for (a, _), (c, d) in zip(r, rel)]
+            out.append(r)
+        return out
+
+    def _crop(self, shape, box):
+        """This operator on the part `box` of a grid of `shape` (the outer
+        operator of a chain, applied to the inner one's output): its
+        coefficient fields cut to `box`."""
+        if all(a == 0 and b == n for (a, b), n in zip(box, shape)):
+            return self
+        key = ("crop", tuple(shape), tuple(box))
+        if key not in self._plans:
+            cut = tuple(slice(a, b) for a, b in box)
+
+            def field(f):
+                if f is None:
+                    return None
+                f = np.array(_broadcast(f, shape)[cut])
+                f.flags.writeable = False
+                return f
+            self._plans[key] = Operator(
+                [_Term(t.coef, field(t.cfield), t.axes, t.field) for t in self._terms],
+                self.nfields,
+                [(o._crop(shape, box), i._crop(shape, box)) for o, i in self._chains])
+        return self._plans[key]
+
+    def _apply_chains(self, u, boundary, out):
+        _, _, dtype, shape = self._prepare(u, boundary, plan=False)
+        boundary = check_choice("boundary", boundary, BOUNDARIES)
+        ranges = self._ranges(shape, boundary)
+        box = _common(ranges)
+        out_shape = tuple(b - a for a, b in box)
+        if out is None:
+            out = np.empty(out_shape, dtype=dtype)
+        else:
+            check_out(out, out_shape, dtype, inputs=(u,))
+        for n, ((outer, inner), r) in enumerate(zip(self._parts(), ranges)):
+            part = inner(u, boundary=boundary)
+            if outer is not None:
+                part = outer._crop(shape, _out_box(inner, shape, boundary))(
+                    part, boundary=boundary)
+            part = part[tuple(slice(a - c, b - c) for (a, b), (c, _) in zip(box, r))]
+            if n == 0:
+                out[...] = part
+            else:
+                out += part
+        return out
+
+    def _prepare(self, u, boundary, plan=True):
         m = self.nfields
         u, dtype = as_float_array(u, "u")
         ndim = u.ndim - (1 if m > 1 else 0)
@@ -283,6 +380,8 @@ class Operator:
                              f"but u has {ndim} dimension(s) (shape {u.shape})")
         boundary = check_choice("boundary", boundary, BOUNDARIES)
         shape = u.shape[1:] if m > 1 else u.shape
+        if not plan:
+            return None, None, dtype, shape
         plan = self._plan(shape, boundary, dtype)
         u3 = np.ascontiguousarray(u).reshape((m,) + (1,) * (MAX_NDIM - ndim) + shape)
         return plan, u3, dtype, shape
@@ -327,6 +426,7 @@ class Operator:
         """
         from numba import njit
 
+        self._one_pass("has no one-pass kernel")
         shape = _check_shape(shape, self.min_ndim)
         boundary = check_choice("boundary", boundary, BOUNDARIES)
         dtype = np.dtype(dtype)
@@ -405,6 +505,8 @@ class Operator:
 
         shape = _check_shape(shape, self.min_ndim)
         boundary = check_choice("boundary", boundary, BOUNDARIES)
+        if self._chains:
+            return self._chain_matrix(shape, boundary)
         tables, ranges = _tables(self._terms, shape, boundary)
         out_shape = tuple(b - a for a, b in ranges)
         n_in = int(np.prod(shape))
@@ -429,6 +531,44 @@ class Operator:
         mat.eliminate_zeros()
         mat.sum_duplicates()
         return mat
+
+    def _chain_matrix(self, shape, boundary):
+        """The matrix of each part, the rows of the common output kept:
+        ``outer.matrix @ inner.matrix`` for a chain."""
+        ranges = self._ranges(shape, boundary)
+        box = _common(ranges)
+        mat = None
+        for (outer, inner), r in zip(self._parts(), ranges):
+            m = inner.matrix(shape, boundary)
+            if outer is not None:
+                box_in = _out_box(inner, shape, boundary)
+                m = outer._crop(shape, box_in).matrix(tuple(b - a for a, b in box_in),
+                                                      boundary) @ m
+            rows = np.ix_(*[np.arange(a - c, b - c) for (a, b), (c, _) in zip(box, r)])
+            keep = np.ravel_multi_index(rows, tuple(d - c for c, d in r)).ravel()
+            m = m[keep]
+            mat = m if mat is None else mat + m
+        mat = mat.tocsr()
+        mat.eliminate_zeros()
+        mat.sum_duplicates()
+        return mat
+
+
+def _out_box(op, shape, boundary):
+    """The output range of `op` along each axis of `shape`."""
+    if not op._chains:
+        return _tables(op._terms, shape, boundary)[1]
+    return _common(op._ranges(shape, boundary))
+
+
+def _common(ranges):
+    """The intersection of per-part output ranges."""
+    box = [(max(r[a][0] for r in ranges), min(r[a][1] for r in ranges))
+           for a in range(len(ranges[0]))]
+    for a, (lo, hi) in enumerate(box):
+        if hi <= lo:
+            raise ValueError(f"boundary='valid' leaves no point along axis {a}")
+    return box
 
 
 def _simple_checks():
@@ -917,7 +1057,8 @@ def _same_shapes(shapes, boundary):
 
 
 def _on_field(op, field, nfields):
-    return Operator([_Term(t.coef, t.cfield, t.axes, field) for t in op._terms], nfields)
+    return Operator([_Term(t.coef, t.cfield, t.axes, field) for t in op._terms], nfields,
+                    [(outer, _on_field(inner, field, nfields)) for outer, inner in op._chains])
 
 
 def Gradient(ndim, *, accuracy=2, dx=1.0, scheme="centered"):

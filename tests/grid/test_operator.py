@@ -5,6 +5,7 @@ np.gradient), sequential application, exact polynomial derivatives, and the
 operator's own scipy.sparse matrix built independently of the kernel.
 """
 
+import numba
 import numpy as np
 import pytest
 
@@ -98,10 +99,67 @@ def test_multiplying_operators_is_a_type_error_that_points_to_composition():
         Diff(0) * Diff(1)
 
 
-def test_a_coefficient_between_two_derivatives_is_refused():
-    k = np.ones((5, 5))
-    with pytest.raises(NotImplementedError, match=r"coefficient field between two derivatives"):
-        Diff(0) @ (k * Diff(0))
+# ------------------------------------------------------------ a coefficient field between derivatives
+K2 = 1 + RNG.random(U2.shape)
+K2B = 2 + RNG.random(U2.shape)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_a_coefficient_between_derivatives_is_applied_in_two_passes(boundary):
+    # d/dx1 (k2 d/dx0 (k u)) + Laplacian, against the parts applied one
+    # after another, coefficient fields cut to each output by hand
+    op = 3.0 * (Diff(1, dx=0.5) @ (K2B * (Diff(0) @ (K2 * Identity())))) + Laplacian(2)
+    got = op(U2, boundary=boundary)
+    if boundary == "valid":
+        inner = K2B[1:-1] * Diff(0)(K2 * U2, boundary="valid")
+        chain = Diff(1, dx=0.5)(inner, boundary="valid")
+        ref = 3.0 * chain + Laplacian(2)(U2, boundary="valid")
+        assert got.shape == (11, 15)
+    else:
+        inner = K2B * Diff(0)(K2 * U2, boundary=boundary)
+        ref = 3.0 * Diff(1, dx=0.5)(inner, boundary=boundary) + Laplacian(2)(U2, boundary=boundary)
+    close(got, ref, scale=10)
+    M = op.matrix(U2.shape, boundary=boundary)
+    close(M @ U2.ravel(), got.ravel(), scale=10)
+    out = np.full_like(got, np.nan)
+    assert op(U2, boundary=boundary, out=out) is out
+    np.testing.assert_array_equal(out, got)
+
+
+def test_nested_coefficients_between_derivatives_with_valid_edges():
+    # each coefficient field lives on the whole grid: a chain's outer
+    # operator, applied to a smaller "valid" output, reads its own part
+    op = Diff(0) @ (K2 * (Diff(0) @ (K2B * Diff(1))))
+    t = K2B[:, 1:-1] * Diff(1)(U2, boundary="valid")
+    t = K2[1:-1, 1:-1] * Diff(0)(t, boundary="valid")
+    ref = Diff(0)(t, boundary="valid")
+    got = op(U2, boundary="valid")
+    assert got.shape == (9, 15)
+    close(got, ref, scale=10)
+    close(op.matrix(U2.shape, boundary="valid") @ U2.ravel(), ref.ravel(), scale=10)
+
+
+def test_a_variable_coefficient_in_conservative_form_is_exact_on_polynomials():
+    # d/dx (k du/dx) with k = 1 + x, u = x^2: 2 + 4x, edges included (each
+    # second-order stencil is exact on the quadratics it is applied to)
+    x = np.linspace(0.0, 1.0, 41)
+    h = x[1] - x[0]
+    op = Diff(0, dx=h) @ ((1 + x) * Diff(0, dx=h))
+    np.testing.assert_allclose(op(x ** 2), 2 + 4 * x, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(op.matrix(x.shape) @ x ** 2, 2 + 4 * x, rtol=0, atol=1e-10)
+
+
+def test_a_coefficient_between_derivatives_has_no_kernel_stencil_or_fused_step():
+    op = Diff(0) @ (K2 * Diff(0))
+    assert "@ (<field (13, 17)> * Diff(0))" in repr(op)
+    with pytest.raises(NotImplementedError, match=r"A\(k \* B\(u\)\).*DivKGrad"):
+        op.kernel(U2.shape)
+    with pytest.raises(NotImplementedError, match=r"no constant stencil"):
+        op.stencil
+    with pytest.raises(NotImplementedError, match=r"cannot be fused"):
+        # refused before fn is compiled
+        fastfd.fuse(numba.njit(lambda u, lu: lu), op, shape=U2.shape)
+    assert repr(0 * op) == "Operator(0)"
 
 
 # ------------------------------------------------------------ exactness
