@@ -151,3 +151,27 @@ kernel_u = _c_block("operator kernel: u must be a C-contiguous array", False)
 kernel_out = _c_block("operator kernel: out must be a C-contiguous, writeable array", True)
 fused_f = _c_block("fused step: F must be a C-contiguous array", False)
 fused_g = _c_block("fused step: G must be a C-contiguous, writeable array", True)
+
+
+def coefficient(x, proto):
+    """``x`` (``alpha`` or ``beta`` of an operator kernel) as a number of
+    ``proto``'s dtype; a TypeError for a complex number with a real dtype
+    or for anything that is not a number, decided when the caller compiles
+    (Numba would otherwise fail to lower the cast)."""
+    return x
+
+
+@overload(coefficient, jit_options={"fastmath": config.FASTMATH})
+def _coefficient_impl(x, proto):
+    complex_ok = isinstance(proto.dtype, types.Complex)
+    if isinstance(x, (types.Integer, types.Float, types.Boolean)) or (
+            complex_ok and isinstance(x, types.Complex)):
+        return lambda x, proto: proto.dtype.type(x)
+    message = (f"operator kernel: alpha and beta must be {'' if complex_ok else 'real '}numbers "
+               f"for a {proto.dtype} field, got {x}")
+
+    def bad(x, proto):
+        if proto.size >= 0:
+            raise TypeError(message)
+        return np.zeros(1, dtype=proto.dtype)[0]
+    return bad

@@ -454,7 +454,7 @@ class Operator:
         i0, i1, j0, j1, k0, k1 = region
         coef, lo, seg, shell = plan.coef, plan.lo, plan.seg, plan.shell
         segments = _k.apply_parallel if parallel else _k.apply_serial
-        kind = dtype.type
+        coefficient = _k.coefficient
         bad_u = (f"operator kernel: u must be a C-contiguous {dtype} array of shape "
                  f"{in_shape}")
         bad_out = (f"operator kernel: out must be a C-contiguous {dtype} array of shape "
@@ -485,8 +485,8 @@ class Operator:
                 raise ValueError(overlap)
             u3 = kernel_u(u, in3)
             o3 = kernel_out(out, out3)
-            a = kind(alpha)
-            b = kind(beta)
+            a = coefficient(alpha, proto)
+            b = coefficient(beta, proto)
             if use_flat and b == 0:
                 flat(u3, o3, weights, coef, lo, a, i0, i1, j0, j1, k0, k1, pieces)
             elif has_interior:

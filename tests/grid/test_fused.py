@@ -177,3 +177,13 @@ def test_kernel_refuses_layouts_it_cannot_write():
     ro.flags.writeable = False
     with pytest.raises(ValueError, match=r"out must be a C-contiguous, writeable array"):
         k(u, ro)
+
+
+def test_kernel_refuses_a_complex_alpha_for_a_real_field():
+    k = Laplacian(2).kernel((4, 6))
+    u, out = np.ones((4, 6)), np.zeros((4, 6))
+    with pytest.raises(TypeError, match=r"alpha and beta must be real numbers for a float64 "
+                                        r"field, got complex128"):
+        k(u, out, 1j)
+    k(u, out, 2, True)  # integers and booleans are numbers, as in NumPy
+    np.testing.assert_array_equal(out, 0.0)
