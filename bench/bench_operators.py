@@ -3,12 +3,11 @@ against NumPy slicing, the peers when installed, and the np.copyto roofline.
 
     .venv/bin/python -m pytest bench/bench_operators.py --benchmark-only -q
 
-The peers are optional (``pip install fastfd[peers]``): findiff, pystencils
-and devito; a missing one, or one whose compiler fails, is skipped. Run the
-whole file in one process with ``OMP_WAIT_POLICY=PASSIVE`` set before it
-starts: pystencils and devito use OpenMP, whose spinning worker threads
-otherwise take the cores from Numba's threads (measured: a fused step went
-from 3.6 ms to 9.3 ms at 2 threads).
+The peers are optional (``pip install fastfd[peers]``): findiff, py-pde,
+pystencils and devito; a missing one, or one whose compiler fails, is
+skipped. ``bench/conftest.py`` sets ``OMP_WAIT_POLICY=PASSIVE`` (pystencils
+and devito use OpenMP, whose spinning worker threads would take the cores
+from Numba's threads).
 
 Rooflines: an update reading k arrays and writing m costs k + m array
 passes. ``np.copyto(G, F)`` of the stacked pair of fields is the Gray-Scott
@@ -91,7 +90,9 @@ def test_gs_numpy(role, fields):
     role("numpy", GS)(_warm(lambda: numpy_gray_scott(UV, G)))
 
 
-def test_gs_pystencils(role, fields):
+def _pystencils_gs(fields, openmp):
+    """pystencils' generated C kernel of the same step, on the interior:
+    pystencils leaves the ghost layer to the caller."""
     ps = pytest.importorskip("pystencils")
     UV, G = fields
     u, v, u2, v2 = ps.fields("u, v, u2, v2: double[2D]")
@@ -101,13 +102,23 @@ def test_gs_pystencils(role, fields):
            ps.Assignment(v2[0, 0], v[0, 0] + DT * (DV * lap(v) + uvv - (FEED + KILL) * v[0, 0]))]
     try:
         cfg = ps.CreateKernelConfig(target=ps.Target.CPU)
-        cfg.cpu.openmp.enable = True
+        cfg.cpu.openmp.enable = openmp
         kernel = ps.create_kernel(eqs, cfg).compile()
     except Exception as exc:  # no compiler, or an API change
         pytest.skip(f"pystencils could not build its kernel: {exc}")
     U, V, U2, V2 = (np.ascontiguousarray(a) for a in (UV[0], UV[1], G[0], G[1]))
-    # interior only: pystencils leaves the ghost layer to the caller
-    role("pystencils (interior, OpenMP)", GS)(_warm(lambda: kernel(u=U, v=V, u2=U2, v2=V2)))
+    return _warm(lambda: kernel(u=U, v=V, u2=U2, v2=V2))
+
+
+def test_gs_pystencils(role, fields):
+    role("pystencils (interior, OpenMP)", GS)(_pystencils_gs(fields, True))
+
+
+def test_gs_pystencils_serial(role, fields):
+    # compiled without OpenMP: limiting OpenMP's threads from Python
+    # (threadpoolctl) made the same kernel 1.9x slower than
+    # OMP_NUM_THREADS=1 did, so the 1-thread figure is the serial build
+    role("pystencils (interior, serial build)", GS)(_pystencils_gs(fields, False))
 
 
 def test_gs_roofline(role, fields):
@@ -144,6 +155,14 @@ def test_lap3_numpy(role, cube):
     role("numpy", L3)(_warm(f))
 
 
+def test_lap3_pypde(role, cube):
+    pde = pytest.importorskip("pde")
+    u, out = cube
+    grid = pde.CartesianGrid([[0.0, 25.6]] * 3, [256] * 3)  # dx = 0.1
+    lap = grid.make_operator("laplace", bc="auto_periodic_neumann")
+    role("py-pde (Neumann ghost cells)", L3)(_warm(lambda: lap(u, out)))
+
+
 def test_lap3_roofline(role, cube):
     u, out = cube
     role("roofline", L3)(_warm(lambda: np.copyto(out, u)))
@@ -153,6 +172,28 @@ def test_lap3_acc4(role, cube):
     u, out = cube
     op = fastfd.Laplacian(3, accuracy=4, dx=0.1)
     role("fastfd", L34)(_warm(lambda: op(u, out=out)))
+
+
+@numba.njit(parallel=True)
+def hand_lap3_acc4(u, out, c0, c1, c2):
+    """The accuracy-4 Laplacian's interior as a user would write it: one
+    expression per point, weights shared by the points at equal distance."""
+    n0, n1, n2 = u.shape
+    for i in numba.prange(2, n0 - 2):
+        for j in range(2, n1 - 2):
+            for k in range(2, n2 - 2):
+                out[i, j, k] = (c0 * u[i, j, k]
+                                + c1 * (u[i - 1, j, k] + u[i + 1, j, k] + u[i, j - 1, k]
+                                        + u[i, j + 1, k] + u[i, j, k - 1] + u[i, j, k + 1])
+                                + c2 * (u[i - 2, j, k] + u[i + 2, j, k] + u[i, j - 2, k]
+                                        + u[i, j + 2, k] + u[i, j, k - 2] + u[i, j, k + 2]))
+
+
+def test_lap3_acc4_hand_numba(role, cube):
+    u, out = cube
+    c0, c1, c2 = -7.5 / 0.01, (4 / 3) / 0.01, (-1 / 12) / 0.01
+    role("hand-written Numba loop (interior)", L34)(
+        _warm(lambda: hand_lap3_acc4(u, out, c0, c1, c2)))
 
 
 def test_lap3_acc4_roofline(role, cube):
