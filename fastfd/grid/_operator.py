@@ -45,6 +45,11 @@ MAX_NDIM = 3
 # and cached for every operator): generating and compiling an operator's
 # own kernel takes about 0.5-1 s, which a small grid does not win back.
 GENERATED_MIN = 4096
+# Outputs of at least this many points also get generated code for the edge
+# rows of axis 1 (see _codegen._flat_source); it doubles the compile time
+# of an operator's kernels (measured: the cold grid operator tests went
+# from 55 s to 184 s), which only a large grid wins back.
+ROWS_MIN = 1 << 18
 # Rows per block of a generated flat pass: about this many points per plane
 # (128 KiB of float64), so the 3 planes of an accuracy-2 3-D stencil, or the
 # 5 of accuracy 4, stay in the 1 MiB L2 as a block is swept through the
@@ -452,7 +457,8 @@ class Operator:
             interior = flat = _k.apply_serial   # never called; keeps the closure typed
         region = plan.region or (0, 0, 0, 0, 0, 0)
         i0, i1, j0, j1, k0, k1 = region
-        coef, lo, seg, shell = plan.coef, plan.lo, plan.seg, plan.shell
+        coef, lo, shell = plan.coef, plan.lo, plan.shell
+        seg, seg_flat = plan.seg, plan.seg_flat
         segments = _k.apply_parallel if parallel else _k.apply_serial
         coefficient = _k.coefficient
         bad_u = (f"operator kernel: u must be a C-contiguous {dtype} array of shape "
@@ -466,14 +472,14 @@ class Operator:
 
         if parallel:
             @njit
-            def run_segments(u3, o3, a, b):
-                if seg.shape[0]:
-                    segments(u3, o3, a, b, *shell, seg, min(seg.shape[0], 64))
+            def run_segments(u3, o3, a, b, s):
+                if s.shape[0]:
+                    segments(u3, o3, a, b, *shell, s, min(s.shape[0], 64))
         else:
             @njit
-            def run_segments(u3, o3, a, b):
-                if seg.shape[0]:
-                    segments(u3, o3, a, b, *shell, seg)
+            def run_segments(u3, o3, a, b, s):
+                if s.shape[0]:
+                    segments(u3, o3, a, b, *shell, s)
 
         @njit
         def k(u, out, alpha=1.0, beta=0.0):
@@ -489,9 +495,11 @@ class Operator:
             b = coefficient(beta, proto)
             if use_flat and b == 0:
                 flat(u3, o3, weights, coef, lo, a, i0, i1, j0, j1, k0, k1, pieces)
-            elif has_interior:
-                interior(u3, o3, weights, coef, lo, a, b, i0, i1, j0, j1, k0, k1)
-            run_segments(u3, o3, a, b)
+                run_segments(u3, o3, a, b, seg_flat)
+            else:
+                if has_interior:
+                    interior(u3, o3, weights, coef, lo, a, b, i0, i1, j0, j1, k0, k1)
+                run_segments(u3, o3, a, b, seg)
 
         return k
 
@@ -749,6 +757,14 @@ class _Plan:
         self.terms, self.tabs3 = terms, tabs3
         self._kernels = None
         self.seg = edge_rows(self.out3, self.region)
+        # the flat pass writes the edge rows of the planes i0:i1 itself
+        # (generated, as for the edge columns), the table kernel the rest
+        self.seg_flat = self.seg
+        self.rows = (self.region is not None and self.flat
+                     and n0 * n1 * n2 >= ROWS_MIN and (j0 > 0 or j1 < n1))
+        if self.rows:
+            planes = self.seg[:, 0]
+            self.seg_flat = np.ascontiguousarray(self.seg[(planes < i0) | (planes >= i1)])
 
     @property
     def shell(self):
@@ -757,18 +773,24 @@ class _Plan:
         return (self.field, self.scale, self.cidx, self.coef, self.lo, *self.tables, self.J0,
                 self.J1, self.OFF, self.IW, self.NC)
 
-    def groups(self, k0, k1):
+    def groups(self, k0, k1, row=None):
         """``((interior_terms, edges), interior_weights, edge_weights)`` of
         this operator for :func:`fastfd.grid._codegen.row_source`, with
         columns ``k0:k1`` interior (every term's interior stencil must cover
         them). The source reads every operator's interior weights first, then
-        every operator's edge weights."""
+        every operator's edge weights. With `row`, the same for that edge
+        row of axis 1 (its one-sided stencil, as offsets from the row)."""
         n2 = self.out3[2]
         interior, edges, weights, edge_weights = [], [], [], []
         cidx = [int(c) for c in self.cidx]
 
         def col(idx):
             return (0, int(idx)) if idx < n2 // 2 else (n2, int(idx) - n2)
+
+        def axis1(tab):
+            if row is None:
+                return zip(tab.off, tab.iw)
+            return [(int(tab.idx[row, e]) - row, tab.w[row, e]) for e in range(tab.count[row])]
 
         # terms without a coefficient field share one sum per field: a point
         # several terms read (the centre of a Laplacian) is loaded and
@@ -777,7 +799,7 @@ class _Plan:
         for k, (t, tabs) in enumerate(zip(self.terms, self.tabs3)):
             pts = {}
             for p, wp in zip(tabs[0].off, tabs[0].iw):
-                for q, wq in zip(tabs[1].off, tabs[1].iw):
+                for q, wq in axis1(tabs[1]):
                     for r, wr in zip(tabs[2].off, tabs[2].iw):
                         key = (int(p), int(q), int(r))
                         pts[key] = pts.get(key, 0.0) + t.coef * (wp * wq * wr)
@@ -796,7 +818,7 @@ class _Plan:
                 pts = []
                 t2 = tabs[2]
                 for p, wp in zip(tabs[0].off, tabs[0].iw):
-                    for q, wq in zip(tabs[1].off, tabs[1].iw):
+                    for q, wq in axis1(tabs[1]):
                         for e in range(t2.count[c]):
                             pts.append([(int(p), int(q), col(t2.idx[c, e]))])
                             edge_weights.append(t.coef * (wp * wq * t2.w[c, e]))
@@ -810,11 +832,18 @@ class _Plan:
         if self.region is None:
             return None
         if self._kernels is None:
-            _, _, _, _, k0, k1 = self.region
+            _, _, j0, j1, k0, k1 = self.region
             group, inner, edge = self.groups(k0, k1)
             weights = inner + edge
+            rows = []
+            if self.rows:
+                n1 = self.out3[1]
+                for j in [*range(j0), *range(j1, n1)]:
+                    g, wi, we = self.groups(k0, k1, row=j)
+                    rows.append(((0, j) if j < n1 // 2 else (n1, j - n1), g))
+                    weights += wi + we
             ncoef = self.coef.shape[0] if (self.cidx >= 0).any() else 0
-            mod = _codegen.load(_codegen.row_source([group], ncoef))
+            mod = _codegen.load(_codegen.row_source([group], ncoef, rows=rows))
             self._kernels = (mod.interior_serial, mod.interior_parallel,
                              np.array(weights, dtype=self.scale.dtype),
                              mod.flat_serial, mod.flat_parallel)
@@ -899,6 +928,7 @@ def _launch(plan, u3, out3, alpha, beta):
         kernel = kernels[4] if parallel else kernels[3]
         launch(kernel, 0, u3, out3, kernels[2], plan.coef, plan.lo, alpha, *plan.region,
                plan.pieces(parallel))
+        seg = plan.seg_flat
     elif kernels is not None:
         kernel = kernels[1] if parallel else kernels[0]
         launch(kernel, 0, u3, out3, kernels[2], plan.coef, plan.lo, alpha, beta,
