@@ -191,6 +191,17 @@ def row_source(groups, ncoef, nfields=0, nout=1, fused=False, rows=()):
     return "\n".join(lines)
 
 
+def _run_slices(names, flat):
+    """The lines of a ``_run`` that view its `n` samples at each stencil
+    point, as slices of the flattened input `flat` from the run's `start`
+    (``V``, ``S0``, ``S1``: the strides of a field, a plane and a row)."""
+    lines = []
+    for (f, a, b, c), sname in names.slices.items():
+        d = f"{f} * V + {a} * S0 + {b} * S1 + {c}"
+        lines.append(f"    {sname} = {flat}[start + {d}:start + {d} + n]")
+    return lines
+
+
 def _op_functions(names, inner, columns, exprs, ncoef, suffix, cache, opts):
     """An operator's ``_run{suffix}`` (a contiguous run of points whose
     stencil is `inner`) and ``_edges{suffix}`` (the edge columns of a row,
@@ -198,9 +209,7 @@ def _op_functions(names, inner, columns, exprs, ncoef, suffix, cache, opts):
     wargs = "".join(f", {w}" for w in names.weights)
     lines = [f"@njit({cache}{opts})",
              f"def _run{suffix}(uf, outf, cf, start, n, V, S0, S1{wargs}):"]
-    for (f, a, b, c), sname in names.slices.items():
-        d = f"{f} * V + {a} * S0 + {b} * S1 + {c}"
-        lines.append(f"    {sname} = uf[start + {d}:start + {d} + n]")
+    lines += _run_slices(names, "uf")
     for c in range(ncoef):
         lines.append(f"    c{c} = cf[{c} * V + start:{c} * V + start + n]")
     lines += ["    os = outf[start:start + n]", "    for k in range(n):",
@@ -268,9 +277,7 @@ def _flat_source(names, inner, columns, edge_exprs, nops, ncoef, nfields, nout, 
     if fused:
         lines = [f"@njit({cache}{opts})",
                  f"def _run(Ff, Gf, fn, start, n, V, S0, S1{wargs}):"]
-        for (f, a, b, c), sname in names.slices.items():
-            d = f"{f} * V + {a} * S0 + {b} * S1 + {c}"
-            lines.append(f"    {sname} = Ff[start + {d}:start + {d} + n]")
+        lines += _run_slices(names, "Ff")
         for r in range(nout):
             lines.append(f"    gs{r} = Gf[{r} * V + start:{r} * V + start + n]")
         here = [f"{names.slice(f, 0, 0, 0)}[k]" for f in range(nfields)]
