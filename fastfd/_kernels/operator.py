@@ -167,8 +167,10 @@ def _coefficient_impl(x, proto):
     if isinstance(x, (types.Integer, types.Float, types.Boolean)) or (
             complex_ok and isinstance(x, types.Complex)):
         return lambda x, proto: proto.dtype.type(x)
+    got = ("str" if isinstance(x, types.UnicodeType) else
+           "None" if isinstance(x, (types.NoneType, types.Omitted)) else str(x))
     message = (f"operator kernel: alpha and beta must be {'' if complex_ok else 'real '}numbers "
-               f"for a {proto.dtype} field, got {x}")
+               f"for a {proto.dtype} field, got {got}")
 
     def bad(x, proto):
         if proto.size >= 0:

@@ -147,9 +147,11 @@ class Operator:
         # coefficient field between two derivatives (Diff(0) @ (k * Diff(0)))
         # makes a stencil that changes from point to point, applied in two
         # passes through a temporary
-        self._chains = tuple((o, i) for o, i in chains if o._terms or o._chains)
+        chains = [(o, i) for o, i in chains if o._terms or o._chains]
         self._nfields = max([nfields] + [1 + t.field for t in self._terms]
-                            + [inner.nfields for _, inner in self._chains])
+                            + [inner.nfields for _, inner in chains])
+        # every inner operator takes the whole stack of fields this one does
+        self._chains = tuple((o, _widen(i, self._nfields)) for o, i in chains)
         self._plans = {}
 
     # ------------------------------------------------------------ algebra
@@ -289,15 +291,43 @@ class Operator:
         ``boundary="valid"``). A coefficient field between two derivatives
         (``Diff(0) @ (k * Diff(0))``) takes a second pass, through a
         temporary."""
-        if self._chains:
-            return self._apply_chains(u, boundary, out)
-        plan, u3, dtype, shape = self._prepare(u, boundary)
+        dtype, shape = self._output(u, boundary)
         if out is None:
-            out = np.empty(plan.out_shape, dtype=dtype)
+            out = np.empty(shape, dtype=dtype)
         else:
-            check_out(out, plan.out_shape, dtype, inputs=(u,))
-        _launch_into(plan, u3, out)
+            check_out(out, shape, dtype, inputs=(u,))
+        self._fill(u, boundary, out)
         return out
+
+    def _output(self, u, boundary):
+        """The dtype and shape of ``op(u)``, `u` and `boundary` checked."""
+        if not self._chains:
+            plan, _, dtype, _ = self._prepare(u, boundary)
+            return dtype, plan.out_shape
+        _, _, dtype, shape = self._prepare(u, boundary, plan=False)
+        box = _common(self._ranges(shape, check_choice("boundary", boundary, BOUNDARIES)))
+        return dtype, tuple(b - a for a, b in box)
+
+    def _fill(self, u, boundary, out):
+        """``out[...] = op(u)``, for an `out` of :meth:`_output`."""
+        if not self._chains:
+            plan, u3, _, _ = self._prepare(u, boundary)
+            _launch_into(plan, u3, out)
+            return
+        _, _, _, shape = self._prepare(u, boundary, plan=False)
+        boundary = check_choice("boundary", boundary, BOUNDARIES)
+        ranges = self._ranges(shape, boundary)
+        box = _common(ranges)
+        for n, ((outer, inner), r) in enumerate(zip(self._parts(), ranges)):
+            part = inner(u, boundary=boundary)
+            if outer is not None:
+                part = outer._crop(shape, _out_box(inner, shape, boundary))(
+                    part, boundary=boundary)
+            part = part[tuple(slice(a - c, b - c) for (a, b), (c, _) in zip(box, r))]
+            if n == 0:
+                out[...] = part
+            else:
+                out += part
 
     def _one_pass(self, what):
         if self._chains:
@@ -321,7 +351,14 @@ class Operator:
         for outer, inner in self._parts():
             r = _out_box(inner, shape, boundary)
             if outer is not None:
-                rel = _out_box(outer, tuple(b - a for a, b in r), boundary)
+                between = tuple(b - a for a, b in r)
+                try:
+                    rel = _out_box(outer._crop(shape, r), between, boundary)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"a grid of shape {tuple(shape)} is too small for {self!r} with "
+                        f"boundary={boundary!r}: its inner part leaves {between} points, "
+                        f"and then {exc}") from None
                 r = [(a + c, a + d) for (a, _), (c, d) in zip(r, rel)]
             out.append(r)
         return out
@@ -329,7 +366,7 @@ class Operator:
     def _crop(self, shape, box):
         """This operator on the part `box` of a grid of `shape` (the outer
         operator of a chain, applied to the inner one's output): its
-        coefficient fields cut to `box`."""
+        coefficient fields and coordinates cut to `box`."""
         if all(a == 0 and b == n for (a, b), n in zip(box, shape)):
             return self
         key = ("crop", tuple(shape), tuple(box))
@@ -337,38 +374,17 @@ class Operator:
             cut = tuple(slice(a, b) for a, b in box)
 
             def field(f):
-                if f is None:
-                    return None
-                f = np.array(_broadcast(f, shape)[cut])
-                f.flags.writeable = False
-                return f
+                return None if f is None else _readonly(_broadcast(f, shape)[cut])
+
+            def axes(t):
+                return {a: tuple(d if not isinstance(d.dx, np.ndarray) else _D(
+                    d.order, d.accuracy, d.scheme, _readonly(d.dx[box[a][0]:box[a][1]]))
+                    for d in chain) for a, chain in t.axes.items()}
             self._plans[key] = Operator(
-                [_Term(t.coef, field(t.cfield), t.axes, t.field) for t in self._terms],
+                [_Term(t.coef, field(t.cfield), axes(t), t.field) for t in self._terms],
                 self.nfields,
                 [(o._crop(shape, box), i._crop(shape, box)) for o, i in self._chains])
         return self._plans[key]
-
-    def _apply_chains(self, u, boundary, out):
-        _, _, dtype, shape = self._prepare(u, boundary, plan=False)
-        boundary = check_choice("boundary", boundary, BOUNDARIES)
-        ranges = self._ranges(shape, boundary)
-        box = _common(ranges)
-        out_shape = tuple(b - a for a, b in box)
-        if out is None:
-            out = np.empty(out_shape, dtype=dtype)
-        else:
-            check_out(out, out_shape, dtype, inputs=(u,))
-        for n, ((outer, inner), r) in enumerate(zip(self._parts(), ranges)):
-            part = inner(u, boundary=boundary)
-            if outer is not None:
-                part = outer._crop(shape, _out_box(inner, shape, boundary))(
-                    part, boundary=boundary)
-            part = part[tuple(slice(a - c, b - c) for (a, b), (c, _) in zip(box, r))]
-            if n == 0:
-                out[...] = part
-            else:
-                out += part
-        return out
 
     def _prepare(self, u, boundary, plan=True):
         m = self.nfields
@@ -560,6 +576,19 @@ class Operator:
         mat.eliminate_zeros()
         mat.sum_duplicates()
         return mat
+
+
+def _widen(op, nfields):
+    """`op` taking a stack of `nfields` fields (its terms read the same ones)."""
+    if op.nfields == nfields:
+        return op
+    return Operator(op._terms, nfields, op._chains)
+
+
+def _readonly(a):
+    a = np.array(a)
+    a.flags.writeable = False
+    return a
 
 
 def _out_box(op, shape, boundary):
@@ -1058,16 +1087,16 @@ class VectorOperator:
         return "VectorOperator([" + ", ".join(map(repr, self.components)) + "])"
 
     def __call__(self, u, *, boundary="one-sided", out=None):
-        plans = [c._prepare(u, boundary) for c in self.components]
-        _same_shapes([p[0].out_shape for p in plans], boundary)
-        shape = (len(self.components),) + plans[0][0].out_shape
-        dtype = plans[0][2]
+        outputs = [c._output(u, boundary) for c in self.components]
+        _same_shapes([s for _, s in outputs], boundary)
+        shape = (len(self.components),) + outputs[0][1]
+        dtype = outputs[0][0]
         if out is None:
             out = np.empty(shape, dtype=dtype)
         else:
             check_out(out, shape, dtype, inputs=(u,))
-        for k, (plan, u3, _, _) in enumerate(plans):
-            _launch_into(plan, u3, out[k])
+        for k, c in enumerate(self.components):
+            c._fill(u, boundary, out[k])
         return out
 
     def matrix(self, shape, boundary="one-sided"):

@@ -185,5 +185,7 @@ def test_kernel_refuses_a_complex_alpha_for_a_real_field():
     with pytest.raises(TypeError, match=r"alpha and beta must be real numbers for a float64 "
                                         r"field, got complex128"):
         k(u, out, 1j)
+    with pytest.raises(TypeError, match=r"must be real numbers for a float64 field, got str"):
+        k(u, out, "2")
     k(u, out, 2, True)  # integers and booleans are numbers, as in NumPy
     np.testing.assert_array_equal(out, 0.0)

@@ -149,6 +149,40 @@ def test_a_variable_coefficient_in_conservative_form_is_exact_on_polynomials():
     np.testing.assert_allclose(op.matrix(x.shape) @ x ** 2, 2 + 4 * x, rtol=0, atol=1e-10)
 
 
+def test_a_chain_in_a_vector_operator_and_beside_terms_on_other_fields():
+    chain = Diff(0) @ (K2 * Diff(0))
+    ref = Diff(0)(K2 * Diff(0)(U2))
+    V = fastfd.VectorOperator([chain, Diff(1)])
+    got = V(U2)
+    close(got[0], ref, scale=10)
+    close(got[1], Diff(1)(U2))
+    close(V.matrix(U2.shape) @ U2.ravel(), got.ravel(), scale=10)
+    # the chain reads field 0 of a stack of two
+    U = np.stack([U2, U2[::-1]])
+    op = chain + Diff(1).on(1)
+    assert op.nfields == 2
+    close(op(U), ref + Diff(1)(U2[::-1]), scale=10)
+    close(op.matrix(U2.shape) @ U.ravel(), op(U).ravel(), scale=10)
+
+
+def test_a_chain_on_coordinates_with_valid_edges():
+    x = np.cumsum(1 + RNG.random(12))
+    k = 1 + RNG.random(12)
+    u = RNG.standard_normal(12)
+    op = Diff(0, dx=x) @ (k * Diff(0, dx=x))
+    t = k[1:-1] * Diff(0, dx=x)(u, boundary="valid")
+    ref = Diff(0, dx=x[1:-1])(t, boundary="valid")
+    close(op(u, boundary="valid"), ref, scale=10)
+    close(op.matrix(u.shape, boundary="valid") @ u, ref, scale=10)
+
+
+def test_a_chain_too_long_for_a_small_valid_grid_says_so():
+    with pytest.raises(ValueError, match=r"a grid of shape \(4,\) is too small for .* with "
+                                         r"boundary='valid': its inner part leaves \(2,\) "
+                                         r"points, and then Diff\(0\) needs at least 3 points"):
+        (Diff(0) @ (np.ones(4) * Diff(0)))(np.ones(4), boundary="valid")
+
+
 def test_a_coefficient_between_derivatives_has_no_kernel_stencil_or_fused_step():
     op = Diff(0) @ (K2 * Diff(0))
     assert "@ (<field (13, 17)> * Diff(0))" in repr(op)
