@@ -122,7 +122,12 @@ def fuse(fn, *ops, shape, nout=None, boundary="one-sided", dtype=np.float64, par
     nout = m if nout is None else check_int("nout", nout, minimum=1)
     # what fn returns, from one call on numbers of the dtype (it compiles fn
     # for them, as the kernel would)
-    probe = fn(*([dtype.type(0.5)] * (m + len(ops))))
+    try:
+        probe = fn(*([dtype.type(0.5)] * (m + len(ops))))
+    except TypeError as exc:
+        raise TypeError(f"fn is called with the {m} field value(s) at a point, then the "
+                        f"{len(ops)} operator value(s) there ({m + len(ops)} arguments): "
+                        f"{exc}") from None
     got = len(probe) if isinstance(probe, tuple) else 1
     if got != nout or (nout == 1 and isinstance(probe, tuple)):
         raise ValueError(f"fn returns {got} value(s) for {m} field(s) and {len(ops)} "
@@ -167,8 +172,9 @@ def fuse(fn, *ops, shape, nout=None, boundary="one-sided", dtype=np.float64, par
     overlaps, same_dtype = _simple_checks()
     proto = np.empty(0, dtype)
     f_shape, g_shape = in3[:1] + tuple(shape), out3[:1] + tuple(shape)
-    bad_f = f"fused step: F must be a C-contiguous {dtype} array of shape {f_shape}"
-    bad_g = f"fused step: G must be a C-contiguous {dtype} array of shape {g_shape}"
+    built = f"; this step was built with shape={tuple(shape)}, dtype={dtype.name}"
+    bad_f = f"fused step: F must be a C-contiguous {dtype} array of shape {f_shape}{built}"
+    bad_g = f"fused step: G must be a C-contiguous {dtype} array of shape {g_shape}{built}"
     env = {"njit": njit, "np": np, "interior": interior, "shell_fn": shell_fn, "fn": fn,
            "overlaps": overlaps, "same_dtype": same_dtype, "proto": proto, "seg": seg,
            "W": weights, "bad_f": bad_f, "bad_g": bad_g, "f_shape": f_shape,

@@ -189,3 +189,13 @@ def test_kernel_refuses_a_complex_alpha_for_a_real_field():
         k(u, out, "2")
     k(u, out, 2, True)  # integers and booleans are numbers, as in NumPy
     np.testing.assert_array_equal(out, 0.0)
+
+
+def test_fuse_says_how_it_calls_fn_when_the_arity_is_wrong():
+    @numba.njit
+    def two_fields(u, v, lu, lv):
+        return u + lu, v + lv
+
+    with pytest.raises(TypeError, match=r"fn is called with the 1 field value\(s\) at a point, "
+                                        r"then the 1 operator value\(s\) there \(2 arguments\)"):
+        fuse(two_fields, Laplacian(2), shape=(16, 16))

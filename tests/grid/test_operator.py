@@ -401,6 +401,38 @@ def test_div_k_grad_conserves_on_a_periodic_grid():
     assert abs(flux.sum()) < 1e-12 * np.abs(flux).sum()
 
 
+def test_div_k_grad_is_exact_for_linear_k_and_quadratic_u_edges_included():
+    # (k u')' with k = 1 + x, u = x^2 is 2 + 4x: the flux form is exact on
+    # it, and so is k u'' + k' u' with second-order one-sided stencils at the
+    # ends (an end point once gave (k[1/2] - k[-1/2]) (u1 - u0) / h: 0 for k = 1)
+    from fastfd.grid import DivKGrad
+    x = np.linspace(0.0, 1.0, 11)
+    h = x[1] - x[0]
+    np.testing.assert_allclose(DivKGrad(1 + x, dx=h)(x ** 2), 2 + 4 * x, rtol=0, atol=1e-10)
+    y = np.linspace(0.0, 2.0, 9)
+    X, Y = np.meshgrid(x, y, indexing="ij")
+    got = DivKGrad(np.ones(X.shape), dx=[h, y[1] - y[0]])(X ** 2 + 3 * Y ** 2)
+    np.testing.assert_allclose(got, 8.0, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("boundary", ["one-sided", "periodic"])
+def test_div_k_grad_converges_at_order_2_at_every_point(boundary):
+    # periodic: built without periodic=True, the points at the seam take the
+    # non-conservative form, still second order
+    from fastfd.grid import DivKGrad
+    errs = []
+    for n in (32, 64, 128):
+        x = np.arange(n) / n
+        k = 2 + np.sin(2 * np.pi * x)
+        u = np.sin(2 * np.pi * x) if boundary == "periodic" else np.exp(x)
+        du = 2 * np.pi * np.cos(2 * np.pi * x) if boundary == "periodic" else u
+        d2u = -(2 * np.pi) ** 2 * u if boundary == "periodic" else u
+        ref = 2 * np.pi * np.cos(2 * np.pi * x) * du + k * d2u
+        errs.append(np.abs(DivKGrad(k, dx=1 / n)(u, boundary=boundary) - ref).max())
+    rates = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
+    assert (rates > 1.8).all(), rates
+
+
 def test_div_k_grad_converges_at_order_2():
     from fastfd.grid import DivKGrad
     errs = []
