@@ -291,30 +291,31 @@ class Operator:
         ``boundary="valid"``). A coefficient field between two derivatives
         (``Diff(0) @ (k * Diff(0))``) takes a second pass, through a
         temporary."""
-        dtype, shape = self._output(u, boundary)
+        dtype, shape, ready = self._output(u, boundary)
         if out is None:
             out = np.empty(shape, dtype=dtype)
         else:
             check_out(out, shape, dtype, inputs=(u,))
-        self._fill(u, boundary, out)
+        self._fill(u, boundary, out, ready)
         return out
 
     def _output(self, u, boundary):
-        """The dtype and shape of ``op(u)``, `u` and `boundary` checked."""
+        """The dtype and shape of ``op(u)``, `u` and `boundary` checked, and
+        what :meth:`_fill` needs: ``(plan, u3)``, or the input's shape for
+        an operator with chains."""
         if not self._chains:
-            plan, _, dtype, _ = self._prepare(u, boundary)
-            return dtype, plan.out_shape
+            plan, u3, dtype, _ = self._prepare(u, boundary)
+            return dtype, plan.out_shape, (plan, u3)
         _, _, dtype, shape = self._prepare(u, boundary, plan=False)
         box = _common(self._ranges(shape, check_choice("boundary", boundary, BOUNDARIES)))
-        return dtype, tuple(b - a for a, b in box)
+        return dtype, tuple(b - a for a, b in box), shape
 
-    def _fill(self, u, boundary, out):
+    def _fill(self, u, boundary, out, ready):
         """``out[...] = op(u)``, for an `out` of :meth:`_output`."""
         if not self._chains:
-            plan, u3, _, _ = self._prepare(u, boundary)
-            _launch_into(plan, u3, out)
+            _launch_into(*ready, out)
             return
-        _, _, _, shape = self._prepare(u, boundary, plan=False)
+        shape = ready
         boundary = check_choice("boundary", boundary, BOUNDARIES)
         ranges = self._ranges(shape, boundary)
         box = _common(ranges)
@@ -1090,15 +1091,15 @@ class VectorOperator:
 
     def __call__(self, u, *, boundary="one-sided", out=None):
         outputs = [c._output(u, boundary) for c in self.components]
-        _same_shapes([s for _, s in outputs], boundary)
+        _same_shapes([s for _, s, _ in outputs], boundary)
         shape = (len(self.components),) + outputs[0][1]
         dtype = outputs[0][0]
         if out is None:
             out = np.empty(shape, dtype=dtype)
         else:
             check_out(out, shape, dtype, inputs=(u,))
-        for k, c in enumerate(self.components):
-            c._fill(u, boundary, out[k])
+        for k, (c, (_, _, ready)) in enumerate(zip(self.components, outputs)):
+            c._fill(u, boundary, out[k], ready)
         return out
 
     def matrix(self, shape, boundary="one-sided"):
