@@ -199,3 +199,18 @@ def test_fuse_says_how_it_calls_fn_when_the_arity_is_wrong():
     with pytest.raises(TypeError, match=r"fn is called with the 1 field value\(s\) at a point, "
                                         r"then the 1 operator value\(s\) there \(2 arguments\)"):
         fuse(two_fields, Laplacian(2), shape=(16, 16))
+
+
+def test_kernel_of_a_vector_operator_fills_every_component():
+    u = RNG.random((12, 13))
+    grad = Gradient(2, dx=[0.3, 0.2])
+    k = grad.kernel(u.shape)
+    out = np.full((2, 12, 13), np.nan)
+    k(u, out)
+    np.testing.assert_array_equal(out, grad(u))
+    acc = np.ones((2, 12, 13))
+    k(u, acc, 0.5, 2.0)
+    np.testing.assert_allclose(acc, 0.5 * grad(u) + 2.0, rtol=1e-14, atol=1e-14)
+    with pytest.raises(ValueError, match=r"vector operator kernel: out must have 2 components"):
+        k(u, np.empty((3, 12, 13)))
+    assert grad.stencil == (Diff(0, dx=0.3).stencil, Diff(1, dx=0.2).stencil)
