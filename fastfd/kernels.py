@@ -565,6 +565,21 @@ def _lap3_acc2(u, dz, dy, dx, out, mode):
     _lap.lap3_serial(u, out, a0, a1, a2, mode, 0)
 
 
+@njit(cache=CACHE)
+def _check_high_accuracy(k, u, out, mode, accuracy):
+    """The checks of a Laplacian of accuracy 4 or 6: the mode, and every
+    axis long enough for its edge stencils (one point more one-sided)."""
+    _nd.check_mode(k, mode)
+    _nd.check_grid_need(k, u, out, accuracy + 2 if mode == ONE_SIDED else accuracy + 1)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def _inv_square(h, u):
+    """``1 / h**2`` in the real dtype of `u`, rounded there."""
+    h = _real_like(h, u)
+    return _real_like(1.0, u) / (h * h)
+
+
 @overload(_lap2, jit_options={"fastmath": FASTMATH})
 def _lap2_impl(u, dy, dx, out, mode, accuracy):
     msg = _wrong_ndim("laplacian_2d", 2, u, out) or _nd.wrong_int(
@@ -584,14 +599,9 @@ def _lap2_impl(u, dy, dx, out, mode, accuracy):
         if accuracy == 2:
             _lap2_acc2(u, dy, dx, out, mode)
             return
-        _nd.check_mode(_simple.LAP2, mode)
-        _nd.check_grid_need(_simple.LAP2, u, out,
-                            accuracy + 2 if mode == ONE_SIDED else accuracy + 1)
+        _check_high_accuracy(_simple.LAP2, u, out, mode, accuracy)
         cent, edge = _weights(2, accuracy)
-        one = _real_like(1.0, u)
-        h0 = _real_like(dy, u)
-        h1 = _real_like(dx, u)
-        _nd.lap2(u, out, cent, edge, one / (h0 * h0), one / (h1 * h1), mode)
+        _nd.lap2(u, out, cent, edge, _inv_square(dy, u), _inv_square(dx, u), mode)
     return impl
 
 
@@ -612,15 +622,10 @@ def _lap3_impl(u, dz, dy, dx, out, mode, accuracy):
         if accuracy == 2:
             _lap3_acc2(u, dz, dy, dx, out, mode)
             return
-        _nd.check_mode(_simple.LAP3, mode)
-        _nd.check_grid_need(_simple.LAP3, u, out,
-                            accuracy + 2 if mode == ONE_SIDED else accuracy + 1)
+        _check_high_accuracy(_simple.LAP3, u, out, mode, accuracy)
         cent, edge = _weights(2, accuracy)
-        one = _real_like(1.0, u)
-        h0 = _real_like(dz, u)
-        h1 = _real_like(dy, u)
-        h2 = _real_like(dx, u)
-        _nd.lap3(u, out, cent, edge, one / (h0 * h0), one / (h1 * h1), one / (h2 * h2), mode)
+        _nd.lap3(u, out, cent, edge, _inv_square(dz, u), _inv_square(dy, u),
+                 _inv_square(dx, u), mode)
     return impl
 
 

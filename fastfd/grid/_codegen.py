@@ -308,20 +308,18 @@ def _flat_source(names, inner, columns, edge_exprs, nops, ncoef, nfields, nout, 
     edges_call = f"_edges({head}, i, j{wargs})"
     run_call = f"_run({flat}, start, n, V, S0, S1{wargs})"
 
-    def rows(which, indent):
-        out = []
-        for suffix, j, base, rargs, _ in row_fns:
-            if which is None or (base != 0) == which:
-                out += [f"{indent}{j}", f"{indent}start = (i * n1 + j) * n2 + k0",
-                        f"{indent}_run{suffix}({flat}, start, k1 - k0, V, S0, S1{rargs})",
-                        f"{indent}_edges{suffix}({head}, i, j{rargs})"]
-        return out
+    def row(fn, indent):
+        """The lines writing edge row `fn` of plane ``i``."""
+        suffix, j, _, rargs, _ = fn
+        return [f"{indent}{j}", f"{indent}start = (i * n1 + j) * n2 + k0",
+                f"{indent}_run{suffix}({flat}, start, k1 - k0, V, S0, S1{rargs})",
+                f"{indent}_edges{suffix}({head}, i, j{rargs})"]
 
-    top, bottom = rows(False, " " * 20), rows(True, " " * 20)
+    top = [ln for fn in row_fns if fn[2] == 0 for ln in row(fn, " " * 20)]
+    bottom = [ln for fn in row_fns if fn[2] != 0 for ln in row(fn, " " * 20)]
     third = []
-    for r, (suffix, j, base, rargs, _) in enumerate(row_fns):
-        third += [f"            {'if' if r == 0 else 'elif'} r == {r}:"]
-        third += rows(None, " " * 16)[4 * r:4 * r + 4]
+    for r, fn in enumerate(row_fns):
+        third += [f"            {'if' if r == 0 else 'elif'} r == {r}:"] + row(fn, " " * 16)
     for par in (False, True):
         rng = "prange" if par else "range"
         lines += [f"@njit({'parallel=True, ' if par else ''}{cache}{opts})",

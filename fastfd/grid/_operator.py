@@ -152,7 +152,8 @@ class Operator:
                             + [inner.nfields for _, inner in chains])
         # every inner operator takes the whole stack of fields this one does
         self._chains = tuple((o, _widen(i, self._nfields)) for o, i in chains)
-        self._plans = {}
+        # per grid: plans, and for chains their parts, ranges and cut operators
+        self._cache = {}
 
     # ------------------------------------------------------------ algebra
     def __add__(self, other):
@@ -340,14 +341,24 @@ class Operator:
 
     def _parts(self):
         """The operator as ``[(outer, inner)]``, summed: the one-pass terms
-        as ``(None, op)``, then every chain."""
-        parts = ([(None, Operator(self._terms, self.nfields))]
-                 if self._terms or not self._chains else [])
-        return parts + list(self._chains)
+        as ``(None, op)``, then every chain. Built once: the parts keep
+        their plans from call to call."""
+        if "parts" not in self._cache:
+            self._cache["parts"] = ([(None, Operator(self._terms, self.nfields))]
+                                    if self._terms or not self._chains else []
+                                    ) + list(self._chains)
+        return self._cache["parts"]
 
     def _ranges(self, shape, boundary):
         """Per part of :meth:`_parts`, the output range along each axis of
-        `shape` (the whole axis except with ``boundary="valid"``)."""
+        `shape` (the whole axis except with ``boundary="valid"``), computed
+        once per shape and boundary."""
+        key = ("ranges", tuple(shape), boundary)
+        if key not in self._cache:
+            self._cache[key] = self._part_ranges(shape, boundary)
+        return self._cache[key]
+
+    def _part_ranges(self, shape, boundary):
         out = []
         for outer, inner in self._parts():
             r = _out_box(inner, shape, boundary)
@@ -371,7 +382,7 @@ class Operator:
         if all(a == 0 and b == n for (a, b), n in zip(box, shape)):
             return self
         key = ("crop", tuple(shape), tuple(box))
-        if key not in self._plans:
+        if key not in self._cache:
             cut = tuple(slice(a, b) for a, b in box)
 
             def field(f):
@@ -381,11 +392,11 @@ class Operator:
                 return {a: tuple(d if not isinstance(d.dx, np.ndarray) else _D(
                     d.order, d.accuracy, d.scheme, _readonly(d.dx[box[a][0]:box[a][1]]))
                     for d in chain) for a, chain in t.axes.items()}
-            self._plans[key] = Operator(
+            self._cache[key] = Operator(
                 [_Term(t.coef, field(t.cfield), axes(t), t.field) for t in self._terms],
                 self.nfields,
                 [(o._crop(shape, box), i._crop(shape, box)) for o, i in self._chains])
-        return self._plans[key]
+        return self._cache[key]
 
     def _prepare(self, u, boundary, plan=True):
         m = self.nfields
@@ -410,9 +421,9 @@ class Operator:
 
     def _plan(self, shape, boundary, dtype):
         key = (shape, boundary, np.dtype(dtype))
-        plan = self._plans.get(key)
+        plan = self._cache.get(key)
         if plan is None:
-            plan = self._plans[key] = _Plan(self._terms, shape, boundary, dtype)
+            plan = self._cache[key] = _Plan(self._terms, shape, boundary, dtype)
         return plan
 
     def kernel(self, shape, boundary="one-sided", *, dtype=np.float64, parallel=None):

@@ -8,6 +8,7 @@ import numba
 import numpy as np
 import pytest
 from conftest import run_python
+from kernel_callers import call_1d
 
 import fastfd
 from fastfd import kernels
@@ -19,18 +20,6 @@ from fastfd import kernels
 # them). Other layouts and mode types are checked once per kernel family on
 # its cheapest kernel: the checks are shared helpers (check_1d / overlaps,
 # bad_mode / mode_str) that every kernel of the family calls.
-
-
-@numba.njit
-def call_1d(which, u, dx, out):
-    if which == 0:
-        kernels.forward_diff(u, dx, out)
-    elif which == 1:
-        kernels.backward_diff(u, dx, out)
-    elif which == 2:
-        kernels.centered_diff(u, dx, out)
-    else:
-        kernels.second_diff(u, dx, out)
 
 
 @numba.njit

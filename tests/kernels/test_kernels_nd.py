@@ -10,6 +10,7 @@ layouts), so the suite compiles each kernel only a handful of times.
 import numba
 import numpy as np
 import pytest
+from kernel_callers import call_1d
 
 from fastfd import grid, kernels
 
@@ -59,18 +60,6 @@ def user_1d(which, u, dx, out, mode):
         kernels.centered_diff(u, dx, out, mode)
     else:
         kernels.second_diff(u, dx, out, mode)
-
-
-@numba.njit
-def user_1d_default(which, u, dx, out):
-    if which == 0:
-        kernels.forward_diff(u, dx, out)
-    elif which == 1:
-        kernels.backward_diff(u, dx, out)
-    elif which == 2:
-        kernels.centered_diff(u, dx, out)
-    else:
-        kernels.second_diff(u, dx, out)
 
 
 def _valid(res, ref, mode, axes, m):
@@ -204,7 +193,7 @@ def test_1d_kernels_periodic_and_interior(which):
 def test_1d_kernels_mode_argument_is_optional(which):
     u = RNG.standard_normal(10)
     a, b, c = np.empty(10), np.empty(10), np.empty(10)
-    user_1d_default(which, u, 0.3, a)
+    call_1d(which, u, 0.3, a)
     user_1d(which, u, 0.3, b, kernels.ONE_SIDED)
     [kernels.forward_diff, kernels.backward_diff, kernels.centered_diff,
      kernels.second_diff][which](u, 0.3, c)
