@@ -214,3 +214,16 @@ def test_kernel_of_a_vector_operator_fills_every_component():
     with pytest.raises(ValueError, match=r"vector operator kernel: out must have 2 components"):
         k(u, np.empty((3, 12, 13)))
     assert grad.stencil == (Diff(0, dx=0.3).stencil, Diff(1, dx=0.2).stencil)
+
+
+def test_kernel_and_fused_step_say_what_they_were_built_for():
+    k = Laplacian(2).kernel((4, 6))
+    u32 = np.ones((4, 6), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"u must be a C-contiguous float64 array of shape "
+                                         r"\(4, 6\); this kernel was built with "
+                                         r"op\.kernel\(\(4, 6\), dtype=float64\)"):
+        k(u32, np.empty((4, 6), dtype=np.float32))
+    step = gray_scott_step("one-sided")
+    with pytest.raises(ValueError, match=r"this step was built with shape=\(70, 61\), "
+                                         r"dtype=float64"):
+        step(np.ones((2, 70, 61), dtype=np.float32), np.empty((2, 70, 61)))
