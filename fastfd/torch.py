@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import inspect
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from .gradcheck._check import check_gradient
 from .gradcheck._params import LossReturnError
 from ._validation import short_repr
 
-__all__ = ["check_module", "check_function"]
+__all__ = ["check_module", "check_function", "FunctionCheckResult"]
 
 # Seed of torch's CPU generator at every evaluation, finite-difference and
 # analytic alike: dropout draws the same mask in each, so a module in train
@@ -55,12 +56,12 @@ def _torch():
     return torch
 
 
-def _check_options(options, fname):
-    unknown = [k for k in options if k not in _CHECK_OPTIONS]
+def _check_options(options, fname, allowed=_CHECK_OPTIONS):
+    unknown = [k for k in options if k not in allowed]
     if unknown:
         raise TypeError(
             f"{fname}() got an unexpected keyword argument {unknown[0]!r}; the check "
-            f"options are {', '.join(_CHECK_OPTIONS)}")
+            f"options are {', '.join(allowed)}")
 
 
 @contextlib.contextmanager
@@ -406,11 +407,374 @@ def _module_loss(torch, module, loss_fn, inputs, chosen):
     return loss
 
 
+# ------------------------------------------------------------- check_function
+_FUNCTION_OPTIONS = _CHECK_OPTIONS + ("projections",)
+_FORWARD_AD = ("auto", True, False)
+
+
+class FunctionCheckResult:
+    """The outcome of :func:`check_function`: the backward (VJP) check and,
+    when it ran, the forward-mode (JVP) check.
+
+    Attributes
+    ----------
+    status : str
+        "failed" if either check failed, else "inconclusive" if either was,
+        else "passed". A JVP check that was skipped does not count.
+    passed : bool
+        ``status == "passed"``; ``bool(result)`` is ``passed``.
+    vjp : GradCheckResult
+        The check of ``torch.autograd.grad`` (the backward) against centered
+        differences: ``vjp.failures()`` names inputs, ``vjp.entries`` the
+        wrong Jacobian entries (``output[1][3] / weight[2, 7]``).
+    jvp : GradCheckResult or None
+        The check of ``torch.autograd.forward_ad``; None when it did not run.
+    jvp_skipped : str or None
+        Why the JVP check did not run (the function has no forward-mode
+        derivative, or ``forward_ad=False``); None when it ran.
+    """
+
+    def __init__(self, vjp, jvp, jvp_skipped):
+        self.vjp = vjp
+        self.jvp = jvp
+        self.jvp_skipped = jvp_skipped
+        statuses = [r.status for r in (vjp, jvp) if r is not None]
+        self.status = ("failed" if "failed" in statuses else
+                       "inconclusive" if "inconclusive" in statuses else "passed")
+
+    @property
+    def passed(self):
+        return self.status == "passed"
+
+    def __bool__(self):
+        return self.passed
+
+    @property
+    def entries(self):
+        """Wrong Jacobian entries found by either check (VJP's first)."""
+        return list(self.vjp.entries) + (list(self.jvp.entries) if self.jvp is not None else [])
+
+    def failures(self):
+        """Failing input coordinates of either check (VJP's first)."""
+        return self.vjp.failures() + (self.jvp.failures() if self.jvp is not None else [])
+
+    def __str__(self):
+        jvp = (str(self.jvp) if self.jvp is not None else f"not checked: {self.jvp_skipped}")
+        return (f"check_function: {self.status}\n"
+                f"backward (VJP, torch.autograd.grad):\n{self.vjp}\n"
+                f"forward mode (JVP, torch.autograd.forward_ad):\n{jvp}")
+
+    def __repr__(self):
+        jvp = self.jvp.status if self.jvp is not None else "skipped"
+        return f"<FunctionCheckResult {self.status}: vjp {self.vjp.status}, jvp {jvp}>"
+
+
+def _function_names(torch, fn, n):
+    """(callable, names of its first `n` positional parameters or
+    ``input[i]``); an ``autograd.Function`` subclass or its ``apply`` gives
+    its ``forward``'s names (after ``ctx`` unless it has ``setup_context``)."""
+    from torch.autograd.function import _SingleLevelFunction
+
+    cls = fn if isinstance(fn, type) else getattr(fn, "__self__", None)
+    if isinstance(cls, type) and issubclass(cls, torch.autograd.Function):
+        fn = cls.apply
+        sig_of = cls.forward
+        skip = 1 if cls.setup_context is _SingleLevelFunction.setup_context else 0
+    else:
+        sig_of, skip = fn, 0
+    fallback = [f"input[{i}]" for i in range(n)]
+    try:
+        params = list(inspect.signature(sig_of).parameters.values())[skip:]
+    except (TypeError, ValueError):
+        return fn, fallback
+    names = []
+    for p in params:
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            break
+        names.append(p.name)
+    if len(names) < n:
+        return fn, fallback
+    return fn, names[:n]
+
+
+def _outputs(torch, out):
+    """[(label, tensor)] of the floating outputs of `fn`: one tensor is
+    ``output``, a tuple or list ``output[i]``, a dict ``output['key']``."""
+    if isinstance(out, torch.Tensor):
+        items = [("output", out)]
+    elif isinstance(out, (list, tuple)):
+        items = [(f"output[{i}]", v) for i, v in enumerate(out)]
+    elif isinstance(out, dict):
+        items = [(f"output[{k!r}]", v) for k, v in out.items()]
+    else:
+        raise TypeError(
+            f"fn must return a tensor or a tuple, list or dict of tensors, got "
+            f"{short_repr(out)}")
+    chosen = []
+    for label, t in items:
+        if not isinstance(t, torch.Tensor):
+            continue
+        if t.is_complex():
+            raise TypeError(
+                f"fn's {label} is complex ({t.dtype}); complex outputs are not supported: "
+                "return torch.view_as_real of it")
+        if t.is_floating_point():
+            _check_device(t, f"fn's {label}")
+            chosen.append((label, t))
+    if not chosen:
+        raise TypeError(f"fn returned no floating-point tensor to check: {short_repr(out)}")
+    return chosen
+
+
+class _Function:
+    """A function of tensors as the callables of fastfd's vector checks, on
+    dicts {input name: ndarray} and {output label: ndarray}."""
+
+    def __init__(self, torch, fn, tensors):
+        self.torch = torch
+        self.fn, names = _function_names(torch, fn, len(tensors))
+        if len(set(names)) < len(names):
+            names = [f"input[{i}]" for i in range(len(tensors))]
+        self.args = list(tensors)
+        self.diff = []        # (position, name) of the differentiated inputs
+        for i, (name, t) in enumerate(zip(names, tensors)):
+            if not isinstance(t, torch.Tensor):
+                continue
+            _check_device(t, f"input {name!r}")
+            if t.requires_grad:
+                _check_dtype(torch, t, f"input {name!r}")
+                self.diff.append((i, name))
+        if not self.diff:
+            floating = [n for n, t in zip(names, tensors)
+                        if isinstance(t, torch.Tensor) and t.is_floating_point()]
+            hint = (f" (floating inputs: {', '.join(floating)})" if floating else "")
+            raise ValueError(
+                "no input requires grad: mark the tensors to differentiate with "
+                f"requires_grad=True, as for torch.autograd.gradcheck{hint}")
+        dtypes = {}
+        for i, name in self.diff:
+            dtypes.setdefault(tensors[i].dtype, name)
+        if len(dtypes) > 1:
+            (da, na), (db, nb) = list(dtypes.items())[:2]
+            raise TypeError(
+                f"the inputs that require grad mix dtypes: {na!r} is {da}, {nb!r} is {db}; "
+                "cast them to one dtype")
+        self.x = {name: tensors[i].detach().numpy() for i, name in self.diff}
+        self.work = {name: torch.empty(tuple(tensors[i].shape), dtype=tensors[i].dtype)
+                     for i, name in self.diff}
+        self.targets = [(name, t.numpy()) for name, t in self.work.items()]
+        self.out_labels = None
+        y = self.f(self.x)
+        self.out_labels = list(y)
+
+    def _call(self, values):
+        args = list(self.args)
+        for (i, name), v in zip(self.diff, values):
+            args[i] = v
+        return self.fn(*args)
+
+    def _select(self, out):
+        chosen = _outputs(self.torch, out)
+        if self.out_labels is not None:
+            labels = [label for label, _ in chosen]
+            if labels != self.out_labels:
+                raise LossReturnError(
+                    f"fn returned outputs {labels}, at the unperturbed inputs {self.out_labels}")
+        return chosen
+
+    def f(self, x):
+        torch = self.torch
+        for name, target in self.targets:
+            np.copyto(target, x[name])
+        with torch.no_grad(), _seeded(torch):
+            out = self._call([self.work[name] for _, name in self.diff])
+        # copies: an output may be (a view of) an input tensor the next call overwrites
+        return {label: t.detach().numpy().copy() for label, t in self._select(out)}
+
+    def _fresh(self, x, requires_grad):
+        return [self.torch.from_numpy(np.array(x[name], dtype=self.x[name].dtype))
+                .requires_grad_(requires_grad) for _, name in self.diff]
+
+    def vjp(self, x, w):
+        torch = self.torch
+        xs = self._fresh(x, True)
+        with torch.enable_grad(), _seeded(torch):
+            chosen = self._select(self._call(xs))
+            outs, cts = [], []
+            for label, t in chosen:
+                if t.requires_grad:
+                    outs.append(t)
+                    cts.append(torch.from_numpy(np.asarray(w[label], dtype=_np_dtype(t.dtype))))
+            if outs:
+                grads = torch.autograd.grad(outs, xs, grad_outputs=cts, allow_unused=True,
+                                            materialize_grads=True)
+            else:
+                grads = [torch.zeros_like(t) for t in xs]
+        return {name: g.detach().numpy() for (_, name), g in zip(self.diff, grads)}
+
+    def jvp(self, x, v):
+        torch = self.torch
+        import torch.autograd.forward_ad as fwAD
+
+        primals = self._fresh(x, False)
+        tangents = self._fresh(v, False)
+        with fwAD.dual_level(), _seeded(torch):
+            duals = [fwAD.make_dual(p, t) for p, t in zip(primals, tangents)]
+            chosen = self._select(self._call(duals))
+            out = {}
+            for label, t in chosen:
+                tangent = fwAD.unpack_dual(t).tangent
+                out[label] = (np.zeros(tuple(t.shape), dtype=_np_dtype(t.dtype))
+                              if tangent is None else tangent.detach().numpy().copy())
+        return out
+
+    def jvp_support(self):
+        """None when forward-mode AD runs on the function, else why not."""
+        try:
+            self.jvp(self.x, {k: np.zeros_like(a) for k, a in self.x.items()})
+        except NotImplementedError as exc:
+            return f"the function has no forward-mode derivative (NotImplementedError: {exc})"
+        return None
+
+
+def check_function(fn: Any, *tensors: Any, forward_ad: Any = "auto", **check_options: Any):
+    """Check the derivatives torch computes for ``fn(*tensors)``.
+
+    The :func:`torch.autograd.gradcheck` use case, at scale: the backward
+    of ``fn`` (vector-Jacobian products from ``torch.autograd.grad``) is
+    compared with centered differences of its outputs by
+    :func:`fastfd.check_vjp`, and, when ``fn`` supports forward-mode AD, its
+    Jacobian-vector products (``torch.autograd.forward_ad``) by
+    :func:`fastfd.check_jvp`. Wrong Jacobian entries are named
+    ``output[1][3] / weight[2, 7]``. `fn` may be any differentiable function
+    of tensors, a custom ``torch.autograd.Function``'s ``apply`` or the
+    Function class itself.
+
+    >>> import torch
+    >>> import fastfd.torch
+    >>> class Cube(torch.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         x, = ctx.saved_tensors
+    ...         return 3 * x * g           # wrong: should be 3 * x ** 2 * g
+    >>> x = torch.linspace(-1, 2, 5, dtype=torch.float64, requires_grad=True)
+    >>> result = fastfd.torch.check_function(Cube, x)
+    >>> result.status
+    'failed'
+    >>> sorted(entry.name for entry in result.entries)
+    ['output[0] / x[0]', 'output[1] / x[1]', 'output[2] / x[2]', 'output[3] / x[3]', 'output[4] / x[4]']
+    >>> result.jvp_skipped
+    'the function has no forward-mode derivative (NotImplementedError: You must implement the jvp function for custom autograd.Function to use it with forward mode AD.)'
+
+    Parameters
+    ----------
+    fn : callable or torch.autograd.Function subclass
+        ``fn(*tensors)`` returning a tensor, or a tuple, list or dict of
+        tensors. Its floating-point outputs are checked (others ignored).
+    *tensors
+        The point to check at, CPU tensors and other arguments. Tensors with
+        ``requires_grad=True`` (float32 or float64, one dtype) are
+        differentiated, as :func:`torch.autograd.gradcheck` does; everything
+        else is passed through unchanged.
+    forward_ad : {"auto", True, False}, optional
+        Check the forward-mode derivative too: "auto" (default) when `fn`
+        has one (a Function without a ``jvp`` staticmethod has none: the
+        JVP check is skipped and ``result.jvp_skipped`` says so); True
+        requires it (an error if `fn` has none); False skips it.
+    **check_options
+        ``h``, ``tol``, ``coords``, ``seed``, ``raise_on_fail``,
+        ``progress``, ``directions``, ``budget``, ``projections``: as in
+        :func:`fastfd.check_vjp`. With both checks, `budget` (default 10 s
+        with ``coords="auto"``) is shared, half each.
+
+    Returns
+    -------
+    FunctionCheckResult
+        ``status`` (the worse of the two checks), ``passed``, ``vjp`` and
+        ``jvp`` (each a :class:`fastfd.gradcheck.GradCheckResult`, ``jvp``
+        None when skipped), ``jvp_skipped``, ``entries``, ``failures()``;
+        ``str(result)`` is both reports.
+
+    Raises
+    ------
+    TypeError
+        `fn` not callable; no tensor argument; a differentiated input
+        complex, not float32/float64 or of mixed dtypes; `fn` returning no
+        floating tensor or a complex one; an unknown option.
+    ValueError
+        No input requires grad; a tensor not on the CPU ("call .cpu()
+        first"); ``forward_ad=True`` for a function without forward mode.
+    GradientCheckError
+        With ``raise_on_fail=True``, unless the result passed.
+
+    Notes
+    -----
+    Names: the differentiated inputs are named after `fn`'s parameters
+    (``forward``'s, after ``ctx``, for an ``autograd.Function``), or
+    ``input[i]`` when those cannot be read; outputs are ``output`` (one
+    tensor), ``output[i]`` (tuple or list) or ``output['key']`` (dict).
+
+    Every evaluation runs under ``torch.random.fork_rng`` with the CPU
+    generator seeded alike (``TORCH_SEED``), so a random op draws the same
+    numbers each time, and torch's generator is left as found; torch runs
+    on one thread during the check. The differences evaluate ``fn`` under
+    ``torch.no_grad()`` on tensors the adapter owns, into which fastfd's
+    perturbed values are copied; the VJP and the JVP get fresh copies of
+    the unperturbed inputs. ``torch.func.vjp`` is not used: it refuses a
+    classic ``autograd.Function`` (one without ``setup_context``).
+    """
+    torch = _torch()
+    _check_options(check_options, "check_function", _FUNCTION_OPTIONS)
+    if forward_ad not in _FORWARD_AD or isinstance(forward_ad, (int, float)) and not \
+            isinstance(forward_ad, bool):
+        raise ValueError(f"forward_ad must be 'auto', True or False, got {short_repr(forward_ad)}")
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {short_repr(fn)}")
+    if not any(isinstance(t, torch.Tensor) for t in tensors):
+        raise TypeError(
+            "check_function needs the tensors to differentiate: check_function(fn, *tensors), "
+            f"got {len(tensors)} argument(s) and no tensor")
+    from .gradcheck._result import GradientCheckError
+    from .gradcheck._vector import check_vector
+
+    raise_on_fail = check_options.pop("raise_on_fail", False)
+    with _one_thread(torch):
+        func = _Function(torch, fn, tensors)
+        skipped = None
+        if forward_ad is False:
+            skipped = "forward_ad=False"
+        else:
+            skipped = func.jvp_support()
+            if skipped is not None and forward_ad is True:
+                raise ValueError(f"forward_ad=True, but {skipped}")
+        options = dict(check_options)
+        if skipped is None and (options.get("budget") is not None
+                                or options.get("coords", "auto") == "auto"):
+            from .gradcheck._planner import DEFAULT_BUDGET
+
+            budget = options.get("budget")
+            options["budget"] = (DEFAULT_BUDGET if budget is None else budget) / 2
+        vjp = check_vector("vjp", func.f, func.x, func.vjp, names=("input", "output"),
+                           rooted=False, **options)
+        jvp = None
+        if skipped is None:
+            jvp = check_vector("jvp", func.f, func.x, func.jvp, names=("input", "output"),
+                               rooted=False, **options)
+    result = FunctionCheckResult(vjp, jvp, skipped)
+    if raise_on_fail and not result.passed:
+        raise GradientCheckError(result)
+    return result
+
+
 def _skip_examples_without_torch():
     """Without torch the examples in the docstrings cannot run: mark every
     example line ``+SKIP`` so that doctest runners (pytest --doctest-modules
     over fastfd/) skip them instead of failing at ``import torch``."""
-    for fn in (check_module,):
+    for fn in (check_module, check_function):
         lines = []
         for line in (fn.__doc__ or "").splitlines():
             stripped = line.lstrip()
