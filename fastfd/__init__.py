@@ -7,7 +7,8 @@ Derivatives of functions (the seed chapter's differences, made general)::
 
 Gradient checks::
 
-    fastfd.gradient_check (the seed's call), check_gradient, GradCheckResult
+    fastfd.gradient_check (the seed's call), check_gradient, GradCheckResult;
+    check_vjp, check_jvp, check_jacobian (vector-valued functions)
 
 Derivatives of sampled arrays live in :mod:`fastfd.grid`; the ``@njit``
 stencils to call from your own Numba code live in :mod:`fastfd.kernels`.
@@ -38,6 +39,9 @@ from .gradcheck import (
     GradientCheckError,
     LossEvaluationError,
     check_gradient,
+    check_jacobian,
+    check_jvp,
+    check_vjp,
     gradient_check,
 )
 from .grid import (
@@ -75,6 +79,9 @@ __all__ = [
     "hessian",
     "gradient_check",
     "check_gradient",
+    "check_vjp",
+    "check_jvp",
+    "check_jacobian",
     "GradCheckResult",
     "GradientCheckError",
     "LossEvaluationError",

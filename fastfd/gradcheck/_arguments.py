@@ -42,27 +42,12 @@ def check_arguments(loss, params, grad, *, h=None, tol=None, coords="all", seed=
     vectorized = check_bool("vectorized", vectorized)
     point_loss = one_point(loss, _split(params, "params")[0]) if vectorized else loss
     prob = FlatProblem(params, grad, point_loss)
-    bad = np.flatnonzero(~np.isfinite(prob.x0))
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(
-            f"params must be finite; {prob.name(i)} is {prob.x0[i]!r}")
-    if seed is not None and not isinstance(seed, np.random.Generator) and (
-            isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral)):
-        raise TypeError(
-            f"seed must be None, an integer or a numpy.random.Generator, got {short_repr(seed)}")
-    if isinstance(seed, numbers.Integral) and seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed}")
-    if directions is not None:
-        directions = check_int("directions", directions, minimum=0)
-        if directions > MAX_DIRECTIONS_ASKED:
-            raise ValueError(
-                f"directions must be at most {MAX_DIRECTIONS_ASKED}, got {directions}")
-    coords = _check_coords(coords, directions, prob.n, len(prob.blocks))
-    if h is not None:
-        h = _check_h(h, prob.n)
-    if tol is not None:
-        tol = check_positive_scalar("tol", tol)
+    check_finite_point(prob)
+    check_seed(seed)
+    directions = check_directions(directions)
+    h, tol, coords, budget = check_options(prob, h=h, tol=tol, coords=coords,
+                                           directions=directions, progress=progress,
+                                           budget=budget)
     check_bool("parallel", parallel, allow_none=True)
     if parallel and not prob.jitted:
         raise ValueError(
@@ -70,13 +55,53 @@ def check_arguments(loss, params, grad, *, h=None, tol=None, coords="all", seed=
             f"(got loss={short_repr(loss, 60)} with {prob.kind} params); leave "
             "parallel=None to choose automatically")
     raise_on_fail = check_bool("raise_on_fail", raise_on_fail)
-    check_progress(progress)
-    budget = check_budget(budget)
     check_executor(executor)
     return Arguments(loss=loss, point_loss=point_loss, problem=prob, h=h, tol=tol,
                      coords=coords, seed=seed, parallel=parallel,
                      raise_on_fail=raise_on_fail, progress=progress, directions=directions,
                      budget=budget, vectorized=vectorized, executor=executor)
+
+
+def check_finite_point(prob):
+    """The point of a check must be finite: ValueError naming the first entry
+    that is not."""
+    bad = np.flatnonzero(~np.isfinite(prob.x0))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"{prob.name_} must be finite; {prob.name(i)} is {prob.x0[i]!r}")
+
+
+def check_seed(seed):
+    """``seed`` must be None, a non-negative integer or a Generator."""
+    if seed is not None and not isinstance(seed, np.random.Generator) and (
+            isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(
+            f"seed must be None, an integer or a numpy.random.Generator, got {short_repr(seed)}")
+    if isinstance(seed, numbers.Integral) and seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+
+
+def check_directions(directions):
+    """``directions``: None or an int from 0 to :data:`MAX_DIRECTIONS_ASKED`."""
+    if directions is not None:
+        directions = check_int("directions", directions, minimum=0)
+        if directions > MAX_DIRECTIONS_ASKED:
+            raise ValueError(
+                f"directions must be at most {MAX_DIRECTIONS_ASKED}, got {directions}")
+    return directions
+
+
+def check_options(prob, *, h, tol, coords, directions, progress, budget):
+    """The options every check shares, for the flat problem `prob`:
+    ``(h, tol, coords, budget)`` normalized (``directions`` already is)."""
+    coords = _check_coords(coords, directions, prob.n, len(prob.blocks))
+    if h is not None:
+        h = _check_h(h, prob.n)
+    if tol is not None:
+        tol = check_positive_scalar("tol", tol)
+    check_progress(progress)
+    return h, tol, coords, check_budget(budget)
 
 
 def _check_coords(coords, directions, n, n_blocks):

@@ -118,8 +118,12 @@ class Counter:
 
     where = "in the directional checks"
 
-    def __init__(self, loss, tick=None, base=None, *, jitted=None, name=None):
+    def __init__(self, loss, tick=None, base=None, *, jitted=None, name=None,
+                 magnitude=None):
         self.loss = loss
+        # the size of a loss value its roundoff scales with (None: |f|; see
+        # fastfd.gradcheck._engine._magnitude)
+        self.magnitude = magnitude
         self.tick = tick
         self.base = base
         self.jitted = jitted
@@ -281,7 +285,8 @@ def check_segment(f, x, g, v, start, stop, f0, *, direction=-1, scale=1.0, base=
     # eps of the loss values as well as of the parameters (after the calls:
     # the counting loss learns the loss precision from its first value)
     eps = _loss_eps(f, dtype)
-    fscale = max(abs(f0), abs(fp1), abs(fm1), abs(fp2), abs(fm2))
+    mag = getattr(f, "magnitude", None) or abs
+    fscale = float(max(mag(f0), mag(fp1), mag(fm1), mag(fp2), mag(fm2)))
     trunc = abs(disc2 - disc1) / 3.0
     gnorm = norm(gs, _sum_squares)
     quantum = 0.0

@@ -412,7 +412,7 @@ def _loss_quantum(ctx, idx, steps, f0, fp, fm, eps, analytical=None):
     """
     vals = np.concatenate(([f0], fp, fm))
     fin = vals[np.isfinite(vals)]
-    fmax = float(np.max(np.abs(fin), initial=0.0))
+    fmax = float(np.max(_magnitude(ctx.prob)(fin), initial=0.0))
     if not (idx.size and fmax > 0):
         return 0.0
     q = 0.0
@@ -484,6 +484,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
     a quantized loss's values (0.0 otherwise); two values differ from the
     exact difference by less than it."""
     m = idx.size
+    mag = _magnitude(prob)
     # the end of the budget (a time.perf_counter() value) set by the
     # large-model layer: re-checks beyond the first test stop there
     deadline = getattr(prob, "confirm_deadline", None)
@@ -492,7 +493,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
         vscale = np.maximum(np.maximum(np.abs(analytical), np.abs(numerical)),
                             _tensor_scales(prob, idx))
         jitter = 2.0 * spread / den
-        roundoff = (ROUNDOFF_ULPS * eps * (np.abs(fp) + np.abs(fm)) + quantum) / den + jitter
+        roundoff = (ROUNDOFF_ULPS * eps * (mag(fp) + mag(fm)) + quantum) / den + jitter
         if nominal:
             # the seed divides by 2h, not by the realized step: x +- h rounds
             # (in float32, h = 1e-5 next to |x| ~ 1 is off by up to 0.6%)
@@ -542,12 +543,12 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
                 a_d = analytical[where[cand]]
                 ec = e[cand]
                 dd = (fpd - fmd) / dend - a_d
-                sgd = (NEAR_ULPS * eps * (np.abs(fpd) + np.abs(fmd)) + 2.0 * spread
+                sgd = (NEAR_ULPS * eps * (mag(fpd) + mag(fmd)) + 2.0 * spread
                        + quantum) / dend
                 half = 0.5 * t * j1[cand]
                 rd = (fpd - f0) / hpd - a_d - half
                 ld = (f0 - fmd) / hmd - a_d + half
-                sgs = (NEAR_ULPS * eps * (np.abs(f0) + np.maximum(np.abs(fpd), np.abs(fmd)))
+                sgs = (NEAR_ULPS * eps * (mag(f0) + np.maximum(mag(fpd), mag(fmd)))
                        + 2.0 * spread + quantum) / np.minimum(hpd, hmd)
                 real = (hpd > 0) & (hmd > 0) & np.isfinite(dd)
                 visible = real & (sgd <= 0.25 * np.abs(ec))
@@ -580,7 +581,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             l2 = (f0 - fm2) / hm2
             j1 = r1 - l1
             j2 = r2 - l2
-            ro1 = (ROUNDOFF_ULPS * eps * (2 * abs(f0) + np.abs(fp[sus]) + np.abs(fm[sus]))
+            ro1 = (ROUNDOFF_ULPS * eps * (2 * mag(f0) + mag(fp[sus]) + mag(fm[sus]))
                    + 4.0 * spread + 2.0 * quantum) / np.minimum(hp[sus], hm[sus])
             thr = np.maximum(tol * vscale[sus], 4.0 * ro1)
             # smooth: j2 = 2 j1 + O(h**3); a kink inside the stencil breaks it.
@@ -615,7 +616,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 numa = (fpa - fma) / dena
                 rich = numa + (numa - (fpb - fmb) / denb) / 3.0
-                roa = (ROUNDOFF_ULPS * eps * (np.abs(fpa) + np.abs(fma)) + 2.0 * spread
+                roa = (ROUNDOFF_ULPS * eps * (mag(fpa) + mag(fma)) + 2.0 * spread
                        + quantum) / dena
                 apart = np.abs(rich - numerical[where])
                 limit = roundoff[where] + trunc[far] + 2.0 * roa
@@ -643,7 +644,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             where = sus[near]
             a_w = analytical[where]
             ys = [numerical[where] - a_w]
-            sig = [(NEAR_ULPS * eps * (np.abs(fp[where]) + np.abs(fm[where])) + quantum)
+            sig = [(NEAR_ULPS * eps * (mag(fp[where]) + mag(fm[where])) + quantum)
                    / den[where]
                    + np.abs(hp[where] + hm[where] - den[where]) / den[where]
                    * np.abs(numerical[where])]
@@ -654,7 +655,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
                 finite_near &= np.isfinite(fpt) & np.isfinite(fmt)
                 with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                     ys.append((fpt - fmt) / dent - a_w)
-                    sig.append((NEAR_ULPS * eps * (np.abs(fpt) + np.abs(fmt)) + 2.0 * spread
+                    sig.append((NEAR_ULPS * eps * (mag(fpt) + mag(fmt)) + 2.0 * spread
                                 + quantum)
                                / dent)
                 ts.append(t)
@@ -663,7 +664,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             # shrink with t (smooth: j(t) = t j1), the far side keeping its slope
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 kinked_t = _kept_jump(fpt, fmt, hpt, hmt, f0, r1[near], l1[near], eps,
-                                      quantum, tol * vscale[where])
+                                      quantum, tol * vscale[where], mag)
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 w = [1.0 / np.maximum(q, 1e-300) ** 2 for q in sig]
                 S = sum(w)
@@ -812,13 +813,13 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 num3 = (fp3 - fm3) / den3
                 d3 = np.abs(num3 - analytical[where])
-                ro3 = (ROUNDOFF_ULPS * eps * (np.abs(fp3) + np.abs(fm3)) + 2.0 * spread
+                ro3 = (ROUNDOFF_ULPS * eps * (mag(fp3) + mag(fm3)) + 2.0 * spread
                        + quantum) / den3
                 # the jump between one-sided slopes: smooth -> j1 / 16; a kink
                 # still inside the smaller stencil keeps it, and the side
                 # without the kink keeps its slope (noise moves both sides)
                 kinked3 = _kept_jump(fp3, fm3, hp3, hm3, f0, r1[r], l1[r], eps, quantum,
-                                     tol * vscale[where])
+                                     tol * vscale[where], mag)
                 # truncation shrinks as h**2; trunc / SMALL_STEP_FACTOR keeps a margin
                 bound3 = np.maximum(tol * vscale[where], ro3 + trunc[r] / SMALL_STEP_FACTOR)
                 moved = np.abs(num3 - numerical[where])
@@ -865,7 +866,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
             numa = (fpa - fma) / dena
             numb = (fpb - fmb) / denb
             trunc_a = np.abs(numa - numb)
-            noise_a = ((ROUNDOFF_ULPS * eps * (np.abs(fpa) + np.abs(fma)) + quantum) / dena
+            noise_a = ((ROUNDOFF_ULPS * eps * (mag(fpa) + mag(fma)) + quantum) / dena
                        + trunc_a)
             d_a = np.abs(numa - analytical[big])
             vs = vscale[big]
@@ -899,21 +900,29 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
     return verdict, noise, vscale
 
 
-def _kept_jump(fp, fm, hp, hm, f0, r1, l1, eps, quantum, floor):
+def _kept_jump(fp, fm, hp, hm, f0, r1, l1, eps, quantum, floor, mag):
     """Whether the jump between the one-sided slopes at a smaller step (values
     ``fp``, ``fm`` at realized steps ``hp``, ``hm``) shows a kink still inside
     it. Smooth, the jump shrinks with the step (``j(t) = t j(h)``); a kink
     keeps it, and the side without the kink keeps its slope ``r1`` or ``l1``
     (noise moves both sides). The jump must clear ``floor`` and its typical
     roundoff, one ulp of each value: a false kink only makes a coordinate
-    inconclusive."""
+    inconclusive. ``mag``: the magnitude of loss values (see :func:`_magnitude`)."""
     rt = (fp - f0) / hp
     lt = (f0 - fm) / hm
     jt = np.abs(rt - lt)
     aj = np.abs(r1 - l1)
-    ro = (eps * (2 * abs(f0) + np.abs(fp) + np.abs(fm)) + 2.0 * quantum) / np.minimum(hp, hm)
+    ro = (eps * (2 * mag(f0) + mag(fp) + mag(fm)) + 2.0 * quantum) / np.minimum(hp, hm)
     return ((jt > np.maximum(floor, ro)) & (jt >= 0.25 * aj)
             & (np.minimum(np.abs(r1 - rt), np.abs(l1 - lt)) <= 0.25 * aj))
+
+
+def _magnitude(prob):
+    """``mag(values)``: the size of loss values that their roundoff scales
+    with. ``|f|`` for a scalar loss; a projected vector function
+    (fastfd.gradcheck._vector) counts only the outputs a step changed, since
+    the others cancel exactly between two evaluations."""
+    return prob.magnitude if prob.magnitude is not None else np.abs
 
 
 def _norm(v):

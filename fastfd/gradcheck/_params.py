@@ -65,9 +65,18 @@ def _structure_desc(params):
     return f"a {type(params).__name__}"
 
 
-def _split(params, name):
-    """``(kind, [(label, array_like), ...])`` of a parameter structure."""
+def _key_label(name, key):
+    """``name["key"]`` for a str key, ``name[key!r]`` otherwise."""
+    return f'{name}["{key}"]' if isinstance(key, str) else f"{name}[{key!r}]"
+
+
+def _split(params, name, rooted=False):
+    """``(kind, [(label, array_like), ...])`` of a parameter structure. A
+    dict's entries are labelled by their bare keys (``W``), or with `rooted`
+    by ``name["W"]``."""
     if isinstance(params, dict):
+        if rooted:
+            return "dict", [(_key_label(name, k), v) for k, v in params.items()]
         return "dict", [(k, v) for k, v in params.items()]
     if isinstance(params, (list, tuple)):
         return type(params).__name__, [(f"{name}[{i}]", v) for i, v in enumerate(params)]
@@ -326,13 +335,18 @@ class FlatProblem:
         Model parameters. Integer tensors are checked as float64. The flat
         copy is float32 only when every tensor is float32 (float16 counts as
         float32), float64 otherwise.
-    grad : same structure as `params`, or callable
+    grad : same structure as `params`, callable or None
         The analytic gradient, or ``grad(params)`` returning it. A callable
-        receives a private copy of the parameters.
+        receives a private copy of the parameters. None leaves ``g`` unset
+        (a vector check sets it per output projection, and an output layout
+        has none).
     loss : callable or None
         ``loss(params) -> float``; called by :meth:`loss`.
     name : str
         What the parameters are called in names and messages (``"params"``).
+    rooted : bool
+        Name a dict's tensors ``name["W"]`` instead of by their bare keys
+        (``W``): the vector checks' ``x["W"][2, 7]`` and ``y["logits"][3]``.
 
     Attributes
     ----------
@@ -350,15 +364,19 @@ class FlatProblem:
         flat vector directly.
     """
 
-    def __init__(self, params, grad, loss=None, *, name="params", grad_name="grad"):
+    def __init__(self, params, grad, loss=None, *, name="params", grad_name="grad",
+                 rooted=False):
         self.name_ = name
-        self.kind, items = _split(params, name)
+        self.kind, items = _split(params, name, rooted)
         if not items:
             raise ValueError(f"{name} is empty: {_structure_desc(params)}; nothing to check")
-        arrays = [(label, real_array(v, f"{name}[{label!r}]" if self.kind == "dict"
-                                     else label)) for label, v in items]
+        # what each tensor is called in messages: name['W'] for a bare dict key
+        self._wheres = [f"{name}[{label!r}]" if self.kind == "dict" and not rooted
+                        else str(label) for label, _ in items]
+        arrays = [(label, real_array(v, where))
+                  for (label, v), where in zip(items, self._wheres)]
         self._params = params
-        self.keys = [k for k, _ in items] if self.kind == "dict" else None
+        self.keys = list(params.keys()) if self.kind == "dict" else None
         sizes = [a.size for _, a in arrays]
         n = int(sum(sizes))
         if n == 0:
@@ -383,7 +401,12 @@ class FlatProblem:
         self.jitted = (
             loss is not None and self.kind == "array" and len(self.blocks[0][3]) == 1
             and _is_jitted(loss))
-        self.g = self._flat_grad(grad, grad_name)
+        # ``magnitude(values)``: the size of the loss values the roundoff
+        # bounds of the engine and the directions scale with; |f| for a
+        # scalar loss (None), the changed outputs' size for a projected one
+        # (fastfd.gradcheck._vector)
+        self.magnitude = None
+        self.g = None if grad is None else self._flat_grad(grad, grad_name)
 
     # ----------------------------------------------------------------- layout
     def views(self, x, readonly=False):
@@ -428,34 +451,41 @@ class FlatProblem:
     def _flat_grad(self, grad, grad_name):
         if callable(grad):
             value = grad(self.unflatten(self.x0))
-            grad_name = f"{grad_name}(params)"
+            grad_name = f"{grad_name}({self.name_})"
         else:
             value = grad
-        kind, items = _split(value, grad_name)
+        return self.flatten(value, grad_name)
+
+    def flatten(self, value, what):
+        """`value`, a structure like the parameters (a gradient, a VJP, a
+        function's output at another point), as one flat float64 vector;
+        ValueError or TypeError naming `what` when its structure, keys or
+        shapes differ."""
+        kind, items = _split(value, what)
         pdesc = _structure_desc(self._params)
         if kind != self.kind and not {kind, self.kind} <= {"list", "tuple"}:
             raise ValueError(
-                f"{grad_name} must have the same structure as {self.name_}: "
-                f"{self.name_} is {pdesc}, {grad_name} is {_structure_desc(value)}")
+                f"{what} must have the same structure as {self.name_}: "
+                f"{self.name_} is {pdesc}, {what} is {_structure_desc(value)}")
         if kind == "dict":
             if set(value.keys()) != set(self.keys):
                 raise ValueError(
-                    f"{grad_name} must have the same keys as {self.name_}: {self.name_} has "
-                    f"keys {list(self.keys)!r}, {grad_name} has keys {list(value.keys())!r}")
-            items = [(f"{grad_name}[{k!r}]", value[k]) for k in self.keys]
+                    f"{what} must have the same keys as {self.name_}: {self.name_} has "
+                    f"keys {list(self.keys)!r}, {what} has keys {list(value.keys())!r}")
+            items = [(f"{what}[{k!r}]", value[k]) for k in self.keys]
         elif len(items) != len(self.blocks):
             raise ValueError(
-                f"{grad_name} must have the same structure as {self.name_}: "
-                f"{self.name_} is {pdesc}, {grad_name} is {_structure_desc(value)}")
+                f"{what} must have the same structure as {self.name_}: "
+                f"{self.name_} is {pdesc}, {what} is {_structure_desc(value)}")
         g = np.empty(self.n, dtype=np.float64)
-        for (label, v), (pname, start, stop, shape) in zip(items, self.blocks):
+        for (label, v), (_, start, stop, shape), own in zip(items, self.blocks,
+                                                             self._wheres):
             if kind == "array":
-                label = grad_name
+                label = what
             a = real_array(v, label)
             if a.shape != shape:
-                where = pname if kind != "dict" else f"{self.name_}[{pname!r}]"
                 raise ValueError(
-                    f"{label} has shape {a.shape} but {where} has shape {shape}")
+                    f"{label} has shape {a.shape} but {own} has shape {shape}")
             g[start:stop] = a.reshape(-1)
         return g
 

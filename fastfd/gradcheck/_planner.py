@@ -333,7 +333,8 @@ def run(args):
 
     x = np.array(prob.x0, copy=True)
     f = Counter(StructuredLoss(loss, prob.blocks, prob.kind, prob.keys), base=prob.x0,
-                jitted=loss if prob.jitted else None, name=prob.name)
+                jitted=loss if prob.jitted else None, name=prob.name,
+                magnitude=prob.magnitude)
     plan = Plan(n=n, n_blocks=T, budget=budget, eff_budget=eff_budget, auto=auto,
                 directions=directions, t_row=t_row, workers=workers, loss=f, x=x)
 

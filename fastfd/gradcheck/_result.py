@@ -82,6 +82,15 @@ TensorCheck.__doc__ = (
     "tensor's gradient scale) that the check could detect in every coordinate "
     "of it that it decided (inconclusive ones say why instead).")
 
+EntryCheck = namedtuple(
+    "EntryCheck", "name output input numerical analytical abs_error verdict status")
+EntryCheck.__doc__ = (
+    "One Jacobian entry a vector check (:func:`fastfd.check_vjp`, ``check_jvp``, "
+    "``check_jacobian``) localized: ``name`` like ``y[\"logits\"][3, 1] / x[\"W\"][2, 7]``, "
+    "the flat output and input indices, the centered difference and the analytic "
+    "value of ``dy_output / dx_input``, their difference, the verdict and the status.")
+
+
 class GradientCheckError(AssertionError):
     """A gradient check failed (``raise_on_fail=True``).
 
@@ -252,6 +261,7 @@ class GradCheckResult:
         self.unresolvable = []
         self.unverified = []
         self.n_localize_evals = 0
+        self._no_outputs()
 
     @property
     def verdicts(self):
@@ -539,6 +549,7 @@ class GradCheckResult:
         self.unresolvable = []
         self.unverified = []
         self.n_localize_evals = 0
+        self._no_outputs()
         if rep is not None:
             self._absorb(rep)
             if self.eps is None:
@@ -599,7 +610,13 @@ class GradCheckResult:
                                         c.discrepancy, c.tolerance, bool(c.confirmed)))
                 break
         self.nonsmooth.extend((t, c.direction) for t, c in rep.nonsmooth)
-        self.unresolvable.extend((t, c.direction) for t, c in rep.resolution)
+        # a direction without digits for the change verifies nothing, and
+        # leaves nothing undecided in a tensor whose every coordinate was
+        # checked on its own
+        full = self._fully_checked()
+        everything = len(full) == len(prob.blocks)
+        self.unresolvable.extend((t, c.direction) for t, c in rep.resolution
+                                 if not (t in full or (t == "all" and everything)))
         # A tensor whose every directional check crossed a kink (or noise)
         # even at h/16, and none of whose coordinates was checked, verified
         # nothing (with a kink 0.01 h from the point, a gradient off by 10%
@@ -625,12 +642,27 @@ class GradCheckResult:
             if tname in tols and scale > 0:
                 self.direction_resolution[tname] = float(np.median(tols[tname])) / scale
 
+    def _no_outputs(self):
+        # the vector checks' fields (fastfd.gradcheck._vector sets them)
+        self.check = "Gradient"
+        self.outputs = None
+        self.n_projections = 0
+        self.n_analytic = 0
+        self.entries, self.undecided_entries, self.unresolved_entries = [], [], []
+
     @property
     def coverage(self):
         """E.g. "checked 3,072 of 1,002,570 coordinates in 6 tensors and 64
-        directions"."""
-        return coverage_line(self.n_checked, self.problem.n, len(self.problem.blocks),
+        directions"; a vector check adds its output projections ("checked
+        785 of 785 coordinates in 2 tensors, 2 projections of 1,000
+        outputs")."""
+        line = coverage_line(self.n_checked, self.problem.n, len(self.problem.blocks),
                              self.n_directions)
+        if self.outputs is None:
+            return line
+        k, m = self.n_projections, self.outputs.n
+        return (f"{line}, {k} projection{'s' if k != 1 else ''} of {m:,} "
+                f"output{'s' if m != 1 else ''}")
 
     @property
     def full_check_seconds(self):
@@ -641,12 +673,11 @@ class GradCheckResult:
     def tensors(self):
         rows = self._coordinate_tensors
         failed = ({t for t, *rest in self.direction_failures if rest[4]}
-                  | {self.problem.name(c.index).split("[")[0] for c in self.localized}
+                  | {self._tensor_of(c.index) for c in self.localized}
                   | {u[0] for u in self.unresolved if u[6]})
         unsure = ({t for t, *_ in self.direction_failures}
                   | {t for t, _ in self.unresolvable if t != "all"}
-                  | {self.problem.name(c.index).split("[")[0]
-                     for c in self.undecided_localized}
+                  | {self._tensor_of(c.index) for c in self.undecided_localized}
                   | {u[0] for u in self.unresolved})
         out = []
         for t in rows:
@@ -658,6 +689,18 @@ class GradCheckResult:
             out.append(t._replace(status=status, passed=(
                 None if status is None else status == "passed")))
         return out
+
+    def _fully_checked(self):
+        """Names of the tensors every coordinate of which was checked."""
+        if not self.index.size:
+            return set()
+        counts = np.bincount(self.problem.block_of(self.index),
+                             minlength=len(self.problem.blocks))
+        return {name for (name, a, b, _), k in zip(self.problem.blocks, counts)
+                if k == b - a}
+
+    def _tensor_of(self, i):
+        return self.problem.blocks[int(self.problem.block_of(np.array([i]))[0])][0]
 
     def failures(self):
         """Every failing coordinate (status "failed"), worst first, as
@@ -704,7 +747,34 @@ class GradCheckResult:
     def report(self, k=5, max_ranges=8):
         """The compact report; for sampled checks with a coverage line, the
         directional checks and the coordinates localized by bisection;
-        failing ranges are named by tensor index and capped at `max_ranges`."""
+        failing ranges are named by tensor index and capped at `max_ranges`.
+        A vector check's report names the check ("VJP check ...") and adds
+        the Jacobian entries it localized."""
+        text = self._stage_report(k, max_ranges)
+        if self.outputs is None:
+            return text
+        lines = text.split("\n")
+        lines[0] = lines[0].replace("Gradient check", f"{self.check} check", 1)
+        lines.append(f"  {self.coverage}; {self.n_analytic:,} {self.check.lower()} "
+                     f"evaluations")
+        for title, items in (("wrong Jacobian entries (output / input)", self.entries),
+                             ("entries whose discrepancy did not hold at 2h "
+                              "(inconclusive)", self.undecided_entries)):
+            if not items:
+                continue
+            lines.append(f"  {title}:")
+            cw = max(10, max(len(e.name) for e in items[:20]))
+            for e in items[:20]:
+                lines.append(f"  {e.name:<{cw}}  numerical {e.numerical:>13.6g}  "
+                             f"analytical {e.analytical:>13.6g}  {e.verdict}")
+            if len(items) > 20:
+                lines.append(f"  ... and {len(items) - 20} more")
+        for name, disc, tol in self.unresolved_entries[:max_ranges]:
+            lines.append(f"  {name}: |discrepancy| {disc:.3e} > tolerance {tol:.3e}, no "
+                         f"single output isolated")
+        return "\n".join(lines)
+
+    def _stage_report(self, k, max_ranges):
         if not self.n_directions:
             return self._coordinate_report(k)
         lines = []

@@ -1,0 +1,683 @@
+"""Checks of vector-valued functions: ``check_vjp``, ``check_jvp`` and
+``check_jacobian``, on the one engine of ``check_gradient``.
+
+Projections
+-----------
+For ``f: x -> y`` with Jacobian ``J`` (``m`` outputs, ``n`` inputs) and an
+output weight ``w`` (Rademacher, +-1 per flat output), the scalar function
+``phi_w(x) = w . (y(x) - y(x0))`` has the gradient ``J^T w``: what
+``vjp(x, w)`` returns, what ``w . jvp(x, e_j)`` gives column by column, and
+``w @ J`` for a given matrix. So a vector check is a gradient check of
+``phi_w`` (per coordinate, by directions, with bisection, the budget, the
+faults and the report of ``check_gradient``), run for each of a few
+independent projections.
+
+*Detection.* With ``E = J_analytic - J``, projection ``w`` sees input ``j``
+wrong when ``(E^T w)_j != 0``. A column with one wrong entry is seen by every
+``w``; a column with several is seen by each ``w`` with probability at least
+1/2 (flipping the sign of one of its wrong outputs moves ``(E^T w)_j`` by
+twice that entry, so at most one of the two signs cancels), so ``k``
+projections miss it with probability at most ``2**-k``; the directions
+within a projection add their own ``2**-k`` (``check_gradient``, Notes).
+
+*Roundoff.* Outputs that a step of ``x`` leaves bitwise unchanged cancel
+exactly in ``phi_w``; the others carry their own rounding. The roundoff
+bounds of the engine, ``8 eps |f|`` for a scalar loss, therefore scale with
+``M(x') = sum over changed i of max(|y_i(x')|, |y_i(x0)|)``, not with
+``|phi_w|`` (which can cancel to nothing while each changed output rounds)
+nor with ``sum |y_i|`` over all outputs (which grows with ``m``, measured:
+a float32 elementwise op's resolution went from 1.0e-3 at 16 outputs to
+5.0e-2, the end of what is decidable, at 10,000). ``phi_w`` is evaluated
+in float64 from differences ``y_i(x') - y_i(x0)``, exact for float32
+outputs and for nearby float64 ones; the precision of the outputs sets
+``eps``.
+
+Localizing entries
+------------------
+An input coordinate ``j`` found wrong is followed to its outputs: the
+numerical column ``(y(x0 + h e_j) - y(x0 - h e_j)) / den`` (and at ``2h``,
+for the truncation estimate) costs four evaluations of ``f``. With a
+Jacobian or JVP the analytic column is known and the entries are compared
+one by one. With a VJP the outputs are bisected: a block ``S`` of outputs
+is checked as ``sum_{i in S} w_i column_i`` against ``vjp(x0, w_S)[j]``
+(``w`` restricted to ``S``: one VJP per block), every failing half is
+followed, so a single wrong entry among ``m`` outputs costs about ``2
+log2(m)`` VJP calls and no further evaluation of ``f``. An entry is wrong
+when its discrepancy exceeds the tolerance (``tol`` of the coordinate's
+scale) and its noise (roundoff of the outputs involved plus the
+truncation estimate), and is the same at ``h`` and ``2h`` within 25%.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import numpy as np
+
+from ._arguments import (Arguments, check_directions, check_finite_point, check_options,
+                         check_seed)
+from ._engine import DEFAULT_TOL, ROUNDOFF_ULPS, STABLE
+from ._params import (FlatProblem, LossEvaluationError, LossReturnError, input_error,
+                      readonly_alias)
+from ._planner import DEFAULT_BUDGET, run
+from ._result import EntryCheck, GradientCheckError, _range_expr
+from ._sampling import stratified_sample
+from .._validation import check_bool, check_int, short_repr
+
+__all__ = ["check_vector", "check_vjp", "check_jvp", "check_jacobian"]
+
+MODES = {"vjp": "VJP", "jvp": "JVP", "jacobian": "Jacobian"}
+DEFAULT_PROJECTIONS = 2
+# input coordinates whose wrong outputs are localized, and entries per input
+MAX_LOCALIZED_INPUTS = 8
+MAX_ENTRIES = 32
+# share of the budget the JVP columns may take before the check samples them
+JVP_COLUMN_SHARE = 0.25
+
+
+class _Value(float):
+    """A projection's value: a float that says the precision of the outputs
+    it came from (``dtype``), as a framework scalar does, so the engine's
+    roundoff model uses the outputs' ``eps``."""
+
+    __slots__ = ("dtype",)
+
+
+def _complex_error(what, value):
+    return TypeError(
+        f"{what} has dtype {value.dtype}: complex values are not supported; pass "
+        "the real and imaginary parts as separate real arrays")
+
+
+def _refuse_complex(structure, what):
+    items = (structure.items() if isinstance(structure, dict) else
+             enumerate(structure) if isinstance(structure, (list, tuple)) else [(None, structure)])
+    for k, v in items:
+        if np.iscomplexobj(v):
+            label = what if k is None else f"{what}[{k!r}]"
+            raise _complex_error(label, np.asarray(v))
+
+
+def _refuse_integer(structure, what):
+    items = (structure.items() if isinstance(structure, dict) else
+             enumerate(structure) if isinstance(structure, (list, tuple)) else [(None, structure)])
+    for k, v in items:
+        dt = getattr(v, "dtype", None)
+        if dt is not None and np.dtype(dt).kind in "iub":
+            label = what if k is None else f"{what}[{k!r}]"
+            raise TypeError(
+                f"{label} has dtype {np.dtype(dt)}: f must return floating-point outputs "
+                "(integer and boolean outputs have no derivative)")
+
+
+class _Projected:
+    """``phi_w(x) = w . (y(x) - y(x0))`` in float64, and the magnitude of
+    each value it returned (module docstring, "Roundoff")."""
+
+    def __init__(self, f, outputs, y0, w, dtype):
+        self.f = f
+        self.outputs = outputs
+        self.y0 = y0
+        self.a0 = np.abs(y0)
+        self.w = w
+        self.dtype = dtype.name
+        self._mags = {}
+
+    def vector(self, xs):
+        """``f(xs)`` as a flat float64 vector, checked against the outputs' layout."""
+        y = self.f(xs)
+        try:
+            return self.outputs.flatten(y, "f(x)")
+        except (TypeError, ValueError) as exc:
+            raise LossReturnError(f"f returned a different output: {exc}") from None
+
+    def __call__(self, xs):
+        y = self.vector(xs)
+        d = y - self.y0
+        wd = self.w * d
+        value = _Value(np.sum(wd))
+        value.dtype = self.dtype
+        changed = d != 0
+        if changed.any():
+            mag = float(np.sum(np.maximum(np.abs(y[changed]), self.a0[changed])))
+        else:
+            mag = 0.0
+        key = float(value)
+        if not math.isnan(key) and mag > self._mags.get(key, -1.0):
+            self._mags[key] = mag
+        return value
+
+    def magnitude(self, values):
+        """The magnitude of values this projection returned (``|v|`` for others)."""
+        if np.ndim(values) == 0:
+            v = float(values)
+            return max(abs(v), self._mags.get(v, 0.0))
+        a = np.asarray(values, dtype=np.float64)
+        out = np.abs(a)
+        get = self._mags.get
+        for k, v in enumerate(a.tolist()):
+            m = get(v)
+            if m is not None and m > out[k]:
+                out[k] = m
+        return out
+
+
+def _rademacher(rng, m):
+    return rng.integers(0, 2, size=m).astype(np.float64) * 2.0 - 1.0
+
+
+def _call_analytic(fn, args, what):
+    try:
+        return fn(*args)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        raise LossEvaluationError(
+            f"{what} raised {type(exc).__name__} at the unperturbed x: {exc}") from exc
+
+
+class _Problem:
+    """The layouts, the unperturbed output and the analytic side of one check."""
+
+    def __init__(self, mode, f, x, analytic, names, rooted):
+        self.mode = mode
+        self.f = f
+        xname, yname = names
+        _refuse_complex(x, xname)
+        self.inputs = FlatProblem(x, None, name=xname, rooted=rooted)
+        check_finite_point(self.inputs)
+        self.n = self.inputs.n
+        x0 = self.inputs.x0.copy()
+        where = f"at the unperturbed {xname}"
+        try:
+            y0 = f(self.inputs.views(x0, readonly=True))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            err = input_error(lambda s: f(self.inputs.views(s)), x0, exc, where,
+                              self.inputs.name)
+            if isinstance(err, LossEvaluationError):
+                err = LossEvaluationError(f"f raised {type(exc).__name__} {where}: {exc}")
+            raise err from exc
+        _refuse_complex(y0, yname)
+        _refuse_integer(y0, yname)
+        try:
+            self.outputs = FlatProblem(y0, None, name=yname, rooted=rooted)
+        except ValueError as exc:
+            raise ValueError(f"f(x) has no outputs to check: {exc}") from None
+        except TypeError as exc:
+            raise TypeError(f"f(x) must return real floating arrays: {exc}") from None
+        self.m = self.outputs.n
+        self.y0 = self.outputs.flatten(y0, "f(x)")
+        bad = np.flatnonzero(~np.isfinite(self.y0))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"f(x) must be finite at the unperturbed {xname}; "
+                f"{self.outputs.name(i)} is {self.y0[i]!r}")
+        # the precision of the check: the lower of the inputs' and the outputs'
+        self.dtype = (np.dtype(np.float32) if np.float32 in
+                      (self.inputs.dtype.type, self.outputs.dtype.type) else np.dtype(np.float64))
+        self.analytic = analytic
+        self.n_analytic = 0
+        self.n_f_evals = 0          # evaluations of f outside the engine (localizing)
+        self.J = None
+        if mode == "jacobian":
+            self.J = self._jacobian(analytic)
+
+    def _x(self):
+        return self.inputs.unflatten(self.inputs.x0)
+
+    def _jacobian(self, jac):
+        if callable(jac):
+            jac = _call_analytic(jac, (self._x(),), "jac")
+            what = "jac(x)"
+        else:
+            what = "jac"
+        if isinstance(jac, (dict, list, tuple)):
+            raise TypeError(
+                f"{what} must be one array of shape (outputs, inputs), got a "
+                f"{type(jac).__name__}")
+        if np.iscomplexobj(jac):
+            raise _complex_error(what, np.asarray(jac))
+        from .._validation import real_array
+        J = np.asarray(real_array(jac, what), dtype=np.float64)
+        one = (self.inputs.kind == "array" and self.outputs.kind == "array")
+        full = (self.outputs.blocks[0][3] + self.inputs.blocks[0][3]) if one else None
+        if J.shape == (self.m, self.n):
+            return J
+        if one and J.shape == full:
+            return J.reshape(self.m, self.n)
+        want = (f"{full} or {(self.m, self.n)}" if one and full != (self.m, self.n)
+                else f"{(self.m, self.n)}")
+        raise ValueError(
+            f"{what} has shape {J.shape}; expected {want} (outputs x inputs, in the flat "
+            f"order of y and x)")
+
+    def vjp(self, w):
+        """``vjp(x0, w)`` flat (w flat over the outputs)."""
+        self.n_analytic += 1
+        if self.J is not None:
+            return w @ self.J
+        ws = self.outputs.unflatten(w.astype(self.outputs.dtype))
+        value = _call_analytic(self.analytic, (self._x(), ws), "vjp")
+        return self.inputs.flatten(value, "vjp(x, w)")
+
+    def column(self, j):
+        """The analytic column ``dy/dx_j`` flat (from the Jacobian or a JVP)."""
+        if self.J is not None:
+            return self.J[:, j]
+        e = np.zeros(self.n, dtype=self.inputs.dtype)
+        e[j] = 1
+        self.n_analytic += 1
+        value = _call_analytic(self.analytic, (self._x(), self.inputs.unflatten(e)), "jvp")
+        return self.outputs.flatten(value, "jvp(x, v)")
+
+
+def _jvp_gradients(prob, ws, coords, budget, rng):
+    """``J^T w`` for every projection from JVP columns: all ``n`` of them
+    when they fit :data:`JVP_COLUMN_SHARE` of the budget (or were asked
+    for), else a stratified sample of inputs (the others NaN, never
+    checked). Returns ``(gradients, indices or None for all)``."""
+    n = prob.n
+    G = np.full((len(ws), n), np.nan)
+    W = np.array(ws)
+    t0 = time.perf_counter()
+    G[:, 0] = W @ prob.column(0)
+    t_col = time.perf_counter() - t0
+    if isinstance(coords, np.ndarray):
+        idx = coords
+    elif isinstance(coords, int) and coords < n:
+        idx = stratified_sample(prob.inputs.blocks, np.zeros(n), coords, rng)
+    elif coords == "auto" and n * t_col > JVP_COLUMN_SHARE * budget:
+        count = max(len(prob.inputs.blocks),
+                    int(JVP_COLUMN_SHARE * budget / max(t_col, 1e-9)))
+        idx = stratified_sample(prob.inputs.blocks, np.zeros(n), min(count, n), rng)
+    else:
+        idx = None
+    for j in (range(1, n) if idx is None else idx.tolist()):
+        if j:
+            G[:, j] = W @ prob.column(j)
+    if idx is not None and 0 not in idx:
+        G[:, 0] = np.nan
+    return G, idx
+
+
+def _columns(prob, j, t):
+    """``(y(x0 + t e_j), y(x0 - t e_j), realized step sum)`` as flat vectors."""
+    xs = prob.inputs.x0.copy()
+    xj = float(xs[j])
+    p, m = prob.inputs.dtype.type(xj + t), prob.inputs.dtype.type(xj - t)
+    out = []
+    for v in (p, m):
+        xs[j] = v
+        view = prob.inputs.views(readonly_alias(xs.copy()))
+        prob.n_f_evals += 1
+        try:
+            out.append(prob.projected.vector(view))
+        except (LossReturnError, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            raise LossEvaluationError(
+                f"f raised {type(exc).__name__} at {prob.inputs.name(j)} "
+                f"{'+' if v is p else '-'} h while its outputs were localized: {exc}") from exc
+    return out[0], out[1], float(p) - float(m)
+
+
+def _localize(prob, result, w, tol, eps, deadline):
+    """Follow the wrong input coordinates of `result` to their outputs
+    (module docstring, "Localizing entries"): ``(entries, undecided,
+    unresolved)``."""
+    entries, undecided, unresolved = [], [], []
+    wrong = [c for c in result.failures() if c.verdict == "gradient wrong"]
+    scale_of = dict(zip(result.index.tolist(), np.asarray(result.scales).tolist()))
+    out = prob.outputs
+    for c in wrong[:MAX_LOCALIZED_INPUTS]:
+        if time.perf_counter() > deadline:
+            break
+        j = int(c.index)
+        t = float(c.step)
+        yp, ym, den = _columns(prob, j, t)
+        yp2, ym2, den2 = _columns(prob, j, 2.0 * t)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            num = (yp - ym) / den
+            num2 = (yp2 - ym2) / den2
+            moved = (yp != ym) | (yp != prob.y0) | (ym != prob.y0)
+            ro = np.where(moved, ROUNDOFF_ULPS * eps * (np.abs(yp) + np.abs(ym)), 0.0) / den
+        trunc = np.abs(num - num2)
+        scale = scale_of.get(j, max(abs(c.numerical), abs(c.analytical)))
+        floor = tol * scale
+        xname = prob.inputs.name(j)
+
+        def entry(i, a):
+            d = abs(num[i] - a)
+            rec = EntryCheck(f"{out.name(i)} / {xname}", i, j, float(num[i]), float(a),
+                             float(d), "gradient wrong", "failed")
+            if not d > max(floor, ro[i] + trunc[i]):
+                return None
+            if abs(num2[i] - a) > 0 and abs(num[i] - num2[i]) <= STABLE * d:
+                return rec
+            return rec._replace(verdict="finite-difference noise", status="inconclusive")
+
+        found = []
+        if prob.mode != "vjp":
+            a = prob.column(j)
+            with np.errstate(invalid="ignore"):
+                d = np.abs(num - a)
+                bad = np.flatnonzero(~(d <= np.maximum(floor, ro + trunc)))
+            for i in bad[np.argsort(-d[bad], kind="stable")][:MAX_ENTRIES].tolist():
+                rec = entry(i, a[i])
+                if rec is not None:
+                    found.append(rec)
+        else:
+            stack = [(start, stop) for _, start, stop, _ in reversed(out.blocks)]
+            while stack and len(found) < MAX_ENTRIES and time.perf_counter() <= deadline:
+                a0, b0 = stack.pop()
+                ws = np.zeros_like(w)
+                ws[a0:b0] = w[a0:b0]
+                ana = prob.vjp(ws)[j]
+                part = slice(a0, b0)
+                with np.errstate(invalid="ignore", over="ignore"):
+                    n_s = float(np.sum(w[part] * num[part]))
+                    n2_s = float(np.sum(w[part] * num2[part]))
+                    noise = float(np.sum(ro[part])) + abs(n_s - n2_s)
+                d = abs(n_s - ana)
+                if not d > max(floor, noise):
+                    continue
+                if b0 - a0 == 1:
+                    rec = entry(a0, ana * w[a0])
+                    if rec is not None:
+                        found.append(rec)
+                    continue
+                mid = (a0 + b0) // 2
+                stack.extend([(mid, b0), (a0, mid)])
+            if not found:
+                unresolved.append((f"{_outputs_name(out)} / {xname}",
+                                   abs(float(c.numerical) - float(c.analytical)), floor))
+        for rec in found:
+            (entries if rec.status == "failed" else undecided).append(rec)
+    return entries, undecided, unresolved
+
+
+def _outputs_name(out):
+    if len(out.blocks) == 1:
+        name, a, b, shape = out.blocks[0]
+        return _range_expr(name, shape, 0, b - a) if shape else name
+    return out.name_
+
+
+def check_vector(mode, f, x, analytic, *, h=None, tol=None, coords="auto", seed=None,
+                 raise_on_fail=False, progress=None, directions=None, budget=None,
+                 projections=None, names=("x", "y"), rooted=True):
+    """The vector checks behind :func:`check_vjp`, :func:`check_jvp` and
+    :func:`check_jacobian` (`mode` "vjp", "jvp" or "jacobian").
+
+    `names` are what the inputs and outputs are called; with `rooted` a
+    dict's tensors are named ``x["W"]``, without it by their bare keys (an
+    adapter passes dicts keyed by its own labels, such as pytree paths).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {short_repr(f)}")
+    what = {"vjp": "vjp", "jvp": "jvp", "jacobian": "jac"}[mode]
+    if mode != "jacobian" and not callable(analytic):
+        raise TypeError(f"{what} must be callable, got {short_repr(analytic)}")
+    check_seed(seed)
+    directions = check_directions(directions)
+    raise_on_fail = check_bool("raise_on_fail", raise_on_fail)
+    if projections is None:
+        projections = DEFAULT_PROJECTIONS
+    projections = check_int("projections", projections, minimum=1)
+    prob = _Problem(mode, f, x, analytic, names, rooted)
+    h, tol, coords, budget = check_options(prob.inputs, h=h, tol=tol, coords=coords,
+                                           directions=directions, progress=progress,
+                                           budget=budget)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    eff_budget = budget if budget is not None else (DEFAULT_BUDGET if coords == "auto"
+                                                    else None)
+    t_start = time.perf_counter()
+    ws = [_rademacher(rng, prob.m) for _ in range(projections)]
+    if mode == "jvp":
+        G, idx = _jvp_gradients(prob, ws, coords, eff_budget or math.inf, rng)
+        if idx is not None:
+            if directions:
+                raise ValueError(
+                    f"directions={directions} needs every JVP column; with coords="
+                    f"{short_repr(coords)} check_jvp checks {idx.size:,} of {prob.n:,} "
+                    "inputs (use check_vjp, or coords='all')")
+            coords, directions = idx, 0
+        gradients = list(G)
+    else:
+        gradients = None
+    eps = float(np.finfo(prob.dtype).eps)
+    if tol is None:
+        tol = DEFAULT_TOL[np.dtype(prob.dtype)]
+    results = []
+    for k, w in enumerate(ws):
+        # each projection's own flat problem (its gradient and magnitudes),
+        # which its result keeps
+        inputs = copy.copy(prob.inputs)
+        inputs.g = gradients[k] if gradients is not None else prob.vjp(w)
+        prob.projected = _Projected(f, prob.outputs, prob.y0, w, prob.dtype)
+        inputs.magnitude = prob.projected.magnitude
+        left = None
+        if eff_budget is not None:
+            spent = time.perf_counter() - t_start
+            left = max((eff_budget - spent) / (projections - k), 1e-3)
+        args = Arguments(loss=prob.projected, point_loss=prob.projected, problem=inputs,
+                         h=h, tol=tol, coords=coords, seed=rng, parallel=False,
+                         raise_on_fail=False, progress=progress, directions=directions,
+                         budget=left if budget is not None or coords == "auto" else None,
+                         vectorized=False, executor=None)
+        result = run(args)
+        results.append((result, w, prob.projected))
+        if result.status == "failed":
+            break
+    result, w, prob.projected = next((r for r in results if r[0].status == "failed"), None) or next(
+        (r for r in results if r[0].status == "inconclusive"), results[-1])
+    entries, undecided, unresolved = [], [], []
+    if result.status == "failed":
+        deadline = t_start + 2.0 * (eff_budget or 10.0)
+        entries, undecided, unresolved = _localize(prob, result, w, result.tol, eps, deadline)
+    result.check = MODES[mode]
+    result.outputs = prob.outputs
+    result.n_projections = len(results)
+    result.n_analytic = prob.n_analytic
+    result.entries, result.undecided_entries = entries, undecided
+    result.unresolved_entries = unresolved
+    result.n_evals = sum(r[0].n_evals for r in results) + prob.n_f_evals
+    result.elapsed = time.perf_counter() - t_start
+    if raise_on_fail and not result.passed:
+        raise GradientCheckError(result)
+    return result
+
+
+_OPTIONS = """h : float or ndarray, optional
+        Step per input coordinate, as in :func:`check_gradient`.
+    tol : float, optional
+        Relative discrepancy allowed (default 1e-6 in float64, 1e-3 when
+        the inputs or the outputs are float32).
+    coords : "auto", "all", int or sequence of int, optional
+        Input coordinates, as in :func:`check_gradient`: every one when a
+        full check fits the `budget`, else directions, a stratified sample
+        and bisection.
+    seed : int or numpy.random.Generator, optional
+        Seed for the output projections, the sample and the directions.
+    raise_on_fail : bool, optional
+        Raise :class:`GradientCheckError` unless the check passed.
+    progress : bool, optional
+        Show progress (see :func:`check_gradient`).
+    directions : int, optional
+        Random directions per projection (see :func:`check_gradient`).
+    budget : float, optional
+        Seconds for the whole check, shared by the projections (default
+        10 s with ``coords="auto"``).
+    projections : int, optional
+        Independent output weights ``w`` (default 2; see Notes)."""
+
+_NOTES = """A vector check is a gradient check of ``phi_w(x) = w . (f(x) -
+    f(x0))`` for a few random output weights ``w`` (+-1 per flat output),
+    whose gradient is ``J^T w``; every rule of :func:`check_gradient`
+    (tolerance model, diagnosis, confirmation, budget, directions,
+    bisection, faults) applies to it. A Jacobian column with one wrong entry
+    is seen by every projection; one with several by each with probability
+    at least 1/2, so `projections` projections miss it with probability at
+    most ``2**-projections``. Roundoff is bounded from the outputs a step
+    changes (the others cancel exactly), so wide outputs keep float32's
+    per-coordinate resolution. A wrong input coordinate is followed to its
+    outputs (at most 8 inputs, 32 entries each): ``result.entries`` names
+    them ``y[i] / x[j]`` with the centered difference and the analytic
+    ``dy_i/dx_j``. See ``fastfd.gradcheck._vector`` for the derivations.
+
+    Complex inputs or outputs are refused (TypeError): pass real and
+    imaginary parts as separate real arrays. Inputs must be finite, as must
+    ``f(x)``; ``f`` must not modify its input, and ``f(x +- h)`` that is not
+    finite is reported per coordinate ("non-finite loss")."""
+
+
+def check_vjp(f, x, vjp, *, h=None, tol=None, coords="auto", seed=None, raise_on_fail=False,
+              progress=None, directions=None, budget=None, projections=None):
+    """Check a vector-Jacobian product against centered differences of `f`.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> y``, `y` an array or a dict/list/tuple of real floating
+        arrays. Receives `x` in its structure as read-only views.
+    x : ndarray, or dict/list/tuple of ndarrays
+        The point.
+    vjp : callable
+        ``vjp(x, w) -> x``-shaped: ``w^T J`` for an output cotangent `w`
+        given in the structure of `y` (the dtype of `y`).
+    {options}
+
+    Returns
+    -------
+    GradCheckResult
+        As :func:`check_gradient`'s, with input coordinates named
+        ``x["W"][2, 7]`` and, when the check fails, ``entries``: the wrong
+        Jacobian entries found, named ``y["logits"][3, 1] / x["W"][2, 7]``;
+        also ``n_projections``, ``n_analytic`` (calls of `vjp`) and
+        ``outputs``.
+
+    Notes
+    -----
+    {notes}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastfd
+    >>> x = np.linspace(-1.0, 1.0, 5)
+    >>> fastfd.check_vjp(np.sin, x, lambda x, w: w * np.cos(x)).status
+    'passed'
+    >>> def vjp(x, w):
+    ...     g = w * np.cos(x)
+    ...     g[3] *= 1.01                     # one wrong entry
+    ...     return g
+    >>> r = fastfd.check_vjp(np.sin, x, vjp)
+    >>> r.status, [e.name for e in r.entries]
+    ('failed', ['y[3] / x[3]'])
+    """
+    return check_vector("vjp", f, x, vjp, h=h, tol=tol, coords=coords, seed=seed,
+                        raise_on_fail=raise_on_fail, progress=progress,
+                        directions=directions, budget=budget, projections=projections)
+
+
+def check_jvp(f, x, jvp, *, h=None, tol=None, coords="auto", seed=None, raise_on_fail=False,
+              progress=None, directions=None, budget=None, projections=None):
+    """Check a Jacobian-vector product against centered differences of `f`.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> y``, as for :func:`check_vjp`.
+    x : ndarray, or dict/list/tuple of ndarrays
+        The point.
+    jvp : callable
+        ``jvp(x, v) -> y``-shaped: ``J v`` for a tangent `v` given in the
+        structure of `x`.
+    {options}
+
+    Returns
+    -------
+    GradCheckResult
+        As for :func:`check_vjp`; ``entries`` compare whole columns entry by
+        entry, and ``n_analytic`` counts calls of `jvp`.
+
+    Notes
+    -----
+    ``J^T w`` is assembled from one JVP per input coordinate (``jvp(x,
+    e_j)``). When ``n`` of them would take more than a quarter of the
+    budget, a stratified sample of input coordinates is checked (no
+    directions: they need every column); :func:`check_vjp` covers large
+    inputs by directions and bisection.
+
+    {notes}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastfd
+    >>> A = np.array([[1.0, 2.0], [0.5, -1.0], [3.0, 0.0]])
+    >>> x = np.array([0.3, -0.2])
+    >>> r = fastfd.check_jvp(lambda x: np.tanh(A @ x), x,
+    ...                      lambda x, v: (1 - np.tanh(A @ x) ** 2) * (A @ v))
+    >>> r.status
+    'passed'
+    """
+    return check_vector("jvp", f, x, jvp, h=h, tol=tol, coords=coords, seed=seed,
+                        raise_on_fail=raise_on_fail, progress=progress,
+                        directions=directions, budget=budget, projections=projections)
+
+
+def check_jacobian(f, x, jac, *, h=None, tol=None, coords="auto", seed=None,
+                   raise_on_fail=False, progress=None, directions=None, budget=None,
+                   projections=None):
+    """Check a Jacobian against centered differences of `f`.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> y``, as for :func:`check_vjp`.
+    x : ndarray, or dict/list/tuple of ndarrays
+        The point.
+    jac : ndarray or callable
+        The Jacobian at `x`: shape ``y.shape + x.shape`` for single arrays,
+        or ``(m, n)`` (flat outputs by flat inputs, in the order of the
+        structures) for any; or ``jac(x)`` returning it.
+    {options}
+
+    Returns
+    -------
+    GradCheckResult
+        As for :func:`check_vjp`; ``entries`` compare whole columns entry by
+        entry.
+
+    Notes
+    -----
+    {notes}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastfd
+    >>> A = np.array([[1.0, 2.0], [0.5, -1.0], [3.0, 0.0]])
+    >>> x = np.array([0.3, -0.2])
+    >>> J = np.cos(A @ x)[:, None] * A
+    >>> J[2, 1] = 0.1                      # should be 0
+    >>> r = fastfd.check_jacobian(lambda x: np.sin(A @ x), x, J)
+    >>> r.status, [e.name for e in r.entries]
+    ('failed', ['y[2] / x[1]'])
+    """
+    return check_vector("jacobian", f, x, jac, h=h, tol=tol, coords=coords, seed=seed,
+                        raise_on_fail=raise_on_fail, progress=progress,
+                        directions=directions, budget=budget, projections=projections)
+
+
+for _fn in (check_vjp, check_jvp, check_jacobian):
+    _fn.__doc__ = _fn.__doc__.format(options=_OPTIONS, notes=_NOTES)
+del _fn
