@@ -436,8 +436,8 @@ def check_vector(mode, f, x, analytic, *, h=None, tol=None, coords="auto", seed=
                                            directions=directions, progress=progress,
                                            budget=budget)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    eff_budget = budget if budget is not None else (DEFAULT_BUDGET if coords == "auto"
-                                                    else None)
+    auto = isinstance(coords, str) and coords == "auto"
+    eff_budget = budget if budget is not None else (DEFAULT_BUDGET if auto else None)
     t_start = time.perf_counter()
     ws = [_rademacher(rng, prob.m) for _ in range(projections)]
     if mode == "jvp":
@@ -470,7 +470,7 @@ def check_vector(mode, f, x, analytic, *, h=None, tol=None, coords="auto", seed=
         args = Arguments(loss=prob.projected, point_loss=prob.projected, problem=inputs,
                          h=h, tol=tol, coords=coords, seed=rng, parallel=False,
                          raise_on_fail=False, progress=progress, directions=directions,
-                         budget=left if budget is not None or coords == "auto" else None,
+                         budget=left if budget is not None or auto else None,
                          vectorized=False, executor=None)
         result = run(args)
         results.append((result, w, prob.projected))
