@@ -59,12 +59,12 @@ import numpy as np
 from ._arguments import (Arguments, check_directions, check_finite_point, check_options,
                          check_seed)
 from ._engine import DEFAULT_TOL, ROUNDOFF_ULPS, STABLE
-from ._params import (FlatProblem, LossEvaluationError, LossReturnError, input_error,
-                      readonly_alias)
+from ._params import (FlatProblem, InputWriteError, LossEvaluationError, LossReturnError,
+                      input_error, readonly_alias)
 from ._planner import DEFAULT_BUDGET, run
 from ._result import EntryCheck, GradientCheckError, _range_expr
 from ._sampling import stratified_sample
-from .._validation import check_bool, check_int, short_repr
+from .._validation import check_bool, check_int, real_array, short_repr
 
 __all__ = ["check_vector", "check_vjp", "check_jvp", "check_jacobian"]
 
@@ -164,6 +164,16 @@ class _Projected:
         return out
 
 
+def _about_f(exc):
+    """An error of the engine about its loss, reworded for `f` (the loss the
+    engine evaluates is the projection of `f`)."""
+    text = str(exc)
+    for old, new in (("loss raised", "f raised"), ("loss modified its input", "f modified its input"),
+                     ("A loss must not", "f must not")):
+        text = text.replace(old, new)
+    return type(exc)(text)
+
+
 def _rademacher(rng, m):
     return rng.integers(0, 2, size=m).astype(np.float64) * 2.0 - 1.0
 
@@ -198,9 +208,7 @@ class _Problem:
         except Exception as exc:
             err = input_error(lambda s: f(self.inputs.views(s)), x0, exc, where,
                               self.inputs.name)
-            if isinstance(err, LossEvaluationError):
-                err = LossEvaluationError(f"f raised {type(exc).__name__} {where}: {exc}")
-            raise err from exc
+            raise _about_f(err) from exc
         _refuse_complex(y0, yname)
         _refuse_integer(y0, yname)
         try:
@@ -242,7 +250,6 @@ class _Problem:
                 f"{type(jac).__name__}")
         if np.iscomplexobj(jac):
             raise _complex_error(what, np.asarray(jac))
-        from .._validation import real_array
         J = np.asarray(real_array(jac, what), dtype=np.float64)
         one = (self.inputs.kind == "array" and self.outputs.kind == "array")
         full = (self.outputs.blocks[0][3] + self.inputs.blocks[0][3]) if one else None
@@ -472,7 +479,10 @@ def check_vector(mode, f, x, analytic, *, h=None, tol=None, coords="auto", seed=
                          raise_on_fail=False, progress=progress, directions=directions,
                          budget=left if budget is not None or auto else None,
                          vectorized=False, executor=None)
-        result = run(args)
+        try:
+            result = run(args)
+        except (LossEvaluationError, InputWriteError) as exc:
+            raise _about_f(exc) from exc.__cause__
         results.append((result, w, prob.projected))
         if result.status == "failed":
             break

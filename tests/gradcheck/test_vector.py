@@ -313,7 +313,8 @@ def test_f_raising_at_a_perturbed_point_names_the_coordinate():
             raise ZeroDivisionError("boom")
         return np.sin(x)
 
-    with pytest.raises(LossEvaluationError, match=r"ZeroDivisionError at x\[2\] \+ h: boom"):
+    with pytest.raises(LossEvaluationError,
+                       match=r"^f raised ZeroDivisionError at x\[2\] \+ h: boom"):
         fastfd.check_vjp(f, X6, cos_vjp, coords="all")
 
 
@@ -322,7 +323,7 @@ def test_f_writing_to_its_input_is_an_error():
         x[0] = 5.0
         return np.sin(x)
 
-    with pytest.raises(InputWriteError, match=r"x\[0\] changed"):
+    with pytest.raises(InputWriteError, match=r"^f modified its input .*x\[0\] changed"):
         fastfd.check_vjp(f, X6, cos_vjp)
 
 
