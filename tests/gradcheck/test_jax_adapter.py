@@ -502,3 +502,14 @@ def test_check_vjp_errors():
         fj.check_vjp(lambda x: jnp.abs(x), x * 1j)
     with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['executor'\]"):
         fj.check_vjp(jnp.sin, x, executor=None)
+
+
+def test_example_jax_custom_vjp_runs():
+    out = subprocess.run([sys.executable, os.path.join("examples", "jax_custom_vjp.py")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+                         env=dict(os.environ, PYTHONPATH=ROOT))
+    assert out.returncode == 0, out.stderr
+    correct, buggy = out.stdout.split("== ")[1:3]
+    assert "check_grads" in correct and "passed (q passed, k passed, v passed)" in correct
+    assert "FAILED" in buggy and "failed (q passed, k failed, v passed)" in buggy
+    assert "/ k[" in buggy and "median 8.00" in buggy
