@@ -64,6 +64,7 @@ from ._params import (FlatProblem, InputWriteError, LossEvaluationError, LossRet
 from ._planner import DEFAULT_BUDGET, run
 from ._result import EntryCheck, GradientCheckError, _range_expr
 from ._sampling import stratified_sample
+from .._kernels.vector import projection
 from .._validation import check_bool, check_int, real_array, short_repr
 
 __all__ = ["check_vector", "check_vjp", "check_jvp", "check_jacobian"]
@@ -120,7 +121,6 @@ class _Projected:
         self.f = f
         self.outputs = outputs
         self.y0 = y0
-        self.a0 = np.abs(y0)
         self.w = w
         self.dtype = dtype.name
         self._mags = {}
@@ -134,19 +134,11 @@ class _Projected:
             raise LossReturnError(f"f returned a different output: {exc}") from None
 
     def __call__(self, xs):
-        y = self.vector(xs)
-        d = y - self.y0
-        wd = self.w * d
-        value = _Value(np.sum(wd))
+        v, mag = projection(self.vector(xs), self.y0, self.w)
+        value = _Value(v)
         value.dtype = self.dtype
-        changed = d != 0
-        if changed.any():
-            mag = float(np.sum(np.maximum(np.abs(y[changed]), self.a0[changed])))
-        else:
-            mag = 0.0
-        key = float(value)
-        if not math.isnan(key) and mag > self._mags.get(key, -1.0):
-            self._mags[key] = mag
+        if not math.isnan(v) and mag > self._mags.get(v, -1.0):
+            self._mags[v] = mag
         return value
 
     def magnitude(self, values):
