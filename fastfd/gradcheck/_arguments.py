@@ -26,7 +26,9 @@ class Arguments:
     user's structure (the user's loss, or one row of a vectorized one);
     ``problem`` the flat view of params and grad. ``coords`` is "auto",
     "all", a count (int) or an intp array of flat indices; ``budget`` a
-    float or None; ``directions`` an int or None.
+    float or None; ``directions`` an int or None. A vector check
+    (``fastfd.gradcheck._vector``) adds ``default_budget``, its share of the
+    default budget for one projection.
     """
 
     def __init__(self, **fields):

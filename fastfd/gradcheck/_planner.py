@@ -300,7 +300,9 @@ def run(args):
     rng = args.seed if isinstance(args.seed, np.random.Generator) else (
         np.random.default_rng(args.seed))
     idx = _first_index(args, rng)
-    eff_budget = DEFAULT_BUDGET if (budget is None and auto) else budget
+    # a vector check shares its default budget among its projections
+    default = getattr(args, "default_budget", DEFAULT_BUDGET)
+    eff_budget = default if (budget is None and auto) else budget
     chunked = (auto and idx.size > SINGLE_RUN) or (
         count and budget is not None and idx.size > MIN_PER_TENSOR)
 

@@ -469,8 +469,8 @@ def check_vector(mode, f, x, analytic, *, h=None, tol=None, coords="auto", seed=
         args = Arguments(loss=prob.projected, point_loss=prob.projected, problem=inputs,
                          h=h, tol=tol, coords=coords, seed=rng, parallel=False,
                          raise_on_fail=False, progress=progress, directions=directions,
-                         budget=left if budget is not None or auto else None,
-                         vectorized=False, executor=None)
+                         budget=left if budget is not None else None,
+                         default_budget=left, vectorized=False, executor=None)
         try:
             result = run(args)
         except (LossEvaluationError, InputWriteError) as exc:
