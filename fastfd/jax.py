@@ -20,7 +20,8 @@ float64 leaf is converted to float32 before the check, as ``jnp.asarray``
 would, and the check runs in float32 with fastfd's float32 tolerance model.
 Enable x64 yourself (``jax.config.update("jax_enable_x64", True)``, or the
 ``jax.enable_x64`` context manager) for a float64 check; fastfd never
-changes the flag. JAX is imported when a function is called, not when
+changes the flag. Float32 and float64 leaves together are checked in
+float32. JAX is imported when a function is called, not when
 :mod:`fastfd` or this module is imported; install it with
 ``pip install "fastfd[jax]"``.
 """
@@ -110,6 +111,21 @@ def _leaf_array(leaf, label, what):
     return np.array(a, dtype=dt, copy=True)
 
 
+def _check_precision(arrays):
+    """The arrays the check perturbs: all float32 when any leaf is float32.
+
+    A float32 leaf next to float64 ones (x64 on) makes the function's value
+    float32-accurate at best; fastfd then checks in float32 (its steps and
+    tolerances), with the float64 leaves rounded to float32 for the check
+    point and handed to the function as float64 again: a perturbed float64
+    leaf stays exactly representable, and a float32 leaf never receives a
+    float64 step it would round away.
+    """
+    if len({a.dtype for a in arrays}) > 1:
+        return [a.astype(np.float32) for a in arrays]
+    return arrays
+
+
 def _unique(labels, what):
     seen = set()
     for label in labels:
@@ -147,10 +163,14 @@ def check_grad(loss, params, *, jit=True, **check_options):
         and registered dataclasses included), a list, or one array. Every
         leaf must be floating point (float32, or float64 with x64 enabled);
         without ``jax_enable_x64`` float64 leaves are checked as float32,
-        the precision JAX computes them in.
+        the precision JAX computes them in. A pytree mixing float32 and
+        float64 leaves (x64 on) is checked in float32, its float64 leaves
+        at values rounded to float32.
     jit : bool, optional
         Compile `loss` and its gradient once with ``jax.jit`` (default).
-        False calls `loss` as it is (a loss that cannot be traced).
+        False calls `loss` as it is: for a loss with Python control flow on
+        values, which ``jax.grad`` differentiates eagerly but ``jax.jit``
+        cannot compile.
     **check_options
         ``h``, ``tol``, ``coords``, ``seed``, ``raise_on_fail``,
         ``progress``, ``directions`` and ``budget``, as in
@@ -169,8 +189,9 @@ def check_grad(loss, params, *, jit=True, **check_options):
     ------
     TypeError
         `loss` not callable, a leaf that is not floating point (integer,
-        complex, float16), a loss that is not a floating scalar, an unknown
-        option.
+        complex, float16), a loss that is not a floating scalar, a loss
+        ``jax.jit`` cannot compile (the message suggests ``jit=False``), an
+        unknown option.
     ValueError
         `params` without leaves; the errors of :func:`fastfd.check_gradient`.
 
@@ -233,9 +254,9 @@ def check_grad(loss, params, *, jit=True, **check_options):
     _unique(labels, "params")
     arrays = [_leaf_array(leaf, label, "parameters") for label, leaf in zip(labels, leaves)]
     dtypes = [a.dtype for a in arrays]
-    point = dict(zip(labels, arrays))
+    point = dict(zip(labels, _check_precision(arrays)))
     fn = jax.jit(loss) if jit else loss
-    value = fn(_rebuild(treedef, labels, dtypes, point))
+    value = _first_call(fn, (_rebuild(treedef, labels, dtypes, point),), "loss", jit)
     _check_scalar(value)
     grad_fn = jax.grad(loss)
     grads = (jax.jit(grad_fn) if jit else grad_fn)(_rebuild(treedef, labels, dtypes, point))
@@ -245,6 +266,21 @@ def check_grad(loss, params, *, jit=True, **check_options):
         return fn(_rebuild(treedef, labels, dtypes, p))
 
     return check_gradient(flat_loss, point, grad, **check_options)
+
+
+def _first_call(fn, args, what, jit):
+    """``fn(*args)``, with a hint when ``jax.jit`` cannot trace `fn`."""
+    errors = _import_jax().errors
+    untraceable = (errors.ConcretizationTypeError, errors.TracerBoolConversionError,
+                   errors.TracerIntegerConversionError, errors.TracerArrayConversionError)
+    try:
+        return fn(*args)
+    except untraceable as exc:
+        if not jit:
+            raise
+        raise TypeError(
+            f"{what} cannot be compiled by jax.jit ({type(exc).__name__}); pass jit=False to "
+            f"call it as it is (JAX's autodiff still traces it): {exc}") from exc
 
 
 def _check_scalar(value):
@@ -318,16 +354,16 @@ class _Vector:
             raise TypeError(
                 f"{fname}: no floating-point input to differentiate among the leaves "
                 f"{full} of args")
-        self.x = x
         self.x_labels = list(x)
         self.x_dtypes = [a.dtype for a in x.values()]
+        self.x = dict(zip(self.x_labels, _check_precision(list(x.values()))))
 
         def g(*xs):
             return f(*self._args(xs))
 
         self.g = g
         self.fn = jax.jit(g) if jit else g
-        y = self.fn(*self._xs(x))
+        y = _first_call(self.fn, self._xs(self.x), "f", jit)
         ylabels, yleaves, self.ytreedef = _flatten(y, "y")
         if not yleaves:
             raise TypeError(f"f returned no arrays: {short_repr(y)}")

@@ -513,3 +513,37 @@ def test_example_jax_custom_vjp_runs():
     assert "check_grads" in correct and "passed (q passed, k passed, v passed)" in correct
     assert "FAILED" in buggy and "failed (q passed, k failed, v passed)" in buggy
     assert "/ k[" in buggy and "median 8.00" in buggy
+
+
+def test_mixed_precision_leaves_are_checked_in_float32():
+    # x64 on, a float32 leaf beside a float64 one: the check runs in float32
+    # (a float64 step would be rounded away in the float32 leaf)
+    with x64():
+        params = {"a": jnp.linspace(0.5, 1.5, 4, dtype=jnp.float32),
+                  "b": jnp.linspace(-1.0, 1.0, 3, dtype=jnp.float64)}
+
+        def loss(p):
+            return jnp.sum(jnp.sin(p["a"])) * jnp.sum(p["b"] ** 2)
+
+        result = fj.check_grad(loss, params, coords="all", seed=0)
+        vjp = fj.check_vjp(lambda a, b: jnp.sin(a) * jnp.sum(b ** 2), params["a"],
+                           params["b"], coords="all", seed=0)
+    assert result.passed, str(result)
+    assert result.dtype == np.float32
+    assert vjp.passed, str(vjp)
+    assert vjp.dtype == np.float32
+
+
+def test_loss_with_python_control_flow_needs_jit_false():
+    def loss(p):
+        return jnp.sum(p["w"] ** 2) if p["w"][0] > 0 else jnp.sum(p["w"] ** 3)
+
+    params = {"w": jnp.array([1.0, 2.0])}
+    with pytest.raises(TypeError, match="loss cannot be compiled by jax.jit "
+                                        r"\(TracerBoolConversionError\); pass jit=False"):
+        fj.check_grad(loss, params, coords="all")
+    assert fj.check_grad(loss, params, coords="all", jit=False).passed
+    with pytest.raises(TypeError, match=r"f cannot be compiled by jax.jit .*pass jit=False"):
+        fj.check_vjp(lambda x: x ** 2 if x[0] > 0 else x, jnp.ones(2), coords="all")
+    assert fj.check_vjp(lambda x: x ** 2 if x[0] > 0 else x, jnp.ones(2), coords="all",
+                        jit=False).passed
