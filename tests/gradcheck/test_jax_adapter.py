@@ -547,3 +547,16 @@ def test_loss_with_python_control_flow_needs_jit_false():
         fj.check_vjp(lambda x: x ** 2 if x[0] > 0 else x, jnp.ones(2), coords="all")
     assert fj.check_vjp(lambda x: x ** 2 if x[0] > 0 else x, jnp.ones(2), coords="all",
                         jit=False).passed
+
+
+def test_doctests_skip_without_jax():
+    # pytest --doctest-modules collects fastfd/jax.py in every run: without
+    # JAX its examples are skipped, not failed
+    code = ("import sys; sys.modules['jax'] = None; import pytest; "
+            "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '--doctest-modules', "
+            "'fastfd/jax.py']))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120, check=False,
+                         env=dict(os.environ, PYTHONPATH=ROOT))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "3 skipped" in out.stdout
