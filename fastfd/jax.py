@@ -100,15 +100,17 @@ def _leaf_array(leaf, label, what):
         raise TypeError(
             f"{label} is complex ({a.dtype}); fastfd.jax checks real {what} only: split it "
             "into real and imaginary parts (jnp.real, jnp.imag) outside the function")
+    # bfloat16 and the float8 types are ml_dtypes extension types (kind "V")
+    small = a.dtype.kind in "fV" and a.dtype.itemsize < 4 and "float" in a.dtype.name
+    if small:
+        raise TypeError(
+            f"{label} has dtype {a.dtype}; finite differences need float32 or float64 (at "
+            f"{a.dtype} the rounding of x +- h swamps the difference): check a float32 copy")
     if a.dtype.kind != "f":
         raise TypeError(
             f"{label} has dtype {a.dtype}; fastfd.jax differentiates floating-point {what} "
             f"only: {short_repr(leaf)}")
     dt = np.dtype(jax.dtypes.canonicalize_dtype(a.dtype))
-    if dt.itemsize < 4:
-        raise TypeError(
-            f"{label} has dtype {dt}; finite differences need float32 or float64 (at "
-            f"{dt} the rounding of x +- h swamps the difference): check a float32 copy")
     return np.array(a, dtype=dt, copy=True)
 
 
@@ -190,7 +192,7 @@ def check_grad(loss, params, *, jit=True, **check_options):
     ------
     TypeError
         `loss` not callable, a leaf that is not floating point (integer,
-        complex, float16), a loss that is not a floating scalar, a loss
+        complex) or narrower than float32 (float16, bfloat16), a loss that is not a floating scalar, a loss
         ``jax.jit`` cannot compile (the message suggests ``jit=False``), an
         unknown option.
     ValueError
@@ -208,8 +210,8 @@ def check_grad(loss, params, *, jit=True, **check_options):
     canonical dtype. Without x64 the check runs in float32, whose resolution
     is set by the loss value and each tensor's gradient scale (about 0.1% for
     a bias, a few percent for large weights on the float32 models measured
-    in :func:`fastfd.check_gradient`); errors below it are inconclusive, not
-    passed. Enable x64 for a float64 check.
+    in :func:`fastfd.check_gradient`); errors below it are invisible, and the
+    report gives each tensor's resolution. Enable x64 for a float64 check.
 
     Examples
     --------
@@ -330,7 +332,6 @@ class _Vector:
             raise TypeError(f"jit must be True or False, got {short_repr(jit)}")
         if not args:
             raise TypeError(f"{fname}() needs the arguments of f: {fname}(f, *args)")
-        self.fname = fname
         roots = _arg_names(f, len(args))
         labels, leaves, self.treedef = _flatten(tuple(args), "")
         # "" + "[i]..." -> root name of argument i + the rest of the path
@@ -339,13 +340,12 @@ class _Vector:
             i, rest = label[1:].split("]", 1)
             full.append(roots[int(i)] + rest)
         _unique(full, "args")
-        self.labels = full
         self.is_x = []
         self.fixed = []
         x = {}
         for label, leaf in zip(full, leaves):
-            kind = np.asarray(leaf).dtype.kind
-            if kind in "fc":
+            dt = np.asarray(leaf).dtype
+            if dt.kind in "fc" or (dt.kind == "V" and "float" in dt.name):
                 x[label] = _leaf_array(leaf, label, "inputs")
                 self.is_x.append(True)
             else:
@@ -379,7 +379,7 @@ class _Vector:
             if a.dtype.kind != "f":
                 raise TypeError(
                     f"f's output {label} has dtype {a.dtype}; fastfd.jax checks "
-                    "floating-point outputs only (return it from another function)")
+                    "floating-point outputs only: check a wrapper of f that leaves it out")
             self.y_dtypes.append(a.dtype)
         self._jit = jax.jit if jit else (lambda h: h)
 

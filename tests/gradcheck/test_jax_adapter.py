@@ -235,6 +235,8 @@ def test_check_grad_errors():
         fj.check_grad(lambda p: jnp.sum(jnp.abs(p["z"])), {"z": jnp.ones(2, jnp.complex64)})
     with pytest.raises(TypeError, match=r'params\["h"\] has dtype float16; finite differences'):
         fj.check_grad(lambda p: jnp.sum(p["h"]), {"h": jnp.ones(2, jnp.float16)})
+    with pytest.raises(TypeError, match=r"params\[0\] has dtype bfloat16; finite differences"):
+        fj.check_grad(lambda p: jnp.sum(p[0]), [jnp.ones(2, jnp.bfloat16)])
     with pytest.raises(TypeError, match="loss must return a floating scalar, got dtype int32"):
         fj.check_grad(lambda p: jnp.int32(1), params)
     with pytest.raises(TypeError, match="loss must be callable, got 3"):
@@ -498,6 +500,8 @@ def test_check_vjp_errors():
         fj.check_vjp(lambda x: (x, jnp.argmax(x)), x)
     with pytest.raises(TypeError, match=r"f's output y is complex"):
         fj.check_jvp(lambda x: x * 1j, x)
+    with pytest.raises(TypeError, match=r"x has dtype bfloat16; finite differences"):
+        fj.check_vjp(lambda x: x * 2, jnp.ones(2, jnp.bfloat16))
     with pytest.raises(TypeError, match=r"x is complex \(complex64\)"):
         fj.check_vjp(lambda x: jnp.abs(x), x * 1j)
     with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['executor'\]"):
