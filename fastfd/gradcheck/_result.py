@@ -649,6 +649,7 @@ class GradCheckResult:
         self.n_projections = 0
         self.n_analytic = 0
         self.entries, self.undecided_entries, self.unresolved_entries = [], [], []
+        self.notes = []
 
     @property
     def coverage(self):
@@ -757,6 +758,7 @@ class GradCheckResult:
         lines[0] = lines[0].replace("Gradient check", f"{self.check} check", 1)
         lines.append(f"  {self.coverage}; {self.n_analytic:,} {self.check.lower()} "
                      f"evaluations")
+        lines.extend(f"  {note}" for note in self.notes)
         for title, items in (("wrong Jacobian entries (output / input)", self.entries),
                              ("entries whose discrepancy did not hold at 2h "
                               "(inconclusive)", self.undecided_entries)):

@@ -62,8 +62,9 @@ from ._engine import DEFAULT_TOL, ROUNDOFF_ULPS, STABLE
 from ._params import (FlatProblem, InputWriteError, LossEvaluationError, LossReturnError,
                       input_error, readonly_alias)
 from ._planner import DEFAULT_BUDGET, run
-from ._result import EntryCheck, GradientCheckError, _range_expr
+from ._result import EntryCheck, GradientCheckError, _fmt_seconds, _range_expr
 from ._sampling import stratified_sample
+from ._scale import rms
 from .._kernels.vector import projection
 from .._validation import check_bool, check_int, real_array, short_repr
 
@@ -76,6 +77,9 @@ MAX_LOCALIZED_INPUTS = 8
 MAX_ENTRIES = 32
 # share of the budget the JVP columns may take before the check samples them
 JVP_COLUMN_SHARE = 0.25
+# Jacobian entries held at once (32 MiB of float64): the entry-by-entry
+# check, and the JVP columns kept for it, run below this
+ENTRY_CAP = 2 ** 22
 
 
 class _Value(float):
@@ -224,6 +228,8 @@ class _Problem:
         self.n_analytic = 0
         self.n_f_evals = 0          # evaluations of f outside the engine (localizing)
         self.J = None
+        self.C = None               # the JVP columns, (m, n), when they were all kept
+        self.t_vjp = math.inf       # the fastest VJP call timed
         if mode == "jacobian":
             self.J = self._jacobian(analytic)
 
@@ -261,13 +267,17 @@ class _Problem:
         if self.J is not None:
             return w @ self.J
         ws = self.outputs.unflatten(w.astype(self.outputs.dtype))
+        t0 = time.perf_counter()
         value = _call_analytic(self.analytic, (self._x(), ws), "vjp")
+        self.t_vjp = min(self.t_vjp, time.perf_counter() - t0)
         return self.inputs.flatten(value, "vjp(x, w)")
 
     def column(self, j):
         """The analytic column ``dy/dx_j`` flat (from the Jacobian or a JVP)."""
         if self.J is not None:
             return self.J[:, j]
+        if self.C is not None:
+            return self.C[:, j]
         e = np.zeros(self.n, dtype=self.inputs.dtype)
         e[j] = 1
         self.n_analytic += 1
@@ -284,8 +294,9 @@ def _jvp_gradients(prob, ws, coords, budget, rng):
     G = np.full((len(ws), n), np.nan)
     W = np.array(ws)
     t0 = time.perf_counter()
-    G[:, 0] = W @ prob.column(0)
+    c0 = prob.column(0)
     t_col = time.perf_counter() - t0
+    G[:, 0] = W @ c0
     if isinstance(coords, np.ndarray):
         idx = coords
     elif isinstance(coords, int) and coords < n:
@@ -296,11 +307,16 @@ def _jvp_gradients(prob, ws, coords, budget, rng):
         idx = stratified_sample(prob.inputs.blocks, np.zeros(n), min(count, n), rng)
     else:
         idx = None
-    for j in (range(1, n) if idx is None else idx.tolist()):
-        if j:
-            G[:, j] = W @ prob.column(j)
+    keep = idx is None and prob.m * n <= ENTRY_CAP
+    C = np.empty((prob.m, n)) if keep else None
+    for j in (range(n) if idx is None else idx.tolist()):
+        c = c0 if j == 0 else prob.column(j)
+        G[:, j] = W @ c
+        if keep:
+            C[:, j] = c
     if idx is not None and 0 not in idx:
         G[:, 0] = np.nan
+    prob.C = C
     return G, idx
 
 
@@ -325,6 +341,32 @@ def _columns(prob, j, t):
     return out[0], out[1], float(p) - float(m)
 
 
+def _numerical_column(prob, j, t, eps):
+    """The centered differences of every output along input `j` at steps `t`
+    and `2t` (four evaluations of `f`), the roundoff bound of each (outputs
+    that did not move have none) and the truncation estimate."""
+    yp, ym, den = _columns(prob, j, t)
+    yp2, ym2, den2 = _columns(prob, j, 2.0 * t)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        num = (yp - ym) / den
+        num2 = (yp2 - ym2) / den2
+        moved = (yp != ym) | (yp != prob.y0) | (ym != prob.y0)
+        ro = np.where(moved, ROUNDOFF_ULPS * eps * (np.abs(yp) + np.abs(ym)), 0.0) / den
+        trunc = np.abs(num - num2)
+    return num, num2, ro, trunc
+
+
+def _entry_suspects(num, num2, ro, trunc, a, floor):
+    """Outputs whose entry of this column exceeds its tolerance (`floor`,
+    per entry or one for all) and its noise, with a discrepancy the same at
+    h and 2h within STABLE: ``(wrong, unstable)`` index arrays."""
+    with np.errstate(invalid="ignore"):
+        d = np.abs(num - a)
+        out = ~(d <= np.maximum(floor, ro + trunc))
+        stable = np.abs(num - num2) <= STABLE * d
+    return np.flatnonzero(out & stable), np.flatnonzero(out & ~stable)
+
+
 def _localize(prob, result, w, tol, eps, deadline):
     """Follow the wrong input coordinates of `result` to their outputs
     (module docstring, "Localizing entries"): ``(entries, undecided,
@@ -337,15 +379,7 @@ def _localize(prob, result, w, tol, eps, deadline):
         if time.perf_counter() > deadline:
             break
         j = int(c.index)
-        t = float(c.step)
-        yp, ym, den = _columns(prob, j, t)
-        yp2, ym2, den2 = _columns(prob, j, 2.0 * t)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            num = (yp - ym) / den
-            num2 = (yp2 - ym2) / den2
-            moved = (yp != ym) | (yp != prob.y0) | (ym != prob.y0)
-            ro = np.where(moved, ROUNDOFF_ULPS * eps * (np.abs(yp) + np.abs(ym)), 0.0) / den
-        trunc = np.abs(num - num2)
+        num, num2, ro, trunc = _numerical_column(prob, j, float(c.step), eps)
         scale = scale_of.get(j, max(abs(c.numerical), abs(c.analytical)))
         floor = tol * scale
         xname = prob.inputs.name(j)
@@ -356,7 +390,7 @@ def _localize(prob, result, w, tol, eps, deadline):
                              float(d), "gradient wrong", "failed")
             if not d > max(floor, ro[i] + trunc[i]):
                 return None
-            if abs(num2[i] - a) > 0 and abs(num[i] - num2[i]) <= STABLE * d:
+            if abs(num[i] - num2[i]) <= STABLE * d:
                 return rec
             return rec._replace(verdict="finite-difference noise", status="inconclusive")
 
@@ -392,12 +426,59 @@ def _localize(prob, result, w, tol, eps, deadline):
                     continue
                 mid = (a0 + b0) // 2
                 stack.extend([(mid, b0), (a0, mid)])
-            if not found:
-                unresolved.append((f"{_outputs_name(out)} / {xname}",
-                                   abs(float(c.numerical) - float(c.analytical)), floor))
+        if not found:
+            unresolved.append((f"{_outputs_name(out)} / {xname}",
+                               abs(float(c.numerical) - float(c.analytical)), floor))
         for rec in found:
             (entries if rec.status == "failed" else undecided).append(rec)
     return entries, undecided, unresolved
+
+
+def _analytic_matrix(prob):
+    """The analytic Jacobian, ``(m, n)``: given, from the JVP columns, or
+    from one VJP per output."""
+    if prob.J is not None:
+        return prob.J
+    if prob.C is not None:
+        return prob.C
+    A = np.empty((prob.m, prob.n))
+    e = np.zeros(prob.m)
+    for i in range(prob.m):
+        e[i] = 1.0
+        A[i] = prob.vjp(e)
+        e[i] = 0.0
+    return A
+
+
+def _block_rms(A, outputs, inputs):
+    """Per entry of `A`: the RMS of the finite entries of its block (output
+    tensor by input tensor), the floor of its verdict scale (as a tensor's
+    RMS gradient is per coordinate in check_gradient)."""
+    out = np.empty_like(A)
+    for _, a, b, _ in outputs.blocks:
+        for _, c, d, _ in inputs.blocks:
+            out[a:b, c:d] = rms(A[a:b, c:d])
+    return out
+
+
+def _entry_check(prob, result, tol, eps):
+    """Every entry of the Jacobian, column by column (4 evaluations of `f`
+    each, at the steps the per-coordinate check used); suspects are
+    re-checked by the engine on the projection onto their output alone
+    (``w = e_i``, the confirmation of check_gradient). Returns ``(suspects
+    by output, A)``."""
+    A = _analytic_matrix(prob)
+    floor = tol * _block_rms(A, prob.outputs, prob.inputs)
+    step = dict(zip(result.index.tolist(), np.asarray(result.steps).tolist()))
+    suspects = {}
+    for j in range(prob.n):
+        num, num2, ro, trunc = _numerical_column(prob, j, step[j], eps)
+        a = A[:, j]
+        scale = np.maximum(np.maximum(np.abs(a), np.abs(num)), floor[:, j] / tol)
+        wrong, unstable = _entry_suspects(num, num2, ro, trunc, a, tol * scale)
+        for i in np.concatenate((wrong, unstable)).tolist():
+            suspects.setdefault(i, []).append(j)
+    return suspects, A
 
 
 def _outputs_name(out):
@@ -456,45 +537,100 @@ def check_vector(mode, f, x, analytic, *, h=None, tol=None, coords="auto", seed=
         tol = DEFAULT_TOL[np.dtype(prob.dtype)]
     results = []
     for k, w in enumerate(ws):
-        # each projection's own flat problem (its gradient and magnitudes),
-        # which its result keeps
-        inputs = copy.copy(prob.inputs)
-        inputs.g = gradients[k] if gradients is not None else prob.vjp(w)
-        prob.projected = _Projected(f, prob.outputs, prob.y0, w, prob.dtype)
-        inputs.magnitude = prob.projected.magnitude
         left = None
         if eff_budget is not None:
             spent = time.perf_counter() - t_start
             left = max((eff_budget - spent) / (projections - k), 1e-3)
-        args = Arguments(loss=prob.projected, point_loss=prob.projected, problem=inputs,
-                         h=h, tol=tol, coords=coords, seed=rng, parallel=False,
-                         raise_on_fail=False, progress=progress, directions=directions,
-                         budget=left if budget is not None else None,
-                         default_budget=left, vectorized=False, executor=None)
-        try:
-            result = run(args)
-        except (LossEvaluationError, InputWriteError) as exc:
-            raise _about_f(exc) from exc.__cause__
+        g = gradients[k] if gradients is not None else prob.vjp(w)
+        result = _run_projection(prob, w, g, h=h, tol=tol, coords=coords, rng=rng,
+                                 progress=progress, directions=directions,
+                                 budget=left if budget is not None else None,
+                                 default_budget=left)
         results.append((result, w, prob.projected))
         if result.status == "failed":
             break
     result, w, prob.projected = next((r for r in results if r[0].status == "failed"), None) or next(
         (r for r in results if r[0].status == "inconclusive"), results[-1])
-    entries, undecided, unresolved = [], [], []
+    entries, undecided, unresolved, notes = [], [], [], []
     if result.status == "failed":
         deadline = t_start + 2.0 * (eff_budget or 10.0)
         entries, undecided, unresolved = _localize(prob, result, w, result.tol, eps, deadline)
+    elif result.status == "passed" and result.mode == "all":
+        spent = time.perf_counter() - t_start
+        cost = 4 * prob.n * (result.t_call or 0.0)
+        if prob.J is None and prob.C is None:
+            cost += prob.m * prob.t_vjp
+        if prob.m * prob.n > ENTRY_CAP:
+            notes.append(f"entries not checked one by one ({prob.m:,} x {prob.n:,} is more "
+                         f"than {ENTRY_CAP:,})")
+        elif eff_budget is not None and cost > eff_budget - spent:
+            notes.append(f"entries not checked one by one (about {_fmt_seconds(cost)}, more "
+                         f"than the budget left)")
+        else:
+            found = _confirm_entries(prob, result, tol, eps, h=h, rng=rng, progress=progress)
+            if found is None:
+                notes.append(f"all {prob.m * prob.n:,} Jacobian entries checked one by one")
+            else:
+                result, entries, undecided, names = found
+                notes.append(f"the projections passed; the entry-by-entry check found entries "
+                             f"of {names} off, each output re-checked on its own (this "
+                             f"report: the first that failed)")
     result.check = MODES[mode]
     result.outputs = prob.outputs
     result.n_projections = len(results)
     result.n_analytic = prob.n_analytic
     result.entries, result.undecided_entries = entries, undecided
     result.unresolved_entries = unresolved
+    result.notes = notes
     result.n_evals = sum(r[0].n_evals for r in results) + prob.n_f_evals
     result.elapsed = time.perf_counter() - t_start
     if raise_on_fail and not result.passed:
         raise GradientCheckError(result)
     return result
+
+
+def _run_projection(prob, w, g, **options):
+    """The engine (``fastfd.gradcheck._planner.run``) on ``phi_w`` with gradient
+    `g`, on a flat problem of its own (its result keeps it)."""
+    inputs = copy.copy(prob.inputs)
+    inputs.g = g
+    prob.projected = _Projected(prob.f, prob.outputs, prob.y0, w, prob.dtype)
+    inputs.magnitude = prob.projected.magnitude
+    args = Arguments(loss=prob.projected, point_loss=prob.projected, problem=inputs,
+                     seed=options.pop("rng"), parallel=False, raise_on_fail=False,
+                     vectorized=False, executor=None, **options)
+    try:
+        return run(args)
+    except (LossEvaluationError, InputWriteError) as exc:
+        raise _about_f(exc) from exc.__cause__
+
+
+def _confirm_entries(prob, result, tol, eps, **options):
+    """The entry-by-entry check of a passed full check: None when no entry
+    is suspect or every suspect passes its re-check, else ``(the re-check
+    to report (the first that failed, else the first inconclusive), wrong
+    entries, undecided entries, names of the outputs)``."""
+    suspects, A = _entry_check(prob, result, result.tol, eps)
+    report, wrong, undecided, names = None, [], [], []
+    for i in sorted(suspects)[:MAX_LOCALIZED_INPUTS]:
+        w = np.zeros(prob.m)
+        w[i] = 1.0
+        idx = np.array(sorted(suspects[i]), dtype=np.intp)
+        r = _run_projection(prob, w, A[i].copy(), tol=tol, coords=idx, directions=0,
+                            budget=None, **options)
+        if r.status == "passed":
+            continue
+        out = prob.outputs.name(i)
+        names.append(out)
+        for c in r.failures() + r.undecided():
+            e = EntryCheck(f"{out} / {c.name}", i, c.index, c.numerical, c.analytical,
+                           c.abs_error, c.verdict, c.status)
+            (wrong if e.status == "failed" else undecided).append(e)
+        if report is None or (r.status == "failed" and report.status != "failed"):
+            report = r
+    if report is None:
+        return None
+    return report, wrong, undecided, ", ".join(names)
 
 
 _OPTIONS = """h : float or ndarray, optional

@@ -418,4 +418,37 @@ def test_the_users_arrays_and_cotangents_are_not_modified():
     r = fastfd.check_vjp(np.sin, x, vjp, coords="all")
     assert r.status == "passed"
     np.testing.assert_array_equal(x, X6)
-    assert all(set(np.unique(s)) <= {-1.0, 1.0} for s in seen)
+    # each call got a fresh cotangent (a +-1 projection, or one output's
+    # unit vector in the entry-by-entry check), never the zeroed one
+    assert len(seen) >= 2 and all(np.any(s != 0) for s in seen)
+
+
+# -------------------------------------------------------- entry by entry
+def cancelling_jacobian():
+    """Two errors in one column, equal and opposite: a projection whose
+    weights agree on both outputs cannot see them (probability 1/2 each)."""
+    J = sin_a_jacobian(X3)
+    J[0, 1] += 1e-3
+    J[1, 1] -= 1e-3
+    return J
+
+
+def test_entry_by_entry_check_finds_errors_that_cancel_in_projections():
+    J = cancelling_jacobian()
+    via_entries = 0
+    for seed in range(8):
+        r = fastfd.check_jacobian(sin_a, X3, J, seed=seed)
+        assert r.status == "failed", seed
+        assert {e.name for e in r.entries} == {"y[0] / x[1]", "y[1] / x[1]"}
+        via_entries += any("entry-by-entry" in note for note in r.notes)
+    # with 2 projections, about a quarter of the seeds cancel in both
+    assert via_entries >= 1
+
+
+def test_a_passed_full_check_reports_its_entry_by_entry_check():
+    r = fastfd.check_jacobian(sin_a, X3, sin_a_jacobian(X3))
+    assert r.status == "passed"
+    assert r.notes == ["all 12 Jacobian entries checked one by one"]
+    r = fastfd.check_vjp(sin_a, X3, lambda x, w: sin_a_jacobian(x).T @ w)
+    assert r.notes == ["all 12 Jacobian entries checked one by one"]
+    assert r.n_analytic == 2 + 4          # a VJP per projection, one per output row
