@@ -409,7 +409,6 @@ def _module_loss(torch, module, loss_fn, inputs, chosen):
 
 # ------------------------------------------------------------- check_function
 _FUNCTION_OPTIONS = _CHECK_OPTIONS + ("projections",)
-_FORWARD_AD = ("auto", True, False)
 
 
 class FunctionCheckResult:
@@ -729,8 +728,9 @@ def check_function(fn: Any, *tensors: Any, forward_ad: Any = "auto", **check_opt
     """
     torch = _torch()
     _check_options(check_options, "check_function", _FUNCTION_OPTIONS)
-    if forward_ad not in _FORWARD_AD or isinstance(forward_ad, (int, float)) and not \
-            isinstance(forward_ad, bool):
+    if isinstance(forward_ad, np.bool_):
+        forward_ad = bool(forward_ad)
+    if not (isinstance(forward_ad, bool) or (isinstance(forward_ad, str) and forward_ad == "auto")):
         raise ValueError(f"forward_ad must be 'auto', True or False, got {short_repr(forward_ad)}")
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {short_repr(fn)}")
