@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -619,3 +620,53 @@ def test_module_transformer_layer_passes(dtype, train, seed):
     # parameters before it, a loss float32 cannot resolve their gradient of
     r = ft.check_module(layer, lambda y: mse(y - target), x, coords=80, seed=seed)
     assert r.status == "passed", str(r)
+
+
+def test_function_writing_to_its_input_is_refused():
+    x = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    x0 = x.detach().clone()
+
+    def scale(v):
+        return v.mul_(2) if not torch.is_grad_enabled() else v * 2
+
+    with pytest.raises(ValueError, match="fn modified its input 'v' in place"):
+        ft.check_function(scale, x, coords="all")
+    assert torch.equal(x.detach(), x0)
+
+
+def test_function_non_finite_output_named():
+    x = torch.randn(5, dtype=torch.float64, requires_grad=True)
+
+    def f(x):
+        return torch.log(x.abs()) * torch.tensor([1, 1, float("nan"), 1, 1])
+
+    with pytest.raises(ValueError,
+                       match=r"must be finite at the unperturbed input; output\[2\] is"):
+        ft.check_function(f, x, coords="all")
+
+
+def test_function_forward_ad_accepts_numpy_bools():
+    x = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    r = ft.check_function(torch.tanh, x, forward_ad=np.False_, coords="all")
+    assert r.jvp is None and r.jvp_skipped == "forward_ad=False"
+    with pytest.raises(ValueError, match="forward_ad must be 'auto', True or False, got 1"):
+        ft.check_function(torch.tanh, x, forward_ad=1)
+
+
+def test_module_tied_weights():
+    class Tied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = torch.nn.Linear(6, 6, bias=False)
+            self.dec = torch.nn.Linear(6, 6)
+            self.dec.weight = self.enc.weight
+
+        def forward(self, x):
+            return self.dec(torch.tanh(self.enc(x)))
+
+    torch.manual_seed(0)
+    model = Tied().double()
+    x = torch.randn(4, 6, dtype=torch.float64)
+    r = ft.check_module(model, mse, x, coords="all")
+    assert r.status == "passed", str(r)
+    assert [t.name for t in r.tensors] == ["enc.weight", "dec.bias"]
