@@ -670,3 +670,27 @@ def test_module_tied_weights():
     r = ft.check_module(model, mse, x, coords="all")
     assert r.status == "passed", str(r)
     assert [t.name for t in r.tensors] == ["enc.weight", "dec.bias"]
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_module_lstm_with_embedding_passes(sparse):
+    # an LSTM keeps its own list of flat weights; a sparse embedding leaves a
+    # sparse .grad (densified for the check)
+    class LM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(12, 4, sparse=sparse)
+            self.rnn = torch.nn.LSTM(4, 6, batch_first=True)
+            self.head = torch.nn.Linear(6, 12)
+
+        def forward(self, idx):
+            return self.head(self.rnn(self.emb(idx))[0])
+
+    torch.manual_seed(0)
+    model = LM().double()
+    idx = torch.randint(0, 12, (2, 5))
+    target = torch.randint(0, 12, (10,))
+    r = ft.check_module(model, lambda y: torch.nn.functional.cross_entropy(
+        y.reshape(-1, 12), target), idx, budget=0.5, seed=0)
+    assert r.status == "passed", str(r)
+    assert all(p.grad is None for p in model.parameters())
