@@ -184,7 +184,10 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
     noise exceeds 5% of its scale cannot be verified: it is re-checked at
     ``16h`` and ``32h`` (roundoff 16x smaller, truncation estimated from the
     two steps) and is inconclusive ("loss resolution") if that does not
-    help either; ``1e12 + sum(p**2)`` leaves no digits for the change. A
+    help either; a discrepancy only those steps resolve fails only if it
+    holds at ``8h`` and ``4h`` too, visible above their noise, and the
+    one-sided slopes do not bend as at a kink (a ReLU within ``32h`` of the
+    point gives a discrepancy the two large steps agree on); ``1e12 + sum(p**2)`` leaves no digits for the change. A
     quantized loss adds the spacing ``q`` of its values to the roundoff,
     ``q / 2h``. Its values lie on a grid: a power of two above ``2**-26
     |f|`` (integers, float16/float32 values returned as Python floats) or

@@ -487,8 +487,12 @@ def test_a_decimal_grid_is_found_and_a_wrong_gradient_still_fails():
     p = np.random.default_rng(0).standard_normal(50)
     r = check_gradient(decimal_sin(9), p, np.cos(p), coords="all")
     assert r.quantum == pytest.approx(1e-9, rel=1e-3), str(r)
+    # a gradient 30% off, visible only at the large steps where the grid's
+    # rounding (1e-6) leaves digits: failed where it also holds at 8h and 4h
+    # (8 of 50 coordinates), inconclusive elsewhere, never passed
     r = check_gradient(decimal_sin(6), p, 1.3 * np.cos(p), coords="all")
-    assert r.status == "failed" and len(r.failures()) >= 10, str(r)
+    assert r.status == "failed" and len(r.failures()) >= 5, str(r)
+    assert "passed" not in r.statuses.tolist(), str(r)
     assert all(c.analytical == pytest.approx(1.3 * np.cos(p[c.index])) for c in r.failures())
 
 
