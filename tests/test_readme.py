@@ -22,4 +22,6 @@ def test_readme_example_runs(i, capsys):
     code = blocks()[i]
     if "dask.distributed" in code:
         pytest.skip("needs a running Dask scheduler; tests/test_distributed.py covers executors")
+    if "import torch" in code:
+        pytest.importorskip("torch")
     exec(compile(code, f"README.md block {i}", "exec"), {"__name__": "readme"})
