@@ -96,22 +96,25 @@ def _complex_error(what, value):
         "the real and imaginary parts as separate real arrays")
 
 
+def _leaves(structure, what):
+    """``(label, value)`` of each array of a structure, labelled as in messages."""
+    if isinstance(structure, dict):
+        return [(f"{what}[{k!r}]", v) for k, v in structure.items()]
+    if isinstance(structure, (list, tuple)):
+        return [(f"{what}[{k}]", v) for k, v in enumerate(structure)]
+    return [(what, structure)]
+
+
 def _refuse_complex(structure, what):
-    items = (structure.items() if isinstance(structure, dict) else
-             enumerate(structure) if isinstance(structure, (list, tuple)) else [(None, structure)])
-    for k, v in items:
+    for label, v in _leaves(structure, what):
         if np.iscomplexobj(v):
-            label = what if k is None else f"{what}[{k!r}]"
             raise _complex_error(label, np.asarray(v))
 
 
 def _refuse_integer(structure, what):
-    items = (structure.items() if isinstance(structure, dict) else
-             enumerate(structure) if isinstance(structure, (list, tuple)) else [(None, structure)])
-    for k, v in items:
+    for label, v in _leaves(structure, what):
         dt = getattr(v, "dtype", None)
         if dt is not None and np.dtype(dt).kind in "iub":
-            label = what if k is None else f"{what}[{k!r}]"
             raise TypeError(
                 f"{label} has dtype {np.dtype(dt)}: f must return floating-point outputs "
                 "(integer and boolean outputs have no derivative)")
@@ -174,14 +177,14 @@ def _rademacher(rng, m):
     return rng.integers(0, 2, size=m).astype(np.float64) * 2.0 - 1.0
 
 
-def _call_analytic(fn, args, what):
+def _call_analytic(fn, args, what, xname):
     try:
         return fn(*args)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:
         raise LossEvaluationError(
-            f"{what} raised {type(exc).__name__} at the unperturbed x: {exc}") from exc
+            f"{what} raised {type(exc).__name__} at the unperturbed {xname}: {exc}") from exc
 
 
 class _Problem:
@@ -238,7 +241,7 @@ class _Problem:
 
     def _jacobian(self, jac):
         if callable(jac):
-            jac = _call_analytic(jac, (self._x(),), "jac")
+            jac = _call_analytic(jac, (self._x(),), "jac", self.inputs.name_)
             what = "jac(x)"
         else:
             what = "jac"
@@ -268,7 +271,7 @@ class _Problem:
             return w @ self.J
         ws = self.outputs.unflatten(w.astype(self.outputs.dtype))
         t0 = time.perf_counter()
-        value = _call_analytic(self.analytic, (self._x(), ws), "vjp")
+        value = _call_analytic(self.analytic, (self._x(), ws), "vjp", self.inputs.name_)
         self.t_vjp = min(self.t_vjp, time.perf_counter() - t0)
         return self.inputs.flatten(value, "vjp(x, w)")
 
@@ -281,7 +284,8 @@ class _Problem:
         e = np.zeros(self.n, dtype=self.inputs.dtype)
         e[j] = 1
         self.n_analytic += 1
-        value = _call_analytic(self.analytic, (self._x(), self.inputs.unflatten(e)), "jvp")
+        value = _call_analytic(self.analytic, (self._x(), self.inputs.unflatten(e)), "jvp",
+                               self.inputs.name_)
         return self.outputs.flatten(value, "jvp(x, v)")
 
 
