@@ -759,18 +759,9 @@ class GradCheckResult:
         lines.append(f"  {self.coverage}; {self.n_analytic:,} {self.check.lower()} "
                      f"evaluations")
         lines.extend(f"  {note}" for note in self.notes)
-        for title, items in (("wrong Jacobian entries (output / input)", self.entries),
-                             ("entries whose discrepancy did not hold at 2h "
-                              "(inconclusive)", self.undecided_entries)):
-            if not items:
-                continue
-            lines.append(f"  {title}:")
-            cw = max(10, max(len(e.name) for e in items[:20]))
-            for e in items[:20]:
-                lines.append(f"  {e.name:<{cw}}  numerical {e.numerical:>13.6g}  "
-                             f"analytical {e.analytical:>13.6g}  {e.verdict}")
-            if len(items) > 20:
-                lines.append(f"  ... and {len(items) - 20} more")
+        _listing(lines, "wrong Jacobian entries (output / input)", self.entries)
+        _listing(lines, "entries whose discrepancy did not hold at 2h (inconclusive)",
+                 self.undecided_entries)
         for name, disc, tol in self.unresolved_entries[:max_ranges]:
             lines.append(f"  {name}: |discrepancy| {disc:.3e} > tolerance {tol:.3e}, no "
                          f"single output isolated")
@@ -820,20 +811,10 @@ class GradCheckResult:
                 for r in rows:
                     lines.append(f"  {r.name:<{cw}}  numerical {r.numerical:>13.6g}  "
                                  f"analytical {r.analytical:>13.6g}  {r.verdict}")
-        for title, items in (("wrong coordinates localized by bisection "
-                              f"({self.n_localize_evals:,} evaluations)",
-                              self.localized),
-                             ("coordinates bisection pointed at whose discrepancy changed "
-                              "at a 16x smaller step (inconclusive)", self.undecided_localized)):
-            if not items:
-                continue
-            lines.append(f"  {title}:")
-            cw = max(10, max(len(c.name) for c in items[:20]))
-            for c in items[:20]:
-                lines.append(f"  {c.name:<{cw}}  numerical {c.numerical:>13.6g}  "
-                             f"analytical {c.analytical:>13.6g}  {c.verdict}")
-            if len(items) > 20:
-                lines.append(f"  ... and {len(items) - 20} more")
+        _listing(lines, "wrong coordinates localized by bisection "
+                        f"({self.n_localize_evals:,} evaluations)", self.localized)
+        _listing(lines, "coordinates bisection pointed at whose discrepancy changed at a 16x "
+                        "smaller step (inconclusive)", self.undecided_localized)
         for t in self.truncated:
             lines.append(f"  {t}: stopped after localizing the first coordinates; it is "
                          f"wrong in more places")
@@ -866,6 +847,20 @@ class GradCheckResult:
                          f"step, and none of its coordinates was checked: nothing verified "
                          f"there; would help: {ADVICE['non-smooth point']}, or coords > 0")
         return "\n".join(lines)
+
+
+def _listing(lines, title, items, k=20):
+    """Append `title` and the first `k` of `items` (named records with a
+    numerical and an analytical value and a verdict) to the report `lines`."""
+    if not items:
+        return
+    lines.append(f"  {title}:")
+    cw = max(10, max(len(c.name) for c in items[:k]))
+    for c in items[:k]:
+        lines.append(f"  {c.name:<{cw}}  numerical {c.numerical:>13.6g}  "
+                     f"analytical {c.analytical:>13.6g}  {c.verdict}")
+    if len(items) > k:
+        lines.append(f"  ... and {len(items) - k} more")
 
 
 def _overall(statuses):
