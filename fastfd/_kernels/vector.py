@@ -10,7 +10,7 @@ from .. import _config as config
 # of which 8.5 ms is the sin itself (measured here).
 @njit(cache=config.CACHE)
 def projection(y, y0, w):
-    """``(w . (y - y0), sum of max(|y_i|, |y0_i|) over the i where y_i != y0_i)``.
+    """``(w . (y - y0), sum of |w_i| max(|y_i|, |y0_i|) over the i where y_i != y0_i)``.
 
     Outputs equal to their unperturbed value add nothing to either sum: they
     cancel exactly in every difference of two projections. A NaN output
@@ -22,5 +22,5 @@ def projection(y, y0, w):
         d = y[i] - y0[i]
         if d != 0.0:
             value += w[i] * d
-            mag += max(abs(y[i]), abs(y0[i]))
+            mag += abs(w[i]) * max(abs(y[i]), abs(y0[i]))
     return value, mag

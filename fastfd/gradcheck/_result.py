@@ -560,7 +560,16 @@ class GradCheckResult:
         self.passed = self.status == "passed"
         return self
 
+    def _fail_analytic(self, why):
+        """The analytic side is wrong as a whole (a VJP not linear in its
+        cotangent): the check fails, and the report says `why` first."""
+        self.analytic_error = why
+        self.status = "failed"
+        self.passed = False
+
     def _combine(self):
+        if self.analytic_error is not None:
+            return "failed"
         coords = self._overall_of()
         confirmed = (any(d[5] for d in self.direction_failures)
                      or any(u[6] for u in self.unresolved))
@@ -650,6 +659,7 @@ class GradCheckResult:
         self.n_analytic = 0
         self.entries, self.undecided_entries, self.unresolved_entries = [], [], []
         self.notes = []
+        self.analytic_error = None
 
     @property
     def coverage(self):
@@ -699,6 +709,25 @@ class GradCheckResult:
                              minlength=len(self.problem.blocks))
         return {name for (name, a, b, _), k in zip(self.problem.blocks, counts)
                 if k == b - a}
+
+    def _undecide(self, keep, note):
+        """Make every failing coordinate not in `keep` (flat indices)
+        inconclusive ("loss resolution"), with the directional failures and
+        ranges behind them, and recompute the status; `note` says why."""
+        keep = set(int(i) for i in keep)
+        wrong = (self._codes == Verdict.WRONG) & ~np.isin(self.index, list(keep))
+        self._codes = self._codes.copy()
+        self._codes[wrong] = Verdict.RESOLUTION
+        moved = [c for c in self.localized if c.index not in keep]
+        self.localized = [c for c in self.localized if c.index in keep]
+        self.undecided_localized = self.undecided_localized + [
+            c._replace(verdict=Verdict.RESOLUTION.label, status="inconclusive") for c in moved]
+        if not self.localized:
+            self.direction_failures = [d[:5] + (False,) for d in self.direction_failures]
+            self.unresolved = [u[:6] + (False,) for u in self.unresolved]
+        self.status = self._combine()
+        self.passed = self.status == "passed"
+        self.notes = list(self.notes) + [note]
 
     def _tensor_of(self, i):
         return self.problem.blocks[int(self.problem.block_of(np.array([i]))[0])][0]
@@ -756,6 +785,8 @@ class GradCheckResult:
             return text
         lines = text.split("\n")
         lines[0] = lines[0].replace("Gradient check", f"{self.check} check", 1)
+        if self.analytic_error is not None:
+            lines.insert(0, f"{self.check} check FAILED: {self.analytic_error}")
         lines.append(f"  {self.coverage}; {self.n_analytic:,} {self.check.lower()} "
                      f"evaluations")
         lines.extend(f"  {note}" for note in self.notes)

@@ -4,21 +4,26 @@
 Projections
 -----------
 For ``f: x -> y`` with Jacobian ``J`` (``m`` outputs, ``n`` inputs) and an
-output weight ``w`` (Rademacher, +-1 per flat output), the scalar function
-``phi_w(x) = w . (y(x) - y(x0))`` has the gradient ``J^T w``: what
-``vjp(x, w)`` returns, what ``w . jvp(x, e_j)`` gives column by column, and
-``w @ J`` for a given matrix. So a vector check is a gradient check of
-``phi_w`` (per coordinate, by directions, with bisection, the budget, the
-faults and the report of ``check_gradient``), run for each of a few
-independent projections.
+output weight ``w``, the scalar function ``phi_w(x) = w . (y(x) - y(x0))``
+has the gradient ``J^T w``: what ``vjp(x, w)`` returns, what ``w . jvp(x,
+e_j)`` gives column by column, and ``w @ J`` for a given matrix. So a
+vector check is a gradient check of ``phi_w`` (per coordinate, by
+directions, with bisection, the budget, the faults and the report of
+``check_gradient``), run for each of a few independent projections: the
+first with Rademacher weights (+-1 per flat output), the others with
+standard normal ones.
 
 *Detection.* With ``E = J_analytic - J``, projection ``w`` sees input ``j``
 wrong when ``(E^T w)_j != 0``. A column with one wrong entry is seen by every
-``w``; a column with several is seen by each ``w`` with probability at least
-1/2 (flipping the sign of one of its wrong outputs moves ``(E^T w)_j`` by
-twice that entry, so at most one of the two signs cancels), so ``k``
-projections miss it with probability at most ``2**-k``; the directions
-within a projection add their own ``2**-k`` (``check_gradient``, Notes).
+``w`` (by a +-1 weight at its full size). A column with several is seen by a
+Rademacher ``w`` with probability at least 1/2 (flipping the sign of one of
+its wrong outputs moves ``(E^T w)_j`` by twice that entry, so at most one of
+the two signs cancels), and by a normal ``w`` with probability 1: ``(E^T
+w)_j`` is normal with standard deviation ``||E_:j||``, within ``t ||E_:j||``
+of zero with probability below ``0.8 t``. A normal ``w`` also exposes a VJP
+that is not linear in ``w`` (one that clips or takes the sign of its
+cotangent passes every +-1 weight). A check that ends with every input
+checked and fits the budget compares every entry too (below).
 
 *Roundoff.* Outputs that a step of ``x`` leaves bitwise unchanged cancel
 exactly in ``phi_w``; the others carry their own rounding. The roundoff
@@ -31,6 +36,16 @@ a float32 elementwise op's resolution went from 1.0e-3 at 16 outputs to
 in float64 from differences ``y_i(x') - y_i(x0)``, exact for float32
 outputs and for nearby float64 ones; the precision of the outputs sets
 ``eps``.
+
+Lost changes
+------------
+An output that a step leaves bitwise unchanged may still depend on the
+input: its change rounded away (``1e4 + 0.01 x`` in float32 moves by less
+than its ulp at the default step). A failing coordinate is therefore probed
+at 64 times its step; a discrepancy within one ulp (over the step) of each
+output that was unchanged at the step and moves there is no evidence, and
+the coordinate is inconclusive ("loss resolution"). Entry by entry, an
+unchanged output's centered difference carries that ulp as its noise.
 
 Localizing entries
 ------------------
@@ -77,6 +92,9 @@ MAX_LOCALIZED_INPUTS = 8
 MAX_ENTRIES = 32
 # share of the budget the JVP columns may take before the check samples them
 JVP_COLUMN_SHARE = 0.25
+# step multiple at which a failing coordinate's outputs are probed for
+# changes that rounded away at its step (see _lost_outputs)
+LOST_PROBE = 64.0
 # Jacobian entries held at once (32 MiB of float64): the entry-by-entry
 # check, and the JVP columns kept for it, run below this
 ENTRY_CAP = 2 ** 22
@@ -103,6 +121,15 @@ def _leaves(structure, what):
     if isinstance(structure, (list, tuple)):
         return [(f"{what}[{k}]", v) for k, v in enumerate(structure)]
     return [(what, structure)]
+
+
+def _map_leaves(structure, fn):
+    """`structure` with `fn` applied to each of its arrays."""
+    if isinstance(structure, dict):
+        return {k: fn(v) for k, v in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(fn(v) for v in structure)
+    return fn(structure)
 
 
 def _refuse_complex(structure, what):
@@ -173,8 +200,12 @@ def _about_f(exc):
     return type(exc)(text)
 
 
-def _rademacher(rng, m):
-    return rng.integers(0, 2, size=m).astype(np.float64) * 2.0 - 1.0
+def _weights(rng, m, k):
+    """The output weights of projection `k`: Rademacher (+-1) first, then
+    standard normal (module docstring, "Projections")."""
+    if k == 0:
+        return rng.integers(0, 2, size=m).astype(np.float64) * 2.0 - 1.0
+    return rng.standard_normal(m)
 
 
 def _call_analytic(fn, args, what, xname):
@@ -218,15 +249,28 @@ class _Problem:
             raise TypeError(f"f(x) must return real floating arrays: {exc}") from None
         self.m = self.outputs.n
         self.y0 = self.outputs.flatten(y0, "f(x)")
+        # one ulp of each output in its own precision: the most a change
+        # that rounded away can be (an output a step leaves bitwise
+        # unchanged still depends on the input by up to that much)
+        self.ulp = self.outputs.flatten(_map_leaves(y0, lambda a: np.spacing(np.abs(
+            np.asarray(a)))), "ulp")
         bad = np.flatnonzero(~np.isfinite(self.y0))
         if bad.size:
             i = int(bad[0])
             raise ValueError(
                 f"f(x) must be finite at the unperturbed {xname}; "
                 f"{self.outputs.name(i)} is {self.y0[i]!r}")
-        # the precision of the check: the lower of the inputs' and the outputs'
-        self.dtype = (np.dtype(np.float32) if np.float32 in
-                      (self.inputs.dtype.type, self.outputs.dtype.type) else np.dtype(np.float64))
+        # the precision of the check: the lowest of the inputs' and of every
+        # output array's (a float32 output next to a float64 one rounds as
+        # float32; float16 outputs are checked with float32's eps, as in
+        # check_gradient)
+        low = [np.asarray(v).dtype for _, v in _leaves(y0, yname)]
+        self.dtype = (np.dtype(np.float32) if self.inputs.dtype == np.float32 or any(
+            d.kind == "f" and d.itemsize <= 4 for d in low) else np.dtype(np.float64))
+        # the precision the outputs round in, which sets the roundoff (a
+        # float16 output rounds at float16's eps)
+        self.rounding = min([d for d in low if d.kind == "f"] + [self.dtype],
+                            key=lambda d: d.itemsize)
         self.analytic = analytic
         self.n_analytic = 0
         self.n_f_evals = 0          # evaluations of f outside the engine (localizing)
@@ -347,17 +391,42 @@ def _columns(prob, j, t):
 
 def _numerical_column(prob, j, t, eps):
     """The centered differences of every output along input `j` at steps `t`
-    and `2t` (four evaluations of `f`), the roundoff bound of each (outputs
-    that did not move have none) and the truncation estimate."""
+    and `2t` (four evaluations of `f`), the roundoff bound of each (an
+    output that did not move may have lost a change of up to one ulp) and
+    the truncation estimate."""
     yp, ym, den = _columns(prob, j, t)
     yp2, ym2, den2 = _columns(prob, j, 2.0 * t)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         num = (yp - ym) / den
         num2 = (yp2 - ym2) / den2
         moved = (yp != ym) | (yp != prob.y0) | (ym != prob.y0)
-        ro = np.where(moved, ROUNDOFF_ULPS * eps * (np.abs(yp) + np.abs(ym)), 0.0) / den
+        ro = np.where(moved, ROUNDOFF_ULPS * eps * (np.abs(yp) + np.abs(ym)), prob.ulp) / den
         trunc = np.abs(num - num2)
     return num, num2, ro, trunc
+
+
+def _lost_outputs(prob, result, w, eps):
+    """Whether the failures of `result` (a projection's check) can be changes
+    of outputs that rounded away at the step (module docstring, "Lost
+    changes"). Up to :data:`MAX_LOCALIZED_INPUTS` failing coordinates are
+    probed at ``LOST_PROBE`` times their step (two evaluations each):
+    outputs unchanged at the step that move there may have carried up to
+    one ulp each, and a discrepancy within that is no evidence. Returns
+    ``(explained flat indices, the verified rest)``."""
+    failing = [c for c in result.failures() if c.verdict == "gradient wrong"]
+    scale_of = dict(zip(result.index.tolist(), np.asarray(result.scales).tolist()))
+    noise_of = dict(zip(result.index.tolist(), np.asarray(result.noise).tolist()))
+    explained, verified = [], []
+    for c in failing[:MAX_LOCALIZED_INPUTS]:
+        j, t = int(c.index), float(c.step)
+        yp, ym, den = _columns(prob, j, t)
+        yP, yM, _ = _columns(prob, j, LOST_PROBE * t)
+        lost = (yp == prob.y0) & (ym == prob.y0) & ((yP != prob.y0) | (yM != prob.y0))
+        slack = float(np.sum(np.abs(w[lost]) * prob.ulp[lost])) / den
+        scale = scale_of.get(j, max(abs(c.numerical), abs(c.analytical)))
+        bound = max(result.tol * scale, noise_of.get(j, 0.0)) + slack
+        (explained if abs(c.numerical - c.analytical) <= bound else verified).append(j)
+    return explained, verified
 
 
 def _entry_suspects(num, num2, ro, trunc, a, floor):
@@ -419,12 +488,12 @@ def _localize(prob, result, w, tol, eps, deadline):
                 with np.errstate(invalid="ignore", over="ignore"):
                     n_s = float(np.sum(w[part] * num[part]))
                     n2_s = float(np.sum(w[part] * num2[part]))
-                    noise = float(np.sum(ro[part])) + abs(n_s - n2_s)
+                    noise = float(np.sum(np.abs(w[part]) * ro[part])) + abs(n_s - n2_s)
                 d = abs(n_s - ana)
                 if not d > max(floor, noise):
                     continue
                 if b0 - a0 == 1:
-                    rec = entry(a0, ana * w[a0])
+                    rec = entry(a0, ana / w[a0])
                     if rec is not None:
                         found.append(rec)
                     continue
@@ -523,7 +592,7 @@ def check_vector(mode, f, x, analytic, *, h=None, tol=None, coords="auto", seed=
     auto = isinstance(coords, str) and coords == "auto"
     eff_budget = budget if budget is not None else (DEFAULT_BUDGET if auto else None)
     t_start = time.perf_counter()
-    ws = [_rademacher(rng, prob.m) for _ in range(projections)]
+    ws = [_weights(rng, prob.m, k) for k in range(projections)]
     if mode == "jvp":
         G, idx = _jvp_gradients(prob, ws, coords, eff_budget or math.inf, rng)
         if idx is not None:
@@ -535,21 +604,30 @@ def check_vector(mode, f, x, analytic, *, h=None, tol=None, coords="auto", seed=
             coords, directions = idx, 0
         gradients = list(G)
     else:
-        gradients = None
-    eps = float(np.finfo(prob.dtype).eps)
+        gradients = [prob.vjp(w) for w in ws]
+    eps = float(np.finfo(prob.rounding).eps)
     if tol is None:
         tol = DEFAULT_TOL[np.dtype(prob.dtype)]
+    nonlinear = _linearity(prob, ws, gradients, tol, rng)
     results = []
     for k, w in enumerate(ws):
         left = None
         if eff_budget is not None:
             spent = time.perf_counter() - t_start
             left = max((eff_budget - spent) / (projections - k), 1e-3)
-        g = gradients[k] if gradients is not None else prob.vjp(w)
-        result = _run_projection(prob, w, g, h=h, tol=tol, coords=coords, rng=rng,
+        result = _run_projection(prob, w, gradients[k], h=h, tol=tol, coords=coords, rng=rng,
                                  progress=progress, directions=directions,
                                  budget=left if budget is not None else None,
                                  default_budget=left)
+        if result.status == "failed":
+            explained, verified = _lost_outputs(prob, result, w, eps)
+            if explained:
+                result._undecide(verified, (
+                    f"{len(explained)} failing input(s) ({prob.inputs.name(explained[0])}, ...) "
+                    "move outputs by less than one ulp at the step (changes that rounded "
+                    "away): their discrepancy is within what those outputs may have lost; "
+                    "inconclusive (loss resolution); would help: outputs in float64, or a "
+                    "larger h"))
         results.append((result, w, prob.projected))
         if result.status == "failed":
             break
@@ -579,13 +657,15 @@ def check_vector(mode, f, x, analytic, *, h=None, tol=None, coords="auto", seed=
                 notes.append(f"the projections passed; the entry-by-entry check found entries "
                              f"of {names} off, each output re-checked on its own (this "
                              f"report: the first that failed)")
+    if nonlinear is not None:
+        result._fail_analytic(nonlinear)
     result.check = MODES[mode]
     result.outputs = prob.outputs
     result.n_projections = len(results)
     result.n_analytic = prob.n_analytic
     result.entries, result.undecided_entries = entries, undecided
     result.unresolved_entries = unresolved
-    result.notes = notes
+    result.notes = list(getattr(result, "notes", [])) + notes
     result.n_evals = sum(r[0].n_evals for r in results) + prob.n_f_evals
     result.elapsed = time.perf_counter() - t_start
     if raise_on_fail and not result.passed:
@@ -593,12 +673,62 @@ def check_vector(mode, f, x, analytic, *, h=None, tol=None, coords="auto", seed=
     return result
 
 
+def _linearity(prob, ws, gradients, tol, rng):
+    """None, or what shows the analytic side is not linear: a VJP is called
+    at ``c w`` (c = 3.7) and at the sum of the first two weights, a JVP
+    (when every column was kept) at a normal tangent ``v`` against ``C v``.
+    A derivative is linear in its (co)tangent; one that clips or takes the
+    sign of it agrees at every +-1 weight and unit tangent."""
+    if prob.mode == "jacobian":
+        return None
+    if prob.mode == "jvp":
+        if prob.C is None:
+            return None
+        v = rng.standard_normal(prob.n)
+        e = np.zeros(prob.n, dtype=prob.inputs.dtype)
+        e[:] = v
+        prob.n_analytic += 1
+        got = prob.outputs.flatten(_call_analytic(
+            prob.analytic, (prob._x(), prob.inputs.unflatten(e)), "jvp", prob.inputs.name_),
+            "jvp(x, v)")
+        want = prob.C @ e.astype(np.float64)
+        bad = _worst_mismatch(got, want, tol)
+        if bad is None:
+            return None
+        return (f"jvp is not linear in v: at a random normal v, {prob.outputs.name(bad)} of "
+                f"jvp(x, v) is {got[bad]:.6g}, but sum_j v_j jvp(x, e_j) gives {want[bad]:.6g}")
+    c = 3.7
+    pairs = [(c * ws[0], c * gradients[0], f"vjp(x, {c} w)", f"{c} vjp(x, w)")]
+    if len(ws) > 1:
+        pairs.append((ws[0] + ws[1], gradients[0] + gradients[1], "vjp(x, w1 + w2)",
+                      "vjp(x, w1) + vjp(x, w2)"))
+    for w, want, lhs, rhs in pairs:
+        got = prob.vjp(w)
+        bad = _worst_mismatch(got, want, tol)
+        if bad is not None:
+            return (f"vjp is not linear in w: {lhs} is {got[bad]:.6g} at "
+                    f"{prob.inputs.name(bad)}, {rhs} is {want[bad]:.6g}")
+    return None
+
+
+def _worst_mismatch(got, want, tol):
+    """Index of the worst entry of `got` off `want` by more than `tol` of its
+    scale (``max(|want_i|, RMS of want)``), or None."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        scale = np.maximum(np.abs(want), rms(want))
+        off = np.abs(got - want)
+        bad = ~(off <= tol * scale)
+    if not bad.any():
+        return None
+    return int(np.argmax(np.where(bad, off / np.maximum(scale, 1e-300), -1.0)))
+
+
 def _run_projection(prob, w, g, **options):
     """The engine (``fastfd.gradcheck._planner.run``) on ``phi_w`` with gradient
     `g`, on a flat problem of its own (its result keeps it)."""
     inputs = copy.copy(prob.inputs)
     inputs.g = g
-    prob.projected = _Projected(prob.f, prob.outputs, prob.y0, w, prob.dtype)
+    prob.projected = _Projected(prob.f, prob.outputs, prob.y0, w, prob.rounding)
     inputs.magnitude = prob.projected.magnitude
     args = Arguments(loss=prob.projected, point_loss=prob.projected, problem=inputs,
                      seed=options.pop("rng"), parallel=False, raise_on_fail=False,
@@ -661,18 +791,26 @@ _OPTIONS = """h : float or ndarray, optional
         Independent output weights ``w`` (default 2; see Notes)."""
 
 _NOTES = """A vector check is a gradient check of ``phi_w(x) = w . (f(x) -
-    f(x0))`` for a few random output weights ``w`` (+-1 per flat output),
-    whose gradient is ``J^T w``; every rule of :func:`check_gradient`
-    (tolerance model, diagnosis, confirmation, budget, directions,
-    bisection, faults) applies to it. A Jacobian column with one wrong entry
-    is seen by every projection; one with several by each with probability
-    at least 1/2, so `projections` projections miss it with probability at
-    most ``2**-projections``. Roundoff is bounded from the outputs a step
-    changes (the others cancel exactly), so wide outputs keep float32's
-    per-coordinate resolution. A wrong input coordinate is followed to its
-    outputs (at most 8 inputs, 32 entries each): ``result.entries`` names
-    them ``y[i] / x[j]`` with the centered difference and the analytic
-    ``dy_i/dx_j``. See ``fastfd.gradcheck._vector`` for the derivations.
+    f(x0))`` for a few random output weights ``w`` (+-1 per flat output for
+    the first, standard normal for the others), whose gradient is ``J^T w``;
+    every rule of :func:`check_gradient` (tolerance model, diagnosis,
+    confirmation, budget, directions, bisection, faults) applies to it. A
+    Jacobian column with one wrong entry is seen by every projection; one
+    with several by the +-1 projection with probability at least 1/2 and by
+    a normal one with probability 1 (errors that cancel exactly for some
+    signs do not cancel for normal weights); a normal projection also
+    exposes a VJP that is not linear in ``w``. Roundoff is bounded from the
+    outputs a step changes (the others cancel exactly), so wide outputs
+    keep float32's per-coordinate resolution; an output whose change
+    rounded away (less than one ulp) makes a discrepancy within that ulp
+    inconclusive, never failed. A full check within the budget ends by
+    comparing every Jacobian entry (four evaluations of ``f`` per input; the
+    analytic entries from the matrix, the JVP columns, or one VJP per
+    output), its suspects re-checked by the engine on their output alone.
+    A wrong input coordinate is followed to its outputs (at most 8 inputs,
+    32 entries each): ``result.entries`` names them ``y[i] / x[j]`` with
+    the centered difference and the analytic ``dy_i/dx_j``. See
+    ``fastfd.gradcheck._vector`` for the derivations.
 
     Complex inputs or outputs are refused (TypeError): pass real and
     imaginary parts as separate real arrays. Inputs must be finite, as must

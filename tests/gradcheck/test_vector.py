@@ -433,16 +433,35 @@ def cancelling_jacobian():
     return J
 
 
-def test_entry_by_entry_check_finds_errors_that_cancel_in_projections():
+def test_entry_by_entry_check_finds_errors_that_cancel_in_a_sign_projection():
     J = cancelling_jacobian()
     via_entries = 0
     for seed in range(8):
-        r = fastfd.check_jacobian(sin_a, X3, J, seed=seed)
+        r = fastfd.check_jacobian(sin_a, X3, J, seed=seed, projections=1)
         assert r.status == "failed", seed
         assert {e.name for e in r.entries} == {"y[0] / x[1]", "y[1] / x[1]"}
         via_entries += any("entry-by-entry" in note for note in r.notes)
-    # with 2 projections, about a quarter of the seeds cancel in both
+    # one +-1 projection cancels them on about half of the seeds
     assert via_entries >= 1
+
+
+def test_a_normal_projection_sees_errors_that_cancel_for_signs():
+    J = cancelling_jacobian()
+    for seed in range(8):
+        r = fastfd.check_jacobian(sin_a, X3, J, seed=seed)
+        assert r.status == "failed", seed
+        assert not any("entry-by-entry" in note for note in r.notes)
+
+
+@pytest.mark.parametrize("vjp", [
+    lambda x, w: np.sign(w) * np.cos(x),                # right for every +-1 weight
+    lambda x, w: np.clip(w, -1.0, 1.0) * np.cos(x),     # a backward that clips its input
+])
+def test_a_vjp_that_is_not_linear_in_its_cotangent_fails(vjp):
+    x = np.linspace(-1.0, 1.0, 7)
+    for seed in range(3):
+        r = fastfd.check_vjp(np.sin, x, vjp, seed=seed)
+        assert r.status == "failed", str(r)
 
 
 def test_a_passed_full_check_reports_its_entry_by_entry_check():
@@ -451,4 +470,53 @@ def test_a_passed_full_check_reports_its_entry_by_entry_check():
     assert r.notes == ["all 12 Jacobian entries checked one by one"]
     r = fastfd.check_vjp(sin_a, X3, lambda x, w: sin_a_jacobian(x).T @ w)
     assert r.notes == ["all 12 Jacobian entries checked one by one"]
-    assert r.n_analytic == 2 + 4          # a VJP per projection, one per output row
+    # a VJP per projection, two for linearity (3.7 w, w1 + w2), one per output row
+    assert r.n_analytic == 2 + 2 + 4
+
+
+# ------------------------------------------------- outputs that round away
+def test_an_output_whose_change_rounds_away_never_fails_a_correct_jacobian():
+    # y[1] = 1e4 + 0.01 x in float32 moves by less than one ulp (9.8e-4) at
+    # the step: its centered difference is 0, not 0.01; that is no evidence
+    x = np.array([0.7], dtype=np.float32)
+
+    def f(x):
+        return np.concatenate([x, np.float32(1e4) + np.float32(0.01) * x])
+
+    J = np.array([[1.0], [0.01]])
+    for seed in range(3):
+        r = fastfd.check_jacobian(f, x, J, seed=seed)
+        assert r.status != "failed", str(r)
+    r = fastfd.check_vjp(f, x, lambda x, w: J.T @ w, seed=0)
+    assert r.status != "failed", str(r)
+    # a real error on the output that moves is still found
+    bad = J.copy()
+    bad[0, 0] = 1.3
+    r = fastfd.check_jacobian(f, x, bad, seed=0)
+    assert r.status == "failed" and [e.name for e in r.entries] == ["y[0] / x[0]"], str(r)
+
+
+def test_a_float32_output_next_to_a_float64_one_sets_the_precision():
+    # the float64 output alone would ask for tol 1e-6 and float64 steps, which
+    # the float32 output (slope 0.005) cannot resolve
+    x = np.linspace(0.1, 0.9, 4)
+
+    def f(x):
+        return {"a": (1.0 + 0.005 * x).astype(np.float32), "b": np.cos(x)}
+
+    def vjp(x, w):
+        return 0.005 * w["a"] - np.sin(x) * w["b"]
+
+    for seed in range(3):
+        r = fastfd.check_vjp(f, x, vjp, seed=seed)
+        assert r.status != "failed", str(r)
+        assert r.tol == 1e-3 and r.dtype == np.float32
+
+
+def test_a_jvp_that_is_not_linear_in_its_tangent_fails():
+    # right at every unit tangent e_j, which is all the columns see
+    r = fastfd.check_jvp(np.sin, X6, lambda x, v: np.cos(x) * v ** 3, seed=0)
+    assert r.status == "failed" and not r.passed
+    assert str(r).startswith("JVP check FAILED: jvp is not linear in v")
+    r = fastfd.check_jvp(np.sin, X6, lambda x, v: np.cos(x) * v, seed=0)
+    assert r.status == "passed", str(r)
