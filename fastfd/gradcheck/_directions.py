@@ -74,7 +74,7 @@ import numpy as np
 
 from ._result import Verdict
 from ._scale import norm, rms
-from ._engine import RESOLUTION_LIMIT
+from ._engine import RESOLUTION_LIMIT, tensor_scale
 from ._executor import evaluate_loss
 from ._params import (LossEvaluationError, input_write_error, loss_precision, readonly_alias,
                     same_values)
@@ -646,7 +646,10 @@ def check_directions(f, x, g, blocks, f0, k, rng, *, max_coords=32,
         # the counting loss learns the loss precision (which sets the steps
         # and the roundoff) from its first value
         f(x)
-    segments = [(name, a, b, rms(g[a:b])) for name, a, b, _ in blocks]
+    # a tensor whose analytic gradient is zero to roundoff takes the whole
+    # gradient's scale (as per coordinate, fastfd.gradcheck._engine.tensor_scale)
+    eps = float(np.finfo(x.dtype).eps)
+    segments = [(name, a, b, tensor_scale(g, a, b, eps)) for name, a, b, _ in blocks]
     if check_global and len(blocks) > 1:
         segments = [("all", 0, n, rms(g))] + segments
     for j in range(k):

@@ -67,6 +67,9 @@ SMALL_STEP_FACTOR = 16.0
 STABLE_SMALL = 0.5
 LARGE_STEP_FACTOR = 16.0
 NEAR_STEPS = (0.5, 0.25, 0.125)
+# A tensor whose gradient RMS is at most this many ulps of the whole
+# gradient's is zero to roundoff: its coordinates are scaled by the whole's
+ZERO_ULPS = 64
 # Deeper steps for a candidate with a kink suspected inside its stencil.
 DEEP_STEPS = (1.0 / 32.0, 1.0 / 256.0)
 # a discrepancy decided at LARGE_STEP_FACTOR * h (the roundoff at h hid it)
@@ -111,11 +114,19 @@ class _Context:
         self.n_evals = 0
         self.eps = None         # the loss precision's, once the baseline is evaluated
 
+    def args(self):
+        """The views the loss gets, in a container of its own per call: a loss
+        that rebinds a key of its dict (``p["W"] = p["W"] * 2``) or an entry
+        of its list would otherwise change what every later call sees."""
+        views = self.views
+        return dict(views) if type(views) is dict else list(views) if type(
+            views) is list else views
+
     def call(self, where, raw=False):
         """The loss at the current contents of ``x``: a float (with `raw`,
         also the value as returned), through ``fastfd.gradcheck._params.call_loss``."""
         self.n_evals += 1
-        return call_loss(self.loss, self.views, where, self.writeable, self.prob.name, raw,
+        return call_loss(self.loss, self.args(), where, self.writeable, self.prob.name, raw,
                          probe=self.probe)
 
     def error(self, exc, where):
@@ -142,7 +153,7 @@ def _python_values(ctx, idx, xp, xm, bar, label):
     # ns); x is the contiguous private vector the views look into
     x = memoryview(ctx.x)
     fn = ctx.loss
-    views = ctx.views
+    args = ctx.args
     m = idx.size
     fp = [0.0] * m
     fm = [0.0] * m
@@ -163,11 +174,11 @@ def _python_values(ctx, idx, xp, xm, bar, label):
                 i = ii[k]
                 side = "+"
                 x[i] = ps[k]
-                v = fn(views)
+                v = fn(args())
                 fp[k] = float(v) if isinstance(v, float) else loss_value(v)
                 side = "-"
                 x[i] = ms[k]
-                v = fn(views)
+                v = fn(args())
                 fm[k] = float(v) if isinstance(v, float) else loss_value(v)
                 x[i] = xs[k]
             bar.update(2 * (hi - lo))
@@ -383,13 +394,27 @@ def check_coordinates(prob, loss, idx, h, tol, parallel, progress, nominal=False
         else "python", scales=vscale, eps=eps, quantum=quantum)
 
 
-def _tensor_scales(prob, idx):
-    """Per checked coordinate: the RMS of the finite analytic gradient of its tensor."""
+def tensor_scale(g, start, stop, eps):
+    """The RMS of the finite analytic gradient ``g[start:stop]`` of one
+    tensor, or of the whole of ``g`` when the tensor's is zero to roundoff
+    (at most ZERO_ULPS * eps of the whole's: a bias before a normalization,
+    an unused parameter, a projection that cancels). With no scale of its
+    own, a zero gradient could never be verified."""
+    scale = rms(g[start:stop])
+    if g.size > stop - start:
+        whole = rms(g)
+        if scale <= ZERO_ULPS * eps * whole:
+            return whole
+    return scale
+
+
+def _tensor_scales(prob, idx, eps):
+    """Per checked coordinate: its tensor's gradient scale (:func:`tensor_scale`)."""
     blk = prob.block_of(idx)
     out = np.empty(idx.size)
     for b in np.unique(blk):
         _, start, stop, _ = prob.blocks[b]
-        out[blk == b] = rms(prob.g[start:stop])
+        out[blk == b] = tensor_scale(prob.g, start, stop, eps)
     return out
 
 def _loss_quantum(ctx, idx, steps, f0, fp, fm, eps, analytical=None):
@@ -494,7 +519,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         abs_err = np.abs(numerical - analytical)
         vscale = np.maximum(np.maximum(np.abs(analytical), np.abs(numerical)),
-                            _tensor_scales(prob, idx))
+                            _tensor_scales(prob, idx, eps))
         jitter = 2.0 * spread / den
         roundoff = (ROUNDOFF_ULPS * eps * (mag(fp) + mag(fm)) + quantum) / den + jitter
         if nominal:

@@ -161,7 +161,7 @@ class _Projected:
 
     def vector(self, xs):
         """``f(xs)`` as a flat float64 vector, checked against the outputs' layout."""
-        y = self.f(xs)
+        y = self.f(dict(xs) if type(xs) is dict else list(xs) if type(xs) is list else xs)
         try:
             return self.outputs.flatten(y, "f(x)")
         except (TypeError, ValueError) as exc:
@@ -213,6 +213,13 @@ def _call_analytic(fn, args, what, xname):
         return fn(*args)
     except (KeyboardInterrupt, SystemExit):
         raise
+    except ValueError as exc:
+        if "read-only" in str(exc):
+            raise InputWriteError(
+                f"{what} modified its input {xname} ({exc}); a derivative must not write to "
+                f"the point it is given, copy it first") from exc
+        raise LossEvaluationError(
+            f"{what} raised {type(exc).__name__} at the unperturbed {xname}: {exc}") from exc
     except Exception as exc:
         raise LossEvaluationError(
             f"{what} raised {type(exc).__name__} at the unperturbed {xname}: {exc}") from exc
@@ -281,7 +288,9 @@ class _Problem:
             self.J = self._jacobian(analytic)
 
     def _x(self):
-        return self.inputs.unflatten(self.inputs.x0)
+        """The point for the analytic side: read-only views of a private copy
+        (a derivative that writes to its primal point is refused, as `f`)."""
+        return self.inputs.views(self.inputs.x0.copy(), readonly=True)
 
     def _jacobian(self, jac):
         if callable(jac):

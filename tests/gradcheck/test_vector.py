@@ -520,3 +520,47 @@ def test_a_jvp_that_is_not_linear_in_its_tangent_fails():
     assert str(r).startswith("JVP check FAILED: jvp is not linear in v")
     r = fastfd.check_jvp(np.sin, X6, lambda x, v: np.cos(x) * v, seed=0)
     assert r.status == "passed", str(r)
+
+
+def test_a_derivative_writing_to_its_point_is_refused():
+    def vjp(x, w):
+        x[0] = 5.0
+        return w * np.cos(x)
+
+    with pytest.raises(InputWriteError, match=r"vjp modified its input x"):
+        fastfd.check_vjp(np.sin, X6, vjp)
+
+    def jvp(x, v):
+        x[1] = 0.0
+        return np.cos(x) * v
+
+    with pytest.raises(InputWriteError, match=r"jvp modified its input x"):
+        fastfd.check_jvp(np.sin, X6, jvp)
+
+
+def test_f_rebinding_a_key_of_its_input_dict_does_not_compound():
+    def f(p):
+        p["a"] = p["a"] * 2.0               # rebinds, does not write
+        return np.sin(p["a"])
+
+    def vjp(p, w):
+        return {"a": 2.0 * w * np.cos(2.0 * p["a"])}
+
+    r = fastfd.check_vjp(f, {"a": X6}, vjp, seed=0)
+    assert r.status == "passed", str(r)
+
+
+def test_a_gradient_that_is_zero_to_roundoff_passes():
+    # x symmetric about 0: sum(w * sin(x)) for the scalar s cancels for +-1
+    # weights; with no scale of its own the tensor takes the whole gradient's
+    x = np.linspace(-2.0, 2.0, 6)
+
+    def f(q):
+        return q["s"][0] * np.sin(q["x"])
+
+    def vjp(q, w):
+        return {"x": w * q["s"][0] * np.cos(q["x"]), "s": np.array([np.sum(w * np.sin(q["x"]))])}
+
+    for seed in range(6):
+        r = fastfd.check_vjp(f, {"x": x, "s": np.array([1.5])}, vjp, seed=seed)
+        assert r.status == "passed", str(r)

@@ -754,3 +754,27 @@ def test_verdicts_are_one_enum_with_their_labels_and_statuses():
     x = np.array([1.0, 2.0])
     r = check_gradient(lambda p: float(p @ p), x, np.array([2.0, np.inf]), coords="all")
     assert r.verdicts.tolist() == [Verdict.OK.label, Verdict.NONFINITE_GRADIENT.label]
+
+
+def test_a_tensor_with_zero_gradient_takes_the_whole_gradients_scale():
+    # an unused parameter and a bias before a normalization have gradient 0:
+    # with no scale of their own they were "loss resolution" and never passed
+    p = {"W": np.array([1.0, 2.0]), "b": np.array([0.5])}
+    r = check_gradient(lambda q: float(np.sum(q["W"] ** 2)), p,
+                       {"W": 2 * p["W"], "b": np.zeros(1)})
+    assert r.status == "passed", str(r)
+    # a wrong zero is still wrong
+    r = check_gradient(lambda q: float(np.sum(q["W"] ** 2) + 0.01 * q["b"][0]), p,
+                       {"W": 2 * p["W"], "b": np.zeros(1)})
+    assert r.status == "failed" and [c.name for c in r.failures()] == ["b[0]"], str(r)
+
+
+def test_a_loss_rebinding_a_key_of_its_params_does_not_compound():
+    p = {"W": np.array([1.0, 2.0])}
+
+    def loss(q):
+        q["W"] = q["W"] * 2.0           # rebinds the key, writes nothing
+        return float(np.sum(q["W"] ** 2))
+
+    r = check_gradient(loss, p, {"W": 8 * p["W"]}, coords="all")
+    assert r.status == "passed", str(r)
