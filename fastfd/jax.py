@@ -378,8 +378,9 @@ class _Vector:
                     "outputs only: return jnp.real and jnp.imag as two outputs")
             if a.dtype.kind != "f":
                 raise TypeError(
-                    f"f's output {label} has dtype {a.dtype}; fastfd.jax checks "
-                    "floating-point outputs only: check a wrapper of f that leaves it out")
+                    f"f's output {label} has dtype {a.dtype}; fastfd.jax checks float16, "
+                    "float32 and float64 outputs only: check a wrapper of f that leaves it "
+                    "out or casts it")
             self.y_dtypes.append(a.dtype)
         self._jit = jax.jit if jit else (lambda h: h)
 

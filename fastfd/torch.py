@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .gradcheck._check import check_gradient
+from .gradcheck._check import check_gradient as _check_gradient
 from .gradcheck._params import InputWriteError, LossReturnError
 from ._validation import short_repr
 
@@ -86,8 +86,8 @@ def _check_device(t, what):
     if t.device.type != "cpu":
         raise ValueError(
             f"{what} is on device {str(t.device)!r}; fastfd checks gradients on CPU "
-            "tensors and does not move them: call module.cpu() (and .cpu() on the inputs) "
-            "first")
+            "tensors and does not move them: move the module and the tensors to the CPU "
+            "first (.cpu())")
 
 
 def _check_dtype(torch, t, what):
@@ -314,7 +314,7 @@ def check_module(module: Any, loss_fn: Any, *inputs: Any, params: Any = None,
         grads = _module_gradient(torch, module, loss_fn, inputs, chosen)
         loss = _module_loss(torch, module, loss_fn, inputs, chosen)
         point = {name: p.detach().numpy() for name, p in chosen.items()}
-        return check_gradient(loss, point, grads, **check_options)
+        return _check_gradient(loss, point, grads, **check_options)
 
 
 def _buffer_clones(module):

@@ -59,7 +59,8 @@ def _structure_desc(params):
         return f"a dict with keys {list(params.keys())!r}"
     if isinstance(params, (list, tuple)):
         shapes = [getattr(p, "shape", type(p).__name__) for p in params]
-        return f"a {type(params).__name__} of {len(params)} arrays with shapes {shapes}"
+        arrays = "array" if len(params) == 1 else "arrays"
+        return f"a {type(params).__name__} of {len(params)} {arrays} with shapes {shapes}"
     if isinstance(params, np.ndarray):
         return f"an array of shape {params.shape}"
     return f"a {type(params).__name__}"

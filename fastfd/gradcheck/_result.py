@@ -783,12 +783,17 @@ class GradCheckResult:
         text = self._stage_report(k, max_ranges)
         if self.outputs is None:
             return text
-        lines = text.split("\n")
+        lines = [line.replace("loss evaluations", "evaluations of f")
+                 for line in text.split("\n")]
         lines[0] = lines[0].replace("Gradient check", f"{self.check} check", 1)
         if self.analytic_error is not None:
             lines.insert(0, f"{self.check} check FAILED: {self.analytic_error}")
-        lines.append(f"  {self.coverage}; {self.n_analytic:,} {self.check.lower()} "
-                     f"evaluations")
+        calls = "" if self.check == "Jacobian" else (
+            f"; {self.n_analytic:,} {self.check.lower()} call"
+            f"{'s' if self.n_analytic != 1 else ''}")
+        lines.append(f"  {self.coverage}{calls}")
+        lines.append("  (per coordinate, 'numerical' and 'analytical' are projections "
+                     "w . J[:, j] onto the check's output weights; entries are J[i, j])")
         lines.extend(f"  {note}" for note in self.notes)
         _listing(lines, "wrong Jacobian entries (output / input)", self.entries)
         _listing(lines, "entries whose discrepancy did not hold at 2h (inconclusive)",

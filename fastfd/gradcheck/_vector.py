@@ -797,7 +797,8 @@ _OPTIONS = """h : float or ndarray, optional
         Seconds for the whole check, shared by the projections (default
         10 s with ``coords="auto"``).
     projections : int, optional
-        Independent output weights ``w`` (default 2; see Notes)."""
+        Independent output weights ``w`` (default 2; see Notes). The check
+        stops at the first projection that fails."""
 
 _NOTES = """A vector check is a gradient check of ``phi_w(x) = w . (f(x) -
     f(x0))`` for a few random output weights ``w`` (+-1 per flat output for

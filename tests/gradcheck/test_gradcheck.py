@@ -563,7 +563,7 @@ def test_structure_mismatch_shows_both():
     with pytest.raises(ValueError, match=r"grad has shape \(4,\) but params has shape \(2, 2\)"):
         check_gradient(lambda q: 0.0, np.ones((2, 2)), np.ones(4))
     with pytest.raises(ValueError, match=r"params is a list of 2 arrays with shapes \[\(2,\), "
-                       r"\(3,\)\], grad is a list of 1 arrays"):
+                       r"\(3,\)\], grad is a list of 1 array "):
         check_gradient(lambda q: 0.0, [np.ones(2), np.ones(3)], [np.ones(2)])
     with pytest.raises(ValueError, match=r"grad\(params\) has shape \(3,\) but params has "
                        r"shape \(2,\)"):
