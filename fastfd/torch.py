@@ -519,6 +519,10 @@ def _outputs(torch, out):
                 "return torch.view_as_real of it")
         if t.is_floating_point():
             _check_device(t, f"fn's {label}")
+            if t.dtype == torch.bfloat16:
+                raise TypeError(
+                    f"fn's {label} has dtype torch.bfloat16, which NumPy cannot hold; "
+                    "check a wrapper of fn that returns it as float32 (.float())")
             chosen.append((label, t))
     if not chosen:
         raise TypeError(f"fn returned no floating-point tensor to check: {short_repr(out)}")

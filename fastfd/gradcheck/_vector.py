@@ -602,9 +602,13 @@ def check_vector(mode, f, x, analytic, *, h=None, tol=None, coords="auto", seed=
     eff_budget = budget if budget is not None else (DEFAULT_BUDGET if auto else None)
     t_start = time.perf_counter()
     ws = [_weights(rng, prob.m, k) for k in range(projections)]
+    notes_jvp = []
     if mode == "jvp":
         G, idx = _jvp_gradients(prob, ws, coords, eff_budget or math.inf, rng)
         if idx is not None:
+            notes_jvp = [f"JVP columns of {idx.size:,} of {prob.n:,} inputs only (one JVP "
+                         f"per input); check_vjp covers every input by directions and "
+                         f"bisection"]
             if directions:
                 raise ValueError(
                     f"directions={directions} needs every JVP column; with coords="
@@ -674,7 +678,7 @@ def check_vector(mode, f, x, analytic, *, h=None, tol=None, coords="auto", seed=
     result.n_analytic = prob.n_analytic
     result.entries, result.undecided_entries = entries, undecided
     result.unresolved_entries = unresolved
-    result.notes = list(getattr(result, "notes", [])) + notes
+    result.notes = list(getattr(result, "notes", [])) + notes_jvp + notes
     result.n_evals = sum(r[0].n_evals for r in results) + prob.n_f_evals
     result.elapsed = time.perf_counter() - t_start
     if raise_on_fail and not result.passed:

@@ -708,3 +708,9 @@ def test_module_lstm_with_embedding_passes(sparse):
         y.reshape(-1, 12), target), idx, budget=0.5, seed=0)
     assert r.status == "passed", str(r)
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_function_bfloat16_output_refused_by_name():
+    x = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(TypeError, match=r"fn's output has dtype torch\.bfloat16"):
+        ft.check_function(lambda v: (v * 2).to(torch.bfloat16), x)

@@ -262,6 +262,8 @@ def test_jvp_of_a_large_input_checks_a_sample():
     r = fastfd.check_jvp(np.sin, x, lambda x, v: np.cos(x) * v, coords=50, seed=0)
     assert r.status == "passed"
     assert r.n_checked == 50 and r.mode == "sampled"
+    assert r.notes == ["JVP columns of 50 of 3,000 inputs only (one JVP per input); check_vjp "
+                       "covers every input by directions and bisection"]
     with pytest.raises(ValueError, match="directions=3 needs every JVP column"):
         fastfd.check_jvp(np.sin, x, lambda x, v: np.cos(x) * v, coords=50, directions=3)
 
