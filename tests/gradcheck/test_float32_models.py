@@ -505,3 +505,18 @@ def test_a_wrong_gradient_seen_only_at_large_steps_still_fails():
     r = fastfd.check_gradient(loss, x, np.float32(np.cos(0.3)) * np.ones(1, np.float32),
                               coords="all")
     assert r.status == "passed", _summary(r)
+
+
+@pytest.mark.parametrize("jump, k, analytic", [(0.1, 2, 1.044), (0.2, 3, 1.08)])
+def test_a_kink_inside_the_large_steps_does_not_pass_a_wrong_gradient(jump, k, analytic):
+    # a kink 2h-3h away shifts the differences at 16h and 32h alike: their
+    # agreement with a gradient 4-8% off is no evidence (the true one is 1)
+    h = 2.0 ** -8
+
+    def loss(p):
+        return (np.float32(1e3) + p[0]
+                + np.float32(jump) * np.maximum(p[0] - np.float32(0.5 + k * h), np.float32(0)))
+
+    r = fastfd.check_gradient(loss, np.array([0.5], np.float32),
+                              np.array([analytic], np.float32), coords="all")
+    assert r.status != "passed", _summary(r)

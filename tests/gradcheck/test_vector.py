@@ -566,3 +566,35 @@ def test_a_gradient_that_is_zero_to_roundoff_passes():
     for seed in range(6):
         r = fastfd.check_vjp(f, {"x": x, "s": np.array([1.5])}, vjp, seed=seed)
         assert r.status == "passed", str(r)
+
+
+def test_outputs_that_never_move_at_the_probed_steps_never_fail_a_correct_vjp():
+    # cumsum in float32 after 3e7: ulp 2, so a step of x[k >= 1] moves no
+    # output even at 1024 h; the derivative 1 is not decidable there
+    x = np.array([3e7, 0.3, -0.2, 0.7, 0.1, 0.5], dtype=np.float32)
+
+    def vjp(x, w):
+        return np.cumsum(w[::-1])[::-1]
+
+    for seed in range(2):
+        r = fastfd.check_vjp(lambda x: np.cumsum(x), x, vjp, seed=seed)
+        assert r.status != "failed", str(r)
+    # an output that never moves but is claimed to depend is wrong
+    r = fastfd.check_jacobian(lambda x: np.sin(x[:2]), np.array([0.3, 0.4, 0.5]),
+                              np.array([[np.cos(0.3), 0.0, 0.1], [0.0, np.cos(0.4), 0.0]]))
+    assert [e.name for e in r.entries] == ["y[0] / x[2]"], str(r)
+
+
+def test_a_vjp_computed_in_half_precision_is_not_called_nonlinear():
+    x = np.linspace(-2.0, 2.0, 50).astype(np.float32)
+
+    def f(x):
+        return np.sin(x.astype(np.float16)).astype(np.float32)
+
+    def vjp(x, w):
+        return (w.astype(np.float16) * np.cos(x.astype(np.float16))).astype(np.float32)
+
+    for seed in range(3):
+        r = fastfd.check_vjp(f, x, vjp, seed=seed)
+        assert r.analytic_error is None, str(r)
+        assert r.status != "failed", str(r)

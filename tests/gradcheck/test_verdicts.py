@@ -778,3 +778,12 @@ def test_a_loss_rebinding_a_key_of_its_params_does_not_compound():
 
     r = check_gradient(loss, p, {"W": 8 * p["W"]}, coords="all")
     assert r.status == "passed", str(r)
+
+
+def test_an_analytic_zero_next_to_a_large_gradient_still_fails():
+    # the whole gradient's scale only decides whether a zero tensor's noise
+    # leaves it decidable: a forgotten bias term (analytic 0, true 1) fails
+    p = {"W": np.array([0.3, -0.2]), "b": np.array([0.5])}
+    r = check_gradient(lambda q: 1e7 * (q["W"][0] + q["W"][1]) + q["b"][0], p,
+                       {"W": np.array([1e7, 1e7]), "b": np.zeros(1)})
+    assert r.status == "failed" and [c.name for c in r.failures()] == ["b[0]"], str(r)
