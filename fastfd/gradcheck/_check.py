@@ -179,7 +179,10 @@ def check_gradient(loss: Callable[..., Any], params: Any, grad: Any, *,
     (|f(x+h)| + |f(x-h)|) / 2h`` plus, for coordinates past the first test,
     the truncation estimate ``|n_i(h) - n_i(2h)|``. Coordinate ``i`` passes
     when ``d_i <= max(tol s_i, noise_i)`` and ``noise_i <= max(tol, 0.05)
-    s_i``: it is then verified to ``max(tol, noise_i / s_i)`` of its scale,
+    s_i`` (for a tensor whose gradient is zero to roundoff, 64 ulps of the
+    whole gradient's RMS or less, that second test uses the whole
+    gradient's RMS: an unused parameter's zero gradient passes, while an
+    analytic zero next to a numerical 1 still fails the first): it is then verified to ``max(tol, noise_i / s_i)`` of its scale,
     the "resolution" shown per tensor in the report. A coordinate whose
     noise exceeds 5% of its scale cannot be verified: it is re-checked at
     ``16h`` and ``32h`` (roundoff 16x smaller, truncation estimated from the
