@@ -880,7 +880,9 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
                 numerical[where] = np.where(fine3, num3, numerical[where])
                 steps[where] = np.where(fine3, steps[where] / SMALL_STEP_FACTOR, steps[where])
     with np.errstate(invalid="ignore", divide="ignore"):
-        res = noise / rscale
+        # no noise at all (the loss is exactly 0 at +-h, a zero gradient
+        # of a constant loss): decided, whatever the scale
+        res = np.where(noise == 0.0, 0.0, noise / rscale)
     undecided = (verdict == Verdict.OK) & ok & ~(res <= max(tol, RESOLUTION_LIMIT))
     if spread > 0:
         # A non-deterministic loss widens every noise bound until any
@@ -888,7 +890,7 @@ def _verdicts(prob, ctx, idx, steps, hp, hm, den, fp, fm, f0, numerical, analyti
         # gradient would pass): a discrepancy above tol cannot be confirmed
         # either way.
         undecided |= (verdict == Verdict.OK) & ok & (abs_err > allowed)
-    why = np.where(jitter >= 0.5 * noise, Verdict.NONDETERMINISTIC,
+    why = np.where((jitter > 0) & (jitter >= 0.5 * noise), Verdict.NONDETERMINISTIC,
                    np.where(roundoff >= 0.5 * noise, Verdict.RESOLUTION, Verdict.NOISE))
     verdict[undecided] = why[undecided]
     # A coordinate whose roundoff hides the tolerance is re-checked at

@@ -787,3 +787,11 @@ def test_an_analytic_zero_next_to_a_large_gradient_still_fails():
     r = check_gradient(lambda q: 1e7 * (q["W"][0] + q["W"][1]) + q["b"][0], p,
                        {"W": np.array([1e7, 1e7]), "b": np.zeros(1)})
     assert r.status == "failed" and [c.name for c in r.failures()] == ["b[0]"], str(r)
+
+
+def test_a_constant_zero_loss_passes_a_zero_gradient_and_fails_another():
+    # no noise at all: nothing is undecided (it read "non-deterministic loss")
+    x = np.linspace(0.1, 1.0, 4)
+    assert check_gradient(lambda p: 0.0, x, np.zeros(4)).status == "passed"
+    r = check_gradient(lambda p: 0.0, x, np.ones(4))
+    assert r.status == "failed" and len(r.failures()) == 4, str(r)
