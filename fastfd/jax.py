@@ -28,37 +28,18 @@ float32. JAX is imported when a function is called, not when
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 
 import numpy as np
 
+from ._adapters import (CHECK_OPTIONS, VECTOR_OPTIONS, check_adapter_options, require,
+                        skip_examples_without)
 from ._validation import short_repr
 
 __all__ = ["check_grad", "check_vjp", "check_jvp"]
 
-# check_gradient's options that make sense for a JAX function (parallel,
-# vectorized and executor concern Numba-jitted or picklable NumPy losses)
-_OPTIONS = ("h", "tol", "coords", "seed", "raise_on_fail", "progress", "directions",
-            "budget")
-_VECTOR_OPTIONS = _OPTIONS + ("projections",)
-
-
 def _import_jax():
-    try:
-        import jax
-    except ImportError as exc:
-        raise ImportError(
-            "fastfd.jax needs JAX: pip install \"fastfd[jax]\" (or \"jax[cpu]\")") from exc
-    return jax
-
-
-def _check_options(fname, options, allowed):
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise TypeError(
-            f"{fname}() got unexpected keyword argument(s) {unknown}; the check options are "
-            f"{list(allowed)}")
+    return require("jax", "fastfd.jax needs JAX: pip install \"fastfd[jax]\" (or \"jax[cpu]\")")
 
 
 # ---------------------------------------------------------------- pytree names
@@ -250,7 +231,7 @@ def check_grad(loss, params, *, jit=True, **check_options):
         raise TypeError(f"loss must be callable, got {short_repr(loss)}")
     if not isinstance(jit, (bool, np.bool_)):
         raise TypeError(f"jit must be True or False, got {short_repr(jit)}")
-    _check_options("check_grad", check_options, _OPTIONS)
+    check_adapter_options("check_grad", check_options, CHECK_OPTIONS)
     labels, leaves, treedef = _flatten(params, "params")
     if not leaves:
         raise ValueError(f"params has no array leaves: {short_repr(params)}")
@@ -447,7 +428,7 @@ class _Vector:
 def _vector_check(kind, fname, f, args, jit, check_options):
     from .gradcheck._vector import check_vector
 
-    _check_options(fname, check_options, _VECTOR_OPTIONS)
+    check_adapter_options(fname, check_options, VECTOR_OPTIONS)
     vec = _Vector(fname, f, args, jit)
     analytic = vec.vjp() if kind == "vjp" else vec.jvp()
     return check_vector(kind, vec.f, vec.x, analytic, names=("x", "y"), rooted=False,
@@ -587,18 +568,4 @@ def check_jvp(f, *args, jit=True, **check_options):
     return _vector_check("jvp", "check_jvp", f, args, jit, check_options)
 
 
-def _skip_examples_without_jax():
-    """Without JAX the docstring examples cannot run: mark each ``+SKIP``, so
-    that pytest --doctest-modules over fastfd/ skips them instead of failing
-    at ``import jax``."""
-    for fn in (check_grad, check_vjp, check_jvp):
-        lines = []
-        for line in (fn.__doc__ or "").splitlines():
-            if line.lstrip().startswith(">>> ") and "doctest:" not in line:
-                line += "  # doctest: +SKIP"
-            lines.append(line)
-        fn.__doc__ = "\n".join(lines)
-
-
-if importlib.util.find_spec("jax") is None:    # pragma: no cover - without JAX
-    _skip_examples_without_jax()
+skip_examples_without("jax", check_grad, check_vjp, check_jvp)

@@ -20,7 +20,6 @@ NumPy's BLAS threads during a parallel check.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import inspect
 from typing import Any
 
@@ -28,6 +27,8 @@ import numpy as np
 
 from .gradcheck._check import check_gradient as _check_gradient
 from .gradcheck._params import InputWriteError, LossReturnError
+from ._adapters import (CHECK_OPTIONS, VECTOR_OPTIONS, check_adapter_options, require,
+                        skip_examples_without)
 from ._validation import short_repr
 
 __all__ = ["check_module", "check_function", "FunctionCheckResult"]
@@ -39,29 +40,11 @@ __all__ = ["check_module", "check_function", "FunctionCheckResult"]
 # 76 us per call here, against 1 us (and 2.6 us for fork_rng's save/restore).
 TORCH_SEED = 0
 
-# The options of fastfd.check_gradient an adapter passes through. The others
-# do not apply: the loss is a Python closure over the module (no `parallel`,
-# `vectorized` or pickling `executor`).
-_CHECK_OPTIONS = ("h", "tol", "coords", "seed", "raise_on_fail", "progress", "directions",
-                  "budget")
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError as exc:    # pragma: no cover - exercised without torch
-        raise ImportError(
-            "fastfd.torch needs PyTorch: pip install \"fastfd[torch]\" (or a CPU build "
-            "of torch)") from exc
-    return torch
-
-
-def _check_options(options, fname, allowed=_CHECK_OPTIONS):
-    unknown = [k for k in options if k not in allowed]
-    if unknown:
-        raise TypeError(
-            f"{fname}() got an unexpected keyword argument {unknown[0]!r}; the check "
-            f"options are {', '.join(allowed)}")
+    return require("torch", "fastfd.torch needs PyTorch: pip install \"fastfd[torch]\" (or a "
+                            "CPU build of torch)")
 
 
 @contextlib.contextmanager
@@ -284,7 +267,7 @@ def check_module(module: Any, loss_fn: Any, *inputs: Any, params: Any = None,
     mode it finds.
     """
     torch = _torch()
-    _check_options(check_options, "check_module")
+    check_adapter_options("check_module", check_options, CHECK_OPTIONS)
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {short_repr(module)}")
     if not callable(loss_fn):
@@ -408,7 +391,6 @@ def _module_loss(torch, module, loss_fn, inputs, chosen):
 
 
 # ------------------------------------------------------------- check_function
-_FUNCTION_OPTIONS = _CHECK_OPTIONS + ("projections",)
 
 
 class FunctionCheckResult:
@@ -737,7 +719,7 @@ def check_function(fn: Any, *tensors: Any, forward_ad: Any = "auto", **check_opt
     classic ``autograd.Function`` (one without ``setup_context``).
     """
     torch = _torch()
-    _check_options(check_options, "check_function", _FUNCTION_OPTIONS)
+    check_adapter_options("check_function", check_options, VECTOR_OPTIONS)
     if isinstance(forward_ad, np.bool_):
         forward_ad = bool(forward_ad)
     if not (isinstance(forward_ad, bool) or (isinstance(forward_ad, str) and forward_ad == "auto")):
@@ -780,19 +762,4 @@ def check_function(fn: Any, *tensors: Any, forward_ad: Any = "auto", **check_opt
     return result
 
 
-def _skip_examples_without_torch():
-    """Without torch the examples in the docstrings cannot run: mark every
-    example line ``+SKIP`` so that doctest runners (pytest --doctest-modules
-    over fastfd/) skip them instead of failing at ``import torch``."""
-    for fn in (check_module, check_function):
-        lines = []
-        for line in (fn.__doc__ or "").splitlines():
-            stripped = line.lstrip()
-            if stripped.startswith(">>> ") and "doctest:" not in stripped:
-                line += "  # doctest: +SKIP"
-            lines.append(line)
-        fn.__doc__ = "\n".join(lines)
-
-
-if importlib.util.find_spec("torch") is None:    # pragma: no cover - without torch
-    _skip_examples_without_torch()
+skip_examples_without("torch", check_module, check_function)

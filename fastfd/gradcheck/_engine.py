@@ -107,6 +107,8 @@ class _Context:
         # its writes are caught by comparing with x0.
         self.readonly = not prob.jitted
         self.views = prob.views(self.x, self.readonly)
+        # what copies the container of the views per call (see args)
+        self.fresh = {dict: dict, list: list}.get(type(self.views))
         # what fastfd.gradcheck._params.input_error needs to find a write to read-only
         # views: the writeable vector, and the loss on a flat copy of it
         self.writeable = self.x if self.readonly else None
@@ -118,9 +120,7 @@ class _Context:
         """The views the loss gets, in a container of its own per call: a loss
         that rebinds a key of its dict (``p["W"] = p["W"] * 2``) or an entry
         of its list would otherwise change what every later call sees."""
-        views = self.views
-        return dict(views) if type(views) is dict else list(views) if type(
-            views) is list else views
+        return self.views if self.fresh is None else self.fresh(self.views)
 
     def call(self, where, raw=False):
         """The loss at the current contents of ``x``: a float (with `raw`,
@@ -153,8 +153,7 @@ def _python_values(ctx, idx, xp, xm, bar, label):
     # ns); x is the contiguous private vector the views look into
     x = memoryview(ctx.x)
     fn = ctx.loss
-    views = ctx.views
-    fresh = dict if type(views) is dict else list if type(views) is list else None
+    views, fresh = ctx.views, ctx.fresh
     m = idx.size
     fp = [0.0] * m
     fm = [0.0] * m

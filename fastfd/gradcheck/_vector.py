@@ -79,7 +79,7 @@ from ._arguments import (Arguments, check_directions, check_finite_point, check_
                          check_seed)
 from ._engine import DEFAULT_TOL, ROUNDOFF_ULPS, STABLE
 from ._params import (FlatProblem, InputWriteError, LossEvaluationError, LossReturnError,
-                      input_error, readonly_alias)
+                      _split, input_error, readonly_alias)
 from ._planner import DEFAULT_BUDGET, run
 from ._result import EntryCheck, GradientCheckError, _fmt_seconds, _range_expr
 from ._sampling import stratified_sample
@@ -126,12 +126,9 @@ def _complex_error(what, value):
 
 
 def _leaves(structure, what):
-    """``(label, value)`` of each array of a structure, labelled as in messages."""
-    if isinstance(structure, dict):
-        return [(f"{what}[{k!r}]", v) for k, v in structure.items()]
-    if isinstance(structure, (list, tuple)):
-        return [(f"{what}[{k}]", v) for k, v in enumerate(structure)]
-    return [(what, structure)]
+    """``(label, value)`` of each array of a structure, labelled as its
+    tensors are named (``y["logits"]``, ``y[0]``, ``y``)."""
+    return _split(structure, what, rooted=True)[1]
 
 
 def _map_leaves(structure, fn):
@@ -172,7 +169,7 @@ class _Projected:
 
     def vector(self, xs):
         """``f(xs)`` as a flat float64 vector, checked against the outputs' layout."""
-        y = self.f(dict(xs) if type(xs) is dict else list(xs) if type(xs) is list else xs)
+        y = self.f(xs)
         try:
             return self.outputs.flatten(y, "f(x)")
         except (TypeError, ValueError) as exc:
@@ -201,12 +198,14 @@ class _Projected:
         return out
 
 
-def _about_f(exc):
-    """An error of the engine about its loss, reworded for `f` (the loss the
-    engine evaluates is the projection of `f`)."""
+def _about(exc, who="f"):
+    """An error about "the loss" (the engine's, or fastfd.gradcheck._params'
+    for any call it wraps), reworded for `who`: `f`, whose projection is the
+    loss the engine evaluates, or the analytic side."""
     text = str(exc)
-    for old, new in (("loss raised", "f raised"), ("loss modified its input", "f modified its input"),
-                     ("A loss must not", "f must not")):
+    for old, new in (("loss raised", f"{who} raised"),
+                     ("loss modified its input", f"{who} modified its input"),
+                     ("A loss must not", f"{who} must not")):
         text = text.replace(old, new)
     return type(exc)(text)
 
@@ -217,23 +216,6 @@ def _weights(rng, m, k):
     if k == 0:
         return rng.integers(0, 2, size=m).astype(np.float64) * 2.0 - 1.0
     return rng.standard_normal(m)
-
-
-def _call_analytic(fn, args, what, xname):
-    try:
-        return fn(*args)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except ValueError as exc:
-        if "read-only" in str(exc):
-            raise InputWriteError(
-                f"{what} modified its input {xname} ({exc}); a derivative must not write to "
-                f"the point it is given, copy it first") from exc
-        raise LossEvaluationError(
-            f"{what} raised {type(exc).__name__} at the unperturbed {xname}: {exc}") from exc
-    except Exception as exc:
-        raise LossEvaluationError(
-            f"{what} raised {type(exc).__name__} at the unperturbed {xname}: {exc}") from exc
 
 
 class _Problem:
@@ -256,7 +238,7 @@ class _Problem:
         except Exception as exc:
             err = input_error(lambda s: f(self.inputs.views(s)), x0, exc, where,
                               self.inputs.name)
-            raise _about_f(err) from exc
+            raise _about(err) from exc
         _refuse_complex(y0, yname)
         _refuse_integer(y0, yname)
         try:
@@ -298,14 +280,23 @@ class _Problem:
         if mode == "jacobian":
             self.J = self._jacobian(analytic)
 
-    def _x(self):
-        """The point for the analytic side: read-only views of a private copy
-        (a derivative that writes to its primal point is refused, as `f`)."""
-        return self.inputs.views(self.inputs.x0.copy(), readonly=True)
+    def _call(self, fn, extra, who):
+        """``fn(x, *extra)`` on read-only views of a private copy of the point;
+        an exception is named for `who`, a write to the point is an
+        InputWriteError (fastfd.gradcheck._params.input_error, as for `f`)."""
+        x = self.inputs.x0.copy()
+        try:
+            return fn(self.inputs.views(x, readonly=True), *extra)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            err = input_error(lambda s: fn(self.inputs.views(s), *extra), x, exc,
+                              f"at the unperturbed {self.inputs.name_}", self.inputs.name)
+            raise _about(err, who) from exc
 
     def _jacobian(self, jac):
         if callable(jac):
-            jac = _call_analytic(jac, (self._x(),), "jac", self.inputs.name_)
+            jac = self._call(jac, (), "jac")
             what = "jac(x)"
         else:
             what = "jac"
@@ -335,7 +326,7 @@ class _Problem:
             return w @ self.J
         ws = self.outputs.unflatten(w.astype(self.outputs.dtype))
         t0 = time.perf_counter()
-        value = _call_analytic(self.analytic, (self._x(), ws), "vjp", self.inputs.name_)
+        value = self._call(self.analytic, (ws,), "vjp")
         self.t_vjp = min(self.t_vjp, time.perf_counter() - t0)
         return self.inputs.flatten(value, "vjp(x, w)")
 
@@ -348,8 +339,7 @@ class _Problem:
         e = np.zeros(self.n, dtype=self.inputs.dtype)
         e[j] = 1
         self.n_analytic += 1
-        value = _call_analytic(self.analytic, (self._x(), self.inputs.unflatten(e)), "jvp",
-                               self.inputs.name_)
+        value = self._call(self.analytic, (self.inputs.unflatten(e),), "jvp")
         return self.outputs.flatten(value, "jvp(x, v)")
 
 
@@ -754,9 +744,8 @@ def _linearity(prob, ws, gradients, rng):
         e = np.zeros(prob.n, dtype=prob.inputs.dtype)
         e[:] = v
         prob.n_analytic += 1
-        got = prob.outputs.flatten(_call_analytic(
-            prob.analytic, (prob._x(), prob.inputs.unflatten(e)), "jvp", prob.inputs.name_),
-            "jvp(x, v)")
+        got = prob.outputs.flatten(prob._call(prob.analytic, (prob.inputs.unflatten(e),),
+                                              "jvp"), "jvp(x, v)")
         want = prob.C @ e.astype(np.float64)
         bad = _worst_mismatch(got, want, LINEARITY_TOL)
         if bad is None:
@@ -802,7 +791,7 @@ def _run_projection(prob, w, g, **options):
     try:
         return run(args)
     except (LossEvaluationError, InputWriteError) as exc:
-        raise _about_f(exc) from exc.__cause__
+        raise _about(exc) from exc.__cause__
 
 
 def _confirm_entries(prob, result, tol, eps, **options):
