@@ -56,12 +56,17 @@ _opts = dict(cache=config.CACHE, fastmath=config.FASTMATH, nogil=True)
 
 
 @njit(**_opts)
-def _term(x, y, w, s, k):
+def _pair(x, y, w, s):
     if s > 0:
-        return w * (x[k] + y[k])
+        return w * (x + y)
     if s < 0:
-        return w * (x[k] - y[k])
-    return w * x[k]
+        return w * (x - y)
+    return w * x
+
+
+@njit(**_opts)
+def _term(x, y, w, s, k):
+    return _pair(x[k], y[k], w, s)
 
 
 @njit(**_opts)
@@ -122,22 +127,13 @@ def _edges(u, out, inner, ip, fp):
         nt = ip[pos, 1]
         sc = fp[pos]
         if inner == 1:
-            acc = u[0] * 0
-            for t in range(nt):
-                a = ip[pos + 1 + t, 0]
-                b = ip[pos + 1 + t, 1]
-                s = ip[pos + 1 + t, 2]
-                w = fp[pos + 1 + t]
-                if s > 0:
-                    v = w * (u[a] + u[b])
-                elif s < 0:
-                    v = w * (u[a] - u[b])
-                else:
-                    v = w * u[a]
-                if t == 0:
-                    acc = v
-                else:
-                    acc = acc + v
+            # Accumulated in u's dtype from the first term, as _combine
+            # does: a float32 row stays float32 (a zero literal would type
+            # the sum float64 and differ from the same row along axis 0).
+            t = pos + 1
+            acc = _pair(u[ip[t, 0]], u[ip[t, 1]], fp[t], ip[t, 2])
+            for t in range(pos + 2, pos + 1 + nt):
+                acc = acc + _pair(u[ip[t, 0]], u[ip[t, 1]], fp[t], ip[t, 2])
             out[row] = acc / sc
         else:
             for k0 in range(0, inner, BLOCK):
