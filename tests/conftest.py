@@ -67,3 +67,16 @@ def fake_clock(monkeypatch):
     for mod in (_planner, _sampling, _directions, _engine):
         monkeypatch.setattr(mod, "time", fake)
     return clock
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A 2-worker process ``distributed.LocalCluster`` shared by the tests of
+    one pytest process; while it exists it is Dask's default scheduler."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                       dashboard_address=None, silence_logs=50)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

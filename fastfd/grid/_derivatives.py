@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 from .._validation import (
     as_float_array, check_accuracy, check_choice, check_int, normalize_axis, short_repr,
 )
-from ._plan import check_samples, diff, prepare, run_job
+from . import _dask
+from ._plan import check, check_samples, diff, make_job, run_job
 
 __all__ = [
     "derivative", "forward_diff", "backward_diff", "centered_diff",
@@ -128,7 +129,7 @@ def derivative(u: ArrayLike, order: int = 1, *, dx: float | ArrayLike = 1.0,
     >>> grid.derivative(np.arange(6.0)**2, boundary="valid")
     array([2., 4., 6., 8.])
     """
-    return diff(u, order, dx, axis, accuracy, scheme, boundary, out, "derivative")
+    return _diff(u, order, dx, axis, accuracy, scheme, boundary, out, "derivative")
 
 
 def forward_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
@@ -146,7 +147,7 @@ def forward_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
     >>> grid.forward_diff(np.array([0.0, 1.0, 4.0, 9.0]))
     array([1., 3., 5., 5.])
     """
-    return diff(u, 1, dx, axis, 1, "forward", "one-sided", out, "forward_diff")
+    return _diff(u, 1, dx, axis, 1, "forward", "one-sided", out, "forward_diff")
 
 
 def backward_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
@@ -163,7 +164,7 @@ def backward_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
     >>> grid.backward_diff(np.array([0.0, 1.0, 4.0, 9.0]))
     array([1., 1., 3., 5.])
     """
-    return diff(u, 1, dx, axis, 1, "backward", "one-sided", out, "backward_diff")
+    return _diff(u, 1, dx, axis, 1, "backward", "one-sided", out, "backward_diff")
 
 
 def centered_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
@@ -182,7 +183,7 @@ def centered_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
     >>> grid.centered_diff(np.array([0.0, 1.0, 4.0, 9.0]))
     array([0., 2., 4., 6.])
     """
-    return diff(u, 1, dx, axis, 2, "centered", "one-sided", out, "centered_diff")
+    return _diff(u, 1, dx, axis, 2, "centered", "one-sided", out, "centered_diff")
 
 
 def second_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
@@ -200,7 +201,16 @@ def second_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
     >>> grid.second_diff(np.array([0.0, 1.0, 4.0, 9.0, 16.0]), dx=1.0)
     array([2., 2., 2., 2., 2.])
     """
-    return diff(u, 2, dx, axis, 2, "centered", "one-sided", out, "second_diff")
+    return _diff(u, 2, dx, axis, 2, "centered", "one-sided", out, "second_diff")
+
+
+def _diff(u, order, dx, axis, accuracy, scheme, boundary, out, caller):
+    """:func:`_plan.diff`, or its chunked form for a dask array."""
+    if type(u) is not np.ndarray and _dask.is_dask(u):
+        _dask.refuse_out(out)
+        return _dask.derivative(u, check(_dask.stand_in(u, caller), order, dx, axis,
+                                         accuracy, scheme, boundary, None, caller=caller))
+    return diff(u, order, dx, axis, accuracy, scheme, boundary, out, caller)
 
 
 def gradient(u: ArrayLike, *spacing: float | ArrayLike,
@@ -272,7 +282,8 @@ def gradient(u: ArrayLike, *spacing: float | ArrayLike,
     array([4., 4.])
     """
     check_samples(u, "gradient")
-    arr, _ = as_float_array(u, "u")
+    chunked = _dask.is_dask(u)
+    arr = _dask.stand_in(u, "gradient") if chunked else as_float_array(u, "u")[0]
     ndim = arr.ndim
     if axis is None:
         axes = tuple(range(ndim))
@@ -295,11 +306,15 @@ def gradient(u: ArrayLike, *spacing: float | ArrayLike,
         raise TypeError(
             f"spacing must be empty, one scalar, or one value per differentiated "
             f"axis ({len(axes)}), got {len(spacing)} values")
-    jobs = [prepare(arr, 1, h, a, accuracy, "centered", boundary, None,
-                    f"spacing[{i}]" if len(spacing) > 1 else "spacing", edge_accuracy,
-                    "gradient")
-            for i, (h, a) in enumerate(zip(dxs, axes))]
-    results = tuple(run_job(job) for job in jobs)
+    checked = [check(arr, 1, h, a, accuracy, "centered", boundary, None,
+                     f"spacing[{i}]" if len(spacing) > 1 else "spacing", edge_accuracy,
+                     "gradient")
+               for i, (h, a) in enumerate(zip(dxs, axes))]
+    if chunked:
+        return _dask.gradient(u, checked)
+    results = tuple(run_job(make_job(arr, spec.axis, plan, spec.uniform, spec.shape,
+                                     spec.dtype))
+                    for arr, spec, plan in checked)
     return results[0] if len(results) == 1 else results
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -358,10 +359,31 @@ class _Job:
     __slots__ = ("u", "perm", "axis", "plan", "uniform", "shape", "dtype", "out", "user")
 
 
-def prepare(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx",
-            edge_accuracy=None, caller="derivative"):
-    """Validate everything and return a job; no kernel runs here (the
-    non-uniform weights are computed by :func:`run_job`).
+class Spec(NamedTuple):
+    """A validated derivative call: ``h`` is a float or a coordinate array,
+    ``shape`` and ``dtype`` those of the result."""
+
+    order: int
+    accuracy: int
+    scheme: str
+    boundary: str
+    axis: int
+    h: Any
+    edge_accuracy: int
+    shape: tuple
+    dtype: np.dtype
+
+    @property
+    def uniform(self):
+        return not isinstance(self.h, np.ndarray)
+
+
+def check(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx",
+          edge_accuracy=None, caller="derivative"):
+    """Validate a call: ``(arr, spec, plan)`` with ``arr`` the samples in the
+    result dtype, ``spec`` the normalized :class:`Spec`, and ``plan`` the
+    uniform plan or the arguments of :func:`_nonuniform_plan`. No kernel runs
+    here.
 
     ``edge_accuracy`` (validated by the caller; centered scheme only): the
     accuracy of the one-sided edge rows, ``accuracy`` if None. ``caller``
@@ -404,12 +426,28 @@ def prepare(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx",
             _FAST[(order, accuracy, scheme, boundary, n, h, dtype)] = plan
     else:  # runs the Fornberg kernel: built in run_job, after every check
         plan = (order, accuracy, scheme, boundary, h, rdtype, dx_name, edge_accuracy)
+    return arr, Spec(order, accuracy, scheme, boundary, ax, h, edge_accuracy, shape, dtype), plan
+
+
+def prepare(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx",
+            edge_accuracy=None, caller="derivative"):
+    """Validate everything (:func:`check`) and return a job; no kernel runs
+    here (the non-uniform weights are computed by :func:`run_job`)."""
+    arr, spec, plan = check(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name,
+                            edge_accuracy, caller)
+    return make_job(arr, spec.axis, plan, spec.uniform, spec.shape, spec.dtype, out)
+
+
+def make_job(arr, axis, plan, uniform, shape, dtype, out=None):
+    """The job of differentiating ``arr`` along ``axis`` into ``shape``:
+    ``plan`` is a uniform plan, the arguments of :func:`_nonuniform_plan`, or
+    for ``uniform=False`` a ready ``(starts, w, n_out)``."""
     job = _Job()
     perm = _permutation(arr)
     if perm is None:  # contiguous under no permutation: copy once
         arr = np.ascontiguousarray(arr)
         perm = tuple(range(arr.ndim))
-    job.u, job.perm, job.axis, job.plan = arr, perm, ax, plan
+    job.u, job.perm, job.axis, job.plan = arr, perm, axis, plan
     job.uniform, job.shape, job.dtype, job.out = uniform, shape, dtype, out
     return job
 
@@ -428,7 +466,9 @@ def run_job(job):
     target = out.transpose(perm) if direct else np.empty(tshape, job.dtype)
     if ut.size:
         n_out = tshape[pax]
-        plan = job.plan if job.uniform else _nonuniform_plan(*job.plan)
+        plan = job.plan
+        if not job.uniform and len(plan) != 3:
+            plan = _nonuniform_plan(*plan)
         _launch(job.uniform, ut.size >= _config.PARALLEL_MIN,
                 ut.reshape(outer, n * inner), target.reshape(outer, n_out * inner),
                 inner, plan[0], plan[1])

@@ -154,17 +154,6 @@ def test_processes_failure_names_chunk(processes):
                                executor=processes, chunk_size=25)
 
 
-@pytest.fixture(scope="module")
-def dask_client():
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                       dashboard_address=None, silence_logs=50)
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
-
-
 def test_dask_bitwise_equal_and_failures(point, dask_client):
     x, idx, steps = point
     got = coordinate_differences(L.sin_sum, x.copy(), idx, steps, executor=dask_client)

@@ -1,0 +1,277 @@
+"""Grid derivatives of ``dask.array`` arrays, chunk by chunk with fastfd's kernels.
+
+The only module of fastfd that imports dask, inside its functions: ``import
+fastfd`` does not import it.
+
+Each result is one ``dask.array.map_overlap`` layer with one task per output
+chunk (``trim=False``: the block function cuts its own halo, so no trim layer
+follows). Along a differentiated axis the halo is the stencil's reach, ``r =
+max(-lo, hi)`` for interior offsets ``lo..hi``; other axes get none, which adds
+no overlap tasks along them. ``boundary="periodic"`` is Dask's periodic halo.
+
+Equal to the in-memory result bit for bit: every in-memory kernel computes a
+point from its neighbours in an order that does not depend on where the point
+lies (tested without Dask), so a block evaluated with the same plan gives the
+same bits. Per axis, a block of chunk ``[s, e)`` spans ``[s - r, e + r)``
+(periodic: always; otherwise clipped at the global ends, where Dask adds no
+halo), and
+
+* a block touching a global end of a ``"one-sided"`` axis is evaluated
+  one-sided, so its edge rows see the same window as the global call; the
+  rows it computes one-sided at a seam lie in the halo and are cut off;
+* every other block is evaluated ``"valid"`` (interior terms only; periodic
+  edge rows are the interior terms with wrapped indices, the same
+  arithmetic);
+* coordinate arrays use the global per-row weights, sliced and rebased to the
+  block: validated once on the whole axis, and equal by construction.
+
+Chunks too small for this (under the reach, or an end chunk under what a
+one-sided edge window or a ``"valid"`` output needs) are merged with a
+neighbour: one rechunk layer, only for such inputs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._validation import as_float_array
+from ..stencils import stencil_offsets
+from . import _plan
+
+
+def is_dask(u):
+    """True for a ``dask.array.Array`` (without importing dask)."""
+    return (type(u).__module__ or "").startswith("dask.") and hasattr(u, "__dask_graph__")
+
+
+def stand_in(u, caller):
+    """A zero-stride NumPy array of ``u``'s shape in the result dtype: the
+    in-memory validation runs on it without computing ``u``."""
+    if any(isinstance(n, float) and math.isnan(n) for n in u.shape):
+        raise ValueError(
+            f"u is a dask array of unknown chunk sizes {u.shape}: call "
+            f"u.compute_chunk_sizes() first (fastfd.grid.{caller} needs the shape)")
+    _, dtype = as_float_array(np.empty((0,), u.dtype), "u", min_ndim=1)
+    return np.broadcast_to(np.zeros((), dtype), u.shape)
+
+
+def refuse_out(out):
+    if out is not None:
+        raise TypeError(
+            "out= cannot be used with a dask array u: the result is itself a lazy dask "
+            "array; compute it with .compute(), or write it into an array with "
+            "dask.array.store(result, out)")
+
+
+# ----------------------------------------------------------------- axes
+
+class _Axis:
+    """One axis of a chunked computation.
+
+    ``r``: the halo (0 for an axis computed pointwise); ``crop``: output
+    centres are ``[crop[0], n - crop[1])`` (non-zero for ``"valid"``);
+    ``need``: points a block needs for one-sided edge rows (a block may be
+    evaluated one-sided because it touches a global end along another axis);
+    ``periodic``: Dask's periodic halo.
+    """
+
+    def __init__(self, chunks, r=0, crop=(0, 0), need=1, periodic=False):
+        self.n = sum(chunks)
+        self.r, self.crop, self.need, self.periodic = r, crop, need, periodic
+        self.chunks = self._fit(tuple(chunks))
+        self.bounds = np.concatenate([[0], np.cumsum(self.chunks)]).tolist()
+
+    def _ok(self, i, c):
+        """Whether chunk ``i`` of ``c`` can be computed on its own block."""
+        if len(c) == 1:
+            return True
+        end = i in (0, len(c) - 1)
+        low = self.crop[0] if i == 0 else self.crop[1]
+        block = c[i] + self.r * (1 if end else 2)
+        return c[i] >= max(self.r, 1) and not (end and c[i] <= low) and (
+            self.periodic or block >= self.need)
+
+    def _fit(self, c):
+        """``c`` with offending chunks merged into their smaller neighbour."""
+        c = list(c)
+        while True:
+            bad = [i for i in range(len(c)) if not self._ok(i, c)]
+            if not bad:
+                return tuple(c)
+            i = bad[0]
+            if i == 0:
+                j = 1
+            elif i == len(c) - 1 or c[i - 1] <= c[i + 1]:
+                j = i - 1
+            else:
+                j = i + 1
+            k = min(i, j)
+            c[k:k + 2] = [c[k] + c[k + 1]]
+
+    def out_chunks(self):
+        lo, hi = self.crop
+        return tuple(min(e, self.n - hi) - max(s, lo)
+                     for s, e in zip(self.bounds[:-1], self.bounds[1:]))
+
+    def block(self, k):
+        """``(bs, be, c0, c1)`` for chunk ``k``: the block's global span and
+        the output centres it produces."""
+        s, e = self.bounds[k], self.bounds[k + 1]
+        last = k == len(self.chunks) - 1
+        bs = s - self.r if (k > 0 or self.periodic) else 0
+        be = e + self.r if (not last or self.periodic) else self.n
+        return bs, be, max(s, self.crop[0]), min(e, self.n - self.crop[1])
+
+
+def _reach(order, accuracy, scheme, uniform):
+    """``(lo, hi)``: interior offsets of the stencil (window of a
+    coordinate-array stencil, relative to its centre)."""
+    if uniform:
+        offsets = stencil_offsets(order, accuracy, scheme)
+        return offsets[0], offsets[-1]
+    _, width = _plan._min_points(order, accuracy, scheme, "one-sided", False)
+    back = {"centered": width // 2, "forward": 0, "backward": width - 1}[scheme]
+    return -back, width - 1 - back
+
+
+class _Derivative:
+    """One derivative along one axis, as validated by :func:`_plan.check`:
+    the halo it needs and its value on a block."""
+
+    def __init__(self, spec, plan):
+        (self.order, self.accuracy, self.scheme, self.boundary, self.axis, self.h,
+         self.edge_accuracy, _, self.dtype) = spec
+        self.uniform = spec.uniform
+        self.lo, self.hi = _reach(self.order, self.accuracy, self.scheme, self.uniform)
+        self.r = max(-self.lo, self.hi)
+        self.need = _plan._min_points(self.order, self.accuracy, self.scheme, "one-sided",
+                                      self.uniform, self.edge_accuracy)[0]
+        # global weights of a coordinate array, validated on the whole axis here
+        self.weights = None if self.uniform else _plan._nonuniform_plan(*plan)
+
+    def axis_spec(self, chunks):
+        valid = self.boundary == "valid"
+        return _Axis(chunks, self.r, (-self.lo, self.hi) if valid else (0, 0),
+                     self.need if self.boundary == "one-sided" else 1,
+                     self.boundary == "periodic")
+
+    def on_block(self, b, bs, be, n, c0, c1):
+        """Its values at centres ``[c0, c1)`` along the axis, from block ``b``
+        spanning ``[bs, be)`` of an axis of ``n`` points; ``b`` holds only the
+        output range on every other axis."""
+        a = self.axis
+        if not self.uniform:
+            starts, w, _ = self.weights
+            j0 = c0 - int(starts[0, 2])
+            rows = starts[j0:j0 + c1 - c0].copy()
+            rows[:, 0] -= bs
+            if rows.shape[0] and (rows[:, 0].min() < 0
+                                  or (rows[:, 0] + rows[:, 1]).max() > b.shape[a]):
+                raise AssertionError("fastfd: a stencil window leaves its dask block")
+            shape = b.shape[:a] + (c1 - c0,) + b.shape[a + 1:]
+            job = _plan.make_job(b, a, (rows, w[j0:j0 + c1 - c0], c1 - c0), False,
+                                 shape, self.dtype)
+            return _plan.run_job(job)
+        edge = self.boundary == "one-sided" and (bs == 0 or be == n)
+        mode = "one-sided" if edge else "valid"
+        arr, spec, plan = _plan.check(b, self.order, self.h, a, self.accuracy, self.scheme,
+                                      mode, None, edge_accuracy=self.edge_accuracy)
+        res = _plan.run_job(_plan.make_job(arr, a, plan, True, spec.shape, spec.dtype))
+        first = c0 - bs + (0 if edge else self.lo)  # result index of centre c0
+        return _take(res, a, first, first + c1 - c0)
+
+
+def _take(x, axis, i0, i1):
+    if i0 == 0 and i1 == x.shape[axis]:
+        return x
+    idx = [slice(None)] * x.ndim
+    idx[axis] = slice(i0, i1)
+    return x[tuple(idx)]
+
+
+def _map(u, axes, block_fn, dtype):
+    """One ``map_overlap`` layer: ``block_fn(block, spans)`` with ``spans``
+    the ``(bs, be, c0, c1)`` of every axis."""
+    import dask.array as da
+
+    fitted = tuple(ax.chunks for ax in axes)
+    if fitted != u.chunks:
+        u = u.rechunk(fitted)
+    depth = {i: ax.r for i, ax in enumerate(axes)}
+    boundary = {i: "periodic" if ax.periodic else "none" for i, ax in enumerate(axes)}
+
+    def block(b, block_info=None):
+        loc = block_info[0]["chunk-location"]
+        return block_fn(b, [ax.block(k) for ax, k in zip(axes, loc)])
+
+    return da.map_overlap(block, u, depth=depth, boundary=boundary, trim=False,
+                          allow_rechunk=False, chunks=tuple(ax.out_chunks() for ax in axes),
+                          dtype=dtype, meta=np.empty((0,) * u.ndim, dtype))
+
+
+def _output_rows(b, spans, skip=None):
+    """``b`` cut to the output centres on every axis but ``skip``."""
+    idx = tuple(slice(None) if a == skip else slice(c0 - bs, c1 - bs)
+                for a, (bs, _, c0, c1) in enumerate(spans))
+    return b[idx]
+
+
+def _derivative_map(u, d):
+    axes = [d.axis_spec(c) if a == d.axis else _Axis(c) for a, c in enumerate(u.chunks)]
+    n = u.shape[d.axis]
+
+    def block_fn(b, spans):
+        bs, be, c0, c1 = spans[d.axis]
+        return d.on_block(b, bs, be, n, c0, c1)
+
+    return _map(u, axes, block_fn, d.dtype)
+
+
+# ------------------------------------------------------------ entry points
+
+def derivative(u, checked):
+    """``grid.derivative`` and the named differences: ``checked`` is what
+    :func:`_plan.check` returned for the stand-in of ``u``."""
+    _, spec, plan = checked
+    return _derivative_map(u, _Derivative(spec, plan))
+
+
+def gradient(u, checked):
+    """``grid.gradient``: one layer per differentiated axis."""
+    parts = tuple(_derivative_map(u, _Derivative(spec, plan))
+                  for _, spec, plan in checked)
+    return parts[0] if len(parts) == 1 else parts
+
+
+def laplacian(u, spacing, names, accuracy, boundary, dtype, fused):
+    """``grid.laplacian``, validated on the stand-in of ``u``: ``fused(block,
+    boundary)`` is the in-memory fused Laplacian (1-3 axes, scalar
+    spacings); otherwise, as in memory, the sum over axes of second
+    derivatives, in axis order."""
+    stand = np.broadcast_to(np.zeros((), dtype), u.shape)
+    parts = [_Derivative(*_plan.check(stand, 2, h, a, accuracy, "centered", boundary,
+                                      None, dx_name=names[a])[1:])
+             for a, h in enumerate(spacing)]
+    axes = [d.axis_spec(c) for d, c in zip(parts, u.chunks)]
+    use_fused = u.ndim <= 3 and all(d.uniform for d in parts)
+
+    def block_fn(b, spans):
+        if use_fused:
+            edge = boundary == "one-sided" and any(
+                bs == 0 or be == ax.n for ax, (bs, be, _, _) in zip(axes, spans))
+            mode = "one-sided" if edge else "valid"
+            res = fused(np.ascontiguousarray(b), mode)
+            idx = tuple(slice(c0 - bs - (0 if edge else d.hi), c1 - bs - (0 if edge else d.hi))
+                        for d, (bs, _, c0, c1) in zip(parts, spans))
+            return res[idx]
+        res = None
+        for a, (d, ax, (bs, be, c0, c1)) in enumerate(zip(parts, axes, spans)):
+            part = d.on_block(_output_rows(b, spans, skip=a), bs, be, ax.n, c0, c1)
+            if res is None:
+                res = np.zeros(part.shape, dtype)
+            res += part
+        return res
+
+    return _map(u, axes, block_fn, dtype)
