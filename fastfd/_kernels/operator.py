@@ -25,6 +25,16 @@ writes every point as one expression. An output segment is written once
 hold anything, NaN included). Each point is computed alone, in the same
 order whatever the threading, so the serial and parallel drivers agree bit
 for bit.
+
+Two table kernels fill the segments. ``apply_program_*``, for operators on
+uniform grids, evaluates at each point the expression the generated
+kernels write there (its terms, weights and order of additions, from
+``fastfd.grid._operator._canonical``), so a value is the same bits whether
+a small grid, the edge shell or generated code computes it, and it depends
+only on the samples the point's stencil reads: the operator on a box cut
+from a grid agrees with the whole grid's away from the cut. ``apply_*``
+(the row tables, term by term, as above) serves operators on coordinates,
+which have no generated code.
 """
 
 import numpy as np
@@ -120,6 +130,123 @@ def apply_parallel(u, out, alpha, beta, field, scale, cidx, coef, lo, I0, W0, C0
             _segment(u, out, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3], alpha, beta, field,
                      scale, cidx, coef, lo, I0, W0, C0, I1, W1, C1, I2, W2, C2, J0, J1, OFF,
                      IW, NC, buf, tb)
+
+
+@njit(**_opts)
+def _program_segment(u, out, i, j, kb, ke, alpha, beta, cls0, cls1, cls2, K1, K2, runs, TP, TF,
+                     TC, GP, GW, PP, D, coef, lo, nin, periodic, gs, acc, tot):
+    """Columns ``kb:ke`` of output row ``(i, j)`` (see
+    :func:`apply_program_serial`; `u` and `coef` flattened), a piece of
+    the row at a time: up to ``BLOCK`` columns of one class, or one column
+    read modulo the length of the last axis. In a piece, the first term
+    accumulates in ``tot``, the others in ``acc``; a group of one point
+    is not copied to ``gs``."""
+    o = out[i, j]
+    base = (cls0[i] * K1 + cls1[j]) * K2
+    for r in range(runs.shape[0]):
+        ka = max(runs[r, 0], kb)
+        kz = min(runs[r, 1], ke)
+        safe = runs[r, 2] != 0
+        while ka < kz:
+            m = min(BLOCK, kz - ka) if safe else 1
+            combo = base + cls2[ka]
+            t0, t1 = TP[combo], TP[combo + 1]
+            if t1 == t0:
+                tot[:m] = 0
+            for t in range(t0, t1):
+                f = TF[t]
+                a = tot if t == t0 else acc
+                g0, g1 = GP[t], GP[t + 1]
+                if g1 == g0:
+                    a[:m] = 0
+                for g in range(g0, g1):
+                    p0, p1 = PP[g], PP[g + 1]
+                    for p in range(p0, p1):
+                        x0 = i + lo[0] + D[p, 0]
+                        x1 = j + lo[1] + D[p, 1]
+                        x2 = ka + lo[2] + D[p, 2]
+                        if periodic:
+                            x0 = x0 % nin[0]
+                            x1 = x1 % nin[1]
+                            if not safe:
+                                x2 = x2 % nin[2]
+                        b = ((f * nin[0] + x0) * nin[1] + x1) * nin[2] + x2
+                        if p1 - p0 == 1:
+                            w = GW[g]
+                            if g == g0:
+                                for k in range(m):
+                                    a[k] = w * u[b + k]
+                            else:
+                                for k in range(m):
+                                    a[k] += w * u[b + k]
+                        elif p == p0:
+                            for k in range(m):
+                                gs[k] = u[b + k]
+                        else:
+                            for k in range(m):
+                                gs[k] += u[b + k]
+                    if p1 - p0 > 1:
+                        w = GW[g]
+                        if g == g0:
+                            for k in range(m):
+                                a[k] = w * gs[k]
+                        else:
+                            for k in range(m):
+                                a[k] += w * gs[k]
+                if TC[t] >= 0:
+                    b = ((TC[t] * nin[0] + i + lo[0]) * nin[1] + j + lo[1]) * nin[2] + lo[2] + ka
+                    for k in range(m):
+                        a[k] = coef[b + k] * a[k]
+                if t > t0:
+                    for k in range(m):
+                        tot[k] += acc[k]
+            if beta == 0:
+                for k in range(m):
+                    o[ka + k] = alpha * tot[k]
+            else:
+                for k in range(m):
+                    o[ka + k] = alpha * tot[k] + beta * o[ka + k]
+            ka += m
+
+
+@njit(**_opts)
+def apply_program_serial(u, out, alpha, beta, cls0, cls1, cls2, K1, K2, runs, TP, TF, TC, GP,
+                         GW, PP, D, coef, lo, nin, periodic, seg):
+    """The segments ``seg`` of an operator on uniform grids, every point by
+    its program: the expression the generated kernels write for it, in
+    their order (``fastfd.grid._operator._canonical``). Point ``(i, j, k)``
+    runs program ``(cls0[i] * K1 + cls1[j]) * K2 + cls2[k]``: terms
+    ``TP[c]:TP[c+1]`` (field ``TF``, coefficient ``TC``, groups
+    ``GP[t]:GP[t+1]``), a group the sum of its points ``PP[g]:PP[g+1]``
+    (offsets ``D``, from the point plus ``lo``; modulo ``nin`` when
+    periodic) times ``GW[g]``. ``runs[r] = (ka, kb, safe)``: columns of one
+    class along the last axis, read as contiguous runs when ``safe``, point
+    by point (wrapped) otherwise."""
+    gs = np.empty(BLOCK, dtype=out.dtype)
+    acc = np.empty(BLOCK, dtype=out.dtype)
+    tot = np.empty(BLOCK, dtype=out.dtype)
+    uf = u.reshape(u.size)
+    cf = coef.reshape(coef.size)
+    for s in range(seg.shape[0]):
+        _program_segment(uf, out, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3], alpha, beta, cls0,
+                         cls1, cls2, K1, K2, runs, TP, TF, TC, GP, GW, PP, D, cf, lo, nin,
+                         periodic, gs, acc, tot)
+
+
+@njit(parallel=True, **_opts)
+def apply_program_parallel(u, out, alpha, beta, cls0, cls1, cls2, K1, K2, runs, TP, TF, TC, GP,
+                           GW, PP, D, coef, lo, nin, periodic, seg, nblocks):
+    nseg = seg.shape[0]
+    uf = u.reshape(u.size)
+    cf = coef.reshape(coef.size)
+    for b in prange(nblocks):
+        gs = np.empty(BLOCK, dtype=out.dtype)
+        acc = np.empty(BLOCK, dtype=out.dtype)
+        tot = np.empty(BLOCK, dtype=out.dtype)
+        for s in range(b * nseg // nblocks, (b + 1) * nseg // nblocks):
+            _program_segment(uf, out, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3], alpha, beta,
+                             cls0, cls1, cls2, K1, K2, runs, TP, TF, TC, GP, GW, PP, D, cf, lo,
+                             nin, periodic, gs, acc, tot)
 
 
 def _c_block(message, writeable):

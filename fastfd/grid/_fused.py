@@ -8,7 +8,8 @@ generated kernel computes the operator values as local sums and calls
 `fn` inline, so each point reads its neighbourhood of `F` once and writes
 `G` once; LLVM inlines `fn` (measured: the same time and bits as the loop
 written by hand). On the edge shell the operator values come from the table
-kernel into a scratch array, then `fn` is applied there.
+kernel (the same expression per point) into a scratch array, then `fn` is
+applied there.
 
 Compared with pystencils and devito, which generate C from a symbolic
 update and need a C compiler at run time: the update here is plain Python
@@ -208,20 +209,16 @@ def fuse(fn, *ops, shape, nout=None, boundary="one-sided", dtype=np.float64, par
 
 def _segment_runner(plan, seg):
     """An njit ``run(F3, S3)`` filling the `seg` segments of ``S3`` with the
-    operator of `plan` through the table kernel."""
+    operator of `plan` through its table kernel (on uniform grids, the
+    generated kernels' expression at every point)."""
     from numba import njit
 
-    args = (plan.field, plan.scale, plan.cidx, plan.coef, plan.lo, *plan.tables, plan.J0,
-            plan.J1, plan.OFF, plan.IW, plan.NC)
-    (field, scale, cidx, coef, lo, I0, W0, C0, I1, W1, C1, I2, W2, C2, J0, J1, OFF, IW,
-     NC) = args
-    apply = _k.apply_serial
+    apply, _, args = plan.table_kernels()
 
     @njit
     def run(F3, S3):
         one = S3.dtype.type(1.0)
         zero = S3.dtype.type(0.0)
-        apply(F3, S3, one, zero, field, scale, cidx, coef, lo, I0, W0, C0, I1, W1, C1, I2,
-              W2, C2, J0, J1, OFF, IW, NC, seg)
+        apply(F3, S3, one, zero, *args, seg)
 
     return run

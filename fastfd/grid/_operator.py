@@ -20,6 +20,7 @@ two; the one-pass paths (``op.kernel``, ``fuse``, ``op.stencil``) refuse it.
 
 from __future__ import annotations
 
+import itertools
 import numbers
 
 import numba
@@ -33,7 +34,7 @@ from .._validation import (
     check_spacing, short_repr,
 )
 from .._validation import check_order as _check_order
-from ..stencils import check_accuracy_limit
+from ..stencils import check_accuracy_limit, stencil_offsets
 from . import _axis, _codegen
 
 __all__ = ["Operator", "VectorOperator", "Diff", "Identity", "Laplacian", "Gradient",
@@ -233,6 +234,33 @@ class Operator:
         """The fewest dimensions a field needs (one more than the highest axis used)."""
         return max([1 + max((a for t in self._terms for a in t.axes), default=-1)]
                    + [max(o.min_ndim, i.min_ndim) for o, i in self._chains])
+
+    def _reach(self, ndim):
+        """Per axis of a field of `ndim` dimensions, ``(back, ahead)``: how
+        far the interior stencil of a point reaches (the most over the
+        terms; a chain's outer and inner reaches added). Every path of
+        ``op(u)`` computes a point from the samples its stencil reads, in
+        one order, so for a box of the grid widened by the reach (clipped
+        at the grid's edges), ``op(u[widened], boundary="one-sided")`` on
+        the box equals ``op(u, boundary="one-sided")`` there bit for bit,
+        with the operator's coefficient fields and coordinates cut to the
+        widened box (:meth:`_crop`); ``boundary="valid"`` drops this many
+        points at each end, and ``op(u, boundary="periodic")`` equals
+        ``boundary="valid"`` on ``u`` wrap-padded by it."""
+        ndim = _check_ndim(ndim)
+        if ndim < self.min_ndim:
+            raise ValueError(f"this operator differentiates along axis {self.min_ndim - 1}, "
+                             f"but ndim is {ndim}")
+        out = [[0, 0] for _ in range(ndim)]
+        for t in self._terms:
+            for a, chain in t.axes.items():
+                back, ahead = _chain_reach(chain, a)
+                out[a] = [max(out[a][0], back), max(out[a][1], ahead)]
+        for outer, inner in self._chains:
+            for a, ((b0, a0), (b1, a1)) in enumerate(zip(outer._reach(ndim),
+                                                         inner._reach(ndim))):
+                out[a] = [max(out[a][0], b0 + b1), max(out[a][1], a0 + a1)]
+        return tuple((int(b), int(a)) for b, a in out)
 
     def __repr__(self):
         return f"Operator({self._describe()})"
@@ -485,9 +513,10 @@ class Operator:
             interior = flat = _k.apply_serial   # never called; keeps the closure typed
         region = plan.region or (0, 0, 0, 0, 0, 0)
         i0, i1, j0, j1, k0, k1 = region
-        coef, lo, shell = plan.coef, plan.lo, plan.shell
+        coef, lo = plan.coef, plan.lo
         seg, seg_flat = plan.seg, plan.seg_flat
-        segments = _k.apply_parallel if parallel else _k.apply_serial
+        serial, par, shell = plan.table_kernels()
+        segments = par if parallel else serial
         coefficient = _k.coefficient
         # the kernel was built for one shape and dtype (op.kernel(shape, dtype=))
         built = f"; this kernel was built with op.kernel({shape}, dtype={dtype.name})"
@@ -691,6 +720,18 @@ def _chain_table(chain, n, boundary, axis=None):
     return tab
 
 
+def _chain_reach(chain, axis):
+    """``(back, ahead)`` of a chain's interior stencil: the edge rows it
+    has at each end (on coordinates, the rows without a full window)."""
+    coords = [d.dx for d in chain if isinstance(d.dx, np.ndarray)]
+    if not coords:
+        offsets = [stencil_offsets(d.order, d.accuracy, d.scheme) for d in chain]
+        return sum(-o[0] for o in offsets), sum(o[-1] for o in offsets)
+    n = coords[0].size
+    tab = _chain_table(chain, n, "one-sided", axis)
+    return tab.v0, n - tab.v1
+
+
 def _name(chain, axis):
     return " @ ".join(f"Diff({axis}{', ' + repr(d) if repr(d) else ''})" for d in chain)
 
@@ -778,7 +819,9 @@ class _Plan:
         self.lo = np.array([0] * pad + [a for a, _ in ranges], dtype=np.int64)
         if not terms:
             self.scale[:] = 0
+        self._ndim = len(shape)
         self._interior(terms, tabs3, dtype)
+        self._setup_rows(boundary)
 
     def _interior(self, terms, tabs3, dtype):
         """The rows where every term applies its interior stencil along axes
@@ -816,58 +859,166 @@ class _Plan:
         return (self.field, self.scale, self.cidx, self.coef, self.lo, *self.tables, self.J0,
                 self.J1, self.OFF, self.IW, self.NC)
 
+    def _setup_rows(self, boundary):
+        """Per term and axis, the interior stencil ``[(d, w)]`` (read at
+        ``i + lo + d``; None without one) and whether every term is on a
+        uniform grid (the program kernel's, see :meth:`table_kernels`)."""
+        self.periodic = boundary == "periodic"
+        self.uniform = all(not isinstance(d.dx, np.ndarray) for t in self.terms
+                           for chain in t.axes.values() for d in chain)
+        pad = MAX_NDIM - self._ndim
+        inner = []
+        for t, tabs in zip(self.terms, self.tabs3):
+            rows = []
+            for a in range(MAX_NDIM):
+                ax = a - pad
+                if self.periodic and ax in t.axes:
+                    # every row of a periodic axis has the interior
+                    # stencil, wrapped: taken from a table long enough to
+                    # have an interior whatever the grid's length
+                    chain = t.axes[ax]
+                    n = 2 * sum(_axis.min_points(d.order, d.accuracy, d.scheme)
+                                for d in chain) + 2
+                    tab = _chain_table(chain, n, "periodic", ax)
+                    rows.append([(int(o), w) for o, w in zip(tab.off, tab.iw)])
+                elif tabs[a].j1 > tabs[a].j0:
+                    rows.append([(int(o) - int(self.lo[a]), w)
+                                 for o, w in zip(tabs[a].off, tabs[a].iw)])
+                else:
+                    rows.append(None)
+            inner.append(rows)
+        self._inner = inner
+        self._table = None
+
+    def _axis_rows(self, k, a, i):
+        """Term `k`'s stencil along axis `a` at output row `i`: ``[(d, w)]``,
+        read at ``i + lo[a] + d`` (modulo the axis' length when periodic)."""
+        tab = self.tabs3[k][a]
+        if self.periodic or tab.j0 <= i < tab.j1:
+            return self._inner[k][a]
+        base = i + int(self.lo[a])
+        return [(int(tab.idx[i, e]) - base, tab.w[i, e]) for e in range(tab.count[i])]
+
     def groups(self, k0, k1, row=None):
         """``((interior_terms, edges), interior_weights, edge_weights)`` of
         this operator for :func:`fastfd.grid._codegen.row_source`, with
         columns ``k0:k1`` interior (every term's interior stencil must cover
-        them). The source reads every operator's interior weights first, then
-        every operator's edge weights. With `row`, the same for that edge
-        row of axis 1 (its one-sided stencil, as offsets from the row)."""
-        n2 = self.out3[2]
-        interior, edges, weights, edge_weights = [], [], [], []
+        them), each point's expression :func:`_canonical`. The source reads
+        every operator's interior weights first, then every operator's edge
+        weights. With `row`, the same for that edge row of axis 1 (its
+        one-sided stencil, as offsets from the row)."""
+        n1, n2 = self.out3[1], self.out3[2]
+        lo = [int(x) for x in self.lo]
         cidx = [int(c) for c in self.cidx]
+        periodic = self.periodic
 
         def col(idx):
             return (0, int(idx)) if idx < n2 // 2 else (n2, int(idx) - n2)
 
-        def axis1(tab):
-            if row is None:
-                return zip(tab.off, tab.iw)
-            return [(int(tab.idx[row, e]) - row, tab.w[row, e]) for e in range(tab.count[row])]
+        def rows(c=None):
+            return [(self._inner[k][0],
+                     self._inner[k][1] if row is None else self._axis_rows(k, 1, row),
+                     self._inner[k][2] if c is None else self._axis_rows(k, 2, c))
+                    for k in range(len(self.terms))]
 
-        # terms without a coefficient field share one sum per field: a point
-        # several terms read (the centre of a Laplacian) is loaded and
-        # weighted once
-        merged = {}
-        for k, (t, tabs) in enumerate(zip(self.terms, self.tabs3)):
-            pts = {}
-            for p, wp in zip(tabs[0].off, tabs[0].iw):
-                for q, wq in axis1(tabs[1]):
-                    for r, wr in zip(tabs[2].off, tabs[2].iw):
-                        key = (int(p), int(q), int(r))
-                        pts[key] = pts.get(key, 0.0) + t.coef * (wp * wq * wr)
-            if cidx[k] < 0:
-                shared = merged.setdefault(t.field, {})
-                for key, w in pts.items():
-                    shared[key] = shared.get(key, 0.0) + w
-            else:
-                interior.append((t.field, cidx[k], _by_weight(pts, weights)))
-        for field, pts in merged.items():
-            interior.append((field, -1, _by_weight(pts, weights)))
-        columns = list(range(0, k0)) + list(range(k1, n2))
-        for c in columns:
-            terms = []
-            for k, (t, tabs) in enumerate(zip(self.terms, self.tabs3)):
+        def q_at(q):
+            if row is None:
+                return q + lo[1]
+            return (row + q) % n1 - row if periodic else q
+
+        def build(c, weights):
+            out = []
+            for field, ci, grps in _canonical(self.terms, cidx, rows(c)):
                 pts = []
-                t2 = tabs[2]
-                for p, wp in zip(tabs[0].off, tabs[0].iw):
-                    for q, wq in axis1(tabs[1]):
-                        for e in range(t2.count[c]):
-                            pts.append([(int(p), int(q), col(t2.idx[c, e]))])
-                            edge_weights.append(t.coef * (wp * wq * t2.w[c, e]))
-                terms.append((t.field, cidx[k], pts))
-            edges.append((col(c), terms))
+                for w, keys in grps:
+                    weights.append(w)
+                    if c is None:
+                        pts.append([(p + lo[0], q_at(q), r + lo[2]) for p, q, r in keys])
+                    else:
+                        pts.append([(p + lo[0], q_at(q), col((c + r) % n2 if periodic
+                                                              else c + r))
+                                    for p, q, r in keys])
+                out.append((field, ci, pts))
+            return out
+
+        weights, edge_weights = [], []
+        interior = build(None, weights)
+        edges = [(col(c), build(c, edge_weights))
+                 for c in [*range(k0), *range(k1, n2)]]
         return (interior, edges), weights, edge_weights
+
+    def table_kernels(self):
+        """``(serial, parallel, args)``: the kernels that fill segments of
+        rows, called as ``serial(u3, out3, alpha, beta, *args, seg)`` and
+        ``parallel(..., seg, nblocks)``. On uniform grids, the program
+        kernel: every point evaluates the expression the generated kernels
+        write for it (:func:`_canonical`), so an output is the same bits
+        whichever path computes it, and a point's value depends only on
+        the samples its stencil reads (``op(u[box])`` equals ``op(u)`` on
+        the part of the box at least the reach from its cut sides). On
+        coordinates, which have no generated code, the row tables, term by
+        term."""
+        if not self.uniform:
+            return (_k.apply_serial, _k.apply_parallel, self.shell)
+        if self._table is None:
+            self._table = (_k.apply_program_serial, _k.apply_program_parallel,
+                           self._programs())
+        return self._table
+
+    def _programs(self):
+        """The program kernel's arguments (see
+        :func:`fastfd._kernels.operator.apply_program_serial`): a class per
+        row of each axis (0: the rows where every term has its interior
+        stencil; every other row its own), a program per class triple."""
+        nt = len(self.terms)
+        reps, cls = [], []
+        for a in range(MAX_NDIM):
+            n = self.out3[a]
+            c = np.zeros(n, dtype=np.int64)
+            if self.periodic or not nt:
+                reps.append([0])
+            else:
+                j0 = max(tabs[a].j0 for tabs in self.tabs3)
+                j1 = min(tabs[a].j1 for tabs in self.tabs3)
+                band = [j0] if j1 > j0 else []
+                edge = [i for i in range(n) if not j0 <= i < j1]
+                c[edge] = np.arange(len(band), len(band) + len(edge))
+                reps.append(band + edge)
+            cls.append(c)
+        cidx = [int(c) for c in self.cidx]
+        TP, TF, TC, GP, GW, PP, D = [0], [], [], [0], [], [0], []
+        for i in reps[0]:
+            for j in reps[1]:
+                for k in reps[2]:
+                    rows = [tuple(self._axis_rows(t, a, x) for a, x in enumerate((i, j, k)))
+                            for t in range(nt)]
+                    for field, ci, grps in (_canonical(self.terms, cidx, rows) if nt else ()):
+                        for w, keys in grps:
+                            D += keys
+                            PP.append(len(D))
+                            GW.append(w)
+                        TF.append(field)
+                        TC.append(ci)
+                        GP.append(len(GW))
+                    TP.append(len(TF))
+        n2 = self.out3[2]
+        if self.periodic:
+            d2 = [d for rows in self._inner for d, _ in rows[2]] or [0]
+            a, b = max(0, -min(d2)), max(0, min(n2, n2 - max(d2)))
+            runs = [(0, a, 0), (a, b, 1), (b, n2, 0)] if b > a else [(0, n2, 0)]
+        else:
+            c2 = cls[2]
+            cuts = [0] + [int(x) for x in np.flatnonzero(np.diff(c2)) + 1] + [n2]
+            runs = [(x, y, 1) for x, y in itertools.pairwise(cuts)]
+        dtype = self.scale.dtype
+
+        def ints(x, shape=(-1,)):
+            return np.array(x, dtype=np.int64).reshape(shape)
+        return (cls[0], cls[1], cls[2], len(reps[1]), len(reps[2]),
+                ints([r for r in runs if r[1] > r[0]], (-1, 3)), ints(TP), ints(TF),
+                ints(TC), ints(GP), np.array(GW or [0], dtype=dtype), ints(PP),
+                ints(D or [(0, 0, 0)], (-1, 3)), self.coef, self.lo,
+                ints([int(x) for x in self.shape3]), self.periodic)
 
     def interior_kernels(self):
         """``(serial, parallel, weights)``: the generated kernels of the
@@ -902,17 +1053,48 @@ class _Plan:
         return flat_pieces(self.region, self.out3[2], parallel)
 
 
-def _by_weight(pts, weights):
-    """The points of ``pts`` (point: weight) in groups of equal weight, each
-    weight appended to `weights`: a generated kernel adds a group's samples
-    and multiplies once (a 7-point Laplacian: 2 multiplications a point, not
-    7; measured on 2048^2, 2 threads: the flat pass of d2/dx0^2 + d2/dx1^2 +
+def _canonical(terms, cidx, rows):
+    """The expression of an operator at one point, in the one order every
+    kernel follows (generated interior, generated edge rows and columns,
+    program kernel): ``[(field, cidx, [(weight, points), ...])]``, summed
+    term by term left to right, a term ``coef * (w0 * (a + b + ...) + w1 *
+    (...) + ...)`` with its samples added left to right. `rows[k]` is term
+    `k`'s ``([(d, w)] per axis)`` at the point; a point's weight is
+    ``coef * (w0 * w1 * w2)`` in float64, cast to the field's dtype once.
+    Terms with a coefficient field come first, one each; the others are
+    summed per field into one stencil (a point several terms read, the
+    centre of a Laplacian, is loaded and weighted once), and the points of
+    a stencil are grouped by equal weight (:func:`_by_weight`)."""
+    out, merged = [], {}
+    for k, t in enumerate(terms):
+        r0, r1, r2 = rows[k]
+        pts = {}
+        for p, wp in r0:
+            for q, wq in r1:
+                for r, wr in r2:
+                    key = (int(p), int(q), int(r))
+                    pts[key] = pts.get(key, 0.0) + t.coef * (wp * wq * wr)
+        if cidx[k] < 0:
+            shared = merged.setdefault(t.field, {})
+            for key, w in pts.items():
+                shared[key] = shared.get(key, 0.0) + w
+        else:
+            out.append((t.field, cidx[k], _by_weight(pts)))
+    for field, pts in merged.items():
+        out.append((field, -1, _by_weight(pts)))
+    return out
+
+
+def _by_weight(pts):
+    """The points of ``pts`` (point: weight) in groups of equal weight,
+    ``[(weight, points)]``: a kernel adds a group's samples and multiplies
+    once (a 7-point Laplacian: 2 multiplications a point, not 7; measured
+    on 2048^2, 2 threads: the flat pass of d2/dx0^2 + d2/dx1^2 +
     d2/dx0dx1 went from 1.80x to 1.40x of np.copyto)."""
     groups = {}
     for key, w in pts.items():
         groups.setdefault(w, []).append(key)
-    weights.extend(groups)
-    return list(groups.values())
+    return list(groups.items())
 
 
 def edge_rows(out3, region):
@@ -977,11 +1159,12 @@ def _launch(plan, u3, out3, alpha, beta):
         launch(kernel, 0, u3, out3, kernels[2], plan.coef, plan.lo, alpha, beta,
                *plan.region)
     if seg.shape[0]:
-        args = (u3, out3, alpha, beta, *plan.shell, seg)
+        serial, par, targs = plan.table_kernels()
+        args = (u3, out3, alpha, beta, *targs, seg)
         if parallel and seg.shape[0] > 1:
-            launch(_k.apply_parallel, 0, *args, min(seg.shape[0], 64))
+            launch(par, 0, *args, min(seg.shape[0], 64))
         else:
-            _k.apply_serial(*args)
+            serial(*args)
 
 
 # ---------------------------------------------------------------- builders

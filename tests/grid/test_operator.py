@@ -563,3 +563,155 @@ def test_flat_pass_gives_the_same_values_however_the_work_is_split(monkeypatch):
     out = ref.copy()
     flat_serial(u[None], out, weights, plan.coef, plan.lo, 0.5, *plan.region, 1)
     close(out[i0:i1], 0.5 * ref[i0:i1], scale=100)
+
+
+# ------------------------------------------------------------ one order per point
+# Every path (table kernel, generated interior, generated edge rows and
+# columns) computes a point by the same expression in the same order, so a
+# point's value depends only on the samples its stencil reads: the result
+# on a box cut from the grid (plus the reach) is the whole grid's, bit for
+# bit, whichever path computes either. The operators are built by factories
+# taking the coefficient field, so a box gets its own cut of the field.
+
+SHAPE = (8, 9, 30)   # the last axis long enough for a generated interior at accuracy 4
+KFIELD = 1 + RNG.random((2,) + SHAPE)
+# name: (factory of the coefficient fields, fields, generated edge rows of
+# axis 1 on the whole grid, generated code with periodic edges); generated
+# code compiles once per operator structure, so it is forced on a few
+CONSISTENT = {
+    "laplacian3": (lambda k: Laplacian(3, dx=[0.5, 0.25, 0.2]), 1, True, True),
+    "sum acc4 forward constant": (lambda k: Diff(0) + 0.5 * Diff(2, 2, accuracy=4)
+                                  + Diff(1, scheme="forward") - 2.0, 1, False, False),
+    "composition backward": (lambda k: Diff(1, accuracy=4) @ Diff(1)
+                             + Diff(2, scheme="backward", dx=0.3), 1, False, True),
+    "coefficient fields": (lambda k: k[0] * Diff(0, 2) + Diff(2) @ Diff(1) + k[1] * Diff(2), 1,
+                           True, False),
+    "two fields": (lambda k: Diff(0).on(0, 2) + Diff(1, 2).on(1) + 3.0 * Identity().on(1), 2,
+                   False, False),
+}
+
+
+def _forced(monkeypatch, generated, rows=True):
+    """Thresholds that send every grid to the generated kernels (with
+    `rows`, edge rows included) or to the table kernel."""
+    from fastfd.grid import _operator
+    monkeypatch.setattr(_operator, "GENERATED_MIN", 0 if generated else 1 << 60)
+    monkeypatch.setattr(_operator, "ROWS_MIN", 0 if generated and rows else 1 << 60)
+
+
+def _field(nfields, dtype):
+    u = RNG.standard_normal(((nfields,) if nfields > 1 else ()) + SHAPE)
+    return u.astype(dtype)
+
+
+def _cut(u, nfields, box):
+    lead = (slice(None),) if nfields > 1 else ()
+    return np.ascontiguousarray(u[lead + tuple(slice(a, b) for a, b in box)])
+
+
+def _widened(box, reach, shape):
+    return [(max(a - r0, 0), min(b + r1, n)) for (a, b), (r0, r1), n in zip(box, reach, shape)]
+
+
+BOXES = [[(0, 8), (0, 9), (0, 30)], [(0, 3), (4, 9), (0, 7)], [(5, 8), (0, 2), (26, 30)],
+         [(3, 4), (4, 5), (12, 13)], [(2, 6), (3, 8), (5, 27)], [(0, 8), (2, 3), (9, 30)]]
+
+
+@pytest.mark.parametrize("name, dtype", [(name, np.float64) for name in CONSISTENT]
+                         + [("laplacian3", np.float32)])
+def test_an_operator_on_a_box_of_the_grid_gives_the_grids_bits(name, dtype, monkeypatch):
+    make, nf, rows, _ = CONSISTENT[name]
+    u = _field(nf, dtype)
+    reach = make(KFIELD)._reach(3)
+    _forced(monkeypatch, True, rows)
+    ref = make(KFIELD)(u)
+    assert make(KFIELD)._plan(SHAPE, "one-sided", np.dtype(dtype)).rows == rows
+    _forced(monkeypatch, False)
+    np.testing.assert_array_equal(make(KFIELD)(u), ref)   # table == generated
+    for n, box in enumerate(BOXES):
+        # the whole grid and the widest boxes by generated code, the others
+        # by the table kernel
+        _forced(monkeypatch, n == 0, rows)
+        wide = _widened(box, reach, SHAPE)
+        k = KFIELD[(slice(None),) + tuple(slice(a, b) for a, b in wide)]
+        try:
+            got = make(k)(_cut(u, nf, wide))
+        except ValueError as exc:   # a box whose widened part is too short
+            assert "needs at least" in str(exc)
+            continue
+        inner = tuple(slice(a - c, b - c) for (a, b), (c, _) in zip(box, wide))
+        np.testing.assert_array_equal(got[inner], ref[tuple(slice(a, b) for a, b in box)])
+        # away from the grid's edges a box of one point is "valid" on its halo
+        core = [(max(a, r0), min(b, s - r1)) for (a, b), (r0, r1), s in zip(box, reach, SHAPE)]
+        if all(b > a for a, b in core):
+            one = [(a, a + 1) for a, _ in core]
+            wide = _widened(one, reach, SHAPE)
+            k = KFIELD[(slice(None),) + tuple(slice(a, b) for a, b in wide)]
+            try:
+                got = make(k)(_cut(u, nf, wide), boundary="valid")
+            except ValueError as exc:   # "valid" needs the one-sided minimum too
+                assert "needs at least" in str(exc)
+                continue
+            assert got.shape == (1, 1, 1)
+            assert got.ravel()[0] == ref[tuple(a for a, _ in one)]
+
+
+@pytest.mark.parametrize("name", list(CONSISTENT))
+def test_periodic_is_valid_on_the_wrapped_grid_and_commutes_with_roll(name, monkeypatch):
+    make, nf, _, generated = CONSISTENT[name]
+    u = _field(nf, np.float64)
+    reach = make(KFIELD)._reach(3)
+    lead = [(0, 0)] if nf > 1 else []
+    wrapped = np.pad(u, lead + list(reach), mode="wrap")
+    kwrapped = np.pad(KFIELD, [(0, 0)] + list(reach), mode="wrap")
+    _forced(monkeypatch, generated, rows=False)
+    ref = make(KFIELD)(u, boundary="periodic")
+    assert (make(KFIELD)._plan(SHAPE, "periodic", np.dtype(np.float64)).region
+            is not None) == generated
+    _forced(monkeypatch, False)
+    np.testing.assert_array_equal(make(KFIELD)(u, boundary="periodic"), ref)
+    np.testing.assert_array_equal(make(kwrapped)(wrapped, boundary="valid"), ref)
+    if name == "laplacian3":
+        _forced(monkeypatch, True, rows=False)
+        np.testing.assert_array_equal(make(kwrapped)(wrapped, boundary="valid"), ref)
+    shift = (3, -4, 11)
+    rolled = np.roll(u, shift, axis=(-3, -2, -1))
+    got = make(np.roll(KFIELD, shift, axis=(1, 2, 3)))(rolled, boundary="periodic")
+    np.testing.assert_array_equal(got, np.roll(ref, shift, axis=(0, 1, 2)))
+
+
+def test_laplacian2_and_a_chain_on_boxes(monkeypatch):
+    # a 2-D grid, and a coefficient between two derivatives (two passes):
+    # the chain's reach is its parts' added
+    u = RNG.standard_normal((9, 40))
+    k = 1 + RNG.random(u.shape)
+    for make, generated in ((lambda k: Laplacian(2), True),
+                            (lambda k: Diff(1) @ (k * Diff(1, accuracy=4)), False)):
+        reach = make(k)._reach(2)
+        _forced(monkeypatch, generated)
+        ref = make(k)(u)
+        _forced(monkeypatch, False)
+        np.testing.assert_array_equal(make(k)(u), ref)
+        for box in ([(0, 4), (0, 20)], [(3, 9), (17, 40)], [(4, 6), (10, 12)]):
+            wide = _widened(box, reach, u.shape)
+            cut = tuple(slice(a, b) for a, b in wide)
+            got = make(k[cut])(np.ascontiguousarray(u[cut]))
+            inner = tuple(slice(a - c, b - c) for (a, b), (c, _) in zip(box, wide))
+            np.testing.assert_array_equal(got[inner], ref[tuple(slice(a, b) for a, b in box)])
+
+
+def test_reach_is_how_far_a_stencil_reads():
+    assert Laplacian(3)._reach(3) == ((1, 1),) * 3
+    assert Laplacian(2, accuracy=4)._reach(3) == ((2, 2), (2, 2), (0, 0))
+    assert (Diff(1, accuracy=4) @ Diff(1))._reach(2) == ((0, 0), (3, 3))
+    assert (Diff(0, scheme="forward") + Diff(0, 2, scheme="backward"))._reach(1) == ((3, 2),)
+    assert (Diff(0) @ (RNG.random(9) * Diff(0, 2)))._reach(1) == ((2, 2),)
+    x = np.cumsum(1 + RNG.random(12))
+    assert Diff(0, dx=x)._reach(1) == ((1, 1),)
+    u = RNG.standard_normal((9, 12, 10))
+    for op in (Laplacian(3, accuracy=4), Diff(0, scheme="forward") @ Diff(2, 2)):
+        lo, hi = zip(*op._reach(3))
+        assert op(u, boundary="valid").shape == tuple(
+            n - a - b for n, a, b in zip(u.shape, lo, hi))
+    with pytest.raises(ValueError, match="differentiates along axis 2, but ndim is 2"):
+        Laplacian(3)._reach(2)
