@@ -171,20 +171,21 @@ def _program_segment(u, out, i, j, kb, ke, alpha, beta, cls0, cls1, cls2, K1, K2
                             if not safe:
                                 x2 = x2 % nin[2]
                         b = ((f * nin[0] + x0) * nin[1] + x1) * nin[2] + x2
+                        s = u[b:b + m]
                         if p1 - p0 == 1:
                             w = GW[g]
                             if g == g0:
                                 for k in range(m):
-                                    a[k] = w * u[b + k]
+                                    a[k] = w * s[k]
                             else:
                                 for k in range(m):
-                                    a[k] += w * u[b + k]
+                                    a[k] += w * s[k]
                         elif p == p0:
                             for k in range(m):
-                                gs[k] = u[b + k]
+                                gs[k] = s[k]
                         else:
                             for k in range(m):
-                                gs[k] += u[b + k]
+                                gs[k] += s[k]
                     if p1 - p0 > 1:
                         w = GW[g]
                         if g == g0:
@@ -195,17 +196,19 @@ def _program_segment(u, out, i, j, kb, ke, alpha, beta, cls0, cls1, cls2, K1, K2
                                 a[k] += w * gs[k]
                 if TC[t] >= 0:
                     b = ((TC[t] * nin[0] + i + lo[0]) * nin[1] + j + lo[1]) * nin[2] + lo[2] + ka
+                    c = coef[b:b + m]
                     for k in range(m):
-                        a[k] = coef[b + k] * a[k]
+                        a[k] = c[k] * a[k]
                 if t > t0:
                     for k in range(m):
                         tot[k] += acc[k]
+            os = o[ka:ka + m]
             if beta == 0:
                 for k in range(m):
-                    o[ka + k] = alpha * tot[k]
+                    os[k] = alpha * tot[k]
             else:
                 for k in range(m):
-                    o[ka + k] = alpha * tot[k] + beta * o[ka + k]
+                    os[k] = alpha * tot[k] + beta * os[k]
             ka += m
 
 
