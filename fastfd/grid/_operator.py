@@ -262,6 +262,31 @@ class Operator:
                 out[a] = [max(out[a][0], b0 + b1), max(out[a][1], a0 + a1)]
         return tuple((int(b), int(a)) for b, a in out)
 
+    def _min_points(self, ndim, boundary):
+        """Per axis of a field of `ndim` dimensions, the fewest points
+        ``op(u, boundary=boundary)`` takes there (fewer raise ValueError):
+        a widened box of :meth:`_reach` needs as many."""
+        boundary = check_choice("boundary", boundary, BOUNDARIES)
+        reach = self._reach(ndim)
+        out = [1] * ndim
+        for t in self._terms:
+            for a, chain in t.axes.items():
+                if boundary == "periodic":
+                    need = max(_axis.stencil_width(d.order, d.accuracy, d.scheme)
+                               for d in chain)
+                else:
+                    need = sum(_axis.min_points(d.order, d.accuracy, d.scheme)
+                               for d in chain) - len(chain) + 1
+                out[a] = max(out[a], need)
+        for outer, inner in self._chains:
+            shrink = inner._reach(ndim) if boundary == "valid" else ((0, 0),) * ndim
+            for a, (o, i, (b0, b1)) in enumerate(zip(outer._min_points(ndim, boundary),
+                                                     inner._min_points(ndim, boundary), shrink)):
+                out[a] = max(out[a], i, o + b0 + b1)
+        if boundary == "valid":
+            out = [max(n, b + c + 1) for n, (b, c) in zip(out, reach)]
+        return tuple(int(n) for n in out)
+
     def __repr__(self):
         return f"Operator({self._describe()})"
 

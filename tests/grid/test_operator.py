@@ -715,3 +715,35 @@ def test_reach_is_how_far_a_stencil_reads():
             n - a - b for n, a, b in zip(u.shape, lo, hi))
     with pytest.raises(ValueError, match="differentiates along axis 2, but ndim is 2"):
         Laplacian(3)._reach(2)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_min_points_is_the_shortest_axis_an_operator_takes(boundary):
+    k = 1 + RNG.random((5, 12))
+    for op in (Laplacian(2, accuracy=4), Diff(1, accuracy=4) @ Diff(1, 2),
+               Diff(0, scheme="backward") + Diff(1, 3, accuracy=4)):
+        need = op._min_points(2, boundary)
+        op(RNG.standard_normal(need), boundary=boundary)
+        for a in range(2):
+            short = tuple(n - (b == a) for b, n in enumerate(need))
+            if short[a] >= 1:
+                with pytest.raises(ValueError, match=f"along axis {a}|no point along axis {a}"):
+                    op(RNG.standard_normal(short), boundary=boundary)
+    chain = Diff(1) @ (k[:, :9] * Diff(1))
+    assert chain._min_points(2, "one-sided") == (1, 3)
+    assert chain._min_points(2, "valid") == (1, 5)
+
+
+def test_an_operator_on_coordinates_gives_the_grids_bits_on_a_box():
+    # no generated code on coordinates: the row tables alone, cut with the box
+    shape = (12, 14, 20)
+    x, y = np.cumsum(0.5 + RNG.random(12)), np.cumsum(0.5 + RNG.random(14))
+    u = RNG.standard_normal(shape)
+    op = (1 + RNG.random(shape)) * Diff(0, 2, dx=x, accuracy=4) + Diff(1, dx=y) + Diff(2, 2)
+    ref = op(u)
+    reach = op._reach(3)
+    for box in ([(0, 5), (3, 9), (0, 20)], [(4, 12), (0, 14), (10, 17)]):
+        wide = _widened(box, reach, shape)
+        got = op._crop(shape, wide)(np.ascontiguousarray(u[tuple(slice(a, b) for a, b in wide)]))
+        inner = tuple(slice(a - c, b - c) for (a, b), (c, _) in zip(box, wide))
+        np.testing.assert_array_equal(got[inner], ref[tuple(slice(a, b) for a, b in box)])
