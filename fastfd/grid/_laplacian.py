@@ -155,7 +155,10 @@ def _max_weight(accuracy):
 
 
 def _axis_table(n, h, accuracy, boundary, real):
-    """``(idx, w, cnt)`` for one axis of the table-driven kernel."""
+    """``(idx, w, cnt)`` for one axis of the table-driven kernel: per
+    position the taps in the order the kernel sums them (centred: offsets
+    -m..m; one-sided: from the edge inwards); ``cnt`` 0 marks the positions
+    "valid" skips."""
     m = accuracy // 2
     centre, edges = _weights_1d(accuracy, h)
     width = accuracy + 2
@@ -200,8 +203,10 @@ def _via_derivative(u, spacing, names, accuracy, boundary, shape, dtype):
     return res
 
 
-def _compute(u, spacing, accuracy, boundary, res):
-    """Fill C-contiguous ``res`` from C-contiguous ``u`` (1-3 axes)."""
+def _compute(u, spacing, accuracy, boundary, res, last=0):
+    """Fill C-contiguous ``res`` from C-contiguous ``u`` (1-3 axes); ``last``
+    is the axis of ``u`` that is the caller's axis 0 (its term is added last,
+    so every memory layout gives the same bits)."""
     if u.size >= _config.PARALLEL_MIN:
         # About 32 chunks handed out dynamically instead of the default
         # static halves: with static halves a thread whose core also runs
@@ -209,12 +214,12 @@ def _compute(u, spacing, accuracy, boundary, res):
         # cores loaded: 2.4x copy time static, 1.3x dynamic; 1.2x either way
         # on idle cores).
         n = u.shape[0] if accuracy == 2 else u.size // 65536
-        _fused(u, spacing, accuracy, boundary, res, max(1, n // 32))
+        _fused(u, spacing, accuracy, boundary, res, max(1, n // 32), last)
     else:
-        _fused(u, spacing, accuracy, boundary, res, None)
+        _fused(u, spacing, accuracy, boundary, res, None, last)
 
 
-def _fused(u, spacing, accuracy, boundary, res, chunksize):
+def _fused(u, spacing, accuracy, boundary, res, chunksize, last):
     """The fused kernels; parallel with Numba chunk size ``chunksize``,
     serial if it is None."""
     real = res.real.dtype.type
@@ -230,7 +235,7 @@ def _fused(u, spacing, accuracy, boundary, res, chunksize):
             args = (u, res, a[0], a[1], mode, sh)
             _run_fused(lk.lap2_serial, lk.lap2_parallel, chunksize, args)
         else:
-            args = (u, res, a[0], a[1], a[2], mode, sh)
+            args = (u, res, a[0], a[1], a[2], mode, sh, last)
             _run_fused(lk.lap3_serial, lk.lap3_parallel, chunksize, args)
         return
     m = accuracy // 2
@@ -255,7 +260,8 @@ def _fused(u, spacing, accuracy, boundary, res, chunksize):
     # array splits into 16-row tiles, so both keep 2 threads busy.
     rows = max(1, 65536 // u3.shape[2])
     _run_fused(lk.general_serial, lk.general_parallel, chunksize,
-               (u3, r3, flat, wc, cw1, m, lims, hi[0], hi[1], boundary != "valid", rows))
+               (u3, r3, flat, wc, cw1, m, lims, hi[0], hi[1], boundary != "valid", rows,
+                last + pad))
 
 
 def _run_fused(serial, parallel, chunksize, args):
@@ -373,16 +379,17 @@ def laplacian(u: ArrayLike, dx: Any = 1.0, *, accuracy: int = 2, boundary: str =
     # The Laplacian is symmetric in its axes: visit them in decreasing-stride
     # order, so Fortran and any transposed contiguous layout run the
     # contiguous-row kernel without a copy (other strides are copied once).
-    perm = tuple(np.argsort([-abs(s) for s in u.strides], kind="stable"))
+    perm = tuple(int(a) for a in np.argsort([-abs(s) for s in u.strides], kind="stable"))
     up = np.ascontiguousarray(u.transpose(perm))
     sp = [spacing[a] for a in perm]
+    last = perm.index(0)
     if out is not None:
         op = out.transpose(perm)
         if op.flags.c_contiguous:
-            _compute(up, sp, accuracy, boundary, op)
+            _compute(up, sp, accuracy, boundary, op, last)
             return out
     res = np.empty(tuple(shape[a] for a in perm), dtype=dtype)
-    _compute(up, sp, accuracy, boundary, res)
+    _compute(up, sp, accuracy, boundary, res, last)
     res = res.transpose(np.argsort(perm))
     if out is None:
         return res  # laid out like u (NumPy's order="K")

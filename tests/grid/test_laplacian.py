@@ -432,3 +432,151 @@ def test_errors_raised_before_out_is_touched():
     with pytest.raises(ValueError):
         grid.laplacian(u, (1.0, -1.0), out=out)
     assert (out == 7.0).all()
+
+
+# ----------------------------------------------------------- one operation order per point
+# Every point is computed by the same operations wherever it lies (row end or
+# middle, wrapped or not, flat or row loop, serial or parallel, any memory
+# layout), so these hold bit for bit: what chunk-by-chunk evaluation with a
+# halo of accuracy/2 points relies on.
+
+ORDER_SHAPES = [(17,), (12, 13), (10, 11, 12)]
+ORDER_DX = (0.3, 0.7, 0.45)
+ORDER_DTYPES = [np.float64, np.float32, np.complex128]
+
+
+def _order_field(shape, dtype, seed=7):
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        u = u + 1j * rng.standard_normal(shape)
+    return u.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ORDER_DTYPES)
+@pytest.mark.parametrize("shape", ORDER_SHAPES)
+def test_periodic_is_valid_of_the_wrap_padded_array_bitwise(shape, dtype):
+    u = _order_field(shape, dtype)
+    dx = ORDER_DX[:len(shape)]
+    for accuracy in (2, 4, 6, 8):
+        m = accuracy // 2
+        per = grid.laplacian(u, dx, accuracy=accuracy, boundary="periodic")
+        ref = grid.laplacian(np.pad(u, m, mode="wrap"), dx, accuracy=accuracy, boundary="valid")
+        np.testing.assert_array_equal(per, ref, err_msg=f"accuracy={accuracy}")
+
+
+@pytest.mark.parametrize("dtype", ORDER_DTYPES)
+@pytest.mark.parametrize("shape", ORDER_SHAPES)
+def test_valid_is_the_interior_of_one_sided_bitwise(shape, dtype):
+    u = _order_field(shape, dtype)
+    for dx in (0.3, ORDER_DX[:len(shape)]):
+        for accuracy in (2, 4, 6, 8):
+            m = accuracy // 2
+            valid = grid.laplacian(u, dx, accuracy=accuracy, boundary="valid")
+            full = grid.laplacian(u, dx, accuracy=accuracy, boundary="one-sided")
+            np.testing.assert_array_equal(valid, full[(slice(m, -m),) * u.ndim],
+                                          err_msg=f"accuracy={accuracy}, dx={dx}")
+
+
+@pytest.mark.parametrize("shape", ORDER_SHAPES)
+def test_periodic_commutes_with_roll_bitwise(shape):
+    u = _order_field(shape, np.float64)
+    dx = ORDER_DX[:len(shape)]
+    for accuracy in (2, 4, 6, 8):
+        per = grid.laplacian(u, dx, accuracy=accuracy, boundary="periodic")
+        for axis in range(u.ndim):
+            for k in (1, 3):
+                rolled = grid.laplacian(np.roll(u, k, axis), dx, accuracy=accuracy,
+                                        boundary="periodic")
+                np.testing.assert_array_equal(np.roll(per, k, axis), rolled,
+                                              err_msg=f"accuracy={accuracy}, axis={axis}")
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_memory_layout_does_not_change_the_bits(boundary):
+    base = _order_field((10, 11, 12), np.float64)
+    dx = ORDER_DX
+    views = {
+        "F": np.asfortranarray(base),
+        "transposed (2, 0, 1)": np.ascontiguousarray(base.transpose(2, 0, 1)).transpose(1, 2, 0),
+        "transposed (1, 2, 0)": np.ascontiguousarray(base.transpose(1, 2, 0)).transpose(2, 0, 1),
+        "strided": np.repeat(base, 2, axis=2)[:, :, ::2],
+    }
+    for accuracy in (2, 4, 6):
+        ref = grid.laplacian(base, dx, accuracy=accuracy, boundary=boundary)
+        for name, u in views.items():
+            np.testing.assert_array_equal(u, base)
+            np.testing.assert_array_equal(
+                grid.laplacian(u, dx, accuracy=accuracy, boundary=boundary), ref,
+                err_msg=f"{name}, accuracy={accuracy}")
+    # the layout-independent order is also what the wrap-padded "valid" sees
+    u = views["transposed (2, 0, 1)"]
+    np.testing.assert_array_equal(
+        grid.laplacian(u, dx, accuracy=4, boundary="periodic"),
+        grid.laplacian(np.pad(u, 2, mode="wrap"), dx, accuracy=4, boundary="valid"))
+
+
+def _block_and_kept(n, start, length, m):
+    """The block ``[start, start + length)`` of an axis of ``n`` points and,
+    inside it, the points it owns: a halo of ``m`` is dropped on each side
+    that is not a global edge (how a chunk is evaluated with its halo)."""
+    stop = start + length
+    lo = 0 if start == 0 else m
+    hi = 0 if stop == n else m
+    return slice(start, stop), slice(lo, length - hi), slice(start + lo, stop - hi)
+
+
+def _check_block(u, dx, accuracy, full, starts, lengths):
+    # blocks are C-contiguous copies, as a chunked array hands them over,
+    # whatever the layout of the array ``full`` was computed from
+    m = accuracy // 2
+    parts = [_block_and_kept(n, s, L, m) for n, s, L in zip(u.shape, starts, lengths)]
+    block = grid.laplacian(np.ascontiguousarray(u[tuple(p[0] for p in parts)]), dx,
+                           accuracy=accuracy)
+    np.testing.assert_array_equal(block[tuple(p[1] for p in parts)],
+                                  full[tuple(p[2] for p in parts)],
+                                  err_msg=f"accuracy={accuracy}, blocks={parts}")
+
+
+BLOCK_FIELDS = {2: _order_field((23, 21), np.float64), 3: _order_field((13, 12, 14), np.float64)}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(nd=st.sampled_from([2, 3]), accuracy=st.sampled_from([2, 4, 6, 8]),
+       order=st.sampled_from("CF"), data=st.data())
+def test_hypothesis_block_with_halo_gives_the_global_bits(nd, accuracy, order, data):
+    u = BLOCK_FIELDS[nd]
+    dx = ORDER_DX[:nd]
+    full = grid.laplacian(np.asarray(u, order=order), dx, accuracy=accuracy)
+    starts, lengths = [], []
+    for n in u.shape:
+        # one-sided blocks need accuracy + 2 points per axis
+        length = data.draw(st.integers(accuracy + 2, n), label="length")
+        starts.append(data.draw(st.integers(0, n - length), label="start"))
+        lengths.append(length)
+    _check_block(u, dx, accuracy, full, starts, lengths)
+
+
+@pytest.mark.parametrize("accuracy", [2, 4, 6, 8])
+def test_smallest_blocks_at_edges_and_inside_give_the_global_bits(monkeypatch, accuracy):
+    # per axis: blocks at the low and high edge and inside, each as short as
+    # one-sided allows (accuracy + 2), which keeps 2 inner points or m + 2
+    # edge points; the global result is computed by the parallel kernels
+    # from a Fortran-ordered array
+    u = BLOCK_FIELDS[3]
+    dx = ORDER_DX
+    serial = grid.laplacian(np.asfortranarray(u), dx, accuracy=accuracy)
+    monkeypatch.setattr(_config, "PARALLEL_MIN", 1)
+    full = grid.laplacian(np.asfortranarray(u), dx, accuracy=accuracy)
+    np.testing.assert_array_equal(full, serial)
+    monkeypatch.undo()
+    L = accuracy + 2
+    for pos in range(3):
+        starts = [(0, n - L, (n - L) // 2)[pos] for n in u.shape]
+        _check_block(u, dx, accuracy, full, starts, [L] * 3)
+        # mixed: short along one axis, the whole length along the others
+        for a in range(3):
+            st_ = [0, 0, 0]
+            ln = list(u.shape)
+            st_[a], ln[a] = starts[a], L
+            _check_block(u, dx, accuracy, full, st_, ln)
