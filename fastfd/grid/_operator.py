@@ -430,13 +430,23 @@ class Operator:
 
     def _crop(self, shape, box):
         """This operator on the part `box` of a grid of `shape` (the outer
-        operator of a chain, applied to the inner one's output): its
-        coefficient fields and coordinates cut to `box`."""
+        operator of a chain, applied to the inner one's output; a block of
+        a chunked grid): its coefficient fields and coordinates cut to
+        `box`, ``[(start, stop)]`` per axis. A box reaching past the grid
+        wraps its coefficient fields around (a periodic grid padded by
+        wrapping), which coordinates cannot."""
+        box = tuple((int(a), int(b)) for a, b in box)
         if all(a == 0 and b == n for (a, b), n in zip(box, shape)):
             return self
-        key = ("crop", tuple(shape), tuple(box))
+        key = ("crop", tuple(shape), box)
         if key not in self._cache:
             cut = tuple(slice(a, b) for a, b in box)
+            if any(a < 0 or b > n for (a, b), n in zip(box, shape)):
+                if any(isinstance(d.dx, np.ndarray) for t in self._terms
+                       for chain in t.axes.values() for d in chain):
+                    raise ValueError(f"a box {box} past the edges of a grid of shape "
+                                     f"{tuple(shape)} cannot wrap coordinates")
+                cut = np.ix_(*[np.arange(a, b) % n for (a, b), n in zip(box, shape)])
 
             def field(f):
                 return None if f is None else _readonly(_broadcast(f, shape)[cut])

@@ -671,6 +671,10 @@ def test_periodic_is_valid_on_the_wrapped_grid_and_commutes_with_roll(name, monk
     _forced(monkeypatch, False)
     np.testing.assert_array_equal(make(KFIELD)(u, boundary="periodic"), ref)
     np.testing.assert_array_equal(make(kwrapped)(wrapped, boundary="valid"), ref)
+    # the operator's own fields wrapped by _crop, on a box past the edges
+    box = [(-b, n + a) for (b, a), n in zip(reach, SHAPE)]
+    got = make(KFIELD)._crop(SHAPE, box)(wrapped, boundary="valid")
+    np.testing.assert_array_equal(got, ref)
     if name == "laplacian3":
         _forced(monkeypatch, True, rows=False)
         np.testing.assert_array_equal(make(kwrapped)(wrapped, boundary="valid"), ref)
@@ -747,3 +751,6 @@ def test_an_operator_on_coordinates_gives_the_grids_bits_on_a_box():
         got = op._crop(shape, wide)(np.ascontiguousarray(u[tuple(slice(a, b) for a, b in wide)]))
         inner = tuple(slice(a - c, b - c) for (a, b), (c, _) in zip(box, wide))
         np.testing.assert_array_equal(got[inner], ref[tuple(slice(a, b) for a, b in box)])
+    with pytest.raises(ValueError, match=r"past the edges of a grid of shape \(12, 14, 20\) "
+                       "cannot wrap coordinates"):
+        op._crop(shape, [(-1, 13), (0, 14), (0, 20)])
