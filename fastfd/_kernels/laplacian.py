@@ -550,6 +550,51 @@ def _flat_m2(o, c, n2, beg, end, planes, wc, cw1, wx, has0, last):
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
+def _fused7(o, a, wa, b, wb, c, wc, three):
+    """Accuracy 6 in one loop, as ``_fused5`` with 7 taps per axis (``a``,
+    ``b``, ``c``: tuples of the 7 shifted slices)."""
+    a0, a1, a2, a3, a4, a5, a6 = a
+    b0, b1, b2, b3, b4, b5, b6 = b
+    c0, c1, c2, c3, c4, c5, c6 = c
+    if three:
+        for k in range(o.shape[0]):
+            ta = (((((wa[0] * a0[k] + wa[1] * a1[k]) + wa[2] * a2[k]) + wa[3] * a3[k])
+                   + wa[4] * a4[k]) + wa[5] * a5[k]) + wa[6] * a6[k]
+            tb = (((((wb[0] * b0[k] + wb[1] * b1[k]) + wb[2] * b2[k]) + wb[3] * b3[k])
+                   + wb[4] * b4[k]) + wb[5] * b5[k]) + wb[6] * b6[k]
+            tc = (((((wc[0] * c0[k] + wc[1] * c1[k]) + wc[2] * c2[k]) + wc[3] * c3[k])
+                   + wc[4] * c4[k]) + wc[5] * c5[k]) + wc[6] * c6[k]
+            o[k] = (ta + tb) + tc
+    else:
+        for k in range(o.shape[0]):
+            ta = (((((wa[0] * a0[k] + wa[1] * a1[k]) + wa[2] * a2[k]) + wa[3] * a3[k])
+                   + wa[4] * a4[k]) + wa[5] * a5[k]) + wa[6] * a6[k]
+            tb = (((((wb[0] * b0[k] + wb[1] * b1[k]) + wb[2] * b2[k]) + wb[3] * b3[k])
+                   + wb[4] * b4[k]) + wb[5] * b5[k]) + wb[6] * b6[k]
+            o[k] = ta + tb
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
+def _flat_m3(o, c, n2, beg, end, planes, wc, cw1, wx, has0, last):
+    """Accuracy 6 on flat points beg..end-1 of a plane, centred (or absent)
+    along axis 0: ``planes`` are its rows -3..+3, flattened."""
+    e = end
+    z = (c[beg - 3:e - 3], c[beg - 2:e - 2], c[beg - 1:e - 1], c[beg:e], c[beg + 1:e + 1],
+         c[beg + 2:e + 2], c[beg + 3:e + 3])
+    y = (c[beg - 3 * n2:e - 3 * n2], c[beg - 2 * n2:e - 2 * n2], c[beg - n2:e - n2], c[beg:e],
+         c[beg + n2:e + n2], c[beg + 2 * n2:e + 2 * n2], c[beg + 3 * n2:e + 3 * n2])
+    x = (planes[0][beg:e], planes[1][beg:e], planes[2][beg:e], planes[3][beg:e],
+         planes[4][beg:e], planes[5][beg:e], planes[6][beg:e])
+    oc = o[beg:e]
+    if not has0 or last == 0:
+        _fused7(oc, z, wc, y, cw1, x, wx, has0)
+    elif last == 1:
+        _fused7(oc, z, wc, x, wx, y, cw1, True)
+    else:
+        _fused7(oc, y, cw1, x, wx, z, wc, True)
+
+
+@njit(cache=CACHE, fastmath=FASTMATH)
 def _general_flat(u, out, i, fa, fb, tabs, wc, cw1, m, t1, t0, last):
     """Rows ``fa <= j < fb`` (centred along axis 1) of plane ``i`` of
     C-contiguous arrays as flat passes over blocks of 2048 points (the
@@ -574,6 +619,18 @@ def _general_flat(u, out, i, fa, fb, tabs, wc, cw1, m, t1, t0, last):
             planes = (c, c, c, c, c)
             wx = wc
         _flat_m2(o, c, n2, beg, end, planes, wc, cw1, wx, has0, last)
+        beg = end
+    elif m == 3 and cnt0[i] != 2 * m + 2:  # accuracy 6 likewise (1.3x faster at 128**3)
+        if has0:
+            planes7 = (u[idx0[i, 0]].reshape(size), u[idx0[i, 1]].reshape(size),
+                       u[idx0[i, 2]].reshape(size), u[idx0[i, 3]].reshape(size),
+                       u[idx0[i, 4]].reshape(size), u[idx0[i, 5]].reshape(size),
+                       u[idx0[i, 6]].reshape(size))
+            wx = w0[i]
+        else:
+            planes7 = (c, c, c, c, c, c, c)
+            wx = wc
+        _flat_m3(o, c, n2, beg, end, planes7, wc, cw1, wx, has0, last)
         beg = end
     for b in range(beg, end, 2048):
         e = min(b + 2048, end)
