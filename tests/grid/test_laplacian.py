@@ -580,3 +580,24 @@ def test_smallest_blocks_at_edges_and_inside_give_the_global_bits(monkeypatch, a
             ln = list(u.shape)
             st_[a], ln[a] = starts[a], L
             _check_block(u, dx, accuracy, full, st_, ln)
+
+
+def test_four_dimensions_keep_the_same_order_properties():
+    # more than 3 axes sum grid.derivative per axis: the same properties hold
+    u = _order_field((9, 10, 9, 11), np.float64)
+    dx = (0.3, 0.7, 0.45, 0.6)
+    for accuracy in (2, 4):
+        m = accuracy // 2
+        per = grid.laplacian(u, dx, accuracy=accuracy, boundary="periodic")
+        np.testing.assert_array_equal(
+            per, grid.laplacian(np.pad(u, m, mode="wrap"), dx, accuracy=accuracy,
+                                boundary="valid"))
+        np.testing.assert_array_equal(
+            np.roll(per, 2, 1),
+            grid.laplacian(np.roll(u, 2, 1), dx, accuracy=accuracy, boundary="periodic"))
+        full = grid.laplacian(np.asfortranarray(u), dx, accuracy=accuracy)
+        np.testing.assert_array_equal(
+            grid.laplacian(u, dx, accuracy=accuracy, boundary="valid"),
+            full[(slice(m, -m),) * 4])
+        _check_block(u, dx, accuracy, full, [0, 3, 0, 11 - accuracy - 2],
+                     [9, accuracy + 2, 9, accuracy + 2])
