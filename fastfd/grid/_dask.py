@@ -89,9 +89,8 @@ class _Axis:
             return True
         end = i in (0, len(c) - 1)
         low = self.crop[0] if i == 0 else self.crop[1]
-        block = c[i] + self.r * (1 if end else 2)
-        return c[i] >= max(self.r, 1) and not (end and c[i] <= low) and (
-            self.periodic or block >= self.need)
+        block = c[i] + self.r * (1 if end and not self.periodic else 2)
+        return c[i] >= max(self.r, 1) and not (end and c[i] <= low) and block >= self.need
 
     def _fit(self, c):
         """``c`` with offending chunks merged into their smaller neighbour."""
@@ -191,9 +190,11 @@ def _take(x, axis, i0, i1):
     return x[tuple(idx)]
 
 
-def _map(u, axes, block_fn, dtype):
-    """One ``map_overlap`` layer: ``block_fn(block, spans)`` with ``spans``
-    the ``(bs, be, c0, c1)`` of every axis."""
+def _map(u, axes, block_fn, dtype, what, lead_chunks=(), **layout):
+    """One ``map_overlap`` layer named ``fastfd-<what>``: ``block_fn(block,
+    spans)`` with ``spans`` the ``(bs, be, c0, c1)`` of every axis of ``u``.
+    ``lead_chunks`` and ``layout`` (``drop_axis``/``new_axis``) for outputs
+    whose leading axis is not ``u``'s."""
     import dask.array as da
 
     fitted = tuple(ax.chunks for ax in axes)
@@ -206,9 +207,15 @@ def _map(u, axes, block_fn, dtype):
         loc = block_info[0]["chunk-location"]
         return block_fn(b, [ax.block(k) for ax, k in zip(axes, loc)])
 
+    chunks = tuple(ax.out_chunks() for ax in axes)
+    if lead_chunks:
+        chunks = lead_chunks + chunks[1 if "new_axis" not in layout else 0:]
+    elif "drop_axis" in layout:
+        chunks = chunks[1:]
     return da.map_overlap(block, u, depth=depth, boundary=boundary, trim=False,
-                          allow_rechunk=False, chunks=tuple(ax.out_chunks() for ax in axes),
-                          dtype=dtype, meta=np.empty((0,) * u.ndim, dtype))
+                          allow_rechunk=False, chunks=chunks, dtype=dtype,
+                          meta=np.empty((0,) * len(chunks), dtype), token=f"fastfd-{what}",
+                          **layout)
 
 
 def _output_rows(b, spans, skip=None):
@@ -226,7 +233,7 @@ def _derivative_map(u, d):
         bs, be, c0, c1 = spans[d.axis]
         return d.on_block(b, bs, be, n, c0, c1)
 
-    return _map(u, axes, block_fn, d.dtype)
+    return _map(u, axes, block_fn, d.dtype, "derivative")
 
 
 # ------------------------------------------------------------ entry points
@@ -274,4 +281,47 @@ def laplacian(u, spacing, names, accuracy, boundary, dtype, fused):
             res += part
         return res
 
-    return _map(u, axes, block_fn, dtype)
+    return _map(u, axes, block_fn, dtype, "laplacian")
+
+
+
+
+def operator(parts, u, boundary, dtype, box, lead, vector):
+    """``op(u, boundary=...)``, validated by ``_operator._on_dask``:
+    ``parts`` the operator (or a vector operator's components, stacked along
+    a new first axis), ``box`` its output range on the grid, ``lead`` 1 when
+    ``u`` stacks several fields along its first axis. Every block runs the
+    operator with its coefficient fields and coordinates cut to the block
+    (wrapped around for a periodic halo)."""
+    grid_shape = u.shape[lead:]
+    ndim = len(grid_shape)
+    reach = [c._reach(ndim) for c in parts]
+    modes = ("one-sided", "valid") if boundary == "one-sided" else ("valid",)
+    need = [max(n) for n in zip(*(c._min_points(ndim, m) for c in parts for m in modes))]
+    axes = [_Axis((u.shape[0],))] if lead else []  # every block holds all the fields
+    axes += [_Axis(ch, max(max(r[k]) for r in reach), (lo, n - hi), nd,
+                   boundary == "periodic")
+             for k, (ch, (lo, hi), n, nd) in enumerate(zip(u.chunks[lead:], box, grid_shape,
+                                                           need))]
+
+    def block_fn(b, spans):
+        spans = spans[lead:]
+        edge = boundary == "one-sided" and any(
+            bs == 0 or be == n for n, (bs, be, _, _) in zip(grid_shape, spans))
+        mode = "one-sided" if edge else "valid"
+        cut = tuple((bs, be) for bs, be, _, _ in spans)
+        res = []
+        for c, r in zip(parts, reach):
+            # "valid" drops `back` points at the start of each axis
+            idx = tuple(slice(c0 - bs - (0 if edge else back), c1 - bs - (0 if edge else back))
+                        for (back, _), (bs, _, c0, c1) in zip(r, spans))
+            res.append(c._crop(grid_shape, cut)(b, boundary=mode)[idx])
+        return np.stack(res) if vector else res[0]
+
+    layout = {}
+    if lead and not vector:
+        layout = dict(drop_axis=0)
+    elif vector and not lead:
+        layout = dict(new_axis=0)
+    lead_chunks = ((len(parts),),) if vector else ()
+    return _map(u, axes, block_fn, dtype, "operator", lead_chunks, **layout)

@@ -17,6 +17,7 @@ from .._kernels import laplacian as lk
 from .._kernels.schedule import launch
 from .._validation import as_float_array, check_accuracy, check_choice, check_out, short_repr
 from ..stencils import check_accuracy_limit, exact_weights
+from . import _dask
 from ._plan import check_dx, check_samples, prepare, run_job
 
 __all__ = ["laplacian"]
@@ -357,6 +358,13 @@ def laplacian(u: ArrayLike, dx: Any = 1.0, *, accuracy: int = 2, boundary: str =
     >>> grid.laplacian(np.ones((5, 6)), boundary="valid").shape
     (3, 4)
     """
+    if _dask.is_dask(u):
+        _dask.refuse_out(out)
+        _, dtype, spacing, names, accuracy, boundary, _ = _laplacian_iv(
+            _dask.stand_in(u, "laplacian"), dx, accuracy, boundary, None)
+        return _dask.laplacian(u, spacing, names, accuracy, boundary, dtype,
+                               lambda b, mode: laplacian(b, spacing, accuracy=accuracy,
+                                                         boundary=mode))
     u, dtype, spacing, names, accuracy, boundary, shape = _laplacian_iv(
         u, dx, accuracy, boundary, out)
     if u.ndim > 3 or any(isinstance(h, np.ndarray) for h in spacing):

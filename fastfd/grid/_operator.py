@@ -35,7 +35,7 @@ from .._validation import (
 )
 from .._validation import check_order as _check_order
 from ..stencils import check_accuracy_limit, stencil_offsets
-from . import _axis, _codegen
+from . import _axis, _codegen, _dask
 
 __all__ = ["Operator", "VectorOperator", "Diff", "Identity", "Laplacian", "Gradient",
            "Divergence", "Curl", "DivKGrad"]
@@ -344,7 +344,10 @@ class Operator:
         None) of `u`'s dtype, the grid's shape (smaller with
         ``boundary="valid"``). A coefficient field between two derivatives
         (``Diff(0) @ (k * Diff(0))``) takes a second pass, through a
-        temporary."""
+        temporary. A ``dask.array.Array`` `u` gives a dask array, chunk by
+        chunk, equal to the in-memory result bit for bit."""
+        if _dask.is_dask(u):
+            return _on_dask(u, boundary, out, (self,))
         dtype, shape, ready = self._output(u, boundary)
         if out is None:
             out = np.empty(shape, dtype=dtype)
@@ -427,6 +430,13 @@ class Operator:
                 r = [(a + c, a + d) for (a, _), (c, d) in zip(r, rel)]
             out.append(r)
         return out
+
+    def _detached(self):
+        """A copy with empty caches, its chains' too: what a dask graph
+        carries to its workers (the blocks' cuts are cached in it, not in
+        this operator)."""
+        return Operator(self._terms, self.nfields,
+                        [(o._detached(), i._detached()) for o, i in self._chains])
 
     def _crop(self, shape, box):
         """This operator on the part `box` of a grid of `shape` (the outer
@@ -1319,6 +1329,8 @@ class VectorOperator:
         return "VectorOperator([" + ", ".join(map(repr, self.components)) + "])"
 
     def __call__(self, u, *, boundary="one-sided", out=None):
+        if _dask.is_dask(u):
+            return _on_dask(u, boundary, out, self.components, vector=True)
         outputs = [c._output(u, boundary) for c in self.components]
         _same_shapes([s for _, s, _ in outputs], boundary)
         shape = (len(self.components),) + outputs[0][1]
@@ -1392,6 +1404,27 @@ class VectorOperator:
         blocks = [c.matrix(shape, boundary) for c in self.components]
         _same_shapes([b.shape for b in blocks], boundary)
         return sp.vstack(blocks, format="csr")
+
+
+def _on_dask(u, boundary, out, parts, vector=False):
+    """``op(u)`` of a dask array ``u`` (``parts``: the operator, or the
+    components of a vector operator): validated here on a stand-in of ``u``
+    as in memory, then one chunked layer (:func:`_dask.operator`)."""
+    _dask.refuse_out(out)
+    stand = _dask.stand_in(u, "operator")
+    dtype = [c._prepare(stand, boundary, plan=False) for c in parts][0][2]
+    boundary = check_choice("boundary", boundary, BOUNDARIES)
+    lead = 1 if parts[0].nfields > 1 else 0
+    shape = stand.shape[lead:]
+    boxes = [_out_box(c, shape, boundary) for c in parts]
+    if vector:
+        _same_shapes([tuple(b - a for a, b in box) for box in boxes], boundary)
+    if any(box != boxes[0] for box in boxes):
+        raise ValueError(
+            f"the components of this vector operator cover different parts of the grid "
+            f"with boundary={boundary!r}: apply them one by one to a dask array")
+    return _dask.operator([c._detached() for c in parts], u, boundary, dtype, boxes[0], lead,
+                          vector)
 
 
 def _same_shapes(shapes, boundary):
