@@ -16,6 +16,11 @@ in ``np.diff``), so there ``dx`` is keyword-only: ``centered_diff(u, 0.1)``,
 ``laplacian(u, 0.1)``, ``derivative(u, 2, dx=0.1)``; ``derivative(u, 0.1)``
 is a TypeError that asks "did you mean dx=0.1?".
 
+Every function here (and every operator ``op(u)``) also takes a
+``dask.array.Array`` and returns one: one task per output chunk, each running
+the same kernel on the chunk and a halo of neighbours, equal to the in-memory
+result bit for bit (``fastfd.grid._dask``).
+
 Every function here validates its arguments, views the data as a
 C-contiguous ``(outer, n, inner)`` block with the differentiated axis in the
 middle (a view for C- and Fortran-ordered input and any other layout that is

@@ -36,8 +36,11 @@ def derivative(u: ArrayLike, order: int = 1, *, dx: float | ArrayLike = 1.0,
 
     Parameters
     ----------
-    u : array_like
-        Samples, at least 1-D, any memory layout. Never modified.
+    u : array_like or dask.array.Array
+        Samples, at least 1-D, any memory layout. Never modified. A dask
+        array gives a dask array, computed chunk by chunk and equal to the
+        NumPy result bit for bit (see the README, "Fields larger than
+        memory"); every function of ``fastfd.grid`` takes one.
     order : int, optional
         Derivative order, >= 1. A float or an array here is a TypeError
         asking whether ``dx=`` was meant: the spacing is keyword-only in this
@@ -76,7 +79,8 @@ def derivative(u: ArrayLike, order: int = 1, *, dx: float | ArrayLike = 1.0,
         points only, the axis shrinks by the stencil width minus one.
     out : ndarray, optional
         Result buffer of exactly the result shape and dtype, writeable, not
-        overlapping ``u``.
+        overlapping ``u``. Not with a dask ``u`` (a TypeError): store the
+        dask result with ``dask.array.store(result, out)``.
 
     Returns
     -------
@@ -227,8 +231,9 @@ def gradient(u: ArrayLike, *spacing: float | ArrayLike,
 
     Parameters
     ----------
-    u : array_like
-        Samples, at least 1-D.
+    u : array_like or dask.array.Array
+        Samples, at least 1-D; a dask array gives dask arrays (see
+        :func:`derivative`).
     *spacing : scalars or 1-D arrays, optional
         None (unit spacing), one positive scalar for every axis, or one value
         per differentiated axis, each a positive scalar or a coordinate array

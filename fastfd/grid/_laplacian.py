@@ -288,9 +288,11 @@ def laplacian(u: ArrayLike, dx: Any = 1.0, *, accuracy: int = 2, boundary: str =
 
     Parameters
     ----------
-    u : array_like
+    u : array_like or dask.array.Array
         Samples, at least 1-D. float32/float64/complex64/complex128 keep their
-        dtype, integers and bools become float64, float16 becomes float32.
+        dtype, integers and bools become float64, float16 becomes float32. A
+        dask array gives a dask array, equal to the NumPy result bit for bit
+        (see :func:`fastfd.grid.derivative`; ``out=`` is then refused).
     dx : float or sequence, optional
         Grid spacing: one positive number for every axis, or one entry per
         axis, each a positive number or a 1-D strictly monotonic coordinate
