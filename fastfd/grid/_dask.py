@@ -190,32 +190,46 @@ def _take(x, axis, i0, i1):
     return x[tuple(idx)]
 
 
-def _map(u, axes, block_fn, dtype, what, lead_chunks=(), **layout):
+def _map(u, axes, block_fn, dtype, what, lead_chunks=(), fields=(), **layout):
     """One ``map_overlap`` layer named ``fastfd-<what>``: ``block_fn(block,
-    spans)`` with ``spans`` the ``(bs, be, c0, c1)`` of every axis of ``u``.
-    ``lead_chunks`` and ``layout`` (``drop_axis``/``new_axis``) for outputs
-    whose leading axis is not ``u``'s."""
+    spans, *field_blocks)`` with ``spans`` the ``(bs, be, c0, c1)`` of every
+    axis of ``u``. ``fields``: in-memory arrays of ``u``'s shape (or of its
+    grid, after a leading field axis), overlapped with ``u``. ``lead_chunks``
+    and ``layout`` (``drop_axis``/``new_axis``) for outputs whose leading
+    axis is not ``u``'s."""
     import dask.array as da
+    from dask.base import tokenize
 
     fitted = tuple(ax.chunks for ax in axes)
     if fitted != u.chunks:
         u = u.rechunk(fitted)
     depth = {i: ax.r for i, ax in enumerate(axes)}
     boundary = {i: "periodic" if ax.periodic else "none" for i, ax in enumerate(axes)}
+    extra = []
+    for f in fields:
+        # chunked like u, one dask array per field; a broadcast view is
+        # named from the field itself (hashing the view would expand it)
+        full = np.broadcast_to(f, u.shape[u.ndim - f.ndim:])
+        full = full.reshape((1,) * (u.ndim - full.ndim) + full.shape)
+        chunks = tuple((1,) if n == 1 and ax.n != 1 else ax.chunks
+                       for n, ax in zip(full.shape, axes))
+        extra.append(da.from_array(full, chunks=chunks,
+                                   name=f"fastfd-field-{tokenize(f, full.shape, chunks)}"))
 
-    def block(b, block_info=None):
+    def block(b, *more, block_info=None):
         loc = block_info[0]["chunk-location"]
-        return block_fn(b, [ax.block(k) for ax, k in zip(axes, loc)])
+        return block_fn(b, [ax.block(k) for ax, k in zip(axes, loc)], *more)
 
     chunks = tuple(ax.out_chunks() for ax in axes)
     if lead_chunks:
         chunks = lead_chunks + chunks[1 if "new_axis" not in layout else 0:]
     elif "drop_axis" in layout:
         chunks = chunks[1:]
-    return da.map_overlap(block, u, depth=depth, boundary=boundary, trim=False,
-                          allow_rechunk=False, chunks=chunks, dtype=dtype,
-                          meta=np.empty((0,) * len(chunks), dtype), token=f"fastfd-{what}",
-                          **layout)
+    n = 1 + len(extra)
+    return da.map_overlap(block, u, *extra, depth=[depth] * n, boundary=[boundary] * n,
+                          trim=False, allow_rechunk=False, align_arrays=False, chunks=chunks,
+                          dtype=dtype, meta=np.empty((0,) * len(chunks), dtype),
+                          token=f"fastfd-{what}", **layout)
 
 
 def _output_rows(b, spans, skip=None):
@@ -290,9 +304,10 @@ def operator(parts, u, boundary, dtype, box, lead, vector):
     """``op(u, boundary=...)``, validated by ``_operator._on_dask``:
     ``parts`` the operator (or a vector operator's components, stacked along
     a new first axis), ``box`` its output range on the grid, ``lead`` 1 when
-    ``u`` stacks several fields along its first axis. Every block runs the
-    operator with its coefficient fields and coordinates cut to the block
-    (wrapped around for a periodic halo)."""
+    ``u`` stacks several fields along its first axis. The coefficient
+    fields travel as dask arrays overlapped like ``u`` (wrapped for a
+    periodic halo); every block runs the operator with its fields and
+    coordinates cut to the block."""
     grid_shape = u.shape[lead:]
     ndim = len(grid_shape)
     reach = [c._reach(ndim) for c in parts]
@@ -303,19 +318,22 @@ def operator(parts, u, boundary, dtype, box, lead, vector):
                    boundary == "periodic")
              for k, (ch, (lo, hi), n, nd) in enumerate(zip(u.chunks[lead:], box, grid_shape,
                                                            need))]
+    fields = [c._fields() for c in parts]
+    light = [c._without_fields() for c in parts]
 
-    def block_fn(b, spans):
+    def block_fn(b, spans, *field_blocks):
         spans = spans[lead:]
         edge = boundary == "one-sided" and any(
             bs == 0 or be == n for n, (bs, be, _, _) in zip(grid_shape, spans))
         mode = "one-sided" if edge else "valid"
         cut = tuple((bs, be) for bs, be, _, _ in spans)
+        blocks = iter(f[0] if lead else f for f in field_blocks)
         res = []
-        for c, r in zip(parts, reach):
+        for c, r in zip(light, reach):
             # "valid" drops `back` points at the start of each axis
             idx = tuple(slice(c0 - bs - (0 if edge else back), c1 - bs - (0 if edge else back))
                         for (back, _), (bs, _, c0, c1) in zip(r, spans))
-            res.append(c._crop(grid_shape, cut)(b, boundary=mode)[idx])
+            res.append(c._crop(grid_shape, cut, fields=blocks)(b, boundary=mode)[idx])
         return np.stack(res) if vector else res[0]
 
     layout = {}
@@ -324,4 +342,5 @@ def operator(parts, u, boundary, dtype, box, lead, vector):
     elif vector and not lead:
         layout = dict(new_axis=0)
     lead_chunks = ((len(parts),),) if vector else ()
-    return _map(u, axes, block_fn, dtype, "operator", lead_chunks, **layout)
+    return _map(u, axes, block_fn, dtype, "operator", lead_chunks,
+                [f for fs in fields for f in fs], **layout)

@@ -431,45 +431,70 @@ class Operator:
             out.append(r)
         return out
 
-    def _detached(self):
-        """A copy with empty caches, its chains' too: what a dask graph
-        carries to its workers (the blocks' cuts are cached in it, not in
-        this operator)."""
-        return Operator(self._terms, self.nfields,
-                        [(o._detached(), i._detached()) for o, i in self._chains])
+    def _fields(self):
+        """The coefficient fields, terms first and then each chain's outer
+        and inner operator: the order :meth:`_crop` takes ``fields`` in."""
+        out = [t.cfield for t in self._terms if t.cfield is not None]
+        for o, i in self._chains:
+            out += o._fields() + i._fields()
+        return out
 
-    def _crop(self, shape, box):
+    def _without_fields(self):
+        """A copy with empty caches whose coefficient fields are empty
+        stand-ins (one each, so no two terms merge): what a dask graph
+        carries to its workers, the fields travelling as dask arrays."""
+        return self._crop(None, None, fields=iter([np.empty(0) for _ in self._fields()]),
+                          cut_axes=False)
+
+    def _crop(self, shape, box, fields=None, cut_axes=True):
         """This operator on the part `box` of a grid of `shape` (the outer
         operator of a chain, applied to the inner one's output; a block of
         a chunked grid): its coefficient fields and coordinates cut to
         `box`, ``[(start, stop)]`` per axis. A box reaching past the grid
         wraps its coefficient fields around (a periodic grid padded by
-        wrapping), which coordinates cannot."""
-        box = tuple((int(a), int(b)) for a, b in box)
-        if all(a == 0 and b == n for (a, b), n in zip(box, shape)):
-            return self
-        key = ("crop", tuple(shape), box)
-        if key not in self._cache:
+        wrapping), which coordinates cannot.
+
+        ``fields``: an iterator over the coefficient fields already cut, in
+        the order of :meth:`_fields`, used instead of cutting this
+        operator's (not cached); ``cut_axes=False`` keeps the coordinates.
+        """
+        if fields is None:
+            box = tuple((int(a), int(b)) for a, b in box)
+            if all(a == 0 and b == n for (a, b), n in zip(box, shape)):
+                return self
+            key = ("crop", tuple(shape), box)
+            if key in self._cache:
+                return self._cache[key]
+        if cut_axes and any(a < 0 or b > n for (a, b), n in zip(box, shape)):
+            if any(isinstance(d.dx, np.ndarray) for t in self._terms
+                   for chain in t.axes.values() for d in chain):
+                raise ValueError(f"a box {box} past the edges of a grid of shape "
+                                 f"{tuple(shape)} cannot wrap coordinates")
+            cut = np.ix_(*[np.arange(a, b) % n for (a, b), n in zip(box, shape)])
+        elif cut_axes:
             cut = tuple(slice(a, b) for a, b in box)
-            if any(a < 0 or b > n for (a, b), n in zip(box, shape)):
-                if any(isinstance(d.dx, np.ndarray) for t in self._terms
-                       for chain in t.axes.values() for d in chain):
-                    raise ValueError(f"a box {box} past the edges of a grid of shape "
-                                     f"{tuple(shape)} cannot wrap coordinates")
-                cut = np.ix_(*[np.arange(a, b) % n for (a, b), n in zip(box, shape)])
 
-            def field(f):
-                return None if f is None else _readonly(_broadcast(f, shape)[cut])
+        def field(f):
+            if f is None:
+                return None
+            if fields is not None:
+                return _readonly(next(fields))
+            return _readonly(_broadcast(f, shape)[cut])
 
-            def axes(t):
-                return {a: tuple(d if not isinstance(d.dx, np.ndarray) else _D(
-                    d.order, d.accuracy, d.scheme, _readonly(d.dx[box[a][0]:box[a][1]]))
-                    for d in chain) for a, chain in t.axes.items()}
-            self._cache[key] = Operator(
-                [_Term(t.coef, field(t.cfield), axes(t), t.field) for t in self._terms],
-                self.nfields,
-                [(o._crop(shape, box), i._crop(shape, box)) for o, i in self._chains])
-        return self._cache[key]
+        def axes(t):
+            if not cut_axes:
+                return t.axes
+            return {a: tuple(d if not isinstance(d.dx, np.ndarray) else _D(
+                d.order, d.accuracy, d.scheme, _readonly(d.dx[box[a][0]:box[a][1]]))
+                for d in chain) for a, chain in t.axes.items()}
+        cropped = Operator(
+            [_Term(t.coef, field(t.cfield), axes(t), t.field) for t in self._terms],
+            self.nfields,
+            [(o._crop(shape, box, fields, cut_axes), i._crop(shape, box, fields, cut_axes))
+             for o, i in self._chains])
+        if fields is None:
+            self._cache[key] = cropped
+        return cropped
 
     def _prepare(self, u, boundary, plan=True):
         m = self.nfields
@@ -1423,8 +1448,7 @@ def _on_dask(u, boundary, out, parts, vector=False):
         raise ValueError(
             f"the components of this vector operator cover different parts of the grid "
             f"with boundary={boundary!r}: apply them one by one to a dask array")
-    return _dask.operator([c._detached() for c in parts], u, boundary, dtype, boxes[0], lead,
-                          vector)
+    return _dask.operator(parts, u, boundary, dtype, boxes[0], lead, vector)
 
 
 def _same_shapes(shapes, boundary):

@@ -8,6 +8,8 @@ compute here names its scheduler.
 
 import math
 
+import cloudpickle
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -194,7 +196,7 @@ OPS = {
 }
 
 
-@pytest.mark.parametrize("chunks", [(10, (3, 14), (20, 3)), (4, 4, 4)])
+@pytest.mark.parametrize("chunks", [(10, (3, 14), (20, 3)), (4, 6, (1, 7, 15))])
 def test_operators(chunks):
     u = RNG.standard_normal(OP_SHAPE)
     du = da.from_array(u, chunks=chunks)
@@ -258,9 +260,15 @@ def test_one_task_per_output_chunk_and_no_extra_pass():
     for part in grid.gradient(u, 0.1):
         assert _layers(part)[part.name] == nb
         assert len(_layers(part)) == 3
-    for op in (Laplacian(3, accuracy=4), K64 * Diff(0) + Diff(2, 2)):
-        v = op(u)
-        assert _layers(v)[v.name] == nb and len(_layers(v)) == 3
+    v = Laplacian(3, accuracy=4)(u)
+    assert _layers(v)[v.name] == nb and len(_layers(v)) == 3
+    # a coefficient field is a dask array overlapped like u, not a copy in every task
+    v = (K64 * Diff(0) + Diff(2, 2))(u)
+    layers = _layers(v)
+    assert layers[v.name] == nb and len(layers) == 5
+    assert sum(name.startswith("fastfd-field-") for name in layers) == 1
+    task = next(iter(dict(v.__dask_graph__().layers[v.name]).values()))
+    assert len(cloudpickle.dumps(task)) < K64.nbytes / 20
     assert len(Laplacian(3, accuracy=4)(u).__dask_graph__()) == len(lap.__dask_graph__())
     grad = Gradient(3)(u)  # the components stacked in the same single layer
     assert grad.shape == (3, 64, 64, 64) and _layers(grad)[grad.name] == nb
