@@ -190,13 +190,13 @@ def _take(x, axis, i0, i1):
     return x[tuple(idx)]
 
 
-def _map(u, axes, block_fn, dtype, what, lead_chunks=(), fields=(), **layout):
+def _map(u, axes, block_fn, dtype, what, lead_chunks=(), fields=(), lead=0, **layout):
     """One ``map_overlap`` layer named ``fastfd-<what>``: ``block_fn(block,
     spans, *field_blocks)`` with ``spans`` the ``(bs, be, c0, c1)`` of every
-    axis of ``u``. ``fields``: in-memory arrays of ``u``'s shape (or of its
-    grid, after a leading field axis), overlapped with ``u``. ``lead_chunks``
-    and ``layout`` (``drop_axis``/``new_axis``) for outputs whose leading
-    axis is not ``u``'s."""
+    axis of ``u``. ``fields``: in-memory arrays that broadcast to the grid
+    ``u.shape[lead:]``, overlapped like ``u`` (with a leading axis of 1 for
+    ``lead``). ``lead_chunks`` and ``layout`` (``drop_axis``/``new_axis``)
+    for outputs whose leading axis is not ``u``'s."""
     import dask.array as da
     from dask.base import tokenize
 
@@ -207,14 +207,16 @@ def _map(u, axes, block_fn, dtype, what, lead_chunks=(), fields=(), **layout):
     boundary = {i: "periodic" if ax.periodic else "none" for i, ax in enumerate(axes)}
     extra = []
     for f in fields:
-        # chunked like u, one dask array per field; a broadcast view is
-        # named from the field itself (hashing the view would expand it)
-        full = np.broadcast_to(f, u.shape[u.ndim - f.ndim:])
-        full = full.reshape((1,) * (u.ndim - full.ndim) + full.shape)
-        chunks = tuple((1,) if n == 1 and ax.n != 1 else ax.chunks
-                       for n, ax in zip(full.shape, axes))
-        extra.append(da.from_array(full, chunks=chunks,
-                                   name=f"fastfd-field-{tokenize(f, full.shape, chunks)}"))
+        # chunked like u; a field that broadcasts (shape (n, 1, 1)) stays
+        # that small in the graph and is broadcast chunk by chunk
+        g = f.reshape((1,) * (u.ndim - f.ndim) + f.shape)
+        chunks = tuple((1,) if n == 1 else ax.chunks for n, ax in zip(g.shape, axes))
+        arr = da.from_array(g, chunks=chunks, name=f"fastfd-field-{tokenize(g, chunks)}")
+        target = (1,) * lead + u.shape[lead:]
+        if g.shape != target:
+            arr = da.broadcast_to(arr, target, chunks=tuple(
+                (1,) if n == 1 else ax.chunks for n, ax in zip(target, axes)))
+        extra.append(arr)
 
     def block(b, *more, block_info=None):
         loc = block_info[0]["chunk-location"]
@@ -343,4 +345,4 @@ def operator(parts, u, boundary, dtype, box, lead, vector):
         layout = dict(new_axis=0)
     lead_chunks = ((len(parts),),) if vector else ()
     return _map(u, axes, block_fn, dtype, "operator", lead_chunks,
-                [f for fs in fields for f in fs], **layout)
+                [f for fs in fields for f in fs], lead, **layout)

@@ -1442,6 +1442,9 @@ def _on_dask(u, boundary, out, parts, vector=False):
     lead = 1 if parts[0].nfields > 1 else 0
     shape = stand.shape[lead:]
     boxes = [_out_box(c, shape, boundary) for c in parts]
+    for c in parts:
+        for f in c._fields():
+            _broadcast(f, shape)
     if vector:
         _same_shapes([tuple(b - a for a, b in box) for box in boxes], boundary)
     if any(box != boxes[0] for box in boxes):

@@ -188,6 +188,7 @@ OPS = {
     "sum with a constant": Diff(0) + 0.5 * Diff(2, 2) - 2.0,
     "composition": Diff(1, accuracy=4) @ Diff(1),
     "coefficient field": K * Diff(0) + Diff(2, 2),
+    "broadcast field": K[:1, :, :1] * Diff(1) + K[0, 0] * Diff(0),
     "chain through a field": Diff(0) @ (K * Diff(0)),
     "coordinates": Diff(1, dx=coords(17)) + Diff(0),
     "DivKGrad": DivKGrad(K, dx=0.5),
@@ -218,7 +219,7 @@ def test_operators(chunks):
 
 def test_multi_field_operators():
     F = RNG.standard_normal((3, 14, 15, 16)).astype(np.float32)
-    L = Laplacian(3).on(1) + Diff(0).on(2)
+    L = Laplacian(3).on(1) + K[0, :15, :16] * Diff(0).on(2)  # a (15, 16) field, broadcast
     curl = Curl(3, dx=0.5)
     for chunks in [(1, 5, 6, 7), (3, 4, 4, 4)]:
         dF = da.from_array(F, chunks=chunks)
@@ -329,6 +330,9 @@ def test_lazy_and_errors_before_any_compute():
         grid.centered_diff(du, out=np.empty((6, 8)))
     with pytest.raises(TypeError, match=r"out= cannot be used with a dask array"):
         grid.laplacian(du, out=np.empty((6, 8)))
+    with pytest.raises(ValueError, match=r"a coefficient field of shape \(5, 1\) does not "
+                                         r"broadcast to the grid's shape \(6, 8\)"):
+        (np.ones((5, 1)) * Diff(0))(du)
     unknown = da.from_array(np.arange(10.0), chunks=5)
     unknown = unknown[unknown > 3]
     with pytest.raises(ValueError, match=r"unknown chunk sizes .*compute_chunk_sizes"):
