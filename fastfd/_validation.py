@@ -212,6 +212,13 @@ def as_float_array(u, name="u", min_ndim=1):
     # arrays. The caller decides what a masked sample means.
     check_not_masked(u, name, "a stencil would mix masked samples into their "
                               "neighbours' derivatives")
+    data = getattr(u, "data", None)
+    if (type(u).__module__ or "").startswith("xarray.") and hasattr(data, "__dask_graph__"):
+        # np.asarray would compute the whole array and drop its coordinates
+        raise TypeError(
+            f"{name} is a dask-backed xarray.{type(u).__name__}: pass it through "
+            f"xarray.apply_ufunc(..., dask='allowed') (the README shows how, with its "
+            f"coordinates), or pass {name}.data, the dask array")
     if isinstance(u, np.ndarray):
         arr = u
     else:
@@ -287,6 +294,8 @@ def check_spacing(dx, n, axis, name="dx"):
         x = np.asarray(dx)
     except Exception as exc:
         raise TypeError(f"{what}, got {short_repr(dx)}") from exc
+    if x.ndim == 0 and x.dtype.kind in "iuf":  # a 0-d array-like: xarray's x[1] - x[0]
+        return check_positive_scalar(name, x)
     if x.dtype.kind not in "iuf":
         raise TypeError(f"{name} must hold real coordinates, got dtype {x.dtype}: "
                         f"{short_repr(dx)}")

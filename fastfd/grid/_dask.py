@@ -53,7 +53,15 @@ def stand_in(u, caller):
         raise ValueError(
             f"u is a dask array of unknown chunk sizes {u.shape}: call "
             f"u.compute_chunk_sizes() first (fastfd.grid.{caller} needs the shape)")
+    if isinstance(getattr(u, "_meta", None), np.ma.MaskedArray):
+        raise TypeError(
+            "u is a masked dask array, which fastfd does not support: a stencil would mix "
+            "masked samples into their neighbours' derivatives. Pass "
+            "dask.array.ma.filled(u, value) to choose the masked values, or "
+            "dask.array.ma.getdata(u) to ignore the mask")
     _, dtype = as_float_array(np.empty((0,), u.dtype), "u", min_ndim=1)
+    if u.ndim == 0:
+        raise ValueError("u must have at least 1 dimension(s), got a 0-d dask array")
     return np.broadcast_to(np.zeros((), dtype), u.shape)
 
 

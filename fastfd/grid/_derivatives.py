@@ -84,10 +84,10 @@ def derivative(u: ArrayLike, order: int = 1, *, dx: float | ArrayLike = 1.0,
 
     Returns
     -------
-    ndarray
+    ndarray or dask.array.Array
         float32 for float16/float32 input, complex64/complex128 kept,
         float64 otherwise. Fortran-ordered input gives a Fortran-ordered
-        result.
+        result; a dask ``u`` gives a dask array (its chunks C-ordered).
 
     Raises
     ------
@@ -142,7 +142,7 @@ def forward_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
 
     The last point, which has no right neighbour, uses the backward
     difference. Same shape as ``u``; see :func:`derivative` for ``dx``,
-    ``axis``, ``out`` and dtypes.
+    ``axis``, ``out``, dtypes and dask arrays.
 
     Examples
     --------
@@ -159,7 +159,7 @@ def backward_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
     """Backward difference ``(u[i] - u[i-1]) / dx``, first order accurate.
 
     The first point uses the forward difference. Same shape as ``u``; see
-    :func:`derivative`.
+    :func:`derivative` (for dask arrays too).
 
     Examples
     --------
@@ -178,7 +178,7 @@ def centered_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
     Interior values are bit for bit those of ``np.gradient``; the two edge
     points use the one-sided second-order stencils ``(-3u[0] + 4u[1] -
     u[2]) / (2*dx)`` and its mirror, as ``np.gradient(edge_order=2)`` does.
-    Same shape as ``u``; see :func:`derivative`.
+    Same shape as ``u``; see :func:`derivative` (for dask arrays too).
 
     Examples
     --------
@@ -196,7 +196,8 @@ def second_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
 
     The edge points use the one-sided second-order stencil ``(2u[0] - 5u[1]
     + 4u[2] - u[3]) / dx**2`` and its mirror, so at least 4 points are
-    needed. Same shape as ``u``; see :func:`derivative`.
+    needed. Same shape as ``u``; see :func:`derivative` (for dask arrays
+    too).
 
     Examples
     --------

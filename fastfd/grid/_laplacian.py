@@ -27,8 +27,9 @@ _MODES = {"one-sided": lk.ONE_SIDED, "periodic": lk.PERIODIC, "valid": lk.INTERI
 
 
 def _is_scalar(value):
+    """A number, or a 0-d array-like (xarray's ``x[1] - x[0]``)."""
     return isinstance(value, (numbers.Number, np.generic)) or (
-        isinstance(value, np.ndarray) and value.ndim == 0)
+        hasattr(value, "__array__") and np.ndim(value) == 0)
 
 
 def _split_dx(dx, u, boundary):

@@ -118,6 +118,10 @@ def _coefficient(value):
     """A number (Python float or complex) or a read-only copy of an array."""
     if isinstance(value, (numbers.Number, np.number)) and not isinstance(value, (bool, np.bool_)):
         return complex(value) if np.iscomplexobj(value) else float(value), None
+    if hasattr(value, "__dask_graph__"):
+        raise TypeError(
+            "a coefficient field must be an in-memory array (the operator keeps a copy): "
+            "compute it first with k.compute() (u itself may be a dask array)")
     if isinstance(value, (np.ndarray, list, tuple)):
         arr = np.array(value)
         if arr.dtype.kind not in "iufc":
@@ -1354,6 +1358,8 @@ class VectorOperator:
         return "VectorOperator([" + ", ".join(map(repr, self.components)) + "])"
 
     def __call__(self, u, *, boundary="one-sided", out=None):
+        """The components applied to `u`, stacked along a new first axis (a
+        dask array for a dask `u`, as :meth:`Operator.__call__`)."""
         if _dask.is_dask(u):
             return _on_dask(u, boundary, out, self.components, vector=True)
         outputs = [c._output(u, boundary) for c in self.components]

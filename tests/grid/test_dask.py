@@ -333,6 +333,15 @@ def test_lazy_and_errors_before_any_compute():
     with pytest.raises(ValueError, match=r"a coefficient field of shape \(5, 1\) does not "
                                          r"broadcast to the grid's shape \(6, 8\)"):
         (np.ones((5, 1)) * Diff(0))(du)
+    with pytest.raises(TypeError, match=r"u is a masked dask array.*dask.array.ma.filled"):
+        grid.derivative(da.ma.masked_greater(da.arange(20.0, chunks=5), 10.0))
+    with pytest.raises(ValueError, match=r"at least 1 dimension.*0-d dask array"):
+        grid.derivative(da.from_array(np.array(3.5)))
+    with pytest.raises(TypeError, match=r"coefficient field must be an in-memory array"):
+        da.ones((6, 8), chunks=3) * Diff(0)
+    for op in (DivKGrad(np.ones((6, 9))), Diff(0) @ (np.ones((6, 9)) * Diff(0))):
+        with pytest.raises(ValueError, match=r"shape \(6, 9\) does not broadcast"):
+            op(du)
     unknown = da.from_array(np.arange(10.0), chunks=5)
     unknown = unknown[unknown > 3]
     with pytest.raises(ValueError, match=r"unknown chunk sizes .*compute_chunk_sizes"):
@@ -374,6 +383,15 @@ def test_xarray_apply_ufunc_numpy_and_dask_backed():
     assert isinstance(chunked.data, da.Array)
     assert_bits(chunked.data.compute(scheduler="threads"), ref)
     assert_bits(chunked.data.compute(scheduler="threads"), eager.values)
+    # a scalar spacing taken from the coordinates is a 0-d DataArray
+    h = A["x"][1] - A["x"][0]
+    assert_bits(grid.derivative(values, dx=h), grid.derivative(values, dx=float(h)))
+    assert_bits(grid.laplacian(values, h), grid.laplacian(values, float(h)))
+    # passed directly, a dask-backed DataArray would be computed whole: refused
+    for f in (lambda B: grid.derivative(B, 1, dx=y, axis=0), grid.laplacian, Laplacian(2)):
+        with pytest.raises(TypeError, match=r"u is a dask-backed xarray.DataArray: pass it "
+                                            r"through xarray.apply_ufunc"):
+            f(A.chunk({"y": 5}))
 
 
 # ------------------------------------------------ distributed.LocalCluster
