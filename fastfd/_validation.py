@@ -212,8 +212,8 @@ def as_float_array(u, name="u", min_ndim=1):
     # arrays. The caller decides what a masked sample means.
     check_not_masked(u, name, "a stencil would mix masked samples into their "
                               "neighbours' derivatives")
-    data = getattr(u, "data", None)
-    if (type(u).__module__ or "").startswith("xarray.") and hasattr(data, "__dask_graph__"):
+    if (type(u).__module__ or "").startswith("xarray.") and hasattr(
+            getattr(u, "data", None), "__dask_graph__"):
         # np.asarray would compute the whole array and drop its coordinates
         raise TypeError(
             f"{name} is a dask-backed xarray.{type(u).__name__}: pass it through "

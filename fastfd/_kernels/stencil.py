@@ -164,13 +164,14 @@ def uniform_parallel(u, out, inner, ip, fp):
     j0 = ip[0, 0]
     j1 = ip[0, 1]
     rows = max(1, CHUNK // inner)  # rows of the n axis per work unit
-    per = (j1 - j0 + rows - 1) // rows
+    # at least one unit per block: a plan may have no interior row at all
+    # (np.gradient's 2-point edges, edge_order=1 on 2 points)
+    per = max(1, (j1 - j0 + rows - 1) // rows)
     outer = u.shape[0]
     # One helper call per contiguous chunk: a bare prange body did not
     # vectorize and ran 2.6x slower than serial.
     # Edges ride with the first unit of each block: one parallel region (one
-    # barrier) per call. per >= 1: the public layer only builds plans with at
-    # least one interior row.
+    # barrier) per call.
     for c in prange(outer * per):
         o = c // per
         jb = j0 + (c % per) * rows

@@ -156,7 +156,7 @@ class _Derivative:
         self.need = _plan._min_points(self.order, self.accuracy, self.scheme, "one-sided",
                                       self.uniform, self.edge_accuracy)[0]
         # global weights of a coordinate array, validated on the whole axis here
-        self.weights = None if self.uniform else _plan._nonuniform_plan(*plan)
+        self.weights = None if self.uniform else plan()
 
     def axis_spec(self, chunks):
         valid = self.boundary == "valid"

@@ -382,8 +382,8 @@ def check(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx",
           edge_accuracy=None, caller="derivative"):
     """Validate a call: ``(arr, spec, plan)`` with ``arr`` the samples in the
     result dtype, ``spec`` the normalized :class:`Spec`, and ``plan`` the
-    uniform plan or the arguments of :func:`_nonuniform_plan`. No kernel runs
-    here.
+    uniform plan or, on coordinates, :func:`_nonuniform_plan` waiting to be
+    called (it runs the Fornberg kernel). No kernel runs here.
 
     ``edge_accuracy`` (validated by the caller; centered scheme only): the
     accuracy of the one-sided edge rows, ``accuracy`` if None. ``caller``
@@ -425,7 +425,8 @@ def check(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx",
                 _FAST.clear()
             _FAST[(order, accuracy, scheme, boundary, n, h, dtype)] = plan
     else:  # runs the Fornberg kernel: built in run_job, after every check
-        plan = (order, accuracy, scheme, boundary, h, rdtype, dx_name, edge_accuracy)
+        plan = functools.partial(_nonuniform_plan, order, accuracy, scheme, boundary, h,
+                                 rdtype, dx_name, edge_accuracy)
     return arr, Spec(order, accuracy, scheme, boundary, ax, h, edge_accuracy, shape, dtype), plan
 
 
@@ -440,8 +441,8 @@ def prepare(u, order, dx, axis, accuracy, scheme, boundary, out, dx_name="dx",
 
 def make_job(arr, axis, plan, uniform, shape, dtype, out=None):
     """The job of differentiating ``arr`` along ``axis`` into ``shape``:
-    ``plan`` is a uniform plan, the arguments of :func:`_nonuniform_plan`, or
-    for ``uniform=False`` a ready ``(starts, w, n_out)``."""
+    ``plan`` is a plan of :func:`_uniform_plan` or :func:`_nonuniform_plan`,
+    or a call that returns one."""
     job = _Job()
     perm = _permutation(arr)
     if perm is None:  # contiguous under no permutation: copy once
@@ -466,9 +467,7 @@ def run_job(job):
     target = out.transpose(perm) if direct else np.empty(tshape, job.dtype)
     if ut.size:
         n_out = tshape[pax]
-        plan = job.plan
-        if not job.uniform and len(plan) != 3:
-            plan = _nonuniform_plan(*plan)
+        plan = job.plan() if callable(job.plan) else job.plan
         _launch(job.uniform, ut.size >= _config.PARALLEL_MIN,
                 ut.reshape(outer, n * inner), target.reshape(outer, n_out * inner),
                 inner, plan[0], plan[1])

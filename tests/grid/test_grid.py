@@ -139,6 +139,15 @@ def test_gradient_is_np_gradient_nd(edge_order, dtype):
                                  np.gradient(u, *args, **ax, **kw), uniform, dtype)
 
 
+@pytest.mark.parametrize("shape, axis", [((500, 2), 1), ((3, 2, 400), 1), ((2, 300), 0)])
+def test_gradient_two_points_parallel(monkeypatch, shape, axis):
+    """A plan with no interior row (2 points, edge_order=1) on the parallel
+    kernel: its edge rows are still written."""
+    monkeypatch.setattr(config, "PARALLEL_MIN", 1)
+    v = RNG.standard_normal(shape)
+    np.testing.assert_array_equal(grid.gradient(v, axis=axis), np.gradient(v, axis=axis))
+
+
 def test_gradient_two_points_per_axis():
     u = RNG.standard_normal((2, 2))
     for a, b in zip(grid.gradient(u, 0.5, [1.0, 3.0]), np.gradient(u, 0.5, [1.0, 3.0])):
