@@ -32,7 +32,9 @@ neighbour: one rechunk layer, only for such inputs.
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 
 import numpy as np
 
@@ -73,6 +75,25 @@ def refuse_out(out):
             "dask.array.store(result, out)")
 
 
+# Numba's workqueue threading layer (what Numba falls back to without TBB or
+# OpenMP) aborts the process when two threads launch parallel kernels at
+# once, as the blocks of Dask's threaded scheduler do: with it, blocks run
+# one at a time (each kernel still parallel).
+_LAUNCH = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _one_launch_at_a_time():
+    import numba
+    from numba.np.ufunc import parallel
+
+    try:
+        parallel._launch_threads()  # picks the threading layer, as a first parallel call does
+        return numba.threading_layer() == "workqueue"
+    except Exception:  # undeterminable: stay safe
+        return True
+
+
 # ----------------------------------------------------------------- axes
 
 class _Axis:
@@ -101,13 +122,15 @@ class _Axis:
         return c[i] >= max(self.r, 1) and not (end and c[i] <= low) and block >= self.need
 
     def _fit(self, c):
-        """``c`` with offending chunks merged into their smaller neighbour."""
+        """``c`` with offending chunks merged into their smaller neighbour,
+        in one sweep: a merge only changes the merged chunk and whether its
+        neighbours are ends, so the sweep steps back one chunk after it."""
         c = list(c)
-        while True:
-            bad = [i for i in range(len(c)) if not self._ok(i, c)]
-            if not bad:
-                return tuple(c)
-            i = bad[0]
+        i = 0
+        while i < len(c):
+            if self._ok(i, c):
+                i += 1
+                continue
             if i == 0:
                 j = 1
             elif i == len(c) - 1 or c[i - 1] <= c[i + 1]:
@@ -116,6 +139,8 @@ class _Axis:
                 j = i + 1
             k = min(i, j)
             c[k:k + 2] = [c[k] + c[k + 1]]
+            i = max(k - 1, 0)
+        return tuple(c)
 
     def out_chunks(self):
         lo, hi = self.crop
@@ -170,6 +195,7 @@ class _Derivative:
         output range on every other axis."""
         a = self.axis
         if not self.uniform:
+            b, _ = as_float_array(b, "u")  # float16, byte-swapped: as the global call
             starts, w, _ = self.weights
             j0 = c0 - int(starts[0, 2])
             rows = starts[j0:j0 + c1 - c0].copy()
@@ -228,6 +254,9 @@ def _map(u, axes, block_fn, dtype, what, lead_chunks=(), fields=(), lead=0, **la
 
     def block(b, *more, block_info=None):
         loc = block_info[0]["chunk-location"]
+        if _one_launch_at_a_time():
+            with _LAUNCH:
+                return block_fn(b, [ax.block(k) for ax, k in zip(axes, loc)], *more)
         return block_fn(b, [ax.block(k) for ax, k in zip(axes, loc)], *more)
 
     chunks = tuple(ax.out_chunks() for ax in axes)
@@ -321,6 +350,14 @@ def operator(parts, u, boundary, dtype, box, lead, vector):
     grid_shape = u.shape[lead:]
     ndim = len(grid_shape)
     reach = [c._reach(ndim) for c in parts]
+    for a, n in enumerate(grid_shape):
+        r = max(max(rc[a]) for rc in reach)
+        if boundary == "periodic" and r > n:
+            # Dask's periodic halo cannot be deeper than the axis is long
+            raise ValueError(
+                f"boundary='periodic' on a dask array needs every axis at least as long as "
+                f"the operator reaches: axis {a} has {n} points, the operator reaches {r}; "
+                f"compute this array in memory (u.compute())")
     modes = ("one-sided", "valid") if boundary == "one-sided" else ("valid",)
     need = [max(n) for n in zip(*(c._min_points(ndim, m) for c in parts for m in modes))]
     axes = [_Axis((u.shape[0],))] if lead else []  # every block holds all the fields

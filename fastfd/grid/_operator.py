@@ -435,13 +435,17 @@ class Operator:
             out.append(r)
         return out
 
+    def _all_terms(self):
+        """The terms, and those of each chain's outer and inner operator."""
+        out = list(self._terms)
+        for o, i in self._chains:
+            out += o._all_terms() + i._all_terms()
+        return out
+
     def _fields(self):
         """The coefficient fields, terms first and then each chain's outer
         and inner operator: the order :meth:`_crop` takes ``fields`` in."""
-        out = [t.cfield for t in self._terms if t.cfield is not None]
-        for o, i in self._chains:
-            out += o._fields() + i._fields()
-        return out
+        return [t.cfield for t in self._all_terms() if t.cfield is not None]
 
     def _without_fields(self):
         """A copy with empty caches whose coefficient fields are empty
@@ -873,10 +877,7 @@ class _Plan:
                 self.IW[k, :tab.iw.size] = tab.iw
                 self.NC[k] = tab.off.size
         self.tables = stacked
-        complex_coef = any(isinstance(t.coef, complex) or (
-            t.cfield is not None and t.cfield.dtype.kind == "c") for t in terms)
-        if complex_coef and np.dtype(dtype).kind != "c":
-            raise TypeError("a complex coefficient needs a complex field u")
+        _check_complex(terms, dtype)
         self.field = np.array([t.field for t in terms] or [0], dtype=np.int64)
         self.scale = np.array([t.coef for t in terms] or [0.0], dtype=dtype)
         fields = [t.cfield for t in terms if t.cfield is not None]
@@ -1437,6 +1438,13 @@ class VectorOperator:
         return sp.vstack(blocks, format="csr")
 
 
+def _check_complex(terms, dtype):
+    if np.dtype(dtype).kind != "c" and any(
+            isinstance(t.coef, complex) or (t.cfield is not None and t.cfield.dtype.kind == "c")
+            for t in terms):
+        raise TypeError("a complex coefficient needs a complex field u")
+
+
 def _on_dask(u, boundary, out, parts, vector=False):
     """``op(u)`` of a dask array ``u`` (``parts``: the operator, or the
     components of a vector operator): validated here on a stand-in of ``u``
@@ -1451,6 +1459,7 @@ def _on_dask(u, boundary, out, parts, vector=False):
     for c in parts:
         for f in c._fields():
             _broadcast(f, shape)
+        _check_complex(c._all_terms(), dtype)
     if vector:
         _same_shapes([tuple(b - a for a, b in box) for box in boxes], boundary)
     if any(box != boxes[0] for box in boxes):

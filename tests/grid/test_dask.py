@@ -349,6 +349,44 @@ def test_lazy_and_errors_before_any_compute():
     assert not calls
 
 
+def test_numba_workqueue_layer_runs_blocks_one_at_a_time():
+    """Numba's workqueue threading layer aborts the process when two threads
+    launch parallel kernels at once (measured: "Concurrent access has been
+    detected"): the threaded scheduler's blocks then take turns."""
+    proc = run_python("""
+        import numpy as np, dask.array as da
+        from fastfd import grid, Laplacian
+        u = np.random.default_rng(0).standard_normal((8, 64, 64))
+        du = da.from_array(u, chunks=(2, 64, 64))
+        for _ in range(3):
+            a = grid.derivative(du, 1, axis=1).compute(scheduler="threads", num_workers=4)
+            b = Laplacian(3)(du).compute(scheduler="threads", num_workers=4)
+        print(np.array_equal(a, grid.derivative(u, 1, axis=1)), np.array_equal(b, Laplacian(3)(u)))
+    """, env={"NUMBA_THREADING_LAYER": "workqueue", "FASTFD_PARALLEL_MIN": "100"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["True", "True"]
+
+
+def test_inputs_that_broke_it():
+    # float16 and byte-swapped samples on coordinates: converted as in memory
+    x = np.cumsum(np.linspace(1.0, 2.0, 10))
+    for v in (np.linspace(0, 1, 10).astype("f2"), np.linspace(0, 1, 10).astype(">f8")):
+        assert_bits(threads(grid.derivative(da.from_array(v, chunks=4), dx=x)),
+                    grid.derivative(v, dx=x))
+    # a complex coefficient on a real field: refused at graph build, as in memory
+    with pytest.raises(TypeError, match=r"a complex coefficient needs a complex field u"):
+        (1j * Diff(0))(da.ones((6, 6), chunks=3))
+    # a periodic operator reaching further than the axis is long
+    op = Diff(0, 3, accuracy=3, scheme="forward") @ Diff(0, 2, accuracy=4)
+    op(np.ones(6), boundary="periodic")
+    with pytest.raises(ValueError, match=r"axis 0 has 6 points, the operator reaches 7"):
+        op(da.ones(6, chunks=6), boundary="periodic")
+    # one-point chunks along a long axis: merged in one sweep
+    u = da.zeros((8000, 3), chunks=(1, 3))
+    d = grid.derivative(u, 2, axis=0, accuracy=8)
+    assert min(d.chunks[0]) >= 4 and d.chunks[0][0] + 4 >= 10  # reach 4, edge window 10
+
+
 def test_importing_fastfd_does_not_import_dask():
     proc = run_python("""
         import sys
