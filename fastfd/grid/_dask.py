@@ -94,6 +94,16 @@ def _one_launch_at_a_time():
         return True
 
 
+def _call(fn, *args):
+    """``fn(*args)``, one call at a time under Numba's workqueue layer (a
+    module-level function: a graph sent to workers refers to it, and to the
+    lock through it, by name)."""
+    if _one_launch_at_a_time():
+        with _LAUNCH:
+            return fn(*args)
+    return fn(*args)
+
+
 # ----------------------------------------------------------------- axes
 
 class _Axis:
@@ -254,10 +264,7 @@ def _map(u, axes, block_fn, dtype, what, lead_chunks=(), fields=(), lead=0, **la
 
     def block(b, *more, block_info=None):
         loc = block_info[0]["chunk-location"]
-        if _one_launch_at_a_time():
-            with _LAUNCH:
-                return block_fn(b, [ax.block(k) for ax, k in zip(axes, loc)], *more)
-        return block_fn(b, [ax.block(k) for ax, k in zip(axes, loc)], *more)
+        return _call(block_fn, b, [ax.block(k) for ax, k in zip(axes, loc)], *more)
 
     chunks = tuple(ax.out_chunks() for ax in axes)
     if lead_chunks:
