@@ -118,11 +118,12 @@ def _coefficient(value):
     """A number (Python float or complex) or a read-only copy of an array."""
     if isinstance(value, (numbers.Number, np.number)) and not isinstance(value, (bool, np.bool_)):
         return complex(value) if np.iscomplexobj(value) else float(value), None
-    if hasattr(value, "__dask_graph__"):
+    if _dask.is_dask(value) or (not isinstance(value, np.ndarray)
+                                and _dask.is_dask(getattr(value, "data", None))):
         raise TypeError(
             "a coefficient field must be an in-memory array (the operator keeps a copy): "
             "compute it first with k.compute() (u itself may be a dask array)")
-    if isinstance(value, (np.ndarray, list, tuple)):
+    if isinstance(value, (np.ndarray, list, tuple)) or hasattr(value, "__array__"):
         arr = np.array(value)
         if arr.dtype.kind not in "iufc":
             raise TypeError(f"a coefficient field must be numeric, got dtype {arr.dtype}")

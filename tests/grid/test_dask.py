@@ -425,6 +425,10 @@ def test_xarray_apply_ufunc_numpy_and_dask_backed():
     h = A["x"][1] - A["x"][0]
     assert_bits(grid.derivative(values, dx=h), grid.derivative(values, dx=float(h)))
     assert_bits(grid.laplacian(values, h), grid.laplacian(values, float(h)))
+    # an in-memory DataArray is a coefficient field like its values; a dask-backed one is not
+    assert_bits((Diff(0) * A)(values), (Diff(0) * values)(values))
+    with pytest.raises(TypeError, match=r"coefficient field must be an in-memory array"):
+        Diff(0) * A.chunk({"y": 5})
     # passed directly, a dask-backed DataArray would be computed whole: refused
     for f in (lambda B: grid.derivative(B, 1, dx=y, axis=0), grid.laplacian, Laplacian(2)):
         with pytest.raises(TypeError, match=r"u is a dask-backed xarray.DataArray: pass it "
