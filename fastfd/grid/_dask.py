@@ -45,7 +45,7 @@ from . import _plan
 
 def is_dask(u):
     """True for a ``dask.array.Array`` (without importing dask)."""
-    return (type(u).__module__ or "").startswith("dask.") and hasattr(u, "__dask_graph__")
+    return (type(u).__module__ or "").startswith("dask.array") and hasattr(u, "__dask_graph__")
 
 
 def stand_in(u, caller):
