@@ -212,11 +212,11 @@ def as_float_array(u, name="u", min_ndim=1):
     # arrays. The caller decides what a masked sample means.
     check_not_masked(u, name, "a stencil would mix masked samples into their "
                               "neighbours' derivatives")
-    if (type(u).__module__ or "").startswith("xarray.") and hasattr(
-            getattr(u, "data", None), "__dask_graph__"):
+    if wraps_dask_array(u):
         # np.asarray would compute the whole array and drop its coordinates
         raise TypeError(
-            f"{name} is a dask-backed xarray.{type(u).__name__}: pass it through "
+            f"{name} is a dask-backed {type(u).__module__.split('.')[0]}."
+            f"{type(u).__name__}: pass it through "
             f"xarray.apply_ufunc(..., dask='allowed') (the README shows how, with its "
             f"coordinates), or pass {name}.data, the dask array")
     if isinstance(u, np.ndarray):
@@ -238,6 +238,17 @@ def as_float_array(u, name="u", min_ndim=1):
     if arr.dtype != dtype:
         arr = arr.astype(dtype)
     return arr, dtype
+
+
+def is_dask_array(x):
+    """True for a ``dask.array.Array``, without importing dask."""
+    return (type(x).__module__ or "").startswith("dask.array") and hasattr(x, "__dask_graph__")
+
+
+def wraps_dask_array(x):
+    """True for an object that holds a dask array as ``.data`` (an xarray
+    ``DataArray`` or ``Variable``)."""
+    return not isinstance(x, np.ndarray) and is_dask_array(getattr(x, "data", None))
 
 
 def check_not_masked(value, name, reason):

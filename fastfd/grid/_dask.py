@@ -43,11 +43,6 @@ from ..stencils import stencil_offsets
 from . import _plan
 
 
-def is_dask(u):
-    """True for a ``dask.array.Array`` (without importing dask)."""
-    return (type(u).__module__ or "").startswith("dask.array") and hasattr(u, "__dask_graph__")
-
-
 def stand_in(u, caller):
     """A zero-stride NumPy array of ``u``'s shape in the result dtype: the
     in-memory validation runs on it without computing ``u``."""
@@ -249,17 +244,19 @@ def _map(u, axes, block_fn, dtype, what, lead_chunks=(), fields=(), lead=0, **la
         u = u.rechunk(fitted)
     depth = {i: ax.r for i, ax in enumerate(axes)}
     boundary = {i: "periodic" if ax.periodic else "none" for i, ax in enumerate(axes)}
+    def like_u(shape):
+        return tuple((1,) if n == 1 else ax.chunks for n, ax in zip(shape, axes))
+
+    target = (1,) * lead + u.shape[lead:]
     extra = []
     for f in fields:
         # chunked like u; a field that broadcasts (shape (n, 1, 1)) stays
         # that small in the graph and is broadcast chunk by chunk
         g = f.reshape((1,) * (u.ndim - f.ndim) + f.shape)
-        chunks = tuple((1,) if n == 1 else ax.chunks for n, ax in zip(g.shape, axes))
-        arr = da.from_array(g, chunks=chunks, name=f"fastfd-field-{tokenize(g, chunks)}")
-        target = (1,) * lead + u.shape[lead:]
+        arr = da.from_array(g, chunks=like_u(g.shape),
+                            name=f"fastfd-field-{tokenize(g, like_u(g.shape))}")
         if g.shape != target:
-            arr = da.broadcast_to(arr, target, chunks=tuple(
-                (1,) if n == 1 else ax.chunks for n, ax in zip(target, axes)))
+            arr = da.broadcast_to(arr, target, chunks=like_u(target))
         extra.append(arr)
 
     def block(b, *more, block_info=None):
@@ -312,12 +309,11 @@ def gradient(u, checked):
     return parts[0] if len(parts) == 1 else parts
 
 
-def laplacian(u, spacing, names, accuracy, boundary, dtype, fused):
-    """``grid.laplacian``, validated on the stand-in of ``u``: ``fused(block,
-    boundary)`` is the in-memory fused Laplacian (1-3 axes, scalar
-    spacings); otherwise, as in memory, the sum over axes of second
+def laplacian(u, stand, spacing, names, accuracy, boundary, dtype, fused):
+    """``grid.laplacian``, validated on ``stand`` (:func:`stand_in`):
+    ``fused(block, boundary)`` is the in-memory fused Laplacian (1-3 axes,
+    scalar spacings); otherwise, as in memory, the sum over axes of second
     derivatives, in axis order."""
-    stand = np.broadcast_to(np.zeros((), dtype), u.shape)
     parts = [_Derivative(*_plan.check(stand, 2, h, a, accuracy, "centered", boundary,
                                       None, dx_name=names[a])[1:])
              for a, h in enumerate(spacing)]
@@ -357,8 +353,9 @@ def operator(parts, u, boundary, dtype, box, lead, vector):
     grid_shape = u.shape[lead:]
     ndim = len(grid_shape)
     reach = [c._reach(ndim) for c in parts]
-    for a, n in enumerate(grid_shape):
-        r = max(max(rc[a]) for rc in reach)
+    # Dask's overlap depth is symmetric: the farther of back and ahead, over the parts
+    depth = [max(max(rc[a]) for rc in reach) for a in range(ndim)]
+    for a, (n, r) in enumerate(zip(grid_shape, depth)):
         if boundary == "periodic" and r > n:
             # Dask's periodic halo cannot be deeper than the axis is long
             raise ValueError(
@@ -368,10 +365,8 @@ def operator(parts, u, boundary, dtype, box, lead, vector):
     modes = ("one-sided", "valid") if boundary == "one-sided" else ("valid",)
     need = [max(n) for n in zip(*(c._min_points(ndim, m) for c in parts for m in modes))]
     axes = [_Axis((u.shape[0],))] if lead else []  # every block holds all the fields
-    axes += [_Axis(ch, max(max(r[k]) for r in reach), (lo, n - hi), nd,
-                   boundary == "periodic")
-             for k, (ch, (lo, hi), n, nd) in enumerate(zip(u.chunks[lead:], box, grid_shape,
-                                                           need))]
+    axes += [_Axis(ch, r, (lo, n - hi), nd, boundary == "periodic")
+             for ch, r, (lo, hi), n, nd in zip(u.chunks[lead:], depth, box, grid_shape, need)]
     fields = [c._fields() for c in parts]
     light = [c._without_fields() for c in parts]
 

@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
 from .._validation import (
-    as_float_array, check_accuracy, check_choice, check_int, normalize_axis, short_repr,
+    as_float_array, check_accuracy, check_choice, check_int, is_dask_array, normalize_axis,
+    short_repr,
 )
 from . import _dask
 from ._plan import check, check_samples, diff, make_job, run_job
@@ -211,7 +212,7 @@ def second_diff(u: ArrayLike, dx: float | ArrayLike = 1.0, *, axis: int = -1,
 
 def _diff(u, order, dx, axis, accuracy, scheme, boundary, out, caller):
     """:func:`_plan.diff`, or its chunked form for a dask array."""
-    if type(u) is not np.ndarray and _dask.is_dask(u):
+    if type(u) is not np.ndarray and is_dask_array(u):
         _dask.refuse_out(out)
         return _dask.derivative(u, check(_dask.stand_in(u, caller), order, dx, axis,
                                          accuracy, scheme, boundary, None, caller=caller))
@@ -288,7 +289,7 @@ def gradient(u: ArrayLike, *spacing: float | ArrayLike,
     array([4., 4.])
     """
     check_samples(u, "gradient")
-    chunked = _dask.is_dask(u)
+    chunked = is_dask_array(u)
     arr = _dask.stand_in(u, "gradient") if chunked else as_float_array(u, "u")[0]
     ndim = arr.ndim
     if axis is None:

@@ -15,7 +15,9 @@ from numpy.typing import ArrayLike
 from .. import _config
 from .._kernels import laplacian as lk
 from .._kernels.schedule import launch
-from .._validation import as_float_array, check_accuracy, check_choice, check_out, short_repr
+from .._validation import (
+    as_float_array, check_accuracy, check_choice, check_out, is_dask_array, short_repr,
+)
 from ..stencils import check_accuracy_limit, exact_weights
 from . import _dask
 from ._plan import check_dx, check_samples, prepare, run_job
@@ -361,11 +363,11 @@ def laplacian(u: ArrayLike, dx: Any = 1.0, *, accuracy: int = 2, boundary: str =
     >>> grid.laplacian(np.ones((5, 6)), boundary="valid").shape
     (3, 4)
     """
-    if _dask.is_dask(u):
+    if is_dask_array(u):
         _dask.refuse_out(out)
-        _, dtype, spacing, names, accuracy, boundary, _ = _laplacian_iv(
+        stand, dtype, spacing, names, accuracy, boundary, _ = _laplacian_iv(
             _dask.stand_in(u, "laplacian"), dx, accuracy, boundary, None)
-        return _dask.laplacian(u, spacing, names, accuracy, boundary, dtype,
+        return _dask.laplacian(u, stand, spacing, names, accuracy, boundary, dtype,
                                lambda b, mode: laplacian(b, spacing, accuracy=accuracy,
                                                          boundary=mode))
     u, dtype, spacing, names, accuracy, boundary, shape = _laplacian_iv(

@@ -31,7 +31,7 @@ from .._kernels import operator as _k
 from .._kernels.schedule import launch
 from .._validation import (
     as_float_array, check_accuracy, check_choice, check_int, check_out, check_scheme,
-    check_spacing, short_repr,
+    check_spacing, is_dask_array, short_repr, wraps_dask_array,
 )
 from .._validation import check_order as _check_order
 from ..stencils import check_accuracy_limit, stencil_offsets
@@ -118,8 +118,7 @@ def _coefficient(value):
     """A number (Python float or complex) or a read-only copy of an array."""
     if isinstance(value, (numbers.Number, np.number)) and not isinstance(value, (bool, np.bool_)):
         return complex(value) if np.iscomplexobj(value) else float(value), None
-    if _dask.is_dask(value) or (not isinstance(value, np.ndarray)
-                                and _dask.is_dask(getattr(value, "data", None))):
+    if is_dask_array(value) or wraps_dask_array(value):
         raise TypeError(
             "a coefficient field must be an in-memory array (the operator keeps a copy): "
             "compute it first with k.compute() (u itself may be a dask array)")
@@ -351,7 +350,7 @@ class Operator:
         (``Diff(0) @ (k * Diff(0))``) takes a second pass, through a
         temporary. A ``dask.array.Array`` `u` gives a dask array, chunk by
         chunk, equal to the in-memory result bit for bit."""
-        if _dask.is_dask(u):
+        if is_dask_array(u):
             return _on_dask(u, boundary, out, (self,))
         dtype, shape, ready = self._output(u, boundary)
         if out is None:
@@ -1362,7 +1361,7 @@ class VectorOperator:
     def __call__(self, u, *, boundary="one-sided", out=None):
         """The components applied to `u`, stacked along a new first axis (a
         dask array for a dask `u`, as :meth:`Operator.__call__`)."""
-        if _dask.is_dask(u):
+        if is_dask_array(u):
             return _on_dask(u, boundary, out, self.components, vector=True)
         outputs = [c._output(u, boundary) for c in self.components]
         _same_shapes([s for _, s, _ in outputs], boundary)
@@ -1452,7 +1451,8 @@ def _on_dask(u, boundary, out, parts, vector=False):
     as in memory, then one chunked layer (:func:`_dask.operator`)."""
     _dask.refuse_out(out)
     stand = _dask.stand_in(u, "operator")
-    dtype = [c._prepare(stand, boundary, plan=False) for c in parts][0][2]
+    for c in parts:  # each part checks u as in memory; they agree on the dtype
+        dtype = c._prepare(stand, boundary, plan=False)[2]
     boundary = check_choice("boundary", boundary, BOUNDARIES)
     lead = 1 if parts[0].nfields > 1 else 0
     shape = stand.shape[lead:]
